@@ -1,0 +1,1 @@
+"""The clock: plans and dispatches on ticks; the database holds all state."""

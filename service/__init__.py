@@ -1,0 +1,1 @@
+"""Peerline: the application, its domain and its web and command-line shells."""

@@ -1,0 +1,417 @@
+"""Coordinators' command line: thin shells around the domain."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import current_app
+from flask.cli import ScriptInfo, with_appcontext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service import simulator
+from service.config import ConfigError, Settings
+from service.db import get_session
+from service.models import (
+    Channel,
+    ConsentSource,
+    ConsentState,
+    Coordinator,
+    Group,
+    Membership,
+    MembershipStatus,
+    OutboxKind,
+    OutboxState,
+    Participant,
+)
+from service.outbox import enqueue
+from service.phones import InvalidPhone, mask, normalize, phone_hash
+from service.sending import send_now
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+@click.group(help="Peerline: SMS and voice reminders for peer support groups.")
+@click.version_option(package_name="peerline")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    if ctx.obj is None:
+        from service.app import create_app
+
+        ctx.obj = ScriptInfo(create_app=create_app, set_debug_flag=False)
+
+
+def main() -> None:
+    """Run the command line, turning configuration errors into one clear line."""
+    try:
+        cli.main(standalone_mode=True)
+    except ConfigError as error:
+        click.echo(f"peerline: configuration error: {error}", err=True)
+        sys.exit(2)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["peerline.settings"]
+    return value
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def find_group(session: Session, code: str) -> Group:
+    group = session.scalar(select(Group).where(Group.join_code == code.upper()))
+    if group is None:
+        fail(f"no group has the code {code.upper()}; see: peerline groups list")
+    assert group is not None
+    return group
+
+
+def valid_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"{value!r} is not a time zone; use a name such as America/New_York")
+    return value
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+# -- database -----------------------------------------------------------------------------------
+
+
+@cli.group(help="The database.")
+def db() -> None:
+    pass
+
+
+def upgrade_database(url: str) -> None:
+    command.upgrade(alembic_config(url), "head")
+
+
+@db.command("upgrade", help="Create or migrate the database to the latest schema.")
+@with_appcontext
+def db_upgrade() -> None:
+    upgrade_database(settings().database_url)
+    click.echo("database is up to date")
+
+
+# -- coordinators -------------------------------------------------------------------------------
+
+
+@cli.group(help="Coordinators: the people who run groups.")
+def coordinators() -> None:
+    pass
+
+
+@coordinators.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@with_appcontext
+def coordinators_create(email: str, name: str) -> None:
+    session = get_session()
+    if session.scalar(select(Coordinator).where(Coordinator.email == email.lower())):
+        fail(f"a coordinator with the email {email} exists already")
+    session.add(Coordinator(email=email.lower(), name=name, created_at=now()))
+    session.commit()
+    click.echo(f"coordinator {email.lower()} created")
+
+
+@coordinators.command("list")
+@with_appcontext
+def coordinators_list() -> None:
+    for c in get_session().scalars(select(Coordinator).order_by(Coordinator.email)):
+        click.echo(f"{c.email}\t{c.name}")
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+@cli.group(help="Support groups.")
+def groups() -> None:
+    pass
+
+
+@groups.command("create")
+@click.option("--name", required=True, help="Internal name, seen only by coordinators.")
+@click.option("--public-name", required=True, help="The only name participants see in texts.")
+@click.option("--code", required=True, help="Join code participants text: 3-12 letters/digits.")
+@click.option("--timezone", "zone", required=True, help="e.g. America/Chicago")
+@click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
+@click.option("--coordinator", "email", required=True, help="The coordinator's email.")
+@click.option("--on-call-phone", default=None, help="Texted when an urgent message arrives.")
+@with_appcontext
+def groups_create(
+    name: str,
+    public_name: str,
+    code: str,
+    zone: str,
+    language: str,
+    email: str,
+    on_call_phone: str | None,
+) -> None:
+    session = get_session()
+    code = code.strip().upper()
+    if not code.isalnum() or not 3 <= len(code) <= 12 or not code.isascii():
+        fail("--code must be 3 to 12 letters or digits")
+    if session.scalar(select(Group.id).where(Group.join_code == code)):
+        fail(f"the code {code} is taken by another group")
+    coordinator = session.scalar(select(Coordinator).where(Coordinator.email == email.lower()))
+    if coordinator is None:
+        fail(f"no coordinator {email}; create one with: peerline coordinators create")
+    assert coordinator is not None
+    on_call = None
+    if on_call_phone:
+        try:
+            on_call = normalize(on_call_phone, settings().default_region)
+        except InvalidPhone as error:
+            fail(f"--on-call-phone: {error}")
+    session.add(
+        Group(
+            coordinator_id=coordinator.id,
+            name=name,
+            public_name=public_name,
+            join_code=code,
+            timezone=valid_zone(zone),
+            language=language,
+            on_call_phone=on_call,
+            created_at=now(),
+        )
+    )
+    session.commit()
+    click.echo(f"group {code} created: participants text JOIN {code} to join")
+
+
+@groups.command("list")
+@with_appcontext
+def groups_list() -> None:
+    session = get_session()
+    counts = dict(
+        session.execute(
+            select(Membership.group_id, func.count())
+            .where(Membership.status == MembershipStatus.ACTIVE)
+            .group_by(Membership.group_id)
+        ).tuples()
+    )
+    rows = session.scalars(select(Group).order_by(Group.join_code))
+    click.echo("CODE\tNAME\tPUBLIC NAME\tTIME ZONE\tLANG\tACTIVE")
+    for g in rows:
+        click.echo(
+            f"{g.join_code}\t{g.name}\t{g.public_name}\t{g.timezone}\t{g.language}\t"
+            f"{counts.get(g.id, 0)}"
+        )
+
+
+# -- participants -------------------------------------------------------------------------------
+
+
+@cli.group(help="Participants and their memberships.")
+def participants() -> None:
+    pass
+
+
+@participants.command("add")
+@click.option("--phone", required=True)
+@click.option("--group", "code", required=True, help="The group's join code.")
+@click.option("--name", default=None)
+@click.option("--language", type=click.Choice(["en", "es"]), default=None)
+@click.option("--timezone", "zone", default=None, help="Defaults to the group's.")
+@click.option("--channel", type=click.Choice([c.value for c in Channel]), default="sms")
+@click.option(
+    "--consented",
+    "consent_note",
+    default=None,
+    help="Record prior written consent (say where it is kept); otherwise they are invited to "
+    "reply YES.",
+)
+@with_appcontext
+def participants_add(
+    phone: str,
+    code: str,
+    name: str | None,
+    language: str | None,
+    zone: str | None,
+    channel: str,
+    consent_note: str | None,
+) -> None:
+    from service import consent
+
+    config = settings()
+    session = get_session()
+    try:
+        number = normalize(phone, config.default_region)
+    except InvalidPhone as error:
+        fail(f"--phone: {error}")
+        return
+    group = find_group(session, code)
+    moment = now()
+    participant = session.scalar(select(Participant).where(Participant.phone == number))
+    if participant is None:
+        hashed = phone_hash(number, config.secret_key)
+        participant = Participant(
+            phone=number,
+            phone_hash=hashed,
+            name=name,
+            language=language or group.language,
+            timezone=valid_zone(zone) if zone else group.timezone,
+            channel=Channel(channel),
+            created_at=moment,
+        )
+        if consent.revoked_hash(session, hashed):
+            participant.consent = ConsentState.REVOKED
+        session.add(participant)
+        session.flush()
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.participant_id == participant.id, Membership.group_id == group.id
+        )
+    )
+    if membership is None:
+        membership = Membership(participant_id=participant.id, group_id=group.id, created_at=moment)
+        session.add(membership)
+    if participant.consent is ConsentState.REVOKED:
+        membership.status = MembershipStatus.PENDING
+        session.commit()
+        click.echo(
+            f"{mask(number)} has opted out; added as pending. Only they can opt back in "
+            "(by texting START or JOIN)."
+        )
+        return
+    invitation = None
+    if consent_note:
+        consent.opt_in(
+            session, participant, source=ConsentSource.COORDINATOR, words=consent_note, now=moment
+        )
+        membership.status = MembershipStatus.ACTIVE
+    elif participant.consent is ConsentState.GRANTED and membership.status is MembershipStatus.ACTIVE:
+        pass
+    else:
+        membership.status = MembershipStatus.PENDING
+        wording = current_app.extensions["peerline.wording"]
+        invitation = enqueue(
+            session,
+            send_key=f"invitation:{group.id}:{participant.id}:{moment:%Y%m%d}",
+            kind=OutboxKind.INVITATION,
+            body=wording.render(
+                "invitation",
+                participant.language,
+                coordinator=group.coordinator.name.split()[0],
+                group=group.public_name,
+            ),
+            participant=participant,
+            group_id=group.id,
+            now=moment,
+            expires_at=moment + timedelta(days=1),
+        )
+    membership.updated_at = moment
+    session.commit()
+    click.echo(f"{mask(number)} is {membership.status.value} in {group.join_code}")
+    if invitation is not None:
+        send_now(current_app._get_current_object(), [invitation.id])  # type: ignore[attr-defined]
+        click.echo("invited by text to reply YES")
+
+
+@participants.command("list")
+@click.option("--group", "code", default=None)
+@click.option("--show-phones", is_flag=True, help="Show full numbers instead of masked ones.")
+@with_appcontext
+def participants_list(code: str | None, show_phones: bool) -> None:
+    session = get_session()
+    query = select(Participant, Membership).join(Membership).order_by(Participant.id)
+    if code:
+        query = query.where(Membership.group_id == find_group(session, code).id)
+    click.echo("ID\tPHONE\tNAME\tGROUP\tMEMBERSHIP\tCONSENT\tCHANNEL")
+    for participant, membership in session.execute(query).tuples():
+        phone = participant.phone if show_phones else mask(participant.phone)
+        click.echo(
+            f"{participant.id}\t{phone}\t{participant.name or ''}\t{membership.group.join_code}\t"
+            f"{membership.status.value}\t{participant.consent.value}\t{participant.channel.value}"
+        )
+
+
+# -- sending ------------------------------------------------------------------------------------
+
+
+@cli.command("send", help="Text every active member of a group now; consent is checked as each goes.")
+@click.option("--group", "code", required=True)
+@click.option("--key", default=None, help="A name for this send; the same key never sends twice.")
+@click.argument("text")
+@with_appcontext
+def send(code: str, key: str | None, text: str) -> None:
+    session = get_session()
+    group = find_group(session, code)
+    body = " ".join(text.split())
+    if not body:
+        fail("the text is empty")
+    moment = now()
+    key = key or secrets.token_hex(8)
+    members = session.scalars(
+        select(Participant)
+        .join(Membership)
+        .where(Membership.group_id == group.id, Membership.status == MembershipStatus.ACTIVE)
+        .order_by(Participant.id)
+    ).all()
+    ids = []
+    for participant in members:
+        row = enqueue(
+            session,
+            send_key=f"one-off:{group.id}:{key}:{participant.id}",
+            kind=OutboxKind.ONE_OFF,
+            body=body,
+            participant=participant,
+            group_id=group.id,
+            now=moment,
+            expires_at=moment + timedelta(hours=4),
+        )
+        if row is not None:
+            ids.append(row.id)
+    session.commit()
+    if not ids:
+        click.echo(f"nothing to send: {group.join_code} has no active members not already sent {key}")
+        return
+    rows = send_now(current_app._get_current_object(), ids)  # type: ignore[attr-defined]
+    tally = Counter(row.state for row in rows)
+    summary = ", ".join(f"{n} {state.value}" for state, n in sorted(tally.items()))
+    click.echo(f"{group.join_code}: {summary} (key {key})")
+    if tally.get(OutboxState.FAILED) or tally.get(OutboxState.UNKNOWN):
+        sys.exit(1)
+
+
+@cli.command("simulate", help="Text a running Peerline as a participant (demo), signed as Twilio signs.")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+@click.option("--from", "sender", required=True, help="The participant's phone.")
+@click.argument("text")
+def simulate(url: str, sender: str, text: str) -> None:
+    config = Settings.from_env(mode="demo")
+    assert config.webhook_token is not None
+    try:
+        number = normalize(sender, config.default_region)
+    except InvalidPhone as error:
+        fail(f"--from: {error}")
+        return
+    try:
+        replies = simulator.text_service(url, config.webhook_token, number, text)
+    except simulator.SimulatorError as error:
+        fail(str(error))
+        return
+    for reply in replies:
+        click.echo(f"< {reply}")
+    if not replies:
+        click.echo("(no reply)")

@@ -1,0 +1,173 @@
+"""Settings from the environment, checked once at start-up."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import phonenumbers
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from service.keywords import DEFAULT_CRISIS_WORDS
+from service.phones import is_e164
+
+ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
+MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-f]{32}")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the setting."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Peerline reads from its environment."""
+
+    database_url: str
+    secret_key: str
+    instance_dir: Path
+    mode: str = "production"  # "production", "demo" or "test"
+    public_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    program_name: str = "Peerline"
+    help_contact: str = "your group coordinator"
+    crisis_words: tuple[str, ...] = DEFAULT_CRISIS_WORDS
+    wording_dir: Path | None = None
+    default_region: str = "US"
+    log_level: str = "INFO"
+
+    @property
+    def uses_twilio(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def webhook_token(self) -> str | None:
+        """The key webhooks are signed with: Twilio's auth token, or the demo's own."""
+        if self.twilio_auth_token:
+            return self.twilio_auth_token
+        if self.mode == "demo":
+            return hmac.new(self.secret_key.encode(), b"demo webhooks", "sha1").hexdigest()
+        return None
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        mode: str | None = None,
+    ) -> Settings:
+        """Read and check the settings, raising ConfigError on the first bad one."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        mode = mode or get("PEERLINE_MODE") or "production"
+        if mode not in ("production", "demo", "test"):
+            raise ConfigError("PEERLINE_MODE", f"must be production, demo or test, not {mode!r}")
+
+        instance = Path(get("PEERLINE_INSTANCE_DIR") or Path.cwd() / "instance").resolve()
+        database_url = get("PEERLINE_DATABASE_URL") or f"sqlite:///{instance / 'peerline.sqlite3'}"
+        try:
+            url = make_url(database_url)
+        except ArgumentError:
+            raise ConfigError("PEERLINE_DATABASE_URL", "not a valid SQLAlchemy URL") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ConfigError(
+                "PEERLINE_DATABASE_URL", "only sqlite:// and postgresql:// URLs are supported"
+            )
+
+        secret_key = get("PEERLINE_SECRET_KEY")
+        if secret_key is None:
+            if mode == "production":
+                raise ConfigError(
+                    "PEERLINE_SECRET_KEY",
+                    "required outside demo and tests (for example: "
+                    'python3 -c "import secrets; print(secrets.token_hex(32))")',
+                )
+            secret_key = f"insecure-{mode}-key"
+
+        public_url = get("PEERLINE_PUBLIC_URL")
+        if public_url is not None:
+            if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
+                raise ConfigError("PEERLINE_PUBLIC_URL", "must be an http(s) URL without a query")
+            public_url = public_url.rstrip("/")
+
+        sid = get("TWILIO_ACCOUNT_SID")
+        if sid is not None and not ACCOUNT_SID.fullmatch(sid):
+            raise ConfigError("TWILIO_ACCOUNT_SID", "must be AC followed by 32 hex digits")
+        token = get("TWILIO_AUTH_TOKEN")
+        if (sid is None) != (token is None):
+            missing = "TWILIO_AUTH_TOKEN" if token is None else "TWILIO_ACCOUNT_SID"
+            raise ConfigError(missing, "set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither")
+
+        from_number = get("TWILIO_FROM_NUMBER")
+        if from_number is not None and not is_e164(from_number):
+            raise ConfigError("TWILIO_FROM_NUMBER", "must be an E.164 number such as +15551234567")
+        service_sid = get("TWILIO_MESSAGING_SERVICE_SID")
+        if service_sid is not None and not MESSAGING_SERVICE_SID.fullmatch(service_sid):
+            raise ConfigError(
+                "TWILIO_MESSAGING_SERVICE_SID", "must be MG followed by 32 hex digits"
+            )
+        if sid is not None and from_number is None and service_sid is None:
+            raise ConfigError(
+                "TWILIO_FROM_NUMBER", "set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"
+            )
+
+        api_base = get("TWILIO_API_BASE_URL") or "https://api.twilio.com"
+        if not re.fullmatch(r"https?://[^\s/?#]+/?", api_base):
+            raise ConfigError("TWILIO_API_BASE_URL", "must be a scheme and host, such as https://api.twilio.com")
+
+        crisis_words = DEFAULT_CRISIS_WORDS
+        if (words := get("PEERLINE_CRISIS_WORDS")) is not None:
+            crisis_words = tuple(w.strip() for w in words.split(",") if w.strip())
+            if not crisis_words:
+                raise ConfigError("PEERLINE_CRISIS_WORDS", "a comma-separated list of words")
+
+        wording_dir = None
+        if (wording := get("PEERLINE_WORDING_DIR")) is not None:
+            wording_dir = Path(wording)
+            if not wording_dir.is_dir():
+                raise ConfigError("PEERLINE_WORDING_DIR", f"{wording} is not a folder")
+
+        region = (get("PEERLINE_DEFAULT_REGION") or "US").upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError("PEERLINE_DEFAULT_REGION", "a two-letter region code such as US")
+
+        log_level = (get("PEERLINE_LOG_LEVEL") or "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError("PEERLINE_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")
+
+        return cls(
+            database_url=database_url,
+            secret_key=secret_key,
+            instance_dir=instance,
+            mode=mode,
+            public_url=public_url,
+            twilio_account_sid=sid,
+            twilio_auth_token=token,
+            twilio_from_number=from_number,
+            twilio_messaging_service_sid=service_sid,
+            twilio_api_base_url=api_base.rstrip("/"),
+            program_name=get("PEERLINE_PROGRAM_NAME") or "Peerline",
+            help_contact=get("PEERLINE_HELP_CONTACT") or "your group coordinator",
+            crisis_words=crisis_words,
+            wording_dir=wording_dir,
+            default_region=region,
+            log_level=log_level,
+        )
+

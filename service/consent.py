@@ -1,0 +1,116 @@
+"""Consent: the append-only ledger and the participant's current word beside it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from service.models import (
+    ConsentChange,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    OutboxMessage,
+    OutboxState,
+    Participant,
+)
+
+
+def opt_out(
+    session: Session,
+    participant: Participant,
+    *,
+    source: ConsentSource,
+    words: str | None,
+    now: datetime,
+) -> bool:
+    """Revoke consent for every group and channel; return whether anything changed."""
+    if participant.consent is ConsentState.REVOKED:
+        return False
+    participant.consent = ConsentState.REVOKED
+    session.add(
+        ConsentEvent(
+            participant_id=participant.id,
+            phone_hash=participant.phone_hash,
+            change=ConsentChange.OPT_OUT,
+            source=source,
+            words=words,
+            created_at=now,
+        )
+    )
+    # Nothing planned for them may go out, whatever the dispatcher's timing.
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.participant_id == participant.id,
+            OutboxMessage.state == OutboxState.QUEUED,
+        )
+        .values(state=OutboxState.SUPPRESSED, state_reason="opted out", updated_at=now)
+    )
+    return True
+
+
+def opt_in(
+    session: Session,
+    participant: Participant,
+    *,
+    source: ConsentSource,
+    words: str | None,
+    now: datetime,
+) -> bool:
+    """Grant consent; return whether anything changed."""
+    if participant.consent is ConsentState.GRANTED:
+        return False
+    participant.consent = ConsentState.GRANTED
+    session.add(
+        ConsentEvent(
+            participant_id=participant.id,
+            phone_hash=participant.phone_hash,
+            change=ConsentChange.OPT_IN,
+            source=source,
+            words=words,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def opt_out_stranger(
+    session: Session, phone_hash: str, *, source: ConsentSource, words: str | None, now: datetime
+) -> bool:
+    """Record that a number we do not know asked for no messages, so it stays that way."""
+    if revoked_hash(session, phone_hash):
+        return False
+    session.add(
+        ConsentEvent(
+            phone_hash=phone_hash,
+            change=ConsentChange.OPT_OUT,
+            source=source,
+            words=words,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def revoked_hash(session: Session, phone_hash: str) -> bool:
+    """Whether the ledger's latest word for this number is an opt-out."""
+    latest = session.scalars(
+        select(ConsentEvent.change)
+        .where(ConsentEvent.phone_hash == phone_hash)
+        .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+    ).first()
+    return latest is ConsentChange.OPT_OUT
+
+
+def history(session: Session, participant: Participant) -> list[ConsentEvent]:
+    return list(
+        session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.phone_hash == participant.phone_hash)
+            .order_by(ConsentEvent.created_at, ConsentEvent.id)
+        )
+    )

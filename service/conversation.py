@@ -1,0 +1,365 @@
+"""What Peerline does with a text a participant sends: consent, joining, help, the inbox."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_time
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service import consent
+from service.keywords import Intent, Reading, read_message
+from service.models import (
+    ConsentSource,
+    ConsentState,
+    Group,
+    InboundMessage,
+    Membership,
+    MembershipStatus,
+    OutboxKind,
+    OutboxState,
+    Participant,
+)
+from service.outbox import enqueue
+from service.phones import mask, phone_hash
+from service.wording import Wording
+
+log = logging.getLogger(__name__)
+
+# Twilio's Advanced Opt-Out already answered these; we only record what changed.
+_ADVANCED_OPT_OUT = {"STOP": Intent.OPT_OUT, "START": Intent.OPT_IN, "HELP": Intent.HELP}
+
+
+@dataclass(frozen=True)
+class IncomingText:
+    message_sid: str
+    from_phone: str
+    body: str
+    opt_out_type: str | None = None  # set by Twilio's Advanced Opt-Out
+
+
+@dataclass
+class Outcome:
+    """What handling one text decided: replies for the TwiML answer, alerts to send after."""
+
+    replies: list[str] = field(default_factory=list)
+    alert_ids: list[int] = field(default_factory=list)
+    duplicate: bool = False
+    intent: Intent = Intent.MESSAGE
+
+
+@dataclass
+class Conversation:
+    """Handles incoming texts; one instance per request, holding its session and settings."""
+
+    session: Session
+    wording: Wording
+    hash_key: str
+    now: datetime
+    crisis_words: tuple[str, ...]
+
+    def handle(self, text: IncomingText) -> Outcome:
+        """Act on one incoming text and decide the replies; the caller commits."""
+        seen = self.session.scalar(
+            select(InboundMessage.id).where(InboundMessage.message_sid == text.message_sid)
+        )
+        if seen is not None:
+            log.info("message %s was handled already; ignoring the replay", text.message_sid)
+            return Outcome(duplicate=True)
+
+        reading = read_message(text.body, self.crisis_words)
+        managed = _ADVANCED_OPT_OUT.get((text.opt_out_type or "").upper())
+        if managed is not None:
+            reading = Reading(managed, language=reading.language, crisis=reading.crisis)
+        participant = self.session.scalar(
+            select(Participant).where(Participant.phone == text.from_phone)
+        )
+        language = participant.language if participant else (reading.language or "en")
+        inbound = InboundMessage(
+            message_sid=text.message_sid,
+            participant_id=participant.id if participant else None,
+            from_phone=text.from_phone,
+            body=text.body,
+            intent=reading.intent.value,
+            urgent=reading.crisis,
+            received_at=self.now,
+        )
+        self.session.add(inbound)
+
+        outcome = Outcome(intent=reading.intent)
+        if participant is None:
+            participant = self._from_stranger(text, reading, language, inbound, outcome)
+        else:
+            self._from_participant(participant, text, reading, inbound, outcome)
+        if managed is not None:
+            # Twilio already answered; a second reply would be a duplicate confirmation.
+            outcome.replies.clear()
+        if reading.crisis:
+            lang = participant.language if participant else language
+            outcome.replies.insert(0, self._say("crisis", lang))
+            if participant is not None:
+                outcome.alert_ids = self._alert_coordinators(participant, inbound)
+
+        self.session.flush()
+        for n, reply in enumerate(outcome.replies):
+            enqueue(
+                self.session,
+                send_key=f"reply:{text.message_sid}:{n}",
+                kind=OutboxKind.REPLY,
+                body=reply,
+                participant=participant,
+                to_phone=text.from_phone,
+                now=self.now,
+                state=OutboxState.SENT,
+            )
+        log.info(
+            "text %s from %s read as %s%s",
+            text.message_sid,
+            mask(text.from_phone),
+            reading.intent.value,
+            " (urgent)" if reading.crisis else "",
+        )
+        return outcome
+
+    # -- strangers -----------------------------------------------------------------------------
+
+    def _from_stranger(
+        self,
+        text: IncomingText,
+        reading: Reading,
+        language: str,
+        inbound: InboundMessage,
+        outcome: Outcome,
+    ) -> Participant | None:
+        """Answer a number we do not know; only JOIN (or a code) enrols it."""
+        hashed = phone_hash(text.from_phone, self.hash_key)
+        if reading.intent is Intent.OPT_OUT:
+            if consent.opt_out_stranger(
+                self.session, hashed, source=ConsentSource.KEYWORD, words=text.body, now=self.now
+            ):
+                outcome.replies.append(self._say("opted_out", language))
+            return None
+        group = self._group_for_join(reading)
+        if group is None:
+            if reading.intent is Intent.JOIN and reading.code:
+                outcome.replies.append(self._say("unknown_code", language, code=reading.code))
+            elif not reading.crisis:
+                outcome.replies.append(self._say("help", language))
+            return None
+        participant = Participant(
+            phone=text.from_phone,
+            phone_hash=hashed,
+            language=reading.language or group.language,
+            timezone=group.timezone,
+            created_at=self.now,
+        )
+        if consent.revoked_hash(self.session, hashed):
+            # They stopped us before we knew them; asking to join is a new request, not consent.
+            participant.consent = ConsentState.REVOKED
+        self.session.add(participant)
+        self.session.flush()
+        inbound.participant_id = participant.id
+        inbound.group_id = group.id
+        self._join(participant, group, outcome)
+        return participant
+
+    # -- participants --------------------------------------------------------------------------
+
+    def _from_participant(
+        self,
+        participant: Participant,
+        text: IncomingText,
+        reading: Reading,
+        inbound: InboundMessage,
+        outcome: Outcome,
+    ) -> None:
+        lang = participant.language
+        inbound.group_id = self._home_group_id(participant)
+        intent = reading.intent
+
+        if intent is Intent.OPT_OUT:
+            if consent.opt_out(
+                self.session, participant, source=ConsentSource.KEYWORD, words=text.body,
+                now=self.now,
+            ):
+                outcome.replies.append(self._say("opted_out", lang))
+            return
+        if intent is Intent.YES:
+            pending = self._memberships(participant, MembershipStatus.PENDING)
+            if pending:
+                self._confirm(participant, pending, text.body, outcome)
+                return
+            if participant.consent is not ConsentState.GRANTED:
+                intent = Intent.OPT_IN
+        if intent is Intent.OPT_IN:
+            if consent.opt_in(
+                self.session, participant, source=ConsentSource.KEYWORD, words=text.body,
+                now=self.now,
+            ):
+                active = self._memberships(participant, MembershipStatus.ACTIVE)
+                groups = ", ".join(m.group.public_name for m in active)
+                outcome.replies.append(self._say("opted_in", lang, groups=groups))
+            else:
+                outcome.replies.append(self._say("already_subscribed", lang))
+            return
+        if intent is Intent.HELP:
+            outcome.replies.append(self._say("help", lang))
+            return
+        if intent is Intent.JOIN or (intent is Intent.MESSAGE and reading.code):
+            group = self._group_for_join(reading)
+            if group is not None:
+                inbound.group_id = group.id
+                self._join(participant, group, outcome)
+                return
+            if intent is Intent.JOIN:
+                outcome.replies.append(self._say("unknown_code", lang, code=reading.code))
+                return
+        if intent is Intent.LEAVE:
+            self._leave(participant, reading.code, outcome)
+            return
+        self._to_inbox(participant, inbound, outcome)
+
+    def _join(self, participant: Participant, group: Group, outcome: Outcome) -> None:
+        membership = self.session.scalar(
+            select(Membership).where(
+                Membership.participant_id == participant.id, Membership.group_id == group.id
+            )
+        )
+        if membership is None:
+            membership = Membership(
+                participant_id=participant.id, group_id=group.id, created_at=self.now
+            )
+            self.session.add(membership)
+        lang = participant.language
+        if (
+            membership.status is MembershipStatus.ACTIVE
+            and participant.consent is ConsentState.GRANTED
+        ):
+            outcome.replies.append(self._say("already_member", lang, group=group.public_name))
+            return
+        membership.status = MembershipStatus.PENDING
+        membership.updated_at = self.now
+        outcome.replies.append(self._say("join_pending", lang, group=group.public_name))
+
+    def _confirm(
+        self,
+        participant: Participant,
+        pending: list[Membership],
+        words: str,
+        outcome: Outcome,
+    ) -> None:
+        consent.opt_in(
+            self.session, participant, source=ConsentSource.KEYWORD, words=words, now=self.now
+        )
+        for membership in pending:
+            membership.status = MembershipStatus.ACTIVE
+            membership.updated_at = self.now
+        names = ", ".join(m.group.public_name for m in pending)
+        outcome.replies.append(self._say("join_confirmed", participant.language, group=names))
+
+    def _leave(self, participant: Participant, code: str | None, outcome: Outcome) -> None:
+        lang = participant.language
+        current = [
+            m
+            for m in participant.memberships
+            if m.status in (MembershipStatus.ACTIVE, MembershipStatus.PENDING)
+        ]
+        if code is None:
+            if len(current) != 1:
+                choices = ", ".join(f"{m.group.join_code} ({m.group.public_name})" for m in current)
+                outcome.replies.append(
+                    self._say("leave_which", lang, choices=choices)
+                    if current
+                    else self._say("not_member", lang, code="-")
+                )
+                return
+            leaving = current[0]
+        else:
+            match = [m for m in current if m.group.join_code == code]
+            if not match:
+                outcome.replies.append(self._say("not_member", lang, code=code))
+                return
+            leaving = match[0]
+        leaving.status = MembershipStatus.LEFT
+        leaving.updated_at = self.now
+        others = len(current) > 1
+        outcome.replies.append(
+            self._say("left", lang, group=leaving.group.public_name, others=others)
+        )
+
+    def _to_inbox(self, participant: Participant, inbound: InboundMessage, outcome: Outcome) -> None:
+        inbound.needs_reply = True
+        if participant.consent is ConsentState.REVOKED or inbound.urgent:
+            return  # no automatic words to someone who stopped us; the crisis reply says enough
+        if self._acknowledged_today(participant):
+            return
+        inbound.auto_acknowledged = True
+        outcome.replies.append(self._say("acknowledged", participant.language))
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _say(self, name: str, language: str, **variables: object) -> str:
+        return self.wording.render(name, language, **variables)
+
+    def _group_for_join(self, reading: Reading) -> Group | None:
+        if reading.code is None or reading.intent not in (Intent.JOIN, Intent.MESSAGE):
+            return None
+        return self.session.scalar(select(Group).where(Group.join_code == reading.code))
+
+    def _memberships(self, participant: Participant, status: MembershipStatus) -> list[Membership]:
+        return [m for m in participant.memberships if m.status is status]
+
+    def _home_group_id(self, participant: Participant) -> int | None:
+        ranked = sorted(
+            participant.memberships,
+            key=lambda m: (m.status is not MembershipStatus.ACTIVE, -m.updated_at.timestamp()),
+        )
+        return ranked[0].group_id if ranked else None
+
+    def _acknowledged_today(self, participant: Participant) -> bool:
+        zone = ZoneInfo(participant.timezone)
+        local = self.now.astimezone(zone)
+        start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        count = self.session.scalar(
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(
+                InboundMessage.participant_id == participant.id,
+                InboundMessage.auto_acknowledged.is_(True),
+                InboundMessage.received_at >= start_of_day,
+            )
+        )
+        return bool(count)
+
+    def _alert_coordinators(self, participant: Participant, inbound: InboundMessage) -> list[int]:
+        ids = []
+        for membership in participant.memberships:
+            group = membership.group
+            if membership.status is MembershipStatus.LEFT or not group.on_call_phone:
+                continue
+            local = self.now.astimezone(ZoneInfo(group.timezone))
+            who = participant.name.split()[0] if participant.name else "a participant"
+            body = self._say(
+                "coordinator_alert",
+                group.language,
+                participant=f"{who} ({mask(participant.phone)[-4:]})",
+                group=group.public_name,
+                time=format_time(local, format="short", locale=group.language),
+            )
+            row = enqueue(
+                self.session,
+                send_key=f"alert:{inbound.message_sid}:{group.id}",
+                kind=OutboxKind.ALERT,
+                body=body,
+                group_id=group.id,
+                to_phone=group.on_call_phone,
+                now=self.now,
+            )
+            if row is not None:
+                ids.append(row.id)
+        return ids
+

@@ -1,0 +1,158 @@
+"""The demo: sample groups and people, and a phone in the browser that texts the real webhook."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+from werkzeug.wrappers import Response
+
+from service import simulator
+from service.config import Settings
+from service.db import get_session, sessions
+from service.models import (
+    ConsentChange,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    Coordinator,
+    Group,
+    InboundMessage,
+    Membership,
+    MembershipStatus,
+    OutboxMessage,
+    Participant,
+)
+from service.phones import InvalidPhone, normalize, phone_hash
+
+bp = Blueprint("demo", __name__, url_prefix="/demo")
+
+# Numbers reserved for fiction (555-01xx), so the demo can never text a real person.
+PEOPLE = [
+    ("+12025550101", "Alex Rivera", "en", "America/New_York", ConsentState.GRANTED, "CIRCLE"),
+    ("+12025550102", "Sam Lee", "en", "America/New_York", ConsentState.GRANTED, "CIRCLE"),
+    ("+12025550103", "Jordan Kim", "en", "America/Chicago", ConsentState.REVOKED, "CIRCLE"),
+    ("+12025550104", "Lucia Gomez", "es", "America/Los_Angeles", ConsentState.GRANTED, "MARTES"),
+]
+NEWCOMER = "+12025550199"
+
+
+def seed(app: Flask) -> list[str]:
+    """Fill an empty database with demo data; returns the phones to try, newcomer first."""
+    settings: Settings = app.extensions["peerline.settings"]
+    now = datetime.now(UTC)
+    with sessions(app)() as session:
+        coordinator = Coordinator(email="coordinator@example.org", name="Robin Demo", created_at=now)
+        session.add(coordinator)
+        session.flush()
+        groups = {
+            "CIRCLE": Group(
+                coordinator_id=coordinator.id,
+                name="Tuesday evening recovery circle",
+                public_name="Tuesday Circle",
+                join_code="CIRCLE",
+                timezone="America/New_York",
+                language="en",
+                on_call_phone="+12025550100",
+            ),
+            "MARTES": Group(
+                coordinator_id=coordinator.id,
+                name="Grupo de apoyo de los martes",
+                public_name="Grupo Martes",
+                join_code="MARTES",
+                timezone="America/Los_Angeles",
+                language="es",
+            ),
+        }
+        session.add_all(groups.values())
+        session.flush()
+        for phone, name, language, zone, consent, code in PEOPLE:
+            hashed = phone_hash(phone, settings.secret_key)
+            person = Participant(
+                phone=phone,
+                phone_hash=hashed,
+                name=name,
+                language=language,
+                timezone=zone,
+                consent=consent,
+                created_at=now,
+            )
+            session.add(person)
+            session.flush()
+            session.add(
+                Membership(
+                    participant_id=person.id,
+                    group_id=groups[code].id,
+                    status=MembershipStatus.ACTIVE,
+                    created_at=now,
+                )
+            )
+            session.add(
+                ConsentEvent(
+                    participant_id=person.id,
+                    phone_hash=hashed,
+                    change=ConsentChange.OPT_IN,
+                    source=ConsentSource.COORDINATOR,
+                    words="demo: signed consent form",
+                    created_at=now,
+                )
+            )
+            if consent is ConsentState.REVOKED:
+                session.add(
+                    ConsentEvent(
+                        participant_id=person.id,
+                        phone_hash=hashed,
+                        change=ConsentChange.OPT_OUT,
+                        source=ConsentSource.KEYWORD,
+                        words="STOP",
+                        created_at=now,
+                    )
+                )
+        session.commit()
+    return [NEWCOMER] + [p[0] for p in PEOPLE]
+
+
+@bp.get("/phone")
+def phone() -> str:
+    session = get_session()
+    number = request.args.get("from", NEWCOMER)
+    participant = session.scalar(select(Participant).where(Participant.phone == number))
+    inbound = session.scalars(
+        select(InboundMessage).where(InboundMessage.from_phone == number)
+    ).all()
+    outbound_filter = [OutboxMessage.to_phone == number]
+    if participant is not None:
+        outbound_filter.append(OutboxMessage.participant_id == participant.id)
+    outbound = session.scalars(select(OutboxMessage).where(or_(*outbound_filter))).all()
+    timeline = sorted(
+        [("in", m.received_at, m.body, None) for m in inbound]
+        + [("out", m.created_at, m.body, m.state.value) for m in outbound],
+        key=lambda item: (item[1], item[0] == "out"),
+    )
+    people = session.scalars(select(Participant).order_by(Participant.id)).all()
+    phones = [NEWCOMER] + [p.phone for p in people if p.phone != NEWCOMER]
+    return render_template(
+        "phone.html",
+        number=number,
+        participant=participant,
+        timeline=timeline,
+        phones=phones,
+        error=request.args.get("error"),
+    )
+
+
+@bp.post("/phone")
+def send_text() -> Response:
+    settings: Settings = current_app.extensions["peerline.settings"]
+    body = request.form.get("body", "")[:1600]
+    try:
+        number = normalize(request.form.get("from", ""), settings.default_region)
+    except InvalidPhone as error:
+        return redirect(url_for("demo.phone", error=str(error)))
+    assert settings.webhook_token is not None
+    try:
+        simulator.text_service(request.host_url, settings.webhook_token, number, body)
+    except simulator.SimulatorError as error:
+        return redirect(url_for("demo.phone", **{"from": number, "error": str(error)}))
+    return redirect(url_for("demo.phone", **{"from": number}))

@@ -1,0 +1,642 @@
+"""Read an incoming text message and say what the participant meant.
+
+This module is the written rule for how Peerline reads a reply.  It is pure: no
+network, no database, no clock.  ``read_message(body)`` returns a ``Reading``.
+
+Normalisation (applied to the message and to every list below alike)
+    Apostrophes of any shape (straight, curly, modifier letter, acute accent,
+    backtick) are dropped, so "don't" and "dont" read alike.  Then
+    Unicode NFKC, case folding, accents removed ("Sí" == "si", "AYÚDA" == "ayuda"),
+    invisible format characters (zero-width spaces, direction marks) removed.
+    The text is cut into words: runs of letters and digits.  Everything else
+    (spaces, punctuation, emoji, control characters, hyphens) only separates words, so
+    "  Stop!! ", "'stop.'", "STOP 🙏" all read as "stop" and "OPT-OUT" reads as
+    "opt out".  The marks . , ; : ! ? ¡ ¿ … dashes and line breaks also end a clause,
+    which matters only for the negation guard and for command phrases (below).
+    No input can make ``read_message`` raise.
+
+Opt-out (revocation of consent for everything), checked first; it beats every
+other reading:
+    1. Keywords.  The WHOLE message is made only of opt-out keywords and filler words
+       (``OPT_OUT_KEYWORDS``, ``FILLER_WORDS``): "STOP", "please stop", "stop, thanks",
+       "ok stop now", "STOP STOP", "por favor parar", "basta ya".  Filler words are
+       also ignored around the other keywords (opt-in, yes, help), and a clause that
+       is just "no"/"nope"/"nah" counts as filler ("No. Stop.").  When keywords of
+       several kinds appear, opt-out wins ("HELP STOP" is an opt-out).  A keyword
+       inside an ordinary sentence is NOT an opt-out: "I can't stop thinking about
+       it", "Is there a bus stop near the hall?", "I want to quit drinking",
+       "Did the meeting end late?", "stop by the office later?".
+    2. Phrases (US FCC 24-24, 47 CFR 64.1200(a)(10): consent may be revoked by any
+       reasonable means).  ``OPT_OUT_PHRASES`` count anywhere in the message:
+       "can you stop texting me", "please unsubscribe me", "no more texts",
+       "I want to opt out", "ya no quiero mensajes", "dejen de escribirme".
+       Negation guard: a phrase is not a revocation when the word before it in the
+       same clause (skipping filler words and "ever"/"really") is a negation of the
+       phrase's language (``NEGATION_WORDS_EN``/``_ES``), or a negation followed by
+       "want you to" / "quiero (que)": "don't stop texting me", "please never stop
+       sending me these", "I don't want you to stop texting me", "no dejen de
+       escribirme", "no quiero darme de baja".  English "no" is not a negation
+       ("no stop texting me" is an opt-out), and a phrase that itself starts with a
+       negation is never guarded ("no no me escriban" is an opt-out).
+       ``OPT_OUT_COMMANDS`` ("remove me", "take me off", "don't text me", "leave me
+       alone", "delete my number", "lose my number") are also ordinary statements
+       about other people ("my kids don't text me anymore", "will they remove me
+       from the group?", "I wish they'd leave me alone"), so they count only as a
+       command: at the start of a clause, after optional filler words and an
+       optional request opener (``REQUEST_OPENERS``: "can you", "I want you to"...):
+       "Please remove me", "Hi. Take me off this list", "could you please lose my
+       number", "Leave me alone!".  Everything that is not read as an opt-out goes
+       to a person's inbox, so a miss here is caught by a human.
+
+Then, for the WHOLE message (filler words allowed around the keyword):
+    OPT_IN   START, UNSTOP; INICIAR, COMENZAR, REANUDAR.
+    YES      YES, Y; SI/SÍ ("yes please", "sí por favor").  The caller decides:
+             confirm a pending join, else opt in.
+    HELP     HELP, INFO; AYUDA ("help?", "HELP!!", "ayuda por favor").
+    JOIN     "JOIN <code>", "UNIRME <code>", "UNIR <code>": the word after the keyword
+             is the code, whatever it is; it must be [A-Z0-9]{3,12} once upper-cased.
+    LEAVE    "LEAVE", "SALIR" (code None), or "LEAVE <code>" / "SALIR <code>".  A
+             filler word after the keyword is not a code ("leave please").
+    MESSAGE  anything else.  ``code`` is set when the whole message is one word that
+             could be a group code ([A-Z0-9]{3,12}, not a keyword, filler or
+             negation word, and crisis is False): the caller may treat it as JOIN
+             once it has checked that the group exists.
+
+language
+    "en" or "es": the language of the keyword or phrase that decided the reading.
+    For MESSAGE it is the language of a revocation phrase or JOIN/LEAVE keyword that
+    was seen but not acted on (negated phrase, bad code), else None.
+
+crisis
+    Checked on EVERY message, whatever the intent ("stop texting me I want to die"
+    is an opt-out with crisis=True).  True when a crisis word or phrase appears as
+    whole words anywhere, across clauses, with no negation guard ("I'm not
+    suicidal" is flagged: a person should look).  "diet" never matches "die";
+    "overdosed" matches only because it is listed.  ``crisis_words`` passed by the
+    caller replace ``DEFAULT_CRISIS_WORDS`` and are normalised the same way.
+"""
+
+import enum
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+
+class Intent(enum.StrEnum):
+    """What the participant meant; values are stable strings for logs and storage."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    YES = "yes"
+    HELP = "help"
+    JOIN = "join"
+    LEAVE = "leave"
+    MESSAGE = "message"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The outcome of reading one incoming message; see the module docstring."""
+
+    intent: Intent
+    code: str | None = None
+    language: str | None = None
+    crisis: bool = False
+
+
+# --- Documented lists (display form; all are normalised before use) -----------------
+
+OPT_OUT_KEYWORDS_EN: tuple[str, ...] = (
+    "STOP",
+    "STOPALL",
+    "STOP ALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+    "OPT OUT",
+    "OPT-OUT",
+)
+# BASTA ("enough") is here so that "basta ya" reads as an opt-out.
+OPT_OUT_KEYWORDS_ES: tuple[str, ...] = (
+    "PARAR",
+    "ALTO",
+    "CANCELAR",
+    "BAJA",
+    "DETENER",
+    "BASTA",
+    "NO MÁS",
+    "DARME DE BAJA",
+)
+OPT_OUT_KEYWORDS: tuple[str, ...] = OPT_OUT_KEYWORDS_EN + OPT_OUT_KEYWORDS_ES
+
+OPT_OUT_PHRASES_EN: tuple[str, ...] = (
+    "STOP TEXTING ME",
+    "STOP MESSAGING ME",
+    "STOP SENDING ME",
+    "STOP CONTACTING ME",
+    "STOP CALLING ME",
+    "STOP THE TEXTS",
+    "STOP THE MESSAGES",
+    "STOP THE REMINDERS",
+    "STOP THESE TEXTS",
+    "STOP THESE MESSAGES",
+    "STOP THESE REMINDERS",
+    "UNSUBSCRIBE ME",
+    "OPT ME OUT",
+    "NO MORE TEXTS",
+    "NO MORE MESSAGES",
+    "NO MORE REMINDERS",
+    "WANT TO OPT OUT",
+    "WANT TO UNSUBSCRIBE",
+)
+OPT_OUT_PHRASES_ES: tuple[str, ...] = (
+    "NO ME ESCRIBAN",
+    "NO ME ESCRIBAS",
+    "NO ME ENVÍEN",
+    "NO ME ENVÍES",
+    "NO ME MANDEN",
+    "NO ME MANDES",
+    "DEJEN DE ESCRIBIRME",
+    "DEJEN DE ENVIARME",
+    "DEJEN DE MANDARME",
+    "DEJA DE ESCRIBIRME",
+    "DEJA DE ENVIARME",
+    "DEJA DE MANDARME",
+    "YA NO QUIERO MENSAJES",
+    "NO QUIERO MÁS MENSAJES",
+    "NO MÁS MENSAJES",
+    "QUÍTENME DE LA LISTA",
+    "SÁQUENME DE LA LISTA",
+    "DARME DE BAJA",
+    "DENME DE BAJA",
+    "BORREN MI NÚMERO",
+)
+OPT_OUT_PHRASES: tuple[str, ...] = OPT_OUT_PHRASES_EN + OPT_OUT_PHRASES_ES
+
+OPT_OUT_COMMANDS: tuple[str, ...] = (
+    "REMOVE ME",
+    "TAKE ME OFF",
+    "DON'T TEXT ME",
+    "DONT TEXT ME",
+    "DO NOT TEXT ME",
+    "DON'T MESSAGE ME",
+    "DO NOT MESSAGE ME",
+    "DON'T CONTACT ME",
+    "DO NOT CONTACT ME",
+    "LEAVE ME ALONE",
+    "DELETE MY NUMBER",
+    "LOSE MY NUMBER",
+)
+REQUEST_OPENERS: tuple[str, ...] = (
+    "CAN YOU",
+    "CAN U",
+    "COULD YOU",
+    "COULD U",
+    "WOULD YOU",
+    "WOULD U",
+    "WILL YOU",
+    "WILL U",
+    "I WANT YOU TO",
+    "I NEED YOU TO",
+    "I'D LIKE YOU TO",
+    "I WOULD LIKE YOU TO",
+)
+
+OPT_IN_KEYWORDS_EN: tuple[str, ...] = ("START", "UNSTOP")
+OPT_IN_KEYWORDS_ES: tuple[str, ...] = ("INICIAR", "COMENZAR", "REANUDAR")
+OPT_IN_KEYWORDS: tuple[str, ...] = OPT_IN_KEYWORDS_EN + OPT_IN_KEYWORDS_ES
+
+YES_KEYWORDS_EN: tuple[str, ...] = ("YES", "Y")
+YES_KEYWORDS_ES: tuple[str, ...] = ("SÍ", "SI")
+YES_KEYWORDS: tuple[str, ...] = YES_KEYWORDS_EN + YES_KEYWORDS_ES
+
+HELP_KEYWORDS_EN: tuple[str, ...] = ("HELP", "INFO")
+HELP_KEYWORDS_ES: tuple[str, ...] = ("AYUDA",)
+HELP_KEYWORDS: tuple[str, ...] = HELP_KEYWORDS_EN + HELP_KEYWORDS_ES
+
+JOIN_KEYWORDS_EN: tuple[str, ...] = ("JOIN",)
+JOIN_KEYWORDS_ES: tuple[str, ...] = ("UNIRME", "UNIR")
+JOIN_KEYWORDS: tuple[str, ...] = JOIN_KEYWORDS_EN + JOIN_KEYWORDS_ES
+
+LEAVE_KEYWORDS_EN: tuple[str, ...] = ("LEAVE",)
+LEAVE_KEYWORDS_ES: tuple[str, ...] = ("SALIR",)
+LEAVE_KEYWORDS: tuple[str, ...] = LEAVE_KEYWORDS_EN + LEAVE_KEYWORDS_ES
+
+FILLER_WORDS: tuple[str, ...] = (
+    "PLEASE",
+    "PLS",
+    "PLZ",
+    "NOW",
+    "RIGHT NOW",
+    "THANKS",
+    "THANK YOU",
+    "THX",
+    "TY",
+    "OK",
+    "OKAY",
+    "JUST",
+    "HI",
+    "HEY",
+    "HELLO",
+    "POR FAVOR",
+    "PORFA",
+    "PORFAVOR",
+    "GRACIAS",
+    "MUCHAS GRACIAS",
+    "YA",
+    "VALE",
+    "HOLA",
+    "AHORA",
+)
+# Only as a clause of its own: "No stop" may be about a bus stop, "No. Stop." is not.
+INTERJECTIONS: tuple[str, ...] = ("NO", "NOPE", "NAH")
+
+NEGATION_WORDS_EN: tuple[str, ...] = (
+    "NOT",
+    "NEVER",
+    "NVR",
+    "DON'T",
+    "DNT",
+    "DOESN'T",
+    "DIDN'T",
+    "WON'T",
+    "CAN'T",
+    "CANNOT",
+    "SHOULDN'T",
+    "WOULDN'T",
+    "COULDN'T",
+    "MUSTN'T",
+)
+NEGATION_WORDS_ES: tuple[str, ...] = ("NO", "NUNCA", "JAMÁS", "TAMPOCO", "NI")
+
+DEFAULT_CRISIS_WORDS: tuple[str, ...] = (
+    "suicide",
+    "suicidal",
+    "kill myself",
+    "killing myself",
+    "end my life",
+    "ending my life",
+    "take my own life",
+    "end it all",
+    "want to die",
+    "wanna die",
+    "wish i was dead",
+    "wish i were dead",
+    "better off dead",
+    "no reason to live",
+    "don't want to live",
+    "hurt myself",
+    "hurting myself",
+    "harm myself",
+    "self harm",
+    "cut myself",
+    "cutting myself",
+    "overdose",
+    "overdosed",
+    "overdosing",
+    "suicidio",
+    "suicida",
+    "suicidarme",
+    "matarme",
+    "me quiero matar",
+    "quiero morir",
+    "quiero morirme",
+    "me quiero morir",
+    "quitarme la vida",
+    "acabar con mi vida",
+    "no quiero vivir",
+    "hacerme daño",
+    "lastimarme",
+    "sobredosis",
+)
+
+# --- Normalisation -----------------------------------------------------------------
+
+# Dropped before NFKC because NFKC turns the acute accent U+00B4 into a space plus a
+# combining mark, which would split "don" + U+00B4 + "t" (a Spanish-keyboard habit).
+_APOSTROPHES = dict.fromkeys(map(ord, "'\u2018\u2019\u201b\u02bc\u02bb\u2032\u00b4`\uff07"))
+_CLAUSE_MARKS = ".,;:!?¡¿…\n\r\u2028\u2029\u2013\u2014\u3002\u060c\u061f"
+_WORD_OR_MARK = re.compile(r"[^\W_]+|[" + re.escape(_CLAUSE_MARKS) + "]")
+_CODE = re.compile(r"[A-Z0-9]{3,12}")
+
+Words: TypeAlias = tuple[str, ...]
+
+
+def _fold(text: str) -> str:
+    """Return the text in the one comparable form used for messages and lists alike."""
+    text = unicodedata.normalize("NFKC", text.translate(_APOSTROPHES))
+    # upper() before casefold() so letters without a case round trip (Turkish
+    # dotless i, Greek final sigma) land on the same form whichever case the sender typed.
+    text = text.translate(_APOSTROPHES).upper().casefold()
+    decomposed = unicodedata.normalize("NFD", text)
+    # Invisible format characters (zero-width space, direction marks, soft hyphen)
+    # are dropped rather than read as spaces: "S<ZWSP>TOP" still looks like STOP.
+    return "".join(c for c in decomposed if not _dropped(c))
+
+
+def _dropped(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] == "M" or category == "Cf"
+
+
+def _split(text: str) -> tuple[Words, tuple[int, ...]]:
+    """Return the words of the text and, for each word, the number of its clause."""
+    words: list[str] = []
+    clauses: list[int] = []
+    clause = 0
+    for match in _WORD_OR_MARK.finditer(_fold(text)):
+        piece = match.group()
+        if piece in _CLAUSE_MARKS:
+            clause += 1
+        else:
+            words.append(piece)
+            clauses.append(clause)
+    return tuple(words), tuple(clauses)
+
+
+def _words(text: str) -> Words:
+    return _split(text)[0]
+
+
+def _units(entries: Iterable[str]) -> frozenset[Words]:
+    # An entry that normalises to nothing would match everywhere; drop it.
+    return frozenset(w for w in map(_words, entries) if w)
+
+
+# --- Compiled tables ---------------------------------------------------------------
+
+
+def _keyword_table() -> dict[Words, tuple[Intent, str]]:
+    table: dict[Words, tuple[Intent, str]] = {}
+    for intent, language, entries in (
+        (Intent.OPT_OUT, "en", OPT_OUT_KEYWORDS_EN),
+        (Intent.OPT_OUT, "es", OPT_OUT_KEYWORDS_ES),
+        (Intent.OPT_IN, "en", OPT_IN_KEYWORDS_EN),
+        (Intent.OPT_IN, "es", OPT_IN_KEYWORDS_ES),
+        (Intent.YES, "en", YES_KEYWORDS_EN),
+        (Intent.YES, "es", YES_KEYWORDS_ES),
+        (Intent.HELP, "en", HELP_KEYWORDS_EN),
+        (Intent.HELP, "es", HELP_KEYWORDS_ES),
+    ):
+        for unit in _units(entries):
+            table[unit] = (intent, language)
+    return table
+
+
+def _single_words(entries: Iterable[str]) -> frozenset[str]:
+    return frozenset(w for unit in _units(entries) for w in unit if len(unit) == 1)
+
+
+_KEYWORDS = _keyword_table()
+_JOIN = dict.fromkeys(_single_words(JOIN_KEYWORDS_EN), "en") | dict.fromkeys(
+    _single_words(JOIN_KEYWORDS_ES), "es"
+)
+_LEAVE = dict.fromkeys(_single_words(LEAVE_KEYWORDS_EN), "en") | dict.fromkeys(
+    _single_words(LEAVE_KEYWORDS_ES), "es"
+)
+
+_FILLERS = _units(FILLER_WORDS)
+_INTERJECTIONS = _single_words(INTERJECTIONS)
+_NEGATIONS = {"en": _single_words(NEGATION_WORDS_EN), "es": _single_words(NEGATION_WORDS_ES)}
+# Words allowed between a negation and the phrase it negates.
+_NEGATION_SKIP = _FILLERS | _units(("EVER", "REALLY"))
+_NEGATION_BRIDGES = {
+    "en": _units(("WANT YOU TO", "WANT U TO", "WANT YA TO", "YOU DARE")),
+    "es": _units(("QUIERO QUE", "QUEREMOS QUE", "QUIERO", "QUEREMOS")),
+}
+# Words allowed before a command phrase at the start of its clause.
+_COMMAND_SKIP = _FILLERS | _units(("SO", "AND", "ALSO", "YES", "YEAH", "NO", "SI"))
+_OPENERS = _units(REQUEST_OPENERS)
+
+# (words, language, must open a clause)
+_PHRASES: tuple[tuple[Words, str, bool], ...] = (
+    tuple((w, "en", False) for w in sorted(_units(OPT_OUT_PHRASES_EN)))
+    + tuple((w, "es", False) for w in sorted(_units(OPT_OUT_PHRASES_ES)))
+    + tuple((w, "en", True) for w in sorted(_units(OPT_OUT_COMMANDS)))
+)
+
+# A lone word in one of these lists is something the participant typed on purpose,
+# not a group code.
+_NOT_CODES = (
+    frozenset(unit[0] for unit in (*_KEYWORDS, *_FILLERS) if len(unit) == 1)
+    | _JOIN.keys()
+    | _LEAVE.keys()
+    | _INTERJECTIONS
+    | _NEGATIONS["en"]
+    | _NEGATIONS["es"]
+)
+
+_PRIORITY = (Intent.OPT_OUT, Intent.OPT_IN, Intent.YES, Intent.HELP)
+
+
+# --- Matching helpers --------------------------------------------------------------
+
+
+def _unit_at(words: Words, clauses: tuple[int, ...], start: int, unit: Words) -> bool:
+    """Say whether ``unit`` occurs at ``start``, all within one clause."""
+    end = start + len(unit)
+    return (
+        start >= 0
+        and end <= len(words)
+        and words[start:end] == unit
+        and clauses[start] == clauses[end - 1]
+    )
+
+
+def _skip_back(
+    words: Words, clauses: tuple[int, ...], k: int, clause: int, units: frozenset[Words]
+) -> int:
+    """Walk back from index ``k`` over any run of ``units`` inside ``clause``."""
+    moved = True
+    while moved and k >= 0 and clauses[k] == clause:
+        moved = False
+        for unit in units:
+            if _unit_at(words, clauses, k - len(unit) + 1, unit):
+                k -= len(unit)
+                moved = True
+                break
+    return k
+
+
+def _skip_forward(words: Words, k: int, units: frozenset[Words]) -> int:
+    """Walk forward from index ``k`` over any run of ``units``."""
+    moved = True
+    while moved and k < len(words):
+        moved = False
+        for unit in units:
+            if words[k : k + len(unit)] == unit:
+                k += len(unit)
+                moved = True
+                break
+    return k
+
+
+def _negated(words: Words, clauses: tuple[int, ...], start: int, language: str) -> bool:
+    """Say whether the phrase at ``start`` is negated by the words just before it."""
+    clause = clauses[start]
+    k = _skip_back(words, clauses, start - 1, clause, _NEGATION_SKIP)
+    for bridge in _NEGATION_BRIDGES[language]:
+        if (
+            k >= 0
+            and clauses[k] == clause
+            and _unit_at(words, clauses, k - len(bridge) + 1, bridge)
+        ):
+            k = _skip_back(words, clauses, k - len(bridge), clause, _NEGATION_SKIP)
+            break
+    return k >= 0 and clauses[k] == clause and words[k] in _NEGATIONS[language]
+
+
+def _opens_clause(words: Words, clauses: tuple[int, ...], start: int) -> bool:
+    """Say whether the phrase at ``start`` is a command: first in its clause."""
+    clause = clauses[start]
+    k = _skip_back(words, clauses, start - 1, clause, _COMMAND_SKIP)
+    for opener in _OPENERS:
+        if (
+            k >= 0
+            and clauses[k] == clause
+            and _unit_at(words, clauses, k - len(opener) + 1, opener)
+        ):
+            k = _skip_back(words, clauses, k - len(opener), clause, _COMMAND_SKIP)
+            break
+    return k < 0 or clauses[k] != clause
+
+
+def _revocation(words: Words, clauses: tuple[int, ...]) -> tuple[str | None, str | None]:
+    """Return the language of the first revocation phrase, and of any that was set aside."""
+    set_aside: str | None = None
+    for start in range(len(words)):
+        for phrase, language, command in _PHRASES:
+            if not _unit_at(words, clauses, start, phrase):
+                continue
+            if command:
+                counts = _opens_clause(words, clauses, start)
+            elif phrase[0] in _NEGATIONS[language]:
+                # "No, no me escriban" repeats the no for emphasis; it is not a double
+                # negative, so phrases that already start negated are not guarded.
+                counts = True
+            else:
+                counts = not _negated(words, clauses, start, language)
+            if counts:
+                return language, None
+            set_aside = set_aside or language
+    return None, set_aside
+
+
+def _keyword_only(words: Words, clauses: tuple[int, ...]) -> list[tuple[Intent, str]] | None:
+    """Return the keywords when the message is only keywords and filler, else None."""
+    if not words:
+        return None
+    clause_sizes: dict[int, int] = {}
+    for clause in clauses:
+        clause_sizes[clause] = clause_sizes.get(clause, 0) + 1
+    longest = max(len(u) for u in (*_KEYWORDS, *_FILLERS))
+    # reached[i]: keywords found in some way of cutting words[:i] into known units.
+    reached: list[list[tuple[Intent, str]] | None] = [None] * (len(words) + 1)
+    reached[0] = []
+    for i in range(len(words)):
+        found = reached[i]
+        if found is None:
+            continue
+        lone_interjection = words[i] in _INTERJECTIONS and clause_sizes[clauses[i]] == 1
+        if lone_interjection and reached[i + 1] is None:
+            reached[i + 1] = found
+        for size in range(1, longest + 1):
+            unit = words[i : i + size]
+            if len(unit) < size or reached[i + size] is not None:
+                continue
+            if not _unit_at(words, clauses, i, unit):
+                continue
+            if unit in _FILLERS:
+                reached[i + size] = found
+            elif unit in _KEYWORDS:
+                reached[i + size] = [*found, _KEYWORDS[unit]]
+    result = reached[len(words)]
+    return result or None
+
+
+def _join_or_leave(words: Words) -> Reading | None:
+    """Read "JOIN <code>" / "LEAVE [<code>]", or a near miss worth a language cue."""
+    start = _skip_forward(words, 0, _FILLERS)
+    if start >= len(words):
+        return None
+    keyword = words[start]
+    rest = words[start + 1 :]
+    if keyword in _JOIN:
+        intent, language = Intent.JOIN, _JOIN[keyword]
+    elif keyword in _LEAVE:
+        intent, language = Intent.LEAVE, _LEAVE[keyword]
+        if _skip_forward(rest, 0, _FILLERS) == len(rest):
+            return Reading(Intent.LEAVE, language=language)
+    else:
+        return None
+    if not rest:
+        return Reading(Intent.MESSAGE, language=language)
+    # The word after the keyword is the code even if it is a filler word: a group may
+    # be called NOW, and "join" without a code means nothing anyway.
+    code = rest[0].upper()
+    if _skip_forward(rest, 1, _FILLERS) != len(rest):
+        # "Join us for coffee?" merely starts with the keyword: no cue, just a message.
+        return Reading(Intent.MESSAGE)
+    if not _CODE.fullmatch(code):
+        return Reading(Intent.MESSAGE, language=language)
+    return Reading(intent, code=code, language=language)
+
+
+@functools.lru_cache(maxsize=32)
+def _crisis_units(crisis_words: tuple[str, ...]) -> frozenset[Words]:
+    return _units(crisis_words)
+
+
+_DEFAULT_CRISIS_UNITS = _crisis_units(DEFAULT_CRISIS_WORDS)
+
+
+def _has_crisis(words: Words, crisis_words: Sequence[str]) -> bool:
+    if crisis_words is DEFAULT_CRISIS_WORDS:
+        units = _DEFAULT_CRISIS_UNITS
+    elif isinstance(crisis_words, str):
+        # A bare string is a Sequence[str] of letters; it surely means one phrase.
+        units = _crisis_units((crisis_words,))
+    else:
+        units = _crisis_units(tuple(crisis_words))
+    # Clauses are ignored on purpose: a false alarm costs a person a glance.
+    return any(words[i : i + len(unit)] == unit for unit in units for i in range(len(words)))
+
+
+def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) -> Reading:
+    """Return what the participant meant by ``body``, by the rule in the module docstring."""
+    words, clauses = _split(body)
+    crisis = _has_crisis(words, crisis_words)
+
+    keywords = _keyword_only(words, clauses)
+    # min() keeps the first of equals, so the language is that of the first keyword.
+    strongest = min(keywords, key=lambda k: _PRIORITY.index(k[0])) if keywords else None
+    if strongest is not None and strongest[0] is Intent.OPT_OUT:
+        return Reading(Intent.OPT_OUT, language=strongest[1], crisis=crisis)
+
+    revoked, set_aside = _revocation(words, clauses)
+    if revoked:
+        return Reading(Intent.OPT_OUT, language=revoked, crisis=crisis)
+    if strongest is not None:
+        return Reading(strongest[0], language=strongest[1], crisis=crisis)
+
+    command = _join_or_leave(words)
+    if command is not None and command.intent is not Intent.MESSAGE:
+        return Reading(command.intent, command.code, command.language, crisis)
+
+    code: str | None = None
+    # A crisis word must reach a person, never an automatic "no such group" reply.
+    if (
+        len(words) == 1
+        and not crisis
+        and words[0] not in _NOT_CODES
+        and _CODE.fullmatch(words[0].upper())
+    ):
+        code = words[0].upper()
+    language = set_aside or (command.language if command is not None else None)
+    return Reading(Intent.MESSAGE, code=code, language=language, crisis=crisis)

@@ -1,0 +1,297 @@
+"""The database schema: typed SQLAlchemy models, with the constraints in the schema."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as checked strings, not native enums, so SQLite and PostgreSQL hold the same schema.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Channel(enum.StrEnum):
+    SMS = "sms"
+    VOICE = "voice"
+
+
+class ConsentState(enum.StrEnum):
+    UNKNOWN = "unknown"  # never confirmed: may be invited, not sent group messages
+    GRANTED = "granted"
+    REVOKED = "revoked"
+
+
+class MembershipStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    LEFT = "left"
+
+
+class ConsentChange(enum.StrEnum):
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+
+
+class ConsentSource(enum.StrEnum):
+    KEYWORD = "keyword"
+    KEYPAD = "keypad"
+    COORDINATOR = "coordinator"
+    PROVIDER_ERROR = "provider_error"
+    IMPORT = "import"
+
+
+class OutboxState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    EXPIRED = "expired"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+    RECONCILED = "reconciled"
+
+
+class OutboxKind(enum.StrEnum):
+    REPLY = "reply"  # answered in the webhook's TwiML
+    INVITATION = "invitation"  # asks someone not yet consenting to reply YES
+    ONE_OFF = "one_off"  # a coordinator's text to a group
+    ALERT = "alert"  # to a coordinator's on-call phone
+
+
+class Coordinator(Base):
+    __tablename__ = "coordinators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    groups: Mapped[list[Group]] = relationship(back_populates="coordinator")
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (
+        CheckConstraint("length(join_code) BETWEEN 3 AND 12", name="join_code_length"),
+        CheckConstraint("language IN ('en', 'es')", name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinators.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(120))  # internal: coordinators only
+    public_name: Mapped[str] = mapped_column(String(60))  # the only name participants see
+    join_code: Mapped[str] = mapped_column(String(12), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    on_call_phone: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    coordinator: Mapped[Coordinator] = relationship(back_populates="groups")
+    memberships: Mapped[list[Membership]] = relationship(back_populates="group")
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (CheckConstraint("language IN ('en', 'es')", name="language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16), unique=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(120))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.SMS)
+    landline: Mapped[bool] = mapped_column(default=False)
+    # The ledger is the history; this is its latest word, kept beside it in the same transaction.
+    consent: Mapped[ConsentState] = mapped_column(
+        _enum(ConsentState, "consent_state"), default=ConsentState.UNKNOWN
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="participant")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("participant_id", "group_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    status: Mapped[MembershipStatus] = mapped_column(
+        _enum(MembershipStatus, "membership_status"), default=MembershipStatus.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    participant: Mapped[Participant] = relationship(back_populates="memberships")
+    group: Mapped[Group] = relationship(back_populates="memberships")
+
+
+class ConsentEvent(Base):
+    """One change of consent; rows are only ever added."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
+    )
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    change: Mapped[ConsentChange] = mapped_column(_enum(ConsentChange, "consent_change"))
+    source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource, "consent_source"))
+    words: Mapped[str | None] = mapped_column(Text)  # what the person said or the coordinator noted
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(ConsentEvent, "before_update")
+def _ledger_is_append_only(mapper: Mapper[Any], connection: Any, target: ConsentEvent) -> None:
+    raise RuntimeError("the consent ledger is append-only")
+
+
+class InboundMessage(Base):
+    """A text a participant (or a stranger) sent us: the coordinators' inbox."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), index=True
+    )
+    from_phone: Mapped[str | None] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(16))
+    needs_reply: Mapped[bool] = mapped_column(default=False)  # kept for a human, not a keyword
+    urgent: Mapped[bool] = mapped_column(default=False)
+    read: Mapped[bool] = mapped_column(default=False)
+    auto_acknowledged: Mapped[bool] = mapped_column(default=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """One outgoing text or call; a row before it is anything else."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        # Only queued rows are ever looked up by due time; the index stays small as history grows.
+        Index(
+            "ix_outbox_messages_due",
+            "due_at",
+            sqlite_where=text("state = 'queued'"),
+            postgresql_where=text("state = 'queued'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[OutboxKind] = mapped_column(_enum(OutboxKind, "outbox_kind"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.SMS)
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), index=True
+    )
+    to_phone: Mapped[str | None] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[OutboxState] = mapped_column(
+        _enum(OutboxState, "outbox_state"), default=OutboxState.QUEUED
+    )
+    state_reason: Mapped[str | None] = mapped_column(String(200))
+    attempt_id: Mapped[str | None] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(default=0)
+    provider_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    error_code: Mapped[int | None]
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what to which record, for admins to read."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[int | None]
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

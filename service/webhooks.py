@@ -1,0 +1,170 @@
+"""Twilio's webhooks: signed form posts in, TwiML out."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
+
+from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from service.config import Settings
+from service.conversation import Conversation, IncomingText
+from service.db import get_session
+from service.models import OutboxMessage, Participant
+from service.outbox import PROVIDER_STATUS, advance, apply_error_code
+from service.phones import is_e164, mask
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
+
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+MAX_BODY = 1600
+MAX_FIELD = 2000
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["peerline.settings"]
+    return value
+
+
+def url_twilio_used() -> str:
+    """The URL Twilio signed: rebuilt from PEERLINE_PUBLIC_URL when a proxy sits in front."""
+    public = settings().public_url
+    if public is None:
+        return request.url
+    query = request.query_string.decode()
+    return f"{public}{request.path}" + (f"?{query}" if query else "")
+
+
+def signed(view: Callable[P, R]) -> Callable[P, R]:
+    """Refuse any request that Twilio did not sign with our auth token."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = settings().webhook_token
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not token:
+            log.error("webhook refused: no TWILIO_AUTH_TOKEN is configured to check signatures")
+            abort(403)
+        if not signature or not RequestValidator(token).validate(
+            url_twilio_used(), request.form, signature
+        ):
+            log.warning("webhook refused: bad or missing signature on %s", request.path)
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def field(name: str, *, required: bool = True, limit: int = MAX_FIELD) -> str:
+    value = request.form.get(name, "")
+    if len(value) > limit:
+        abort(400, description=f"{name} is too long")
+    if required and not value:
+        abort(400, description=f"{name} is missing")
+    return value
+
+
+def twiml(response: MessagingResponse) -> Response:
+    return Response(str(response), mimetype="application/xml")
+
+
+def _now() -> datetime:
+    clock: Callable[[], datetime] = current_app.extensions.get(
+        "peerline.clock", lambda: datetime.now(UTC)
+    )
+    return clock()
+
+
+@bp.post("/sms")
+@signed
+def incoming_sms() -> Response:
+    sid = field("MessageSid", limit=34)
+    sender = field("From", limit=16)
+    body = field("Body", required=False, limit=MAX_BODY)
+    if not MESSAGE_SID.fullmatch(sid):
+        abort(400, description="MessageSid is malformed")
+    if not is_e164(sender):
+        abort(400, description="From is not an E.164 phone number")
+    if any(len(v) > MAX_FIELD for v in request.form.values()):
+        abort(400, description="a field is too long")
+
+    config = settings()
+    session = get_session()
+    conversation = Conversation(
+        session=session,
+        wording=current_app.extensions["peerline.wording"],
+        hash_key=config.secret_key,
+        now=_now(),
+        crisis_words=config.crisis_words,
+    )
+    outcome = conversation.handle(
+        IncomingText(
+            message_sid=sid,
+            from_phone=sender,
+            body=body,
+            opt_out_type=request.form.get("OptOutType") or None,
+        )
+    )
+    session.commit()
+
+    reply = MessagingResponse()
+    for text in outcome.replies:
+        reply.message(text)
+    response = twiml(reply)
+    if outcome.alert_ids:
+        send_after = current_app.extensions["peerline.send_after_response"]
+        response.call_on_close(functools.partial(send_after, outcome.alert_ids))
+    return response
+
+
+@bp.post("/sms/status")
+@signed
+def sms_status() -> Response:
+    sid = field("MessageSid", limit=34)
+    status = field("MessageStatus", limit=32)
+    error_code = field("ErrorCode", required=False, limit=8)
+    if not MESSAGE_SID.fullmatch(sid):
+        abort(400, description="MessageSid is malformed")
+    if error_code and not error_code.isdigit():
+        abort(400, description="ErrorCode is not a number")
+
+    session = get_session()
+    row_id = request.args.get("outbox", "")
+    row = None
+    if row_id.isdigit():
+        row = session.get(OutboxMessage, int(row_id))
+        if row is not None and row.provider_sid not in (None, sid):
+            log.warning("status callback for outbox %s names another message %s", row_id, sid)
+            row = None
+    if row is None:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.provider_sid == sid))
+    if row is None:
+        log.info("status %s for unknown message %s; ignored", status, sid)
+        return Response(status=200)
+
+    moment = _now()
+    if row.provider_sid is None:
+        row.provider_sid = sid  # the callback beat our own record of the send
+    state = PROVIDER_STATUS.get(status)
+    if state is not None and advance(row, state, moment):
+        log.info("outbox %s is now %s", row.id, state.value)
+    if error_code:
+        row.error_code = int(error_code)
+        participant = session.get(Participant, row.participant_id) if row.participant_id else None
+        apply_error_code(session, participant, int(error_code), moment)
+        if participant is not None:
+            log.info("error %s for %s recorded", error_code, mask(participant.phone))
+    session.commit()
+    return Response(status=200)

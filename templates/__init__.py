@@ -1,0 +1,1 @@
+"""Message wording per language, and the HTML pages."""
