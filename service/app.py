@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from importlib import resources
 from pathlib import Path
@@ -12,12 +11,13 @@ from markupsafe import escape
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from service import db, logs, sending, webhooks
+from service import db, logs, webhooks
 from service.config import Settings
 from service.gateway import Gateway, gateway_for
 from service.wording import Wording
 
 log = logging.getLogger(__name__)
+
 
 def create_app(
     settings: Settings | None = None,
@@ -43,7 +43,6 @@ def create_app(
         settings.wording_dir, program=settings.program_name, contact=settings.help_contact
     )
     app.extensions["peerline.gateway"] = gateway or gateway_for(settings)
-    app.extensions["peerline.send_after_response"] = functools.partial(sending.send_now, app)
     db.init_app(app, settings.database_url)
 
     app.register_blueprint(webhooks.bp)

@@ -300,7 +300,9 @@ def participants_add(
             session, participant, source=ConsentSource.COORDINATOR, words=consent_note, now=moment
         )
         membership.status = MembershipStatus.ACTIVE
-    elif participant.consent is ConsentState.GRANTED and membership.status is MembershipStatus.ACTIVE:
+    elif (
+        participant.consent is ConsentState.GRANTED and membership.status is MembershipStatus.ACTIVE
+    ):
         pass
     else:
         membership.status = MembershipStatus.PENDING
@@ -349,7 +351,9 @@ def participants_list(code: str | None, show_phones: bool) -> None:
 # -- sending ------------------------------------------------------------------------------------
 
 
-@cli.command("send", help="Text every active member of a group now; consent is checked as each goes.")
+@cli.command(
+    "send", help="Text every active member of a group now; consent is checked as each goes."
+)
 @click.option("--group", "code", required=True)
 @click.option("--key", default=None, help="A name for this send; the same key never sends twice.")
 @click.argument("text")
@@ -384,7 +388,9 @@ def send(code: str, key: str | None, text: str) -> None:
             ids.append(row.id)
     session.commit()
     if not ids:
-        click.echo(f"nothing to send: {group.join_code} has no active members not already sent {key}")
+        click.echo(
+            f"nothing to send: {group.join_code} has no active members not already sent {key}"
+        )
         return
     rows = send_now(current_app._get_current_object(), ids)  # type: ignore[attr-defined]
     tally = Counter(row.state for row in rows)
@@ -394,7 +400,9 @@ def send(code: str, key: str | None, text: str) -> None:
         sys.exit(1)
 
 
-@cli.command("simulate", help="Text a running Peerline as a participant (demo), signed as Twilio signs.")
+@cli.command(
+    "simulate", help="Text a running Peerline as a participant (demo), signed as Twilio signs."
+)
 @click.option("--url", default="http://127.0.0.1:5000", show_default=True)
 @click.option("--from", "sender", required=True, help="The participant's phone.")
 @click.argument("text")

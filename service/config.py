@@ -113,7 +113,9 @@ class Settings:
         token = get("TWILIO_AUTH_TOKEN")
         if (sid is None) != (token is None):
             missing = "TWILIO_AUTH_TOKEN" if token is None else "TWILIO_ACCOUNT_SID"
-            raise ConfigError(missing, "set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither")
+            raise ConfigError(
+                missing, "set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither"
+            )
 
         from_number = get("TWILIO_FROM_NUMBER")
         if from_number is not None and not is_e164(from_number):
@@ -130,7 +132,9 @@ class Settings:
 
         api_base = get("TWILIO_API_BASE_URL") or "https://api.twilio.com"
         if not re.fullmatch(r"https?://[^\s/?#]+/?", api_base):
-            raise ConfigError("TWILIO_API_BASE_URL", "must be a scheme and host, such as https://api.twilio.com")
+            raise ConfigError(
+                "TWILIO_API_BASE_URL", "must be a scheme and host, such as https://api.twilio.com"
+            )
 
         crisis_words = DEFAULT_CRISIS_WORDS
         if (words := get("PEERLINE_CRISIS_WORDS")) is not None:
@@ -170,4 +174,3 @@ class Settings:
             default_region=region,
             log_level=log_level,
         )
-

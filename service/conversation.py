@@ -44,10 +44,9 @@ class IncomingText:
 
 @dataclass
 class Outcome:
-    """What handling one text decided: replies for the TwiML answer, alerts to send after."""
+    """What handling one text decided: the replies for the TwiML answer."""
 
     replies: list[str] = field(default_factory=list)
-    alert_ids: list[int] = field(default_factory=list)
     duplicate: bool = False
     intent: Intent = Intent.MESSAGE
 
@@ -102,7 +101,7 @@ class Conversation:
             lang = participant.language if participant else language
             outcome.replies.insert(0, self._say("crisis", lang))
             if participant is not None:
-                outcome.alert_ids = self._alert_coordinators(participant, inbound)
+                self._alert_coordinators(participant, inbound)
 
         self.session.flush()
         for n, reply in enumerate(outcome.replies):
@@ -183,7 +182,10 @@ class Conversation:
 
         if intent is Intent.OPT_OUT:
             if consent.opt_out(
-                self.session, participant, source=ConsentSource.KEYWORD, words=text.body,
+                self.session,
+                participant,
+                source=ConsentSource.KEYWORD,
+                words=text.body,
                 now=self.now,
             ):
                 outcome.replies.append(self._say("opted_out", lang))
@@ -197,7 +199,10 @@ class Conversation:
                 intent = Intent.OPT_IN
         if intent is Intent.OPT_IN:
             if consent.opt_in(
-                self.session, participant, source=ConsentSource.KEYWORD, words=text.body,
+                self.session,
+                participant,
+                source=ConsentSource.KEYWORD,
+                words=text.body,
                 now=self.now,
             ):
                 active = self._memberships(participant, MembershipStatus.ACTIVE)
@@ -291,7 +296,9 @@ class Conversation:
             self._say("left", lang, group=leaving.group.public_name, others=others)
         )
 
-    def _to_inbox(self, participant: Participant, inbound: InboundMessage, outcome: Outcome) -> None:
+    def _to_inbox(
+        self, participant: Participant, inbound: InboundMessage, outcome: Outcome
+    ) -> None:
         inbound.needs_reply = True
         if participant.consent is ConsentState.REVOKED or inbound.urgent:
             return  # no automatic words to someone who stopped us; the crisis reply says enough
@@ -335,8 +342,8 @@ class Conversation:
         )
         return bool(count)
 
-    def _alert_coordinators(self, participant: Participant, inbound: InboundMessage) -> list[int]:
-        ids = []
+    def _alert_coordinators(self, participant: Participant, inbound: InboundMessage) -> None:
+        """Queue a text to the on-call phone of each of the person's groups that has one."""
         for membership in participant.memberships:
             group = membership.group
             if membership.status is MembershipStatus.LEFT or not group.on_call_phone:
@@ -350,7 +357,7 @@ class Conversation:
                 group=group.public_name,
                 time=format_time(local, format="short", locale=group.language),
             )
-            row = enqueue(
+            enqueue(
                 self.session,
                 send_key=f"alert:{inbound.message_sid}:{group.id}",
                 kind=OutboxKind.ALERT,
@@ -359,7 +366,3 @@ class Conversation:
                 to_phone=group.on_call_phone,
                 now=self.now,
             )
-            if row is not None:
-                ids.append(row.id)
-        return ids
-

@@ -43,7 +43,9 @@ def seed(app: Flask) -> list[str]:
     settings: Settings = app.extensions["peerline.settings"]
     now = datetime.now(UTC)
     with sessions(app)() as session:
-        coordinator = Coordinator(email="coordinator@example.org", name="Robin Demo", created_at=now)
+        coordinator = Coordinator(
+            email="coordinator@example.org", name="Robin Demo", created_at=now
+        )
         session.add(coordinator)
         session.flush()
         groups = {

@@ -102,7 +102,9 @@ class TwilioGateway:
             ) from exc
         except requests.RequestException as exc:
             # A read timeout or a broken response: the request left and may have been acted on.
-            raise GatewayError(f"no answer from Twilio: {type(exc).__name__}", may_have_sent=True) from exc
+            raise GatewayError(
+                f"no answer from Twilio: {type(exc).__name__}", may_have_sent=True
+            ) from exc
         return Receipt(sid=str(message.sid), status=str(message.status))
 
 

@@ -614,16 +614,16 @@ def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) 
     crisis = _has_crisis(words, crisis_words)
 
     keywords = _keyword_only(words, clauses)
-    # min() keeps the first of equals, so the language is that of the first keyword.
-    strongest = min(keywords, key=lambda k: _PRIORITY.index(k[0])) if keywords else None
-    if strongest is not None and strongest[0] is Intent.OPT_OUT:
-        return Reading(Intent.OPT_OUT, language=strongest[1], crisis=crisis)
+    if keywords:
+        # Every revocation phrase has a word that is neither keyword nor filler, so a
+        # keywords-only message never holds one and can be settled here.  min() keeps
+        # the first of equals: the language is that of the first strongest keyword.
+        intent, language = min(keywords, key=lambda found: _PRIORITY.index(found[0]))
+        return Reading(intent, language=language, crisis=crisis)
 
     revoked, set_aside = _revocation(words, clauses)
     if revoked:
         return Reading(Intent.OPT_OUT, language=revoked, crisis=crisis)
-    if strongest is not None:
-        return Reading(strongest[0], language=strongest[1], crisis=crisis)
 
     command = _join_or_leave(words)
     if command is not None and command.intent is not Intent.MESSAGE:
@@ -638,5 +638,5 @@ def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) 
         and _CODE.fullmatch(words[0].upper())
     ):
         code = words[0].upper()
-    language = set_aside or (command.language if command is not None else None)
-    return Reading(Intent.MESSAGE, code=code, language=language, crisis=crisis)
+    cue = set_aside or (command.language if command is not None else None)
+    return Reading(Intent.MESSAGE, code=code, language=cue, crisis=crisis)

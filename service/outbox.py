@@ -229,7 +229,9 @@ def apply_error_code(
     elif code in (NOT_MOBILE, LANDLINE_OR_UNREACHABLE):
         participant.landline = True
     elif code == INVALID_TO:
-        log.warning("participant %s has an invalid number %s", participant.id, mask(participant.phone))
+        log.warning(
+            "participant %s has an invalid number %s", participant.id, mask(participant.phone)
+        )
 
 
 def advance(row: OutboxMessage, state: OutboxState, moment: datetime) -> bool:

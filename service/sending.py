@@ -32,9 +32,7 @@ def send_now(app: Flask, row_ids: Iterable[int]) -> list[OutboxMessage]:
     """Deliver the given queued rows one by one, each in its own transactions."""
     settings: Settings = app.extensions["peerline.settings"]
     gateway: Gateway = app.extensions["peerline.gateway"]
-    clock: Callable[[], datetime] = app.extensions.get(
-        "peerline.clock", lambda: datetime.now(UTC)
-    )
+    clock: Callable[[], datetime] = app.extensions.get("peerline.clock", lambda: datetime.now(UTC))
     results = []
     with app.app_context(), sessions(app)() as session:
         for row_id in row_ids:

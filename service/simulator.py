@@ -13,7 +13,9 @@ class SimulatorError(Exception):
     """The service could not be reached or refused the text."""
 
 
-def text_service(base_url: str, token: str, from_phone: str, body: str, to: str = "+15005550006") -> list[str]:
+def text_service(
+    base_url: str, token: str, from_phone: str, body: str, to: str = "+15005550006"
+) -> list[str]:
     """Send body from from_phone as Twilio would, and return the texts Peerline replied with."""
     url = base_url.rstrip("/") + "/twilio/sms"
     params = {
@@ -34,6 +36,4 @@ def text_service(base_url: str, token: str, from_phone: str, body: str, to: str 
     if response.status_code != 200:
         raise SimulatorError(f"Peerline answered {response.status_code}: {response.text[:200]}")
     root = ET.fromstring(response.text)  # noqa: S314
-    return [
-        "".join(message.itertext()).strip() for message in root.iter("Message")
-    ]
+    return ["".join(message.itertext()).strip() for message in root.iter("Message")]

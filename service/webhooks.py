@@ -122,11 +122,8 @@ def incoming_sms() -> Response:
     reply = MessagingResponse()
     for text in outcome.replies:
         reply.message(text)
-    response = twiml(reply)
-    if outcome.alert_ids:
-        send_after = current_app.extensions["peerline.send_after_response"]
-        response.call_on_close(functools.partial(send_after, outcome.alert_ids))
-    return response
+    # Alerts wait in the outbox for the dispatcher's next tick, a second away.
+    return twiml(reply)
 
 
 @bp.post("/sms/status")

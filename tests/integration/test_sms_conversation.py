@@ -1,0 +1,385 @@
+"""The inbound text conversation, through the signed webhook, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from service.keywords import OPT_OUT_KEYWORDS, OPT_OUT_PHRASES
+from service.models import (
+    ConsentChange,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    InboundMessage,
+    Membership,
+    MembershipStatus,
+    OutboxKind,
+    OutboxMessage,
+    Participant,
+)
+from scheduler.dispatcher import dispatch_due
+from tests.support import (
+    Clock,
+    RecordingGateway,
+    invoke,
+    make_group,
+    make_participant,
+    new_sid,
+    text_in,
+)
+
+SAM = "+12025550142"
+NEW = "+12025550177"
+ON_CALL = "+12025550100"
+
+
+def replies(response: TestResponse) -> list[str]:
+    assert response.status_code == 200, response.text
+    assert response.mimetype == "application/xml"
+    root = ET.fromstring(response.text)  # noqa: S314 - our own TwiML
+    assert root.tag == "Response"
+    return ["".join(m.itertext()) for m in root.iter("Message")]
+
+
+def participant(session: Session, phone: str) -> Participant:
+    session.expire_all()
+    found = session.scalar(select(Participant).where(Participant.phone == phone))
+    assert found is not None
+    return found
+
+
+def ledger(session: Session, person: Participant) -> list[tuple[ConsentChange, ConsentSource]]:
+    return [
+        (e.change, e.source)
+        for e in session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.phone_hash == person.phone_hash)
+            .order_by(ConsentEvent.id)
+        )
+    ]
+
+
+def variants(word: str) -> list[str]:
+    return [word.lower(), f"  {word.upper()}!! ", f"'{word.title()}.'"]
+
+
+OPT_OUTS = [v for w in (*OPT_OUT_KEYWORDS, *OPT_OUT_PHRASES) for v in variants(w)]
+
+
+@pytest.mark.parametrize("words", OPT_OUTS)
+def test_every_opt_out_word_stops_everything_with_one_confirmation(
+    client: FlaskClient,
+    session: Session,
+    runner: FlaskCliRunner,
+    gateway: RecordingGateway,
+    words: str,
+) -> None:
+    circle, tuesday = make_group(session, "CIRCLE"), make_group(session, "TUESDAY")
+    make_participant(session, SAM, circle, tuesday)
+
+    answer = replies(text_in(client, SAM, words))
+
+    assert len(answer) == 1
+    assert "no more messages" in answer[0]
+    sam = participant(session, SAM)
+    assert sam.consent is ConsentState.REVOKED
+    assert ledger(session, sam)[-1] == (ConsentChange.OPT_OUT, ConsentSource.KEYWORD)
+    # A second STOP gets no second confirmation, and no group text reaches them afterwards.
+    assert replies(text_in(client, SAM, "STOP")) == []
+    assert invoke(runner, "send", "--group", "CIRCLE", "See you Tuesday").exit_code == 0
+    assert invoke(runner, "send", "--group", "TUESDAY", "Room 5 tonight").exit_code == 0
+    assert gateway.to(SAM) == []
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "I can't stop thinking about last week",
+        "Is there a bus stop near the hall?",
+        "I want to quit drinking",
+        "Did the meeting end late?",
+        "Don't stop texting me, these help",
+    ],
+)
+def test_stop_inside_an_ordinary_sentence_is_not_an_opt_out(
+    client: FlaskClient, session: Session, words: str
+) -> None:
+    make_participant(session, SAM, make_group(session))
+
+    answer = replies(text_in(client, SAM, words))
+
+    assert participant(session, SAM).consent is ConsentState.GRANTED
+    assert answer == [
+        "Peerline: Thanks, we got your message and passed it to your facilitator. "
+        "Reply HELP for help, STOP to cancel."
+    ]
+    inbox = session.scalars(select(InboundMessage)).one()
+    assert inbox.needs_reply and inbox.body == words
+
+
+def test_start_restores_every_membership_held_before_the_stop(
+    client: FlaskClient, session: Session, runner: FlaskCliRunner, gateway: RecordingGateway
+) -> None:
+    circle, tuesday = make_group(session, "CIRCLE"), make_group(session, "TUESDAY")
+    make_participant(session, SAM, circle, tuesday)
+    text_in(client, SAM, "STOP")
+
+    answer = replies(text_in(client, SAM, "start"))
+
+    assert len(answer) == 1
+    assert "Welcome back" in answer[0] and "Circle Group, Tuesday Group" in answer[0]
+    assert "STOP to cancel" in answer[0]
+    sam = participant(session, SAM)
+    assert sam.consent is ConsentState.GRANTED
+    assert [e[0] for e in ledger(session, sam)] == [ConsentChange.OPT_OUT, ConsentChange.OPT_IN]
+    invoke(runner, "send", "--group", "CIRCLE", "See you Tuesday")
+    invoke(runner, "send", "--group", "TUESDAY", "Room 5 tonight")
+    assert gateway.to(SAM) == ["See you Tuesday", "Room 5 tonight"]
+
+
+def test_yes_with_nothing_pending_opts_back_in(client: FlaskClient, session: Session) -> None:
+    make_participant(session, SAM, make_group(session), consent=ConsentState.REVOKED)
+
+    answer = replies(text_in(client, SAM, "Yes"))
+
+    assert "Welcome back" in answer[0]
+    assert participant(session, SAM).consent is ConsentState.GRANTED
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("HELP", "Msg&data rates may apply. Reply STOP to cancel."),
+        ("info", "Msg&data rates may apply. Reply STOP to cancel."),
+        ("Ayuda", "Responda PARAR para cancelar."),
+    ],
+)
+def test_help_names_the_programme_contact_frequency_rates_and_stop(
+    client: FlaskClient, session: Session, words: str, expected: str
+) -> None:
+    answer = replies(text_in(client, NEW, words))
+
+    assert len(answer) == 1
+    assert answer[0].startswith("Peerline: ")
+    assert "coordinator" in answer[0] or "coordinador" in answer[0]
+    assert "8 msjs/sem" in answer[0] or "8 msgs/wk" in answer[0]
+    assert answer[0].endswith(expected)
+    assert session.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+def test_join_then_yes_is_a_double_opt_in(
+    client: FlaskClient, session: Session, runner: FlaskCliRunner, gateway: RecordingGateway
+) -> None:
+    make_group(session, "CIRCLE")
+
+    first = replies(text_in(client, NEW, "join circle"))
+
+    assert first == [
+        "Peerline: To get reminders for Circle Group, reply YES. Msg&data rates may apply. "
+        "Reply STOP to cancel."
+    ]
+    newcomer = participant(session, NEW)
+    assert newcomer.consent is ConsentState.UNKNOWN
+    assert newcomer.memberships[0].status is MembershipStatus.PENDING
+    invoke(runner, "send", "--group", "CIRCLE", "Not yet for you")
+    assert gateway.to(NEW) == []
+
+    second = replies(text_in(client, NEW, "YES"))
+
+    assert "You're in" in second[0] and "Circle Group" in second[0]
+    assert "STOP to cancel" in second[0]
+    newcomer = participant(session, NEW)
+    assert newcomer.consent is ConsentState.GRANTED
+    assert newcomer.memberships[0].status is MembershipStatus.ACTIVE
+    assert ledger(session, newcomer) == [(ConsentChange.OPT_IN, ConsentSource.KEYWORD)]
+    invoke(runner, "send", "--group", "CIRCLE", "Welcome!")
+    assert gateway.to(NEW) == ["Welcome!"]
+
+
+def test_a_code_alone_joins_and_spanish_groups_answer_in_spanish(
+    client: FlaskClient, session: Session
+) -> None:
+    make_group(session, "MARTES", language="es")
+
+    answer = replies(text_in(client, NEW, "martes"))
+
+    assert answer[0].startswith("Peerline: Para recibir recordatorios de Martes Group, responda SI")
+    assert "Listo" in replies(text_in(client, NEW, "sí"))[0]
+
+
+def test_an_unknown_code_gets_a_kind_reply_and_enrols_nobody(
+    client: FlaskClient, session: Session
+) -> None:
+    make_group(session, "CIRCLE")
+
+    answer = replies(text_in(client, NEW, "JOIN CIRCEL"))
+
+    assert "couldn't find a group with the code CIRCEL" in answer[0]
+    assert session.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+def test_a_stranger_saying_anything_else_gets_help_and_is_not_enrolled(
+    client: FlaskClient, session: Session
+) -> None:
+    answer = replies(text_in(client, NEW, "who is this?"))
+
+    assert "Reply STOP to cancel" in answer[0] and "Msg&data rates may apply" in answer[0]
+    assert session.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+def test_a_stranger_who_stops_stays_stopped_when_they_later_join(
+    client: FlaskClient, session: Session, runner: FlaskCliRunner, gateway: RecordingGateway
+) -> None:
+    make_group(session, "CIRCLE")
+    assert "no more messages" in replies(text_in(client, NEW, "STOP"))[0]
+
+    text_in(client, NEW, "JOIN CIRCLE")
+    invoke(runner, "send", "--group", "CIRCLE", "hello")
+    assert participant(session, NEW).consent is ConsentState.REVOKED
+    assert gateway.to(NEW) == []
+
+    replies(text_in(client, NEW, "YES"))
+    assert participant(session, NEW).consent is ConsentState.GRANTED
+
+
+def test_leave_leaves_one_group_and_the_others_continue(
+    client: FlaskClient, session: Session, runner: FlaskCliRunner, gateway: RecordingGateway
+) -> None:
+    circle, tuesday = make_group(session, "CIRCLE"), make_group(session, "TUESDAY")
+    make_participant(session, SAM, circle, tuesday)
+
+    bare = replies(text_in(client, SAM, "LEAVE"))
+    assert "Which group" in bare[0] and "CIRCLE" in bare[0] and "TUESDAY" in bare[0]
+
+    answer = replies(text_in(client, SAM, "leave circle"))
+
+    assert "won't get more reminders for Circle Group" in answer[0]
+    assert "other groups continue" in answer[0]
+    invoke(runner, "send", "--group", "CIRCLE", "circle news")
+    invoke(runner, "send", "--group", "TUESDAY", "tuesday news")
+    assert gateway.to(SAM) == ["tuesday news"]
+    assert participant(session, SAM).consent is ConsentState.GRANTED
+
+
+@pytest.mark.parametrize(
+    ("opt_out_type", "body", "consent"),
+    [
+        ("STOP", "STOP", ConsentState.REVOKED),
+        ("START", "START", ConsentState.GRANTED),
+        ("HELP", "HELP", ConsentState.GRANTED),
+    ],
+)
+def test_advanced_opt_out_is_recorded_without_a_second_reply(
+    client: FlaskClient,
+    session: Session,
+    opt_out_type: str,
+    body: str,
+    consent: ConsentState,
+) -> None:
+    start = ConsentState.REVOKED if opt_out_type == "START" else ConsentState.GRANTED
+    make_participant(session, SAM, make_group(session), consent=start)
+
+    answer = replies(text_in(client, SAM, body, OptOutType=opt_out_type))
+
+    assert answer == []
+    assert participant(session, SAM).consent is consent
+
+
+def test_crisis_words_get_resources_an_urgent_flag_and_alert_the_coordinator(
+    app: Flask, clock: Clock, client: FlaskClient, session: Session, gateway: RecordingGateway
+) -> None:
+    make_participant(session, SAM, make_group(session, on_call_phone=ON_CALL), name="Sam Rivera")
+
+    answer = replies(text_in(client, SAM, "I just want to die tonight"))
+
+    assert len(answer) == 1 and "988" in answer[0]
+    message = session.scalars(select(InboundMessage)).one()
+    assert message.urgent and message.needs_reply
+    assert dispatch_due(app, clock) == 1
+    alert = gateway.to(ON_CALL)
+    assert len(alert) == 1
+    assert "urgent message from Sam (0142) in Circle Group" in alert[0]
+    assert "recovery" not in alert[0]  # the group's internal name never goes out by text
+    assert participant(session, SAM).consent is ConsentState.GRANTED
+
+
+def test_crisis_and_stop_in_one_message_does_both(
+    app: Flask, clock: Clock, client: FlaskClient, session: Session, gateway: RecordingGateway
+) -> None:
+    make_participant(session, SAM, make_group(session, on_call_phone=ON_CALL))
+
+    answer = replies(text_in(client, SAM, "stop texting me, I want to kill myself"))
+
+    assert len(answer) == 2
+    assert "988" in answer[0] and "no more messages" in answer[1]
+    assert participant(session, SAM).consent is ConsentState.REVOKED
+    dispatch_due(app, clock)
+    assert len(gateway.to(ON_CALL)) == 1
+
+
+def test_other_messages_reach_the_inbox_with_one_acknowledgement_a_day(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    make_participant(session, SAM, make_group(session))
+
+    first = replies(text_in(client, SAM, "Running late tonight"))
+    second = replies(text_in(client, SAM, "Actually I'll be 20 min late"))
+    clock.now += timedelta(days=1)
+    next_day = replies(text_in(client, SAM, "Thanks for last night"))
+
+    assert len(first) == 1 and "passed it to your facilitator" in first[0]
+    assert second == []
+    assert len(next_day) == 1
+    inbox = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+    assert [m.body for m in inbox] == [
+        "Running late tonight",
+        "Actually I'll be 20 min late",
+        "Thanks for last night",
+    ]
+    assert all(m.needs_reply and not m.urgent and not m.read for m in inbox)
+    assert [m.auto_acknowledged for m in inbox] == [True, False, True]
+
+
+def test_a_replayed_message_sid_changes_nothing(
+    app: Flask, clock: Clock, client: FlaskClient, session: Session, gateway: RecordingGateway
+) -> None:
+    make_participant(session, SAM, make_group(session, on_call_phone=ON_CALL))
+    sid = new_sid()
+    assert len(replies(text_in(client, SAM, "I overdosed last night", sid=sid))) == 1
+    before = (
+        session.scalar(select(func.count()).select_from(InboundMessage)),
+        session.scalar(select(func.count()).select_from(OutboxMessage)),
+        session.scalar(select(func.count()).select_from(ConsentEvent)),
+    )
+
+    assert replies(text_in(client, SAM, "I overdosed last night", sid=sid)) == []
+    assert replies(text_in(client, SAM, "STOP", sid=sid)) == []
+
+    after = (
+        session.scalar(select(func.count()).select_from(InboundMessage)),
+        session.scalar(select(func.count()).select_from(OutboxMessage)),
+        session.scalar(select(func.count()).select_from(ConsentEvent)),
+    )
+    assert after == before
+    dispatch_due(app, clock)
+    assert len(gateway.to(ON_CALL)) == 1
+    assert participant(session, SAM).consent is ConsentState.GRANTED
+
+
+def test_every_reply_is_kept_in_the_outbox_as_sent(client: FlaskClient, session: Session) -> None:
+    make_group(session, "CIRCLE")
+    text_in(client, NEW, "JOIN CIRCLE")
+    text_in(client, NEW, "YES")
+
+    rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(r.kind, r.state.value) for r in rows] == [(OutboxKind.REPLY, "sent")] * 2
+    member = session.scalars(select(Membership)).one()
+    assert all(r.participant_id == member.participant_id for r in rows)

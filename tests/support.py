@@ -1,0 +1,164 @@
+"""Helpers for tests: signed webhooks, a recording gateway, a movable clock, settings."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+from werkzeug.test import TestResponse
+
+from service.cli import cli
+from service.config import Settings
+from service.gateway import GatewayError, OutgoingText, Receipt
+from service.models import (
+    ConsentState,
+    Coordinator,
+    Group,
+    Membership,
+    MembershipStatus,
+    Participant,
+)
+from service.phones import phone_hash
+
+AUTH_TOKEN = "12345678901234567890123456789012"
+PUBLIC_URL = "https://peerline.example.org"
+
+
+@dataclass
+class RecordingGateway:
+    """A gateway that keeps what it was asked to send, and can be told to fail."""
+
+    sent: list[OutgoingText] = field(default_factory=list)
+    failures: dict[str, GatewayError] = field(default_factory=dict)
+
+    def send_text(self, text: OutgoingText) -> Receipt:
+        if text.to in self.failures:
+            raise self.failures[text.to]
+        self.sent.append(text)
+        return Receipt(sid="SM" + secrets.token_hex(16), status="queued")
+
+    def to(self, phone: str) -> list[str]:
+        return [t.body for t in self.sent if t.to == phone]
+
+
+@dataclass
+class Clock:
+    """The time the app sees; tests move it."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 3, 17, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_settings(database_url: str, **overrides: str) -> Settings:
+    env = {
+        "PEERLINE_DATABASE_URL": database_url,
+        "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "PEERLINE_PUBLIC_URL": PUBLIC_URL,
+        "PEERLINE_LOG_LEVEL": "DEBUG",
+        **overrides,
+    }
+    return Settings.from_env(env, mode="test")
+
+
+def invoke(runner: FlaskCliRunner, *args: str) -> Any:
+    """Run a peerline command against the test app."""
+    return runner.invoke(cli, list(args))
+
+
+def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
+    return str(RequestValidator(token).compute_signature(url, params))
+
+
+def post_signed(client: FlaskClient, path: str, params: dict[str, str]) -> TestResponse:
+    """POST form params to path, signed for the public URL exactly as Twilio signs."""
+    return client.post(
+        path,
+        data=params,
+        headers={"X-Twilio-Signature": sign(PUBLIC_URL + path, params)},
+    )
+
+
+def new_sid(prefix: str = "SM") -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def text_in(
+    client: FlaskClient, sender: str, body: str, sid: str | None = None, **extra: str
+) -> TestResponse:
+    """Send a text to Peerline from sender, as Twilio would deliver it."""
+    params = {
+        "MessageSid": sid or new_sid(),
+        "AccountSid": "AC" + "a" * 32,
+        "From": sender,
+        "To": "+15005550006",
+        "Body": body,
+        "NumMedia": "0",
+        **extra,
+    }
+    return post_signed(client, "/twilio/sms", params)
+
+
+# -- factories ----------------------------------------------------------------------------------
+
+
+def make_group(
+    session: Session,
+    code: str = "CIRCLE",
+    *,
+    language: str = "en",
+    timezone: str = "America/New_York",
+    on_call_phone: str | None = None,
+    coordinator_email: str = "robin@example.org",
+) -> Group:
+    coordinator = session.scalar(select(Coordinator).where(Coordinator.email == coordinator_email))
+    if coordinator is None:
+        coordinator = Coordinator(email=coordinator_email, name="Robin Coordinator")
+        session.add(coordinator)
+        session.flush()
+    group = Group(
+        coordinator_id=coordinator.id,
+        name=f"{code.title()} recovery group",
+        public_name=f"{code.title()} Group",
+        join_code=code,
+        timezone=timezone,
+        language=language,
+        on_call_phone=on_call_phone,
+    )
+    session.add(group)
+    session.commit()
+    return group
+
+
+def make_participant(
+    session: Session,
+    phone: str,
+    *groups: Group,
+    name: str | None = "Sam Rivera",
+    language: str = "en",
+    consent: ConsentState = ConsentState.GRANTED,
+    status: MembershipStatus = MembershipStatus.ACTIVE,
+) -> Participant:
+    participant = Participant(
+        phone=phone,
+        phone_hash=phone_hash(phone, "insecure-test-key"),
+        name=name,
+        language=language,
+        timezone="America/New_York",
+        consent=consent,
+    )
+    session.add(participant)
+    session.flush()
+    for group in groups:
+        session.add(Membership(participant_id=participant.id, group_id=group.id, status=status))
+    session.commit()
+    return participant
