@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.clock import app_clock
 from service.db import sessions
 from service.models import OutboxKind, OutboxMessage, OutboxState
 from service.sending import send_now
@@ -36,10 +36,10 @@ def claim_due(session: Session, now: datetime, limit: int = BATCH) -> list[int]:
     return list(session.scalars(query))
 
 
-def dispatch_due(app: Flask, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> int:
+def dispatch_due(app: Flask) -> int:
     """One tick: send every row that is due; returns how many were handed over or settled."""
     with sessions(app)() as session:
-        ids = claim_due(session, clock())
+        ids = claim_due(session, app_clock(app)())
         session.commit()
     if ids:
         log.info("dispatching %d due row(s)", len(ids))

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from service import db, logs, webhooks
+from service.clock import utc_now
 from service.config import Settings
 from service.gateway import Gateway, gateway_for
 from service.wording import Wording
@@ -39,6 +40,7 @@ def create_app(
         MAX_FORM_PARTS=200,
     )
     app.extensions["peerline.settings"] = settings
+    app.extensions["peerline.clock"] = utc_now
     app.extensions["peerline.wording"] = Wording(
         settings.wording_dir, program=settings.program_name, contact=settings.help_contact
     )
@@ -94,7 +96,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response | str, int]:
-        log.exception("unhandled error on %s", request.path)
+        log.error("unhandled error on %s", request.path, exc_info=error)
         if wants_json():
             return jsonify(error="Internal Server Error", message="Something went wrong."), 500
         return "<h1>Something went wrong</h1><p>The error was logged.</p>", 500

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service import simulator
+from service.clock import app_clock
 from service.config import ConfigError, Settings
 from service.db import get_session
 from service.models import (
@@ -59,7 +60,7 @@ def main() -> None:
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return app_clock()()
 
 
 def settings() -> Settings:
@@ -208,7 +209,7 @@ def groups_list() -> None:
             select(Membership.group_id, func.count())
             .where(Membership.status == MembershipStatus.ACTIVE)
             .group_by(Membership.group_id)
-        ).tuples()
+        ).all()
     )
     rows = session.scalars(select(Group).order_by(Group.join_code))
     click.echo("CODE\tNAME\tPUBLIC NAME\tTIME ZONE\tLANG\tACTIVE")
@@ -340,7 +341,7 @@ def participants_list(code: str | None, show_phones: bool) -> None:
     if code:
         query = query.where(Membership.group_id == find_group(session, code).id)
     click.echo("ID\tPHONE\tNAME\tGROUP\tMEMBERSHIP\tCONSENT\tCHANNEL")
-    for participant, membership in session.execute(query).tuples():
+    for participant, membership in session.execute(query):
         phone = participant.phone if show_phones else mask(participant.phone)
         click.echo(
             f"{participant.id}\t{phone}\t{participant.name or ''}\t{membership.group.join_code}\t"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
@@ -153,8 +154,9 @@ def send_text() -> Response:
     except InvalidPhone as error:
         return redirect(url_for("demo.phone", error=str(error)))
     assert settings.webhook_token is not None
+    page = url_for("demo.phone") + "?" + urlencode({"from": number})
     try:
         simulator.text_service(request.host_url, settings.webhook_token, number, body)
     except simulator.SimulatorError as error:
-        return redirect(url_for("demo.phone", **{"from": number, "error": str(error)}))
-    return redirect(url_for("demo.phone", **{"from": number}))
+        return redirect(page + "&" + urlencode({"error": str(error)}))
+    return redirect(page)

@@ -17,15 +17,17 @@ Normalisation (applied to the message and to every list below alike)
 
 Opt-out (revocation of consent for everything), checked first; it beats every
 other reading:
-    1. Keywords.  The WHOLE message is made only of opt-out keywords and filler words
-       (``OPT_OUT_KEYWORDS``, ``FILLER_WORDS``): "STOP", "please stop", "stop, thanks",
-       "ok stop now", "STOP STOP", "por favor parar", "basta ya".  Filler words are
+    1. Keywords.  The WHOLE message is made only of keywords and filler words, at
+       least one of them an opt-out keyword (``OPT_OUT_KEYWORDS``, ``FILLER_WORDS``):
+       "STOP", "please stop", "stop, thanks", "ok stop now", "STOP STOP",
+       "por favor parar", "basta ya".  Filler words are
        also ignored around the other keywords (opt-in, yes, help), and a clause that
        is just "no"/"nope"/"nah" counts as filler ("No. Stop.").  When keywords of
        several kinds appear, opt-out wins ("HELP STOP" is an opt-out).  A keyword
        inside an ordinary sentence is NOT an opt-out: "I can't stop thinking about
        it", "Is there a bus stop near the hall?", "I want to quit drinking",
-       "Did the meeting end late?", "stop by the office later?".
+       "Did the meeting end late?", "stop by the office later?", and neither is
+       "STOP. Who is this?" (a person reads it).
     2. Phrases (US FCC 24-24, 47 CFR 64.1200(a)(10): consent may be revoked by any
        reasonable means).  ``OPT_OUT_PHRASES`` count anywhere in the message:
        "can you stop texting me", "please unsubscribe me", "no more texts",
@@ -48,7 +50,7 @@ other reading:
        number", "Leave me alone!".  Everything that is not read as an opt-out goes
        to a person's inbox, so a miss here is caught by a human.
 
-Then, for the WHOLE message (filler words allowed around the keyword):
+Then, for the WHOLE message (filler words allowed before and after):
     OPT_IN   START, UNSTOP; INICIAR, COMENZAR, REANUDAR.
     YES      YES, Y; SI/SÍ ("yes please", "sí por favor").  The caller decides:
              confirm a pending join, else opt in.
@@ -65,7 +67,8 @@ Then, for the WHOLE message (filler words allowed around the keyword):
 language
     "en" or "es": the language of the keyword or phrase that decided the reading.
     For MESSAGE it is the language of a revocation phrase or JOIN/LEAVE keyword that
-    was seen but not acted on (negated phrase, bad code), else None.
+    was seen but not acted on (negated phrase, command phrase inside a statement,
+    JOIN/LEAVE with a bad or missing code), else None.
 
 crisis
     Checked on EVERY message, whatever the intent ("stop texting me I want to die"

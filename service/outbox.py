@@ -1,4 +1,4 @@
-"""The outbox: every outgoing text is a row first, then a single careful hand-over to the gateway."""
+"""The outbox: every outgoing text is a row first, then one careful hand-over to the gateway."""
 
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 
 from flask import Flask
 
+from service.clock import app_clock
 from service.config import Settings
 from service.db import sessions
 from service.gateway import Gateway
@@ -32,7 +32,7 @@ def send_now(app: Flask, row_ids: Iterable[int]) -> list[OutboxMessage]:
     """Deliver the given queued rows one by one, each in its own transactions."""
     settings: Settings = app.extensions["peerline.settings"]
     gateway: Gateway = app.extensions["peerline.gateway"]
-    clock: Callable[[], datetime] = app.extensions.get("peerline.clock", lambda: datetime.now(UTC))
+    clock = app_clock(app)
     results = []
     with app.app_context(), sessions(app)() as session:
         for row_id in row_ids:

@@ -6,7 +6,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from service.clock import app_clock
 from service.config import Settings
 from service.conversation import Conversation, IncomingText
 from service.db import get_session
@@ -81,10 +82,7 @@ def twiml(response: MessagingResponse) -> Response:
 
 
 def _now() -> datetime:
-    clock: Callable[[], datetime] = current_app.extensions.get(
-        "peerline.clock", lambda: datetime.now(UTC)
-    )
-    return clock()
+    return app_clock()()
 
 
 @bp.post("/sms")

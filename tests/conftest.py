@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from service.app import create_app
 from service.cli import upgrade_database
+from service.config import Settings
 from service.db import sessions
 from service.models import Base
 from tests.support import Clock, RecordingGateway, make_settings
@@ -113,12 +114,25 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(database_url: str, gateway: RecordingGateway, clock: Clock) -> Iterator[Flask]:
-    app = create_app(make_settings(database_url), gateway=gateway)
-    app.extensions["peerline.clock"] = clock
-    app.config["TESTING"] = True
-    yield app
-    sessions(app).kw["bind"].dispose()
+def app_factory(gateway: RecordingGateway, clock: Clock) -> Iterator[Callable[[Settings], Flask]]:
+    """Builds apps with the test's gateway and clock, and closes their connections after."""
+    built: list[Flask] = []
+
+    def build(settings: Settings) -> Flask:
+        app = create_app(settings, gateway=gateway)
+        app.extensions["peerline.clock"] = clock
+        app.config["TESTING"] = True
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        sessions(app).kw["bind"].dispose()
+
+
+@pytest.fixture
+def app(database_url: str, app_factory: Callable[[Settings], Flask]) -> Flask:
+    return app_factory(make_settings(database_url))
 
 
 @pytest.fixture

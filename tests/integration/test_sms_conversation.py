@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from scheduler.dispatcher import dispatch_due
 from service.keywords import OPT_OUT_KEYWORDS, OPT_OUT_PHRASES
 from service.models import (
     ConsentChange,
@@ -25,7 +26,6 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
-from scheduler.dispatcher import dispatch_due
 from tests.support import (
     Clock,
     RecordingGateway,
@@ -303,7 +303,7 @@ def test_crisis_words_get_resources_an_urgent_flag_and_alert_the_coordinator(
     assert len(answer) == 1 and "988" in answer[0]
     message = session.scalars(select(InboundMessage)).one()
     assert message.urgent and message.needs_reply
-    assert dispatch_due(app, clock) == 1
+    assert dispatch_due(app) == 1
     alert = gateway.to(ON_CALL)
     assert len(alert) == 1
     assert "urgent message from Sam (0142) in Circle Group" in alert[0]
@@ -321,7 +321,7 @@ def test_crisis_and_stop_in_one_message_does_both(
     assert len(answer) == 2
     assert "988" in answer[0] and "no more messages" in answer[1]
     assert participant(session, SAM).consent is ConsentState.REVOKED
-    dispatch_due(app, clock)
+    dispatch_due(app)
     assert len(gateway.to(ON_CALL)) == 1
 
 
@@ -369,7 +369,7 @@ def test_a_replayed_message_sid_changes_nothing(
         session.scalar(select(func.count()).select_from(ConsentEvent)),
     )
     assert after == before
-    dispatch_due(app, clock)
+    dispatch_due(app)
     assert len(gateway.to(ON_CALL)) == 1
     assert participant(session, SAM).consent is ConsentState.GRANTED
 

@@ -1,0 +1,219 @@
+"""The coordinators' command line, driven as a coordinator would."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.models import (
+    ConsentChange,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    Group,
+    Membership,
+    MembershipStatus,
+    Participant,
+)
+from tests.support import RecordingGateway, invoke, make_group, make_participant
+
+
+def count(session: Session, model: type) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def create_circle(runner: FlaskCliRunner) -> None:
+    assert (
+        invoke(
+            runner, "coordinators", "create", "--email", "Robin@Example.org", "--name", "Robin Diaz"
+        ).exit_code
+        == 0
+    )
+    result = invoke(
+        runner,
+        "groups",
+        "create",
+        "--name",
+        "Tuesday recovery circle",
+        "--public-name",
+        "Tuesday Circle",
+        "--code",
+        "circle",
+        "--timezone",
+        "America/Chicago",
+        "--coordinator",
+        "robin@example.org",
+        "--on-call-phone",
+        "(202) 555-0100",
+    )
+    assert result.exit_code == 0, result.output
+    assert "participants text JOIN CIRCLE" in result.output
+
+
+def test_db_upgrade_is_idempotent(runner: FlaskCliRunner) -> None:
+    result = invoke(runner, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "database is up to date" in result.output
+
+
+def test_groups_create_and_list(runner: FlaskCliRunner, session: Session) -> None:
+    create_circle(runner)
+
+    group = session.scalars(select(Group)).one()
+    assert (group.join_code, group.timezone, group.on_call_phone) == (
+        "CIRCLE",
+        "America/Chicago",
+        "+12025550100",
+    )
+    listing = invoke(runner, "groups", "list").output
+    assert "CIRCLE\tTuesday recovery circle\tTuesday Circle\tAmerica/Chicago\ten\t0" in listing
+
+
+def test_groups_create_refuses_bad_input_and_changes_nothing(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    create_circle(runner)
+    base = [
+        "groups",
+        "create",
+        "--name",
+        "n",
+        "--public-name",
+        "p",
+        "--coordinator",
+        "robin@example.org",
+    ]
+    cases = {
+        ("--code", "CIRCLE", "--timezone", "UTC"): "the code CIRCLE is taken",
+        ("--code", "AB", "--timezone", "UTC"): "--code must be 3 to 12 letters or digits",
+        ("--code", "NEW", "--timezone", "Mars/Olympus"): "is not a time zone",
+        ("--code", "NEW", "--timezone", "UTC", "--on-call-phone", "12"): "--on-call-phone",
+    }
+    for extra, message in cases.items():
+        result = invoke(runner, *base, *extra)
+        assert result.exit_code == 1, extra
+        assert message in result.output
+        assert "Traceback" not in result.output
+    nobody = invoke(
+        runner,
+        "groups",
+        "create",
+        "--name",
+        "n",
+        "--public-name",
+        "p",
+        "--code",
+        "NEW",
+        "--timezone",
+        "UTC",
+        "--coordinator",
+        "who@example.org",
+    )
+    assert "no coordinator who@example.org" in nobody.output
+    assert count(session, Group) == 1
+
+
+def test_participants_add_with_recorded_consent_is_active_at_once(
+    runner: FlaskCliRunner, session: Session, gateway: RecordingGateway
+) -> None:
+    create_circle(runner)
+
+    result = invoke(
+        runner,
+        "participants",
+        "add",
+        "--phone",
+        "202-555-0142",
+        "--group",
+        "CIRCLE",
+        "--name",
+        "Sam Rivera",
+        "--consented",
+        "paper form, filed 2026-03-01",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "+1******0142 is active in CIRCLE" in result.output
+    sam = session.scalars(select(Participant)).one()
+    assert (sam.phone, sam.timezone, sam.consent) == (
+        "+12025550142",
+        "America/Chicago",
+        ConsentState.GRANTED,
+    )
+    event = session.scalars(select(ConsentEvent)).one()
+    assert (event.change, event.source, event.words) == (
+        ConsentChange.OPT_IN,
+        ConsentSource.COORDINATOR,
+        "paper form, filed 2026-03-01",
+    )
+    assert gateway.sent == []
+
+
+def test_participants_add_without_consent_invites_them_to_reply_yes(
+    runner: FlaskCliRunner, session: Session, gateway: RecordingGateway
+) -> None:
+    create_circle(runner)
+
+    result = invoke(runner, "participants", "add", "--phone", "2025550142", "--group", "CIRCLE")
+
+    assert result.exit_code == 0, result.output
+    assert "is pending in CIRCLE" in result.output and "invited" in result.output
+    assert gateway.to("+12025550142") == [
+        "Peerline: Robin added this number for reminders for Tuesday Circle. Reply YES to "
+        "confirm. Msg&data rates may apply. Reply STOP to cancel."
+    ]
+    assert session.scalars(select(Membership)).one().status is MembershipStatus.PENDING
+
+
+def test_an_opted_out_number_stays_opted_out_when_added_again(
+    runner: FlaskCliRunner, session: Session, gateway: RecordingGateway
+) -> None:
+    group = make_group(session, "CIRCLE")
+    make_participant(session, "+12025550142", group, consent=ConsentState.REVOKED)
+    make_group(session, "OTHER")
+
+    result = invoke(
+        runner,
+        "participants",
+        "add",
+        "--phone",
+        "+12025550142",
+        "--group",
+        "OTHER",
+        "--consented",
+        "says they agreed",
+    )
+
+    assert "has opted out" in result.output
+    assert gateway.sent == []
+    session.expire_all()
+    assert session.scalars(select(Participant)).one().consent is ConsentState.REVOKED
+
+
+def test_participants_add_refuses_a_bad_phone(runner: FlaskCliRunner, session: Session) -> None:
+    create_circle(runner)
+    result = invoke(runner, "participants", "add", "--phone", "555-CALL-NOW", "--group", "CIRCLE")
+    assert result.exit_code == 1
+    assert "--phone:" in result.output and "not a" in result.output
+    assert count(session, Participant) == 0
+
+
+def test_participants_list_masks_numbers_unless_asked(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    make_participant(session, "+12025550142", make_group(session, "CIRCLE"), name="Sam Rivera")
+
+    masked = invoke(runner, "participants", "list", "--group", "CIRCLE").output
+    full = invoke(runner, "participants", "list", "--show-phones").output
+
+    assert "+1******0142\tSam Rivera\tCIRCLE\tactive\tgranted\tsms" in masked
+    assert "+12025550142" not in masked
+    assert "+12025550142\tSam Rivera" in full
+
+
+def test_send_to_an_unknown_group_is_a_clear_error(runner: FlaskCliRunner) -> None:
+    result = invoke(runner, "send", "--group", "NOPE", "hello")
+    assert result.exit_code == 1
+    assert "no group has the code NOPE" in result.output
