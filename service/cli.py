@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections import Counter
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from alembic import command
 from alembic.config import Config
+from dotenv import load_dotenv
 from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy import func, select
@@ -52,6 +54,7 @@ def cli(ctx: click.Context) -> None:
 
 def main() -> None:
     """Run the command line, turning configuration errors into one clear line."""
+    load_dotenv(Path.cwd() / ".env")
     try:
         cli.main(standalone_mode=True)
     except ConfigError as error:
@@ -112,6 +115,31 @@ def upgrade_database(url: str) -> None:
 def db_upgrade() -> None:
     upgrade_database(settings().database_url)
     click.echo("database is up to date")
+
+
+@cli.command(
+    help="Serve the web app with gunicorn (no scheduler: run `peerline worker` beside it)."
+)
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+def web(bind: str, workers: int, threads: int) -> None:
+    Settings.from_env()  # a bad setting stops us here, in one line, not in every worker
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--access-logfile",
+        "-",
+        "service.app:create_app()",
+    ]
+    os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter, fixed arguments
 
 
 # -- coordinators -------------------------------------------------------------------------------
