@@ -14,10 +14,15 @@ config = context.config
 
 
 def database_url() -> str:
-    explicit = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
-        "sqlalchemy.url"
-    )
-    return explicit or Settings.from_env(mode="demo").database_url
+    """-x url=..., else the URL `peerline db upgrade` passed in, else PEERLINE_DATABASE_URL."""
+    explicit = context.get_x_argument(as_dictionary=True).get("url")
+    if explicit:
+        return explicit
+    if config.file_config.has_section(config.config_ini_section):
+        passed = config.get_main_option("sqlalchemy.url")
+        if passed:
+            return passed
+    return Settings.from_env(mode="demo").database_url
 
 
 def run_migrations_offline() -> None:
