@@ -1,0 +1,99 @@
+"""The README's demo, started as a newcomer starts it, texted through its simulator."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from service import simulator
+from service.config import Settings
+
+NEWCOMER = "+12025550199"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[str]:
+    """A running `peerline demo` in an empty folder; yields its base URL."""
+    port = free_port()
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEERLINE_", "TWILIO_"))}
+    env["PYTHONPATH"] = str(root)
+    log = (tmp_path / "demo.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from scheduler.cli import main; main()",
+            "demo",
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the demo did not start: " + (tmp_path / "demo.log").read_text())
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+def test_join_yes_help_stop_start_round_trip_through_the_simulator(demo: str) -> None:
+    token = Settings.from_env({}, mode="demo").webhook_token
+    assert token is not None
+
+    def say(body: str) -> list[str]:
+        return simulator.text_service(demo, token, NEWCOMER, body)
+
+    assert "reply YES" in say("JOIN CIRCLE")[0]
+    assert "You're in" in say("YES")[0]
+    assert "Msg&data rates may apply" in say("HELP")[0]
+    assert "no more messages" in say("STOP")[0]
+    assert say("hello?") == []  # nothing more after a STOP
+    assert "Welcome back" in say("START")[0]
+
+    page = requests.get(f"{demo}/demo/phone", params={"from": NEWCOMER}, timeout=5).text
+    assert page.count('class="bubble in"') == 6
+    assert page.count('class="bubble out"') == 5
+
+
+def test_the_simulator_page_texts_through_the_signed_webhook(demo: str) -> None:
+    response = requests.post(
+        f"{demo}/demo/phone", data={"from": NEWCOMER, "body": "JOIN CIRCLE"}, timeout=10
+    )
+    assert response.status_code == 200
+    assert "To get reminders for Tuesday Circle, reply YES." in response.text
+
+
+def test_the_demo_refuses_an_unsigned_text(demo: str) -> None:
+    response = requests.post(
+        f"{demo}/twilio/sms", data={"From": NEWCOMER, "Body": "STOP"}, timeout=5
+    )
+    assert response.status_code == 403
