@@ -12,6 +12,7 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from service.config import Settings
 from service.phones import mask
@@ -75,6 +76,8 @@ class TwilioGateway:
         )
         # twilio-python has no base-URL option; Domain.base_url is where it builds request URLs.
         self.client.api.base_url = settings.twilio_api_base_url
+        # It would rewrite that host from TWILIO_EDGE / TWILIO_REGION in the environment.
+        self.client.edge = self.client.region = None
         self.from_number = settings.twilio_from_number
         self.messaging_service_sid = settings.twilio_messaging_service_sid
 
@@ -96,22 +99,43 @@ class TwilioGateway:
         except requests.ConnectTimeout as exc:
             raise GatewayError("could not connect to Twilio", retryable=True) from exc
         except requests.ConnectionError as exc:
-            refused = "NewConnectionError" in repr(exc) or "Connection refused" in str(exc)
+            refused = _never_connected(exc)
             raise GatewayError(
                 "connection to Twilio failed", retryable=refused, may_have_sent=not refused
             ) from exc
-        except requests.RequestException as exc:
-            # A read timeout or a broken response: the request left and may have been acted on.
+        except (requests.RequestException, ValueError) as exc:
+            # A read timeout, or an answer we cannot read: the request left and may have been
+            # acted on.
             raise GatewayError(
-                f"no answer from Twilio: {type(exc).__name__}", may_have_sent=True
+                f"no usable answer from Twilio: {type(exc).__name__}", may_have_sent=True
             ) from exc
         return Receipt(sid=str(message.sid), status=str(message.status))
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the connection was refused before anything was sent."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, NewConnectionError):
+            return True
+        if isinstance(seen, MaxRetryError) and seen.reason is not None:
+            seen = seen.reason
+            continue
+        # requests raises its ConnectionError while handling urllib3's, which keeps the cause.
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _from_rest_error(exc: TwilioRestException) -> GatewayError:
     code = exc.code if isinstance(exc.code, int) else None
     if exc.status == 429 or code == RATE_LIMITED:
         return GatewayError("Twilio is rate limiting", code=code, status=exc.status, retryable=True)
+    if exc.status in (401, 403):
+        # The account, not the message, is at fault: keep the text queued while it is fixed.
+        log.error("Twilio refused our credentials (%s): check TWILIO_AUTH_TOKEN", exc.status)
+        return GatewayError(
+            "Twilio refused our credentials", code=code, status=exc.status, retryable=True
+        )
     if exc.status >= 500:
         return GatewayError(
             f"Twilio answered {exc.status}", code=code, status=exc.status, may_have_sent=True

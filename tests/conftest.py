@@ -22,6 +22,7 @@ from service.config import Settings
 from service.db import sessions
 from service.models import Base
 from tests.support import Clock, RecordingGateway, make_settings
+from tests.twilio_fake import twilio_server as twilio_server  # a fixture for every test
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PEERLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
