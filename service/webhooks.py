@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -100,26 +101,35 @@ def incoming_sms() -> Response:
 
     config = settings()
     session = get_session()
-    conversation = Conversation(
-        session=session,
-        wording=current_app.extensions["peerline.wording"],
-        hash_key=config.secret_key,
-        now=_now(),
-        crisis_words=config.crisis_words,
+    text = IncomingText(
+        message_sid=sid,
+        from_phone=sender,
+        body=body,
+        opt_out_type=request.form.get("OptOutType") or None,
     )
-    outcome = conversation.handle(
-        IncomingText(
-            message_sid=sid,
-            from_phone=sender,
-            body=body,
-            opt_out_type=request.form.get("OptOutType") or None,
+    for attempt in (1, 2):
+        conversation = Conversation(
+            session=session,
+            wording=current_app.extensions["peerline.wording"],
+            hash_key=config.secret_key,
+            now=_now(),
+            crisis_words=config.crisis_words,
         )
-    )
-    session.commit()
+        try:
+            outcome = conversation.handle(text)
+            session.commit()
+            break
+        except IntegrityError:
+            # Another request got there first: the same MessageSid (a retry racing the
+            # original) or the same new number joining twice at once. Read again what it wrote.
+            session.rollback()
+            if attempt == 2:
+                raise
+            log.info("text %s raced another request; handling it again", sid)
 
     reply = MessagingResponse()
-    for text in outcome.replies:
-        reply.message(text)
+    for words in outcome.replies:
+        reply.message(words)
     # Alerts wait in the outbox for the dispatcher's next tick, a second away.
     return twiml(reply)
 

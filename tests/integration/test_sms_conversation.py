@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -383,3 +384,48 @@ def test_every_reply_is_kept_in_the_outbox_as_sent(client: FlaskClient, session:
     assert [(r.kind, r.state.value) for r in rows] == [(OutboxKind.REPLY, "sent")] * 2
     member = session.scalars(select(Membership)).one()
     assert all(r.participant_id == member.participant_id for r in rows)
+
+
+def test_the_same_text_arriving_twice_at_once_is_handled_once(app: Flask, session: Session) -> None:
+    make_group(session, "CIRCLE")
+    sid = new_sid()
+    start = threading.Barrier(6)
+    answers: list[list[str]] = []
+
+    def deliver() -> None:
+        client = app.test_client()
+        start.wait()
+        answers.append(replies(text_in(client, NEW, "JOIN CIRCLE", sid=sid)))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(len(a) for a in answers) == [0, 0, 0, 0, 0, 1]
+    assert session.scalar(select(func.count()).select_from(InboundMessage)) == 1
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+
+def test_two_different_texts_from_a_new_number_at_once_enrol_it_once(
+    app: Flask, session: Session
+) -> None:
+    make_group(session, "CIRCLE")
+    start = threading.Barrier(4)
+    answers: list[list[str]] = []
+
+    def deliver() -> None:
+        client = app.test_client()
+        start.wait()
+        answers.append(replies(text_in(client, NEW, "JOIN CIRCLE")))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(answers) == 4 and all(len(a) == 1 for a in answers)
+    assert session.scalar(select(func.count()).select_from(InboundMessage)) == 4
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
