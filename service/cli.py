@@ -19,7 +19,7 @@ from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service import simulator
+from service import audit, simulator
 from service.clock import app_clock
 from service.config import ConfigError, Settings
 from service.db import get_session
@@ -64,6 +64,10 @@ def main() -> None:
 
 def now() -> datetime:
     return app_clock()()
+
+
+def actor() -> str:
+    return audit.command_line_actor()
 
 
 def settings() -> Settings:
@@ -158,7 +162,17 @@ def coordinators_create(email: str, name: str) -> None:
     session = get_session()
     if session.scalar(select(Coordinator).where(Coordinator.email == email.lower())):
         fail(f"a coordinator with the email {email} exists already")
-    session.add(Coordinator(email=email.lower(), name=name, created_at=now()))
+    coordinator = Coordinator(email=email.lower(), name=name, created_at=now())
+    session.add(coordinator)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor(),
+        action="coordinator.create",
+        now=now(),
+        target_type="coordinator",
+        target_id=coordinator.id,
+    )
     session.commit()
     click.echo(f"coordinator {email.lower()} created")
 
@@ -212,17 +226,26 @@ def groups_create(
             on_call = normalize(on_call_phone, settings().default_region)
         except InvalidPhone as error:
             fail(f"--on-call-phone: {error}")
-    session.add(
-        Group(
-            coordinator_id=coordinator.id,
-            name=name,
-            public_name=public_name,
-            join_code=code,
-            timezone=valid_zone(zone),
-            language=language,
-            on_call_phone=on_call,
-            created_at=now(),
-        )
+    group = Group(
+        coordinator_id=coordinator.id,
+        name=name,
+        public_name=public_name,
+        join_code=code,
+        timezone=valid_zone(zone),
+        language=language,
+        on_call_phone=on_call,
+        created_at=now(),
+    )
+    session.add(group)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor(),
+        action="group.create",
+        now=now(),
+        target_type="group",
+        target_id=group.id,
+        code=code,
     )
     session.commit()
     click.echo(f"group {code} created: participants text JOIN {code} to join")
@@ -317,6 +340,17 @@ def participants_add(
         session.add(membership)
     if participant.consent is ConsentState.REVOKED:
         membership.status = MembershipStatus.PENDING
+        audit.record(
+            session,
+            actor=actor(),
+            action="participant.add",
+            now=moment,
+            target_type="participant",
+            target_id=participant.id,
+            group=group.join_code,
+            status="pending",
+            refused="opted out",
+        )
         session.commit()
         click.echo(
             f"{mask(number)} has opted out; added as pending. Only they can opt back in "
@@ -352,6 +386,17 @@ def participants_add(
             expires_at=moment + timedelta(days=1),
         )
     membership.updated_at = moment
+    audit.record(
+        session,
+        actor=actor(),
+        action="participant.add",
+        now=moment,
+        target_type="participant",
+        target_id=participant.id,
+        group=group.join_code,
+        status=membership.status.value,
+        consent_recorded=bool(consent_note),
+    )
     session.commit()
     click.echo(f"{mask(number)} is {membership.status.value} in {group.join_code}")
     if invitation is not None:
@@ -415,6 +460,16 @@ def send(code: str, key: str | None, text: str) -> None:
         )
         if row is not None:
             ids.append(row.id)
+    audit.record(
+        session,
+        actor=actor(),
+        action="group.send",
+        now=moment,
+        target_type="group",
+        target_id=group.id,
+        key=key,
+        queued=len(ids),
+    )
     session.commit()
     if not ids:
         click.echo(

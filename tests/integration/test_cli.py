@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.models import (
+    AuditEntry,
     ConsentChange,
     ConsentEvent,
     ConsentSource,
@@ -217,3 +218,34 @@ def test_send_to_an_unknown_group_is_a_clear_error(runner: FlaskCliRunner) -> No
     result = invoke(runner, "send", "--group", "NOPE", "hello")
     assert result.exit_code == 1
     assert "no group has the code NOPE" in result.output
+
+
+def test_coordinator_actions_are_audited_without_phone_numbers(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    create_circle(runner)
+    invoke(
+        runner,
+        "participants",
+        "add",
+        "--phone",
+        "202-555-0142",
+        "--group",
+        "CIRCLE",
+        "--consented",
+        "form",
+    )
+    invoke(runner, "send", "--group", "CIRCLE", "--key", "k1", "hello")
+
+    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+
+    assert [e.action for e in entries] == [
+        "coordinator.create",
+        "group.create",
+        "participant.add",
+        "group.send",
+    ]
+    assert all(e.actor.startswith("cli:") for e in entries)
+    assert entries[2].details == {"group": "CIRCLE", "status": "active", "consent_recorded": True}
+    assert entries[3].details == {"key": "k1", "queued": 1}
+    assert "5550142" not in repr([e.details for e in entries])
