@@ -27,19 +27,8 @@ def opt_out(
     now: datetime,
 ) -> bool:
     """Revoke consent for every group and channel; return whether anything changed."""
-    if participant.consent is ConsentState.REVOKED:
+    if not _change(session, participant, ConsentChange.OPT_OUT, source, words, now):
         return False
-    participant.consent = ConsentState.REVOKED
-    session.add(
-        ConsentEvent(
-            participant_id=participant.id,
-            phone_hash=participant.phone_hash,
-            change=ConsentChange.OPT_OUT,
-            source=source,
-            words=words,
-            created_at=now,
-        )
-    )
     # Nothing planned for them may go out, whatever the dispatcher's timing.
     session.execute(
         update(OutboxMessage)
@@ -61,14 +50,26 @@ def opt_in(
     now: datetime,
 ) -> bool:
     """Grant consent; return whether anything changed."""
-    if participant.consent is ConsentState.GRANTED:
+    return _change(session, participant, ConsentChange.OPT_IN, source, words, now)
+
+
+def _change(
+    session: Session,
+    participant: Participant,
+    change: ConsentChange,
+    source: ConsentSource,
+    words: str | None,
+    now: datetime,
+) -> bool:
+    state = ConsentState.REVOKED if change is ConsentChange.OPT_OUT else ConsentState.GRANTED
+    if participant.consent is state:
         return False
-    participant.consent = ConsentState.GRANTED
+    participant.consent = state
     session.add(
         ConsentEvent(
             participant_id=participant.id,
             phone_hash=participant.phone_hash,
-            change=ConsentChange.OPT_IN,
+            change=change,
             source=source,
             words=words,
             created_at=now,
@@ -104,13 +105,3 @@ def revoked_hash(session: Session, phone_hash: str) -> bool:
         .limit(1)
     ).first()
     return latest is ConsentChange.OPT_OUT
-
-
-def history(session: Session, participant: Participant) -> list[ConsentEvent]:
-    return list(
-        session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.phone_hash == participant.phone_hash)
-            .order_by(ConsentEvent.created_at, ConsentEvent.id)
-        )
-    )

@@ -34,6 +34,8 @@ from urllib.parse import parse_qs, urlsplit
 import phonenumbers
 import pytest
 
+from service.segments import count_segments
+
 log = logging.getLogger(__name__)
 
 # The part of twilio/twilio-oai's twilio_api_v2010.json that Peerline uses, copied from
@@ -95,13 +97,6 @@ _FAULT_MESSAGES = {
     21211: "The 'To' number is not a valid phone number.",
     21610: "Attempt to send to unsubscribed recipient",
 }
-
-# GSM 03.38: the basic set costs one unit, the extension set two (escape + character).
-_GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 
 @dataclass(frozen=True)
@@ -298,17 +293,6 @@ def _check(operation: _Operation, form: Mapping[str, list[str]]) -> _Reply | Non
                 )
                 return _twilio_error(400, code, message.format(value=value))
     return None
-
-
-def _segments(body: str) -> int:
-    """How many SMS segments Twilio bills for a body: GSM-7 160/153, otherwise UCS-2 70/67."""
-    if all(char in _GSM7_BASIC or char in _GSM7_EXTENSION for char in body):
-        units = sum(2 if char in _GSM7_EXTENSION else 1 for char in body)
-        single, part = 160, 153
-    else:
-        units = len(body.encode("utf-16-le")) // 2
-        single, part = 70, 67
-    return 1 if units <= single else math.ceil(units / part)
 
 
 def _national(number: str | None) -> str | None:
@@ -546,7 +530,7 @@ class TwilioFakeServer:
             body = str(params.get("Body", ""))
             known |= {
                 "body": body,
-                "num_segments": str(_segments(body)),
+                "num_segments": str(max(1, count_segments(body).segments)),
                 "num_media": str(len(params.get("MediaUrl", ()))),
                 "messaging_service_sid": params.get("MessagingServiceSid"),
             }
