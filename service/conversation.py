@@ -279,7 +279,7 @@ class Conversation:
                 outcome.replies.append(
                     self._say("leave_which", lang, choices=choices)
                     if current
-                    else self._say("not_member", lang, code="-")
+                    else self._say("not_member", lang, code=None)
                 )
                 return
             leaving = current[0]

@@ -429,3 +429,14 @@ def test_two_different_texts_from_a_new_number_at_once_enrol_it_once(
     assert len(answers) == 4 and all(len(a) == 1 for a in answers)
     assert session.scalar(select(func.count()).select_from(InboundMessage)) == 4
     assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+
+def test_leave_from_someone_in_no_group_says_so(client: FlaskClient, session: Session) -> None:
+    make_participant(session, SAM)
+    assert replies(text_in(client, SAM, "LEAVE")) == [
+        "Peerline: You aren't getting reminders for any group. Reply HELP for help."
+    ]
+    assert replies(text_in(client, SAM, "salir circle")) == [
+        "Peerline: You aren't getting reminders for a group with the code CIRCLE. "
+        "Reply HELP for help."
+    ]
