@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -123,6 +123,25 @@ class OutboxKind(enum.StrEnum):
     INVITATION = "invitation"  # asks someone not yet consenting to reply YES
     ONE_OFF = "one_off"  # a coordinator's text to a group
     ALERT = "alert"  # to a coordinator's on-call phone
+    REMINDER = "reminder"
+    ENCOURAGEMENT = "encouragement"
+    BROADCAST = "broadcast"
+
+
+class CampaignKind(enum.StrEnum):
+    REMINDER = "reminder"
+    ENCOURAGEMENT = "encouragement"
+    BROADCAST = "broadcast"
+
+
+class CampaignStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class Attendance(enum.StrEnum):
+    YES = "yes"
+    NO = "no"
 
 
 class Coordinator(Base):
@@ -151,6 +170,9 @@ class Group(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8), default="en")
     on_call_phone: Mapped[str | None] = mapped_column(String(16))
+    # Local to each participant; TCPA calling hours by default, and applied to texts too.
+    quiet_start: Mapped[time] = mapped_column(default=time(21, 0), server_default="21:00:00")
+    quiet_end: Mapped[time] = mapped_column(default=time(8, 0), server_default="08:00:00")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     coordinator: Mapped[Coordinator] = relationship(back_populates="groups")
@@ -173,6 +195,8 @@ class Participant(Base):
     consent: Mapped[ConsentState] = mapped_column(
         _enum(ConsentState, "consent_state"), default=ConsentState.UNKNOWN
     )
+    # PAUSE stops encouragement (never reminders) until this moment.
+    encouragement_paused_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="participant")
@@ -218,6 +242,90 @@ def _ledger_is_append_only(mapper: Mapper[Any], connection: Any, target: Consent
     raise RuntimeError("the consent ledger is append-only")
 
 
+class MeetingSchedule(Base):
+    """When a group meets: an RFC 5545 rule in the group's own wall-clock time."""
+
+    __tablename__ = "meeting_schedules"
+    __table_args__ = (CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="duration"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), unique=True
+    )
+    rrule: Mapped[str] = mapped_column(String(500))
+    first_start: Mapped[datetime] = mapped_column(DateTime(timezone=False))  # local wall time
+    duration_minutes: Mapped[int] = mapped_column(default=90)
+    location: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    changes: Mapped[list[MeetingChange]] = relationship(
+        back_populates="schedule", cascade="all, delete-orphan"
+    )
+
+
+class MeetingChange(Base):
+    """One occurrence cancelled or moved; the occurrence keeps its identity."""
+
+    __tablename__ = "meeting_changes"
+    __table_args__ = (UniqueConstraint("schedule_id", "occurrence_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_schedules.id", ondelete="CASCADE")
+    )
+    occurrence_key: Mapped[str] = mapped_column(String(13))
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    new_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    new_location: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    schedule: Mapped[MeetingSchedule] = relationship(back_populates="changes")
+
+
+class Campaign(Base):
+    """Reminders before each meeting, encouragement between them, or one broadcast."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[CampaignKind] = mapped_column(_enum(CampaignKind, "campaign_kind"))
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[CampaignStatus] = mapped_column(
+        _enum(CampaignStatus, "campaign_status"), default=CampaignStatus.ACTIVE
+    )
+    # Reminders: offsets before each meeting, e.g. ["1d@18:00", "2h"].
+    offsets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rsvp: Mapped[bool] = mapped_column(default=False)
+    # Wording per language: {"en": "...", "es": "..."}; encouragement: a pool, one per line.
+    wording: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Encouragement: a cadence in each participant's own zone, or stages in days since joining.
+    cadence: Mapped[str | None] = mapped_column(String(500))
+    cadence_time: Mapped[time | None]
+    stages: Mapped[list[int]] = mapped_column(JSON, default=list)
+    window_minutes: Mapped[int] = mapped_column(default=12 * 60)
+    # Broadcast: when it goes (None: now).
+    send_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Rsvp(Base):
+    """A participant's answer for one meeting occurrence."""
+
+    __tablename__ = "rsvps"
+    __table_args__ = (UniqueConstraint("participant_id", "group_id", "occurrence_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    occurrence_key: Mapped[str] = mapped_column(String(13))
+    answer: Mapped[Attendance] = mapped_column(_enum(Attendance, "attendance"))
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class InboundMessage(Base):
     """A text a participant (or a stranger) sent us: the coordinators' inbox."""
 
@@ -246,6 +354,7 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
+        CheckConstraint("body IS NOT NULL OR campaign_id IS NOT NULL", name="body_or_campaign"),
         # Only queued rows are ever looked up by due time; the index stays small as history grows.
         Index(
             "ix_outbox_messages_due",
@@ -265,8 +374,13 @@ class OutboxMessage(Base):
     group_id: Mapped[int | None] = mapped_column(
         ForeignKey("groups.id", ondelete="SET NULL"), index=True
     )
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
+    occurrence_key: Mapped[str | None] = mapped_column(String(13))
     to_phone: Mapped[str | None] = mapped_column(String(16))
-    body: Mapped[str] = mapped_column(Text)
+    # Campaign texts are worded when they go, in the person's language of that moment.
+    body: Mapped[str | None] = mapped_column(Text)
     segments: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[OutboxState] = mapped_column(
         _enum(OutboxState, "outbox_state"), default=OutboxState.QUEUED

@@ -65,6 +65,8 @@ PROVIDER_STATUS = {
 
 DEFAULT_VALIDITY = timedelta(hours=4)
 
+Composer = Callable[[Session, OutboxMessage, datetime], str]
+
 
 def enqueue(
     session: Session,
@@ -87,7 +89,7 @@ def enqueue(
         participant_id=participant.id if participant else None,
         group_id=group_id,
         to_phone=None if participant else to_phone,
-        segments=count_segments(body).segments,
+        segments=count_segments(body).segments if body else 1,
         state=state,
         due_at=now,
         expires_at=expires_at,
@@ -141,8 +143,13 @@ def deliver(
     *,
     callback_url: Callable[[OutboxMessage], str | None],
     now: Callable[[], datetime],
+    compose: Composer | None = None,
 ) -> OutboxMessage | None:
-    """Hand one queued row to the gateway at most once; commits before and after the hand-over."""
+    """Hand one queued row to the gateway at most once; commits before and after the hand-over.
+
+    A campaign row has no words until now: compose writes them, in the person's language of
+    this moment, and they are kept on the row as the record of what was sent.
+    """
     row = session.get(OutboxMessage, row_id, with_for_update=True)
     if row is None or row.state is not OutboxState.QUEUED:
         session.rollback()
@@ -162,6 +169,16 @@ def deliver(
         row.state, row.state_reason = OutboxState.FAILED, "no phone number"
         session.commit()
         return row
+    if row.body is None:
+        try:
+            if compose is None:
+                raise ValueError("no wording for this row")
+            row.body = compose(session, row, moment)
+        except ValueError as problem:
+            row.state, row.state_reason = OutboxState.FAILED, str(problem)[:200]
+            session.commit()
+            return row
+        row.segments = count_segments(row.body).segments
     row.state = OutboxState.SENDING
     row.attempt_id = str(uuid.uuid4())
     row.attempts += 1
