@@ -507,3 +507,14 @@ def simulate(url: str, sender: str, text: str) -> None:
         click.echo(f"< {reply}")
     if not replies:
         click.echo("(no reply)")
+
+
+def _register_campaign_commands() -> None:
+    # They live in their own module, which imports this one's helpers.
+    from service import cli_campaigns
+
+    for group in (cli_campaigns.meetings, cli_campaigns.campaigns, cli_campaigns.headcount):
+        cli.add_command(group)
+
+
+_register_campaign_commands()

@@ -249,9 +249,7 @@ class MeetingSchedule(Base):
     __table_args__ = (CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="duration"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), unique=True
-    )
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), unique=True)
     rrule: Mapped[str] = mapped_column(String(500))
     first_start: Mapped[datetime] = mapped_column(DateTime(timezone=False))  # local wall time
     duration_minutes: Mapped[int] = mapped_column(default=90)
@@ -270,9 +268,7 @@ class MeetingChange(Base):
     __table_args__ = (UniqueConstraint("schedule_id", "occurrence_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    schedule_id: Mapped[int] = mapped_column(
-        ForeignKey("meeting_schedules.id", ondelete="CASCADE")
-    )
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("meeting_schedules.id", ondelete="CASCADE"))
     occurrence_key: Mapped[str] = mapped_column(String(13))
     cancelled: Mapped[bool] = mapped_column(default=False)
     new_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))

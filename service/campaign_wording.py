@@ -1,0 +1,320 @@
+"""Coordinator-written wording of reminder and encouragement campaigns, checked and rendered."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from service.segments import SegmentCount, count_segments
+from service.wording import LANGUAGES
+
+VARIABLES: Mapping[str, str] = MappingProxyType(
+    {
+        "first_name": "the participant's first name, or 'there' (Spanish: 'de nuevo') if unknown",
+        "group": "the group's public name",
+        "meeting_day": "the meeting's day in words, e.g. 'Tuesday, March 3'",
+        "meeting_time": "the meeting's local time, e.g. '6:30 PM' (Spanish: '18:30')",
+        "meeting_when": "when the meeting is, e.g. 'tomorrow at 6:30 PM'",
+        "location": "where the meeting is, or nothing if no place is set",
+        "reply_instructions": "how to confirm or decline, when the campaign asks; else nothing",
+    }
+)
+
+_MEETING_VARIABLES = frozenset({"meeting_day", "meeting_time", "meeting_when"})
+
+# Text filters only: anything that takes a size or a replacement (center, indent, replace)
+# can blow a short template up into megabytes.
+_FILTERS = ("upper", "lower", "title", "capitalize", "trim", "default")
+
+# Variables, {% if %}, comparisons and those filters are all an SMS needs. Attribute access,
+# calls, arithmetic and loops are refused before the sandbox ever sees them.
+_ALLOWED_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.Tuple,
+    nodes.List,
+    nodes.If,
+    nodes.CondExpr,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.Concat,
+    nodes.Filter,
+    nodes.Test,
+    nodes.Keyword,
+)
+
+_TAG_NAMES: Mapping[type[nodes.Node], str] = {
+    nodes.Assign: "set",
+    nodes.AssignBlock: "set",
+    nodes.CallBlock: "call",
+    nodes.FilterBlock: "filter",
+    nodes.FromImport: "from",
+}
+
+_DEFAULT_KINDS = ("reminder", "encouragement")
+
+
+class WordingError(ValueError):
+    """A template a coordinator wrote cannot be used; str() is one sentence naming the problem."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A text ready to send, with what it costs."""
+
+    text: str
+    segments: int
+    encoding: str  # "GSM-7" or "UCS-2"
+    warning: str | None  # set when the text takes more than one segment
+
+
+@dataclass(frozen=True)
+class _Phrasing:
+    locale: str  # for Babel
+    day: str  # Babel pattern for meeting_day
+    when_date: str  # Babel pattern for a meeting_when further away than tomorrow
+    today: str
+    tomorrow: str
+    at: str
+    at_one: str  # Spanish says "a la 1:30" but "a las 18:30"
+    nobody: str  # first_name when the participant gave none
+    reply: str
+
+
+_PHRASING = {
+    "en": _Phrasing(
+        locale="en",
+        day="EEEE, MMMM d",
+        when_date="EEEE, MMMM d",
+        today="today",
+        tomorrow="tomorrow",
+        at="at",
+        at_one="at",
+        nobody="there",
+        reply="Reply C to confirm, N if you can't come.",
+    ),
+    "es": _Phrasing(
+        locale="es",
+        day="EEEE, d 'de' MMMM",
+        when_date="'el' EEEE d 'de' MMMM",
+        today="hoy",
+        tomorrow="mañana",
+        at="a las",
+        at_one="a la",
+        # Reads as "Hola de nuevo" after the usual greeting; a repeated "Hola hola" would not.
+        nobody="de nuevo",
+        reply="Responda C para confirmar, N si no puede venir.",
+    ),
+}
+
+
+def check_template(text: str, *, meeting: bool = True) -> None:
+    """Refuse a template that cannot be rendered, with a WordingError a coordinator can act on.
+
+    `meeting` says whether the text will be rendered for a meeting (reminders) or without one
+    (encouragement, broadcasts), where meeting_day, meeting_time and meeting_when have no value.
+    """
+    _, used = _compile(text)
+    if not meeting:
+        _refuse_missing(used, _MEETING_VARIABLES)
+
+
+def render(
+    text: str,
+    *,
+    language: str,
+    now: datetime,
+    first_name: str | None,
+    group: str,
+    meeting_start: datetime | None = None,
+    zone: str | None = None,
+    location: str | None = None,
+    rsvp: bool = False,
+    send_at: datetime | None = None,
+) -> Rendered:
+    """Render a coordinator's template for one participant, with the meeting's time in words.
+
+    Dates and times are in the meeting's `zone` and the participant's `language`. "today" and
+    "tomorrow" are reckoned from `send_at` when given, else from `now`: a reminder planned days
+    ahead must read right on the day it arrives, not on the day it was planned.
+    """
+    for name, moment in (("now", now), ("meeting_start", meeting_start), ("send_at", send_at)):
+        if moment is not None and moment.utcoffset() is None:
+            raise ValueError(f"{name} must be timezone-aware")
+    template, used = _compile(text)
+    phrasing = _PHRASING.get(language, _PHRASING["en"])
+    values = {
+        "first_name": first_name or phrasing.nobody,
+        "group": group,
+        "location": location or "",
+        "reply_instructions": phrasing.reply if rsvp else "",
+    }
+    if meeting_start is None:
+        _refuse_missing(used, _MEETING_VARIABLES)
+    elif zone is None:
+        raise ValueError("zone is required with meeting_start")
+    else:
+        tz = ZoneInfo(zone)
+        values.update(
+            _meeting_words(meeting_start.astimezone(tz), (send_at or now).astimezone(tz), phrasing)
+        )
+    # Collapsing whitespace also turns the U+202F Babel puts before "PM" into a plain space,
+    # which keeps English times in GSM-7.
+    body = " ".join(_fill(template, values).split())
+    if not body:
+        raise WordingError("This message comes out empty for this participant.")
+    count = count_segments(body)
+    return Rendered(body, count.segments, count.encoding, _segment_warning(body, count))
+
+
+def default_template(kind: str, language: str) -> str:
+    """Return Peerline's own wording for a campaign kind; encouragement is a pool, one per line."""
+    if kind not in _DEFAULT_KINDS:
+        raise ValueError(f"There is no default wording for {kind!r} campaigns.")
+    lang = language if language in LANGUAGES else "en"
+    folder = resources.files("templates").joinpath("messages", lang)
+    return folder.joinpath(f"{kind}.txt").read_text(encoding="utf-8").strip()
+
+
+def default_pool(language: str) -> list[str]:
+    """Return the default encouragement messages in language."""
+    lines = default_template("encouragement", language).splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _compile(text: str) -> tuple[Template, frozenset[str]]:
+    """Parse, vet and trial-render text; return the template and the variables it uses."""
+    if not text.strip():
+        raise WordingError("The message is empty; write the text to send.")
+    env = _environment()
+    try:
+        ast = env.parse(text)
+    except TemplateSyntaxError as error:
+        raise WordingError(_syntax_problem(error)) from None
+    for node in ast.find_all(nodes.Node):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise WordingError(
+                f"Line {node.lineno} uses {_describe(node)}, which a message cannot use; only "
+                f"variables, {{% if %}} and the filters {', '.join(_FILTERS)} can be used."
+            )
+    # find_undeclared_variables skips names the environment itself defines (range, cycler,
+    # self), so the refusal looks at every name the text mentions.
+    unknown = [node.name for node in ast.find_all(nodes.Name) if node.name not in VARIABLES]
+    if unknown:
+        names = ", ".join(f"{{{{ {name} }}}}" for name in dict.fromkeys(unknown))
+        allowed = ", ".join(f"{{{{ {name} }}}}" for name in VARIABLES)
+        plural = "s" if len(set(unknown)) > 1 else ""
+        raise WordingError(f"Unknown variable{plural} {names}; use one of {allowed}.")
+    try:
+        # Unknown filters are only found when compiling.
+        template = env.from_string(ast)
+    except TemplateSyntaxError as error:
+        raise WordingError(_syntax_problem(error)) from None
+    # Wrong filter arguments only fail when rendered, so fail them now rather than at send time.
+    _fill(template, {name: name for name in VARIABLES})
+    return template, frozenset(meta.find_undeclared_variables(ast))
+
+
+@functools.cache
+def _environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,  # plain-text SMS, never HTML
+    )
+    env.filters = {name: env.filters[name] for name in _FILTERS}
+    return env
+
+
+def _fill(template: Template, values: Mapping[str, str]) -> str:
+    try:
+        return template.render(values)
+    # The sandbox's SecurityError is a TemplateError: if the node check ever lets something
+    # through, it still ends as a refusal, not a crash.
+    except TemplateError as error:
+        raise WordingError(f"This message cannot be filled in: {str(error).rstrip('.')}.") from None
+    except TypeError as error:
+        raise WordingError(f"A filter in this message is used wrongly: {error}.") from None
+
+
+def _syntax_problem(error: TemplateSyntaxError) -> str:
+    # Jinja's messages run to several sentences and name Jinja; keep the first and the block.
+    first = (error.message or "").split(". ")[0].rstrip(".")
+    if filter_name := re.fullmatch(r"No filter named '(\w+)'", first):
+        return (
+            f"Line {error.lineno} uses the filter '{filter_name[1]}'; "
+            f"the filters that can be used are {', '.join(_FILTERS)}."
+        )
+    detail = first[:1].lower() + first[1:]
+    if block := re.search(
+        r"innermost block that needs to be closed is '(\w+)'", error.message or ""
+    ):
+        detail += f" inside {{% {block[1]} %}}, which needs {{% end{block[1]} %}}"
+    return f"Syntax error on line {error.lineno}: {detail}."
+
+
+def _describe(node: nodes.Node) -> str:
+    if isinstance(node, nodes.Getattr):
+        return f"'.{node.attr}'"
+    if isinstance(node, nodes.Getitem):
+        return "'[...]'"
+    if isinstance(node, nodes.Call):
+        return "a function call"
+    if isinstance(node, nodes.BinExpr | nodes.UnaryExpr):
+        return f"the operator '{node.operator}'"
+    tag = _TAG_NAMES.get(type(node), type(node).__name__.lower())
+    return f"{{% {tag} %}}"
+
+
+def _refuse_missing(used: frozenset[str], absent: frozenset[str]) -> None:
+    if missing := [name for name in VARIABLES if name in used and name in absent]:
+        names = " and ".join(f"{{{{ {name} }}}}" for name in missing)
+        raise WordingError(f"This message uses {names}, but it is not about a meeting.")
+
+
+def _meeting_words(local: datetime, reference: datetime, phrasing: _Phrasing) -> dict[str, str]:
+    """Word a meeting starting at local, as seen from the local moment reference."""
+    time = format_time(local, "short", locale=phrasing.locale)
+    days_away = (local.date() - reference.date()).days
+    if days_away == 0:
+        day_words = phrasing.today
+    elif days_away == 1:
+        day_words = phrasing.tomorrow
+    else:
+        day_words = format_date(local, phrasing.when_date, locale=phrasing.locale)
+    at = phrasing.at_one if local.hour == 1 else phrasing.at
+    return {
+        "meeting_day": format_date(local, phrasing.day, locale=phrasing.locale),
+        "meeting_time": time,
+        "meeting_when": f"{day_words} {at} {time}",
+    }
+
+
+def _segment_warning(body: str, count: SegmentCount) -> str | None:
+    if count.segments <= 1:
+        return None
+    if count.encoding == "GSM-7":
+        return (
+            f"This message is {count.segments} segments: one segment holds 160 characters "
+            f"and it has {count.units}."
+        )
+    culprit = next(ch for ch in body if count_segments(ch).encoding == "UCS-2")
+    return (
+        f"This message is {count.segments} segments: '{culprit}' makes it UCS-2, where one "
+        f"segment holds 70 characters, and it has {count.units}."
+    )
