@@ -5,19 +5,45 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from scheduler.dispatcher import dispatch_due
+from scheduler.planner import plan
+from service.clock import app_clock
+from service.db import sessions
 
 log = logging.getLogger(__name__)
 
 
-def start(app: Flask, *, dispatch_every: float = 1.0) -> BackgroundScheduler:
+def plan_tick(app: Flask) -> None:
+    """Plan every campaign's horizon; harmless to run as often, and in as many places, as wanted."""
+    with sessions(app)() as session:
+        report = plan(session, app_clock(app)())
+        session.commit()
+    if report.written or report.cancelled:
+        log.info("planned %d row(s), withdrew %d", report.written, report.cancelled)
+
+
+def start(
+    app: Flask, *, dispatch_every: float = 1.0, plan_every: float = 60.0
+) -> BackgroundScheduler:
     """Start ticking in background threads; the caller stops it with shutdown()."""
     clock = BackgroundScheduler(timezone="UTC")
+    clock.add_job(
+        plan_tick,
+        "interval",
+        args=[app],
+        seconds=plan_every,
+        id="plan",
+        next_run_time=datetime.now(UTC),  # plan at once on start, then every minute
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=300,
+    )
     clock.add_job(
         dispatch_due,
         "interval",
@@ -29,7 +55,9 @@ def start(app: Flask, *, dispatch_every: float = 1.0) -> BackgroundScheduler:
         misfire_grace_time=30,
     )
     clock.start()
-    log.info("scheduler started: dispatching every %ss", dispatch_every)
+    log.info(
+        "scheduler started: planning every %ss, dispatching every %ss", plan_every, dispatch_every
+    )
     return clock
 
 

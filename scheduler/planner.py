@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, and_, cast, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.campaigns import Offset
+from service.composer import schedule_of
 from service.models import (
     Campaign,
     CampaignKind,
@@ -33,8 +35,8 @@ from service.models import (
     Participant,
     UTCDateTime,
 )
-from service.quiet_hours import Placement, QuietHours, place_reminder
-from service.recurrence import Change, Occurrence, Schedule, occurrences
+from service.quiet_hours import Placement, QuietHours, place_encouragement, place_reminder
+from service.recurrence import Schedule, occurrences
 
 log = logging.getLogger(__name__)
 
@@ -59,27 +61,11 @@ def plan(session: Session, now: datetime, horizon: timedelta = HORIZON) -> PlanR
             continue
         if campaign.kind is CampaignKind.REMINDER:
             plan_reminders(session, campaign, now, horizon, report)
+        elif campaign.kind is CampaignKind.ENCOURAGEMENT:
+            plan_encouragement(session, campaign, now, horizon, report)
+        else:
+            plan_broadcast(session, campaign, now, report)
     return report
-
-
-def schedule_of(group_schedule: MeetingSchedule, zone: str) -> tuple[Schedule, list[Change]]:
-    schedule = Schedule(
-        rrule=group_schedule.rrule,
-        first_start=group_schedule.first_start,
-        timezone=zone,
-        duration=timedelta(minutes=group_schedule.duration_minutes),
-        location=group_schedule.location,
-    )
-    changes = [
-        Change(
-            occurrence_key=c.occurrence_key,
-            cancelled=c.cancelled,
-            new_start=c.new_start,
-            new_location=c.new_location,
-        )
-        for c in group_schedule.changes
-    ]
-    return schedule, changes
 
 
 def plan_reminders(
@@ -91,7 +77,7 @@ def plan_reminders(
         return
     offsets = [Offset.parse(text) for text in campaign.offsets]
     reach = max(o.longest for o in offsets)
-    schedule, changes = schedule_of(meeting, group.timezone)
+    schedule, changes = schedule_of(group, meeting)
     found = occurrences(schedule, changes, now, now + horizon + reach, include_cancelled=True)
 
     cancelled_keys = [o.key for o in found if o.cancelled]
@@ -105,17 +91,7 @@ def plan_reminders(
             "meeting cancelled",
             now,
         )
-    report.cancelled += _cancel(
-        session,
-        and_(
-            OutboxMessage.campaign_id == campaign.id,
-            OutboxMessage.participant_id.not_in(_eligible(group.id).with_only_columns(
-                Participant.id
-            )),
-        ),
-        "no longer an active member",
-        now,
-    )
+    report.cancelled += _cancel_ineligible(session, campaign, now)
 
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     zones = session.scalars(_eligible(group.id).with_only_columns(Participant.timezone).distinct())
@@ -128,9 +104,123 @@ def plan_reminders(
                 placement = place_reminder(planned, occurrence.starts_at, zone, quiet)
                 if (placement.send_at or planned) < now - LATE_PLANNING_GRACE:
                     continue
-                report.written += _upsert(
-                    session, campaign, occurrence, index, zone, placement, now
+                slot = Slot(
+                    OutboxKind.REMINDER,
+                    f"r{campaign.id}:",
+                    f":{occurrence.key}:{index}",
+                    occurrence.key,
+                    placement,
                 )
+                members = _eligible(group.id).where(Participant.timezone == zone)
+                report.written += _upsert(session, campaign, members, slot, now)
+
+
+def plan_encouragement(
+    session: Session, campaign: Campaign, now: datetime, horizon: timedelta, report: PlanReport
+) -> None:
+    """Encouragement at a cadence in each person's own zone, or by days since they joined."""
+    group = session.get_one(Group, campaign.group_id)
+    quiet = QuietHours(group.quiet_start, group.quiet_end)
+    window = timedelta(minutes=campaign.window_minutes)
+    at = campaign.cadence_time or time(12, 0)
+    report.cancelled += _cancel_ineligible(session, campaign, now)
+    if campaign.cadence:
+        zones = list(
+            session.scalars(_eligible(group.id).with_only_columns(Participant.timezone).distinct())
+        )
+        for zone in zones:
+            started = campaign.created_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+            cadence = Schedule(
+                rrule=campaign.cadence,
+                first_start=datetime.combine(started.date(), at),
+                timezone=zone,
+                duration=timedelta(minutes=1),
+            )
+            since = datetime.combine(started.date(), at, tzinfo=ZoneInfo(zone))
+            upcoming = occurrences(cadence, [], now - LATE_PLANNING_GRACE, now + horizon)
+            for occurrence in upcoming:
+                sequence = len(occurrences(cadence, [], since, occurrence.starts_at))
+                slot = Slot(
+                    OutboxKind.ENCOURAGEMENT,
+                    f"e{campaign.id}:",
+                    f":{occurrence.key}:{sequence}",
+                    occurrence.key,
+                    place_encouragement(occurrence.starts_at, zone, quiet, window),
+                )
+                members = _not_paused(
+                    _eligible(group.id).where(Participant.timezone == zone), occurrence.starts_at
+                )
+                report.written += _upsert(session, campaign, members, slot, now)
+        return
+    joined = session.execute(
+        _eligible(group.id).with_only_columns(
+            Participant.id, Participant.timezone, Membership.created_at
+        )
+    ).all()
+    for participant_id, zone, since in joined:
+        local_day = since.astimezone(ZoneInfo(zone)).date()
+        for sequence, days in enumerate(campaign.stages):
+            moment = datetime.combine(local_day + timedelta(days=days), at, tzinfo=ZoneInfo(zone))
+            if not now - LATE_PLANNING_GRACE <= moment <= now + horizon:
+                continue
+            key = moment.strftime("%Y%m%dT%H%M")
+            slot = Slot(
+                OutboxKind.ENCOURAGEMENT,
+                f"e{campaign.id}:",
+                f":{key}:{sequence}",
+                key,
+                place_encouragement(moment, zone, quiet, window),
+            )
+            members = _not_paused(
+                _eligible(group.id).where(Participant.id == participant_id), moment
+            )
+            report.written += _upsert(session, campaign, members, slot, now)
+
+
+def plan_broadcast(session: Session, campaign: Campaign, now: datetime, report: PlanReport) -> None:
+    """One text to every member at its time, moved out of each person's quiet hours."""
+    group = session.get_one(Group, campaign.group_id)
+    quiet = QuietHours(group.quiet_start, group.quiet_end)
+    when = campaign.send_at or campaign.created_at
+    if when > now + HORIZON:
+        return
+    report.cancelled += _cancel_ineligible(session, campaign, now)
+    zones = list(
+        session.scalars(_eligible(group.id).with_only_columns(Participant.timezone).distinct())
+    )
+    window = timedelta(minutes=campaign.window_minutes)
+    for zone in zones:
+        slot = Slot(
+            OutboxKind.BROADCAST,
+            f"b{campaign.id}:",
+            "",
+            when.strftime("%Y%m%dT%H%M"),
+            place_encouragement(when, zone, quiet, window),
+        )
+        members = _eligible(group.id).where(Participant.timezone == zone)
+        report.written += _upsert(session, campaign, members, slot, now)
+
+
+def _not_paused(members: Select[Participant], moment: datetime) -> Select[Participant]:
+    return members.where(
+        or_(
+            Participant.encouragement_paused_until.is_(None),
+            Participant.encouragement_paused_until <= moment,
+        )
+    )
+
+
+def _cancel_ineligible(session: Session, campaign: Campaign, now: datetime) -> int:
+    eligible = _eligible(campaign.group_id).with_only_columns(Participant.id)
+    return _cancel(
+        session,
+        and_(
+            OutboxMessage.campaign_id == campaign.id,
+            OutboxMessage.participant_id.not_in(eligible),
+        ),
+        "no longer an active member",
+        now,
+    )
 
 
 def _eligible(group_id: int) -> Select[Participant]:
@@ -146,30 +236,36 @@ def _eligible(group_id: int) -> Select[Participant]:
     )
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One planned moment of a campaign for everyone a query selects."""
+
+    kind: OutboxKind
+    prefix: str  # send key = prefix + participant id + suffix
+    suffix: str
+    occurrence_key: str
+    placement: Placement
+
+
 def _upsert(
-    session: Session,
-    campaign: Campaign,
-    occurrence: Occurrence,
-    index: int,
-    zone: str,
-    placement: Placement,
-    now: datetime,
+    session: Session, campaign: Campaign, members: Select[Participant], slot: Slot, now: datetime
 ) -> int:
-    """Write one (occurrence, offset) for every eligible member in zone, in one statement."""
+    """Write one slot for every member the query selects, in one statement."""
+    placement = slot.placement
     state = OutboxState.EXPIRED if placement.expired else OutboxState.QUEUED
-    due = placement.send_at or occurrence.starts_at
+    due = placement.send_at or placement.expires_at
     kind_type = OutboxMessage.__table__.c.kind.type
     state_type = OutboxMessage.__table__.c.state.type
     channel_type = OutboxMessage.__table__.c.channel.type
-    prefix, suffix = f"r{campaign.id}:", f":{occurrence.key}:{index}"
-    rows = _eligible(campaign.group_id).where(Participant.timezone == zone).with_only_columns(
-        (literal(prefix) + cast(Participant.id, String) + literal(suffix)).label("send_key"),
-        literal(OutboxKind.REMINDER, kind_type).label("kind"),
+    key = literal(slot.prefix) + cast(Participant.id, String) + literal(slot.suffix)
+    rows = members.with_only_columns(
+        key.label("send_key"),
+        literal(slot.kind, kind_type).label("kind"),
         cast(Participant.channel, channel_type).label("channel"),
         Participant.id.label("participant_id"),
         literal(campaign.group_id).label("group_id"),
         literal(campaign.id).label("campaign_id"),
-        literal(occurrence.key).label("occurrence_key"),
+        literal(slot.occurrence_key).label("occurrence_key"),
         literal(1).label("segments"),
         literal(state, state_type).label("state"),
         literal(placement.reason, String).label("state_reason"),
@@ -200,9 +296,7 @@ def _upsert(
             "updated_at": statement.excluded.updated_at,
         },
         where=and_(
-            table.c.state.in_(
-                [OutboxState.QUEUED, OutboxState.CANCELED, OutboxState.EXPIRED]
-            ),
+            table.c.state.in_([OutboxState.QUEUED, OutboxState.CANCELED, OutboxState.EXPIRED]),
             or_(
                 table.c.state == OutboxState.CANCELED,
                 table.c.state != statement.excluded.state,
@@ -227,4 +321,3 @@ def _cancel(session: Session, condition: object, reason: str, now: datetime) -> 
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-

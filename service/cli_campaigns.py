@@ -15,6 +15,7 @@ from service import audit
 from service.campaign_wording import WordingError, check_template
 from service.campaigns import Offset, OffsetError
 from service.cli import actor, fail, find_group, now
+from service.composer import schedule_of
 from service.db import get_session
 from service.models import (
     Attendance,
@@ -28,7 +29,7 @@ from service.models import (
     OutboxState,
     Rsvp,
 )
-from service.recurrence import Change, Schedule, ScheduleError, occurrences, validate
+from service.recurrence import Schedule, ScheduleError, occurrences, validate
 from service.wording import LANGUAGES
 
 
@@ -38,28 +39,6 @@ def parse_local(value: str, option: str) -> datetime:
     except ValueError:
         fail(f"{option}: {value!r} is not a date and time such as 2026-03-03 18:30")
         raise  # unreachable: fail() raises
-
-
-def schedule_for(group: Group, meeting: MeetingSchedule) -> tuple[Schedule, list[Change]]:
-    """The pure schedule of a group's meetings, with each occurrence's changes."""
-    return (
-        Schedule(
-            rrule=meeting.rrule,
-            first_start=meeting.first_start,
-            timezone=group.timezone,
-            duration=timedelta(minutes=meeting.duration_minutes),
-            location=meeting.location,
-        ),
-        [
-            Change(
-                occurrence_key=c.occurrence_key,
-                cancelled=c.cancelled,
-                new_start=c.new_start,
-                new_location=c.new_location,
-            )
-            for c in meeting.changes
-        ],
-    )
 
 
 def meeting_of(session: Session, group: Group) -> MeetingSchedule:
@@ -147,7 +126,7 @@ def meetings_schedule(
 def meetings_list(code: str, days: int) -> None:
     session = get_session()
     group = find_group(session, code)
-    schedule, changes = schedule_for(group, meeting_of(session, group))
+    schedule, changes = schedule_of(group, meeting_of(session, group))
     start = now()
     zone = ZoneInfo(group.timezone)
     counts = _headcounts(session, group.id)
@@ -173,7 +152,7 @@ def _change_for(session: Session, meeting: MeetingSchedule, key: str) -> Meeting
 
 
 def _known_occurrence(group: Group, meeting: MeetingSchedule, key: str) -> None:
-    schedule, changes = schedule_for(group, meeting)
+    schedule, changes = schedule_of(group, meeting)
     try:
         wall = datetime.strptime(key, "%Y%m%dT%H%M")
     except ValueError:
@@ -445,7 +424,7 @@ def _headcounts(session: Session, group_id: int) -> dict[str, tuple[int, int]]:
 def headcount(code: str, days: int) -> None:
     session = get_session()
     group = find_group(session, code)
-    schedule, changes = schedule_for(group, meeting_of(session, group))
+    schedule, changes = schedule_of(group, meeting_of(session, group))
     counts = _headcounts(session, group.id)
     zone = ZoneInfo(group.timezone)
     start = now()

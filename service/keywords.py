@@ -21,9 +21,9 @@ other reading:
        least one of them an opt-out keyword (``OPT_OUT_KEYWORDS``, ``FILLER_WORDS``):
        "STOP", "please stop", "stop, thanks", "ok stop now", "STOP STOP",
        "por favor parar", "basta ya".  Filler words are
-       also ignored around the other keywords (opt-in, yes, help), and a clause that
-       is just "no"/"nope"/"nah" counts as filler ("No. Stop.").  When keywords of
-       several kinds appear, opt-out wins ("HELP STOP" is an opt-out).  A keyword
+       also ignored around every other keyword below, and a clause that is just
+       "nope"/"nah" counts as filler ("Nope. Stop.").  When keywords of several kinds
+       appear, opt-out wins ("HELP STOP", "No. Stop.", "1 stop" are opt-outs).  A keyword
        inside an ordinary sentence is NOT an opt-out: "I can't stop thinking about
        it", "Is there a bus stop near the hall?", "I want to quit drinking",
        "Did the meeting end late?", "stop by the office later?", and neither is
@@ -50,11 +50,48 @@ other reading:
        number", "Leave me alone!".  Everything that is not read as an opt-out goes
        to a person's inbox, so a miss here is caught by a human.
 
-Then, for the WHOLE message (filler words allowed before and after):
+Then, for the WHOLE message (filler words allowed before and after; when keywords
+of several kinds appear, the first kind in this list wins):
     OPT_IN   START, UNSTOP; INICIAR, COMENZAR, REANUDAR.
     YES      YES, Y; SI/SÍ ("yes please", "sí por favor").  The caller decides:
-             confirm a pending join, else opt in.
+             confirm a pending join, else opt in.  YES is NOT an RSVP: carriers
+             (Twilio's Advanced Opt-Out) treat YES as an opt-in keyword, so reading it
+             as attendance too would make one reply mean two things.  Reminders ask
+             for C/N or 1/2 instead.
     HELP     HELP, INFO; AYUDA ("help?", "HELP!!", "ayuda por favor").
+    CONFIRM  C, 1; CONFIRM, CONFIRMED; CONFIRMAR, CONFIRMO/CONFIRMÓ ("C please", "1!",
+             "confirm, thanks").  The caller records attendance at the participant's
+             next meeting; with no meeting to answer for it decides (e.g. the inbox).
+             Filler alone confirms nothing: "ok", "thanks" are MESSAGE.
+    DECLINE  N, NO, 2; CANT/CAN'T, CAN'T COME, CANNOT COME, NOT COMING, CAN'T MAKE IT,
+             CANNOT MAKE IT; NO PUEDO, NO PUEDO IR, NO PUEDO VENIR, NO VOY, NO ASISTIRÉ
+             ("No.", "no thanks", "N por favor").  Most of these are negations, and
+             a negation next to another keyword turns it around ("can't stop", "no
+             puedo parar" = "I can't stop"; "no stop" may be about a bus stop), so a
+             decline keyword counts only when the other words of its clause are
+             filler or decline keywords: "no stop", "can't stop", "no help" are
+             MESSAGE, while "No. Stop." is an opt-out and "No, help" is HELP.
+             "no más"/"NO MAS" is an opt-out keyword and stays one; "no" inside a
+             sentence ("no I'm fine", "No, I'll be there") is MESSAGE.
+    PAUSE    PAUSE; PAUSA, PAUSAR, optionally followed by a number of weeks, itself
+             optionally after FOR/POR and followed by WEEK(S)/SEMANA(S): "PAUSE 2",
+             "pause 2 weeks", "pause for 3 weeks", "pausar 2 semanas", "pausa por 1
+             semana" (any of these words with either language's keyword; the number
+             may follow punctuation, "pause: 2 weeks").  ``weeks`` holds the number,
+             1..52 (``PAUSE_MAX_WEEKS``), or None when none was given (the caller
+             picks the length).  A number outside 1..52 ("pause 0", "pause 100
+             weeks") is a MESSAGE with the keyword's language: the engine does not
+             guess what was meant, a person answers.  Digits only: "pause two weeks"
+             is a MESSAGE.  PAUSE stops ENCOURAGEMENT only; meeting reminders keep
+             coming (they are what the participant signed up for; to stop everything
+             there is STOP).
+    RESUME   RESUME, UNPAUSE; CONTINUAR, SEGUIR: restart encouragement.  REANUDAR
+             ("resume") is NOT here: it was an opt-in keyword first and stays one,
+             because re-subscribing a person who opted out and asks to come back is
+             the reading that must never be lost.  The engine returns one intent, so
+             REANUDAR is OPT_IN; a caller that gets OPT_IN (REANUDAR or START) from
+             someone already subscribed whose encouragement is paused may treat it
+             as RESUME.
     JOIN     "JOIN <code>", "UNIRME <code>", "UNIR <code>": the word after the keyword
              is the code, whatever it is; it must be [A-Z0-9]{3,12} once upper-cased.
     LEAVE    "LEAVE", "SALIR" (code None), or "LEAVE <code>" / "SALIR <code>".  A
@@ -62,13 +99,19 @@ Then, for the WHOLE message (filler words allowed before and after):
     MESSAGE  anything else.  ``code`` is set when the whole message is one word that
              could be a group code ([A-Z0-9]{3,12}, not a keyword, filler or
              negation word, and crisis is False): the caller may treat it as JOIN
-             once it has checked that the group exists.
+             once it has checked that the group exists.  "1" and "2" are RSVP
+             keywords and too short to be codes anyway.
 
 language
-    "en" or "es": the language of the keyword or phrase that decided the reading.
-    For MESSAGE it is the language of a revocation phrase or JOIN/LEAVE keyword that
-    was seen but not acted on (negated phrase, command phrase inside a statement,
-    JOIN/LEAVE with a bad or missing code), else None.
+    "en" or "es": the language of the keyword or phrase that decided the reading;
+    None when it reads the same in both (C, 1, N, NO, 2), unless another keyword of
+    the same kind names one ("C, confirmo" is "es").  For MESSAGE it is the language
+    of a revocation phrase or JOIN/LEAVE/PAUSE keyword that was seen but not acted on
+    (negated phrase, command phrase inside a statement, JOIN/LEAVE with a bad or
+    missing code, PAUSE with a number outside 1..52), else None.
+
+weeks
+    Set only for PAUSE, when a number of weeks was given; otherwise None.
 
 crisis
     Checked on EVERY message, whatever the intent ("stop texting me I want to die"
@@ -85,7 +128,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 
 class Intent(enum.StrEnum):
@@ -95,6 +138,10 @@ class Intent(enum.StrEnum):
     OPT_IN = "opt_in"
     YES = "yes"
     HELP = "help"
+    CONFIRM = "confirm"
+    DECLINE = "decline"
+    PAUSE = "pause"
+    RESUME = "resume"
     JOIN = "join"
     LEAVE = "leave"
     MESSAGE = "message"
@@ -108,6 +155,7 @@ class Reading:
     code: str | None = None
     language: str | None = None
     crisis: bool = False
+    weeks: int | None = None
 
 
 # --- Documented lists (display form; all are normalised before use) -----------------
@@ -223,6 +271,49 @@ HELP_KEYWORDS_EN: tuple[str, ...] = ("HELP", "INFO")
 HELP_KEYWORDS_ES: tuple[str, ...] = ("AYUDA",)
 HELP_KEYWORDS: tuple[str, ...] = HELP_KEYWORDS_EN + HELP_KEYWORDS_ES
 
+# RSVP replies.  The _ANY lists read the same in English and Spanish, so they carry no
+# language (Reading.language None): a Spanish speaker's "1" or "NO" is not English.
+CONFIRM_KEYWORDS_ANY: tuple[str, ...] = ("C", "1")
+CONFIRM_KEYWORDS_EN: tuple[str, ...] = ("CONFIRM", "CONFIRMED")
+# Accents are folded, so CONFIRMO also covers "confirmó".
+CONFIRM_KEYWORDS_ES: tuple[str, ...] = ("CONFIRMAR", "CONFIRMO")
+CONFIRM_KEYWORDS: tuple[str, ...] = CONFIRM_KEYWORDS_ANY + CONFIRM_KEYWORDS_EN + CONFIRM_KEYWORDS_ES
+
+DECLINE_KEYWORDS_ANY: tuple[str, ...] = ("N", "NO", "2")
+# The reminders say "N if you can't come" / "N si no puede venir", so the answers
+# people write back in those words are here too.
+DECLINE_KEYWORDS_EN: tuple[str, ...] = (
+    "CANT",
+    "CAN'T COME",
+    "CANNOT COME",
+    "NOT COMING",
+    "CAN'T MAKE IT",
+    "CANNOT MAKE IT",
+)
+DECLINE_KEYWORDS_ES: tuple[str, ...] = (
+    "NO PUEDO",
+    "NO PUEDO IR",
+    "NO PUEDO VENIR",
+    "NO VOY",
+    "NO ASISTIRÉ",
+)
+DECLINE_KEYWORDS: tuple[str, ...] = DECLINE_KEYWORDS_ANY + DECLINE_KEYWORDS_EN + DECLINE_KEYWORDS_ES
+
+PAUSE_KEYWORDS_EN: tuple[str, ...] = ("PAUSE",)
+PAUSE_KEYWORDS_ES: tuple[str, ...] = ("PAUSA", "PAUSAR")
+PAUSE_KEYWORDS: tuple[str, ...] = PAUSE_KEYWORDS_EN + PAUSE_KEYWORDS_ES
+# "PAUSE [FOR] <n> [WEEKS]"; either language's words go with either keyword, since
+# people mix them ("pause 2 semanas").
+PAUSE_FOR_WORDS: tuple[str, ...] = ("FOR", "POR")
+PAUSE_WEEK_WORDS: tuple[str, ...] = ("WEEK", "WEEKS", "SEMANA", "SEMANAS")
+# A year: longer than that is not a pause, it is leaving, and a person should ask.
+PAUSE_MAX_WEEKS = 52
+
+# REANUDAR is deliberately absent: it stays an opt-in keyword (module docstring).
+RESUME_KEYWORDS_EN: tuple[str, ...] = ("RESUME", "UNPAUSE")
+RESUME_KEYWORDS_ES: tuple[str, ...] = ("CONTINUAR", "SEGUIR")
+RESUME_KEYWORDS: tuple[str, ...] = RESUME_KEYWORDS_EN + RESUME_KEYWORDS_ES
+
 JOIN_KEYWORDS_EN: tuple[str, ...] = ("JOIN",)
 JOIN_KEYWORDS_ES: tuple[str, ...] = ("UNIRME", "UNIR")
 JOIN_KEYWORDS: tuple[str, ...] = JOIN_KEYWORDS_EN + JOIN_KEYWORDS_ES
@@ -257,8 +348,10 @@ FILLER_WORDS: tuple[str, ...] = (
     "HOLA",
     "AHORA",
 )
-# Only as a clause of its own: "No stop" may be about a bus stop, "No. Stop." is not.
-INTERJECTIONS: tuple[str, ...] = ("NO", "NOPE", "NAH")
+# Only as a clause of its own: "Nope stop" may be about a bus stop, "Nope. Stop." is
+# not.  "NO" was here; it is now a decline keyword, whose clause rule keeps the same
+# guard ("no stop" is a MESSAGE, "No. Stop." an opt-out).
+INTERJECTIONS: tuple[str, ...] = ("NOPE", "NAH")
 
 NEGATION_WORDS_EN: tuple[str, ...] = (
     "NOT",
@@ -375,8 +468,10 @@ def _units(entries: Iterable[str]) -> frozenset[Words]:
 # --- Compiled tables ---------------------------------------------------------------
 
 
-def _keyword_table() -> dict[Words, tuple[Intent, str]]:
-    table: dict[Words, tuple[Intent, str]] = {}
+def _keyword_table() -> dict[Words, tuple[Intent, str | None]]:
+    table: dict[Words, tuple[Intent, str | None]] = {}
+    entries: tuple[str, ...]
+    language: str | None
     for intent, language, entries in (
         (Intent.OPT_OUT, "en", OPT_OUT_KEYWORDS_EN),
         (Intent.OPT_OUT, "es", OPT_OUT_KEYWORDS_ES),
@@ -386,6 +481,16 @@ def _keyword_table() -> dict[Words, tuple[Intent, str]]:
         (Intent.YES, "es", YES_KEYWORDS_ES),
         (Intent.HELP, "en", HELP_KEYWORDS_EN),
         (Intent.HELP, "es", HELP_KEYWORDS_ES),
+        (Intent.CONFIRM, None, CONFIRM_KEYWORDS_ANY),
+        (Intent.CONFIRM, "en", CONFIRM_KEYWORDS_EN),
+        (Intent.CONFIRM, "es", CONFIRM_KEYWORDS_ES),
+        (Intent.DECLINE, None, DECLINE_KEYWORDS_ANY),
+        (Intent.DECLINE, "en", DECLINE_KEYWORDS_EN),
+        (Intent.DECLINE, "es", DECLINE_KEYWORDS_ES),
+        (Intent.PAUSE, "en", PAUSE_KEYWORDS_EN),
+        (Intent.PAUSE, "es", PAUSE_KEYWORDS_ES),
+        (Intent.RESUME, "en", RESUME_KEYWORDS_EN),
+        (Intent.RESUME, "es", RESUME_KEYWORDS_ES),
     ):
         for unit in _units(entries):
             table[unit] = (intent, language)
@@ -403,6 +508,11 @@ _JOIN = dict.fromkeys(_single_words(JOIN_KEYWORDS_EN), "en") | dict.fromkeys(
 _LEAVE = dict.fromkeys(_single_words(LEAVE_KEYWORDS_EN), "en") | dict.fromkeys(
     _single_words(LEAVE_KEYWORDS_ES), "es"
 )
+_PAUSE = dict.fromkeys(_single_words(PAUSE_KEYWORDS_EN), "en") | dict.fromkeys(
+    _single_words(PAUSE_KEYWORDS_ES), "es"
+)
+_PAUSE_FOR = _single_words(PAUSE_FOR_WORDS)
+_WEEK_WORDS = _single_words(PAUSE_WEEK_WORDS)
 
 _FILLERS = _units(FILLER_WORDS)
 _INTERJECTIONS = _single_words(INTERJECTIONS)
@@ -435,7 +545,28 @@ _NOT_CODES = (
     | _NEGATIONS["es"]
 )
 
-_PRIORITY = (Intent.OPT_OUT, Intent.OPT_IN, Intent.YES, Intent.HELP)
+# Consent and carrier keywords first: a participant's STOP, START or HELP must be
+# honoured whatever else the message says.  JOIN, LEAVE and MESSAGE are never found
+# among keywords-only messages, so they are not ranked here.
+_PRIORITY = (
+    Intent.OPT_OUT,
+    Intent.OPT_IN,
+    Intent.YES,
+    Intent.HELP,
+    Intent.CONFIRM,
+    Intent.DECLINE,
+    Intent.PAUSE,
+    Intent.RESUME,
+)
+
+
+class _Found(NamedTuple):
+    """One keyword found in a keywords-only message."""
+
+    intent: Intent
+    language: str | None
+    clause: int
+    weeks: int | None = None
 
 
 # --- Matching helpers --------------------------------------------------------------
@@ -531,7 +662,7 @@ def _revocation(words: Words, clauses: tuple[int, ...]) -> tuple[str | None, str
     return None, set_aside
 
 
-def _keyword_only(words: Words, clauses: tuple[int, ...]) -> list[tuple[Intent, str]] | None:
+def _keyword_only(words: Words, clauses: tuple[int, ...]) -> list[_Found] | None:
     """Return the keywords when the message is only keywords and filler, else None."""
     if not words:
         return None
@@ -540,7 +671,9 @@ def _keyword_only(words: Words, clauses: tuple[int, ...]) -> list[tuple[Intent, 
         clause_sizes[clause] = clause_sizes.get(clause, 0) + 1
     longest = max(len(u) for u in (*_KEYWORDS, *_FILLERS))
     # reached[i]: keywords found in some way of cutting words[:i] into known units.
-    reached: list[list[tuple[Intent, str]] | None] = [None] * (len(words) + 1)
+    # The first way found to reach a position is kept; an earlier, longer unit such as
+    # "pause 2" therefore wins over "pause" followed by the keyword "2".
+    reached: list[list[_Found] | None] = [None] * (len(words) + 1)
     reached[0] = []
     for i in range(len(words)):
         found = reached[i]
@@ -558,9 +691,68 @@ def _keyword_only(words: Words, clauses: tuple[int, ...]) -> list[tuple[Intent, 
             if unit in _FILLERS:
                 reached[i + size] = found
             elif unit in _KEYWORDS:
-                reached[i + size] = [*found, _KEYWORDS[unit]]
+                intent, language = _KEYWORDS[unit]
+                reached[i + size] = [*found, _Found(intent, language, clauses[i])]
+        if words[i] in _PAUSE:
+            argument = _pause_argument(words, i + 1)
+            weeks = _weeks(argument[1]) if argument else None
+            if argument and weeks is not None and reached[argument[0]] is None:
+                pause = _Found(Intent.PAUSE, _PAUSE[words[i]], clauses[i], weeks)
+                reached[argument[0]] = [*found, pause]
     result = reached[len(words)]
-    return result or None
+    if not result:
+        return None
+    # Decline keywords are mostly negations, which turn a neighbouring keyword around
+    # ("can't stop", "no puedo parar"); sharing a clause with any other kind of
+    # keyword makes the message a sentence for a person to read.
+    for declined in result:
+        if declined.intent is Intent.DECLINE and any(
+            other.clause == declined.clause and other.intent is not Intent.DECLINE
+            for other in result
+        ):
+            return None
+    return result
+
+
+def _pause_argument(words: Words, k: int) -> tuple[int, str] | None:
+    """Read "[FOR] <digits> [WEEKS]" from index ``k``: return its end and the digits.
+
+    Clause marks are ignored, as for a JOIN code: "pause: 2 weeks" is a pause.
+    """
+    if k < len(words) and words[k] in _PAUSE_FOR:
+        k += 1
+    # ASCII only: str.isdigit() also accepts other scripts' digits, which int() reads.
+    if k >= len(words) or not (words[k].isascii() and words[k].isdigit()):
+        return None
+    number = words[k]
+    k += 1
+    if k < len(words) and words[k] in _WEEK_WORDS:
+        k += 1
+    return k, number
+
+
+def _weeks(number: str) -> int | None:
+    """Return the number of weeks the digits ask for, or None when out of range."""
+    # Cut to length before int(): Python refuses to convert over 4300 digits, and no
+    # input may make read_message raise.
+    digits = number.lstrip("0")
+    if len(digits) > len(str(PAUSE_MAX_WEEKS)):
+        return None
+    weeks = int(digits or "0")
+    return weeks if 1 <= weeks <= PAUSE_MAX_WEEKS else None
+
+
+def _pause_near_miss(words: Words) -> str | None:
+    """Return the language of a PAUSE whose number was out of range, else None."""
+    start = _skip_forward(words, 0, _FILLERS)
+    if start >= len(words) or words[start] not in _PAUSE:
+        return None
+    argument = _pause_argument(words, start + 1)
+    if argument is None or _weeks(argument[1]) is not None:
+        return None
+    if _skip_forward(words, argument[0], _FILLERS) != len(words):
+        return None
+    return _PAUSE[words[start]]
 
 
 def _join_or_leave(words: Words) -> Reading | None:
@@ -619,10 +811,14 @@ def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) 
     keywords = _keyword_only(words, clauses)
     if keywords:
         # Every revocation phrase has a word that is neither keyword nor filler, so a
-        # keywords-only message never holds one and can be settled here.  min() keeps
-        # the first of equals: the language is that of the first strongest keyword.
-        intent, language = min(keywords, key=lambda found: _PRIORITY.index(found[0]))
-        return Reading(intent, language=language, crisis=crisis)
+        # keywords-only message never holds one and can be settled here.
+        rank = min(_PRIORITY.index(found.intent) for found in keywords)
+        strongest = [found for found in keywords if _PRIORITY.index(found.intent) == rank]
+        # The first strongest keyword that names a language names it: "1" is neither
+        # English nor Spanish, "1, confirmo" is Spanish.
+        language = next((found.language for found in strongest if found.language), None)
+        weeks = next((found.weeks for found in strongest if found.weeks), None)
+        return Reading(strongest[0].intent, language=language, crisis=crisis, weeks=weeks)
 
     revoked, set_aside = _revocation(words, clauses)
     if revoked:
@@ -641,5 +837,7 @@ def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) 
         and _CODE.fullmatch(words[0].upper())
     ):
         code = words[0].upper()
-    cue = set_aside or (command.language if command is not None else None)
+    cue = (
+        set_aside or (command.language if command is not None else None) or _pause_near_miss(words)
+    )
     return Reading(Intent.MESSAGE, code=code, language=cue, crisis=crisis)

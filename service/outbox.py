@@ -24,6 +24,7 @@ from service.gateway import (
 from service.models import (
     ConsentSource,
     ConsentState,
+    Group,
     Membership,
     MembershipStatus,
     OutboxKind,
@@ -32,6 +33,7 @@ from service.models import (
     Participant,
 )
 from service.phones import mask
+from service.quiet_hours import QuietHours, place_encouragement
 from service.segments import count_segments
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,29 @@ def blocked_reason(session: Session, row: OutboxMessage, now: datetime) -> Outbo
     return None
 
 
+_PLANNED = (OutboxKind.REMINDER, OutboxKind.ENCOURAGEMENT, OutboxKind.BROADCAST)
+
+
+def _quiet_now(session: Session, row: OutboxMessage, moment: datetime) -> bool:
+    """Hold back a planned text that would land in the person's quiet hours (after an outage,
+    say): it waits for the next allowed moment still inside its window, or expires."""
+    if row.kind not in _PLANNED or row.participant_id is None or row.group_id is None:
+        return False
+    participant = session.get_one(Participant, row.participant_id)
+    group = session.get_one(Group, row.group_id)
+    quiet = QuietHours(group.quiet_start, group.quiet_end)
+    if not quiet.contains(moment, participant.timezone):
+        return False
+    window = (row.expires_at - moment) if row.expires_at else DEFAULT_VALIDITY
+    placement = place_encouragement(moment, participant.timezone, quiet, window=window)
+    if placement.send_at is None:
+        row.state, row.state_reason = OutboxState.EXPIRED, "only quiet hours were left"
+    else:
+        row.due_at, row.state_reason = placement.send_at, "waiting out quiet hours"
+    row.updated_at = moment
+    return True
+
+
 def deliver(
     session: Session,
     row_id: int,
@@ -159,6 +184,9 @@ def deliver(
     if blocked is not None:
         row.state = blocked
         row.updated_at = moment
+        session.commit()
+        return row
+    if _quiet_now(session, row, moment):
         session.commit()
         return row
     phone = row.to_phone

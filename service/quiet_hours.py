@@ -131,7 +131,7 @@ def _next_allowed(quiet: QuietHours, moment: datetime, tz: ZoneInfo) -> datetime
 
 def _at(day: date, wall: time, tz: ZoneInfo) -> datetime:
     """Return the UTC moment of a wall time on a day: gaps move forward, overlaps take the first."""
-    return datetime.combine(day, wall.replace(tzinfo=None, fold=0), tzinfo=tz).astimezone(UTC)
+    return datetime.combine(day, wall.replace(fold=0), tzinfo=tz).astimezone(UTC)
 
 
 def _label(quiet: QuietHours, zone: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from flask import Flask
 
 from service.clock import app_clock
+from service.composer import compose
 from service.config import Settings
 from service.db import sessions
 from service.gateway import Gateway
@@ -37,7 +38,12 @@ def send_now(app: Flask, row_ids: Iterable[int]) -> list[OutboxMessage]:
     with app.app_context(), sessions(app)() as session:
         for row_id in row_ids:
             row = deliver(
-                session, row_id, gateway, callback_url=status_callback(settings), now=clock
+                session,
+                row_id,
+                gateway,
+                callback_url=status_callback(settings),
+                now=clock,
+                compose=compose,
             )
             if row is not None:
                 results.append(row)

@@ -26,6 +26,19 @@ YES_EN = ["YES", "Y"]
 YES_ES = ["SI", "SÍ"]
 HELP_EN = ["HELP", "INFO"]
 HELP_ES = ["AYUDA", "AYÚDA"]
+CONFIRM_ANY = ["C", "1"]
+CONFIRM_EN = ["CONFIRM", "CONFIRMED"]
+CONFIRM_ES = ["CONFIRMAR", "CONFIRMO", "CONFIRMÓ"]
+DECLINE_ANY = ["N", "NO", "2"]
+DECLINE_EN = [
+    "CANT", "CAN'T", "CAN'T COME", "CANT COME", "CANNOT COME", "NOT COMING",
+    "CAN'T MAKE IT", "CANNOT MAKE IT",
+]  # fmt: skip
+DECLINE_ES = ["NO PUEDO", "NO PUEDO IR", "NO PUEDO VENIR", "NO VOY", "NO ASISTIRÉ", "NO ASISTIRE"]
+PAUSE_EN = ["PAUSE"]
+PAUSE_ES = ["PAUSA", "PAUSAR"]
+RESUME_EN = ["RESUME", "UNPAUSE"]
+RESUME_ES = ["CONTINUAR", "SEGUIR"]
 
 PHRASES_EN = [
     "stop texting me", "stop messaging me", "stop sending me", "stop contacting me",
@@ -64,6 +77,22 @@ def message(
     *, code: str | None = None, language: str | None = None, crisis: bool = False
 ) -> Reading:
     return Reading(Intent.MESSAGE, code=code, language=language, crisis=crisis)
+
+
+def confirm(language: str | None = None) -> Reading:
+    return Reading(Intent.CONFIRM, language=language)
+
+
+def decline(language: str | None = None) -> Reading:
+    return Reading(Intent.DECLINE, language=language)
+
+
+def pause(language: str, weeks: int | None = None) -> Reading:
+    return Reading(Intent.PAUSE, language=language, weeks=weeks)
+
+
+def resume(language: str) -> Reading:
+    return Reading(Intent.RESUME, language=language)
 
 
 def dressed(word: str) -> Iterator[str]:
@@ -118,6 +147,7 @@ def test_every_opt_out_keyword_in_every_dress_is_an_opt_out(body: str, expected:
         ("STOP STOP STOP", opt_out("en")),
         ("Stop. Unsubscribe.", opt_out("en")),
         ("No. Stop.", opt_out("en")),
+        ("Nope. Stop.", opt_out("en")),
         ("nope, quit", opt_out("en")),
         ("stop all please", opt_out("en")),
         ("opt-out now", opt_out("en")),
@@ -162,8 +192,8 @@ def test_filler_words_around_an_opt_out_keyword_are_ignored(body: str, expected:
         "stop stop it",
         "ok",
         "thanks!",
-        "no",
-        "No. No.",
+        "no stop",
+        "Nope stop",
         "STOP. Who is this?",
     ],
 )
@@ -361,6 +391,326 @@ def test_filler_words_around_other_keywords_are_ignored(body: str, expected: Rea
     ],
 )
 def test_opt_out_beats_everything_then_opt_in_yes_help(body: str, expected: Reading) -> None:
+    assert read_message(body) == expected
+
+
+# --- RSVP replies, PAUSE and RESUME (issue 3) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    cases(CONFIRM_ANY, confirm())
+    + cases(CONFIRM_EN, confirm("en"))
+    + cases(CONFIRM_ES, confirm("es"))
+    + cases(DECLINE_ANY, decline())
+    + cases(DECLINE_EN, decline("en"))
+    + cases(DECLINE_ES, decline("es"))
+    + cases(PAUSE_EN, pause("en"))
+    + cases(PAUSE_ES, pause("es"))
+    + cases(RESUME_EN, resume("en"))
+    + cases(RESUME_ES, resume("es")),
+)
+def test_every_rsvp_pause_and_resume_keyword_in_every_dress(body: str, expected: Reading) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("C please", confirm()),
+        ("1!", confirm()),
+        ("confirm, thanks", confirm("en")),
+        ("Confirmed. Thank you!", confirm("en")),
+        ("ok confirm", confirm("en")),
+        ("Confirmó, gracias", confirm("es")),
+        ("confirmar por favor", confirm("es")),
+        ("C C", confirm()),
+        ("No thanks", decline()),
+        ("no, thanks", decline()),
+        ("N por favor", decline()),
+        ("2 pls", decline()),
+        ("Sorry? No.", message()),  # "sorry" is not filler: a person reads it
+        ("can't come, thanks", decline("en")),
+        ("Not coming!", decline("en")),
+        ("No voy, gracias", decline("es")),
+        ("no puedo ir, lo siento", message()),
+        ("pause please", pause("en")),
+        ("resume thanks", resume("en")),
+        ("seguir por favor", resume("es")),
+    ],
+)
+def test_filler_words_around_rsvp_pause_and_resume_are_ignored(
+    body: str, expected: Reading
+) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # YES is the carriers' opt-in keyword; it never doubles as an RSVP.
+        ("yes", Reading(Intent.YES, language="en")),
+        ("Y", Reading(Intent.YES, language="en")),
+        ("sí", Reading(Intent.YES, language="es")),
+        ("yes confirm", Reading(Intent.YES, language="en")),
+        ("C. Yes.", Reading(Intent.YES, language="en")),
+        # ...and the RSVP keywords are not YES.
+        ("confirm", confirm("en")),
+        ("C", confirm()),
+        # Filler alone confirms nothing.
+        ("ok", message()),
+        ("okay thanks", message()),
+    ],
+)
+def test_yes_is_not_a_confirmation(body: str, expected: Reading) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # A decline keyword alone in its clause (with filler) declines...
+        ("no", decline()),
+        ("No.", decline()),
+        ("No. No.", decline()),
+        ("no no", decline()),
+        ("no, can't come", decline("en")),
+        ("NO. NO PUEDO", decline("es")),
+        # ...in a clause of its own it meets the other keywords by priority...
+        ("No. Stop.", opt_out("en")),
+        ("Can't. Stop.", opt_out("en")),
+        ("No puedo. Parar.", opt_out("es")),
+        ("No, help", Reading(Intent.HELP, language="en")),
+        ("No. Start", Reading(Intent.OPT_IN, language="en")),
+        ("2, help", Reading(Intent.HELP, language="en")),
+        # ...but sharing a clause with another keyword it is a sentence ("I can't stop").
+        ("no stop", message()),
+        ("can't stop", message()),
+        ("cant stop!", message()),
+        ("no puedo parar", message()),
+        ("no help", message()),
+        ("no yes", message()),
+        ("no start", message()),
+        ("2 stop", message()),
+        ("help 2", message()),
+        ("no confirm", message()),
+        ("1 2", message()),
+        ("No pause", message()),
+    ],
+)
+def test_a_decline_keyword_counts_only_with_filler_in_its_clause(
+    body: str, expected: Reading
+) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("no más", opt_out("es")),
+        ("NO MAS", opt_out("es")),
+        ("No más, gracias", opt_out("es")),
+        ("No, no más", opt_out("es")),
+        ("no mas mensajes", opt_out("es")),
+        ("no me escriban", opt_out("es")),
+        ("no more texts", opt_out("en")),
+        ("no stop texting me", opt_out("en")),
+        ("no dejen de escribirme", message(language="es")),
+    ],
+)
+def test_no_keeps_its_opt_out_and_negation_readings(body: str, expected: Reading) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "no I'm fine",
+        "No, I'll be there",
+        "no problem",
+        "no way!",
+        "I said no",
+        "no worries see you tuesday",
+        "not coming today, sick",
+        "I can't come",
+        "I'm not coming",
+        "no puedo ir mañana",
+        "c u there",
+        "1 more week to go",
+        "I'm 2 minutes away",
+        "I need to pause",
+        "pause the reminders",
+        "resume? what do you mean",
+        "seguir adelante es difícil",
+    ],
+)
+def test_rsvp_pause_and_resume_words_inside_a_sentence_are_a_message(body: str) -> None:
+    assert read_message(body) == message()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("PAUSE 2", pause("en", 2)),
+        ("pause 2 weeks", pause("en", 2)),
+        ("Pause for 3 weeks", pause("en", 3)),
+        ("pause for 3", pause("en", 3)),
+        ("pause 1 week", pause("en", 1)),
+        ("pause 1", pause("en", 1)),
+        ("pause 52", pause("en", 52)),
+        ("pause 052 weeks", pause("en", 52)),
+        ("pause: 2 weeks", pause("en", 2)),
+        ("please pause 4 weeks, thanks!", pause("en", 4)),
+        ("PAUSE 2 WEEKS", pause("en", 2)),
+        (fullwidth("pause 2"), pause("en", 2)),
+        ("pausa 2", pause("es", 2)),
+        ("pausar 2 semanas", pause("es", 2)),
+        ("Pausa por 1 semana", pause("es", 1)),
+        ("PAUSAR 6 SEMANAS por favor", pause("es", 6)),
+        ("pause 2 semanas", pause("en", 2)),
+        ("pause", pause("en")),
+        ("pausar", pause("es")),
+        ("Pause 2. Pause 3.", pause("en", 2)),
+        ("pause. pause 3", pause("en", 3)),
+    ],
+)
+def test_pause_with_an_optional_number_of_weeks(body: str, expected: Reading) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Out of 1..52: a person answers, in the keyword's language.
+        ("pause 0", message(language="en")),
+        ("pause 00", message(language="en")),
+        ("pause 53", message(language="en")),
+        ("pause 100 weeks", message(language="en")),
+        ("pause for 99 weeks please", message(language="en")),
+        ("pausar 60 semanas", message(language="es")),
+        ("pause " + "9" * 5000, message(language="en")),
+        # Not a number of weeks at all: a plain message.
+        ("pause two weeks", message()),
+        ("pause 2 days", message()),
+        ("pause 2 weeks because I'm away", message()),
+        ("pause weeks", message()),
+        ("pause for", message()),
+        ("pause \u0662", message()),  # Arabic-Indic 2: only ASCII digits are read
+        ("2 weeks pause", message()),
+    ],
+)
+def test_pause_with_a_number_out_of_range_or_no_number_is_a_message(
+    body: str, expected: Reading
+) -> None:
+    assert read_message(body) == expected
+
+
+def test_pause_weeks_limit_is_a_year() -> None:
+    assert keywords.PAUSE_MAX_WEEKS == 52
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("resume", resume("en")),
+        ("unpause", resume("en")),
+        ("continuar", resume("es")),
+        ("seguir", resume("es")),
+        # REANUDAR stays opt-in: re-subscribing someone who asks must never be lost.
+        ("reanudar", Reading(Intent.OPT_IN, language="es")),
+        ("REANUDAR por favor", Reading(Intent.OPT_IN, language="es")),
+        ("reanudar, seguir", Reading(Intent.OPT_IN, language="es")),
+        ("start", Reading(Intent.OPT_IN, language="en")),
+    ],
+)
+def test_resume_and_reanudar(body: str, expected: Reading) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("1 stop", opt_out("en")),
+        ("C. Stop.", opt_out("en")),
+        ("confirm stop", opt_out("en")),
+        ("pause 2 weeks stop", opt_out("en")),
+        ("stop. pause 2", opt_out("en")),
+        ("resume. parar", opt_out("es")),
+        ("No. Baja.", opt_out("es")),
+        ("start 1", Reading(Intent.OPT_IN, language="en")),
+        ("resume start", Reading(Intent.OPT_IN, language="en")),
+        ("yes 1", Reading(Intent.YES, language="en")),
+        ("N. Si.", Reading(Intent.YES, language="es")),
+        ("help 1", Reading(Intent.HELP, language="en")),
+        ("pause help", Reading(Intent.HELP, language="en")),
+        ("C, N", confirm()),
+        ("No. Confirm.", confirm("en")),
+        ("confirm, pause", confirm("en")),
+        ("2. pause", decline()),
+        ("No, pause 2 weeks", decline()),
+        ("resume, pause 2", pause("en", 2)),
+        ("pause, resume", pause("en")),
+    ],
+)
+def test_priority_opt_out_opt_in_yes_help_confirm_decline_pause_resume(
+    body: str, expected: Reading
+) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("1", confirm()),
+        ("N", decline()),
+        ("NO", decline()),
+        ("1, confirm", confirm("en")),
+        ("C, confirmo", confirm("es")),
+        ("confirmo. C", confirm("es")),
+        ("2. No puedo.", decline("es")),
+        ("No. Can't come.", decline("en")),
+    ],
+)
+def test_language_comes_from_the_first_keyword_that_has_one(body: str, expected: Reading) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("1", confirm()),
+        ("2", decline()),
+        ("3", message()),
+        ("12", message()),
+        ("123", message(code="123")),
+        ("1234", message(code="1234")),
+        ("join 1", message(language="en")),
+        ("join 2", message(language="en")),
+        ("leave 1", message(language="en")),
+        ("confirmed", confirm("en")),
+        ("unpause", resume("en")),
+        ("continuar", resume("es")),
+        ("pausar", pause("es")),
+        # Not keywords, so code-shaped words like any other: the caller looks them up.
+        ("weeks", message(code="WEEKS")),
+        ("continue", message(code="CONTINUE")),
+    ],
+)
+def test_rsvp_numbers_and_keywords_are_never_group_codes(body: str, expected: Reading) -> None:
+    assert read_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("1", confirm()),
+        ("pause 2 weeks", pause("en", 2)),
+        ("pause 2 weeks, I want to die", message(crisis=True)),
+        ("No. I want to die", message(crisis=True)),
+        ("no more texts, I want to die", opt_out("en", crisis=True)),
+    ],
+)
+def test_crisis_is_checked_alongside_the_new_intents(body: str, expected: Reading) -> None:
     assert read_message(body) == expected
 
 
@@ -584,13 +934,15 @@ def test_reading_is_immutable() -> None:
 
 def test_intent_values_are_stable_strings() -> None:
     assert {i.value for i in Intent} == {
-        "opt_out", "opt_in", "yes", "help", "join", "leave", "message",
+        "opt_out", "opt_in", "yes", "help", "confirm", "decline", "pause", "resume",
+        "join", "leave", "message",
     }  # fmt: skip
+    assert f"{Intent.CONFIRM}" == "confirm"
     assert f"{Intent.OPT_OUT}" == "opt_out"
 
 
 def test_reading_defaults() -> None:
-    assert Reading(Intent.MESSAGE) == Reading(Intent.MESSAGE, None, None, False)
+    assert Reading(Intent.MESSAGE) == Reading(Intent.MESSAGE, None, None, False, None)
 
 
 # --- The documented lists -------------------------------------------------------
@@ -611,6 +963,25 @@ def test_reading_defaults() -> None:
         (keywords.JOIN_KEYWORDS_ES, ["UNIRME", "UNIR"]),
         (keywords.LEAVE_KEYWORDS_EN, ["LEAVE"]),
         (keywords.LEAVE_KEYWORDS_ES, ["SALIR"]),
+        (keywords.CONFIRM_KEYWORDS_ANY, CONFIRM_ANY),
+        (keywords.CONFIRM_KEYWORDS_EN, CONFIRM_EN),
+        (keywords.CONFIRM_KEYWORDS_ES, ["CONFIRMAR", "CONFIRMO"]),
+        (keywords.DECLINE_KEYWORDS_ANY, DECLINE_ANY),
+        (
+            keywords.DECLINE_KEYWORDS_EN,
+            ["CANT", "CAN'T COME", "CANNOT COME", "NOT COMING", "CAN'T MAKE IT", "CANNOT MAKE IT"],
+        ),
+        (
+            keywords.DECLINE_KEYWORDS_ES,
+            ["NO PUEDO", "NO PUEDO IR", "NO PUEDO VENIR", "NO VOY", "NO ASISTIRÉ"],
+        ),
+        (keywords.PAUSE_KEYWORDS_EN, PAUSE_EN),
+        (keywords.PAUSE_KEYWORDS_ES, PAUSE_ES),
+        (keywords.PAUSE_FOR_WORDS, ["FOR", "POR"]),
+        (keywords.PAUSE_WEEK_WORDS, ["WEEK", "WEEKS", "SEMANA", "SEMANAS"]),
+        (keywords.RESUME_KEYWORDS_EN, RESUME_EN),
+        (keywords.RESUME_KEYWORDS_ES, RESUME_ES),
+        (keywords.INTERJECTIONS, ["NOPE", "NAH"]),
     ],
 )
 def test_documented_keyword_lists(documented: tuple[str, ...], expected: list[str]) -> None:
@@ -625,6 +996,14 @@ def test_combined_lists_are_the_union_of_both_languages() -> None:
     assert keywords.HELP_KEYWORDS == keywords.HELP_KEYWORDS_EN + keywords.HELP_KEYWORDS_ES
     assert keywords.JOIN_KEYWORDS == keywords.JOIN_KEYWORDS_EN + keywords.JOIN_KEYWORDS_ES
     assert keywords.LEAVE_KEYWORDS == keywords.LEAVE_KEYWORDS_EN + keywords.LEAVE_KEYWORDS_ES
+    assert keywords.CONFIRM_KEYWORDS == (
+        keywords.CONFIRM_KEYWORDS_ANY + keywords.CONFIRM_KEYWORDS_EN + keywords.CONFIRM_KEYWORDS_ES
+    )
+    assert keywords.DECLINE_KEYWORDS == (
+        keywords.DECLINE_KEYWORDS_ANY + keywords.DECLINE_KEYWORDS_EN + keywords.DECLINE_KEYWORDS_ES
+    )
+    assert keywords.PAUSE_KEYWORDS == keywords.PAUSE_KEYWORDS_EN + keywords.PAUSE_KEYWORDS_ES
+    assert keywords.RESUME_KEYWORDS == keywords.RESUME_KEYWORDS_EN + keywords.RESUME_KEYWORDS_ES
 
 
 @pytest.mark.parametrize(
@@ -664,6 +1043,16 @@ def test_every_documented_phrase_reads_as_an_opt_out(
         (keywords.HELP_KEYWORDS_ES, Reading(Intent.HELP, language="es")),
         (keywords.LEAVE_KEYWORDS_EN, Reading(Intent.LEAVE, language="en")),
         (keywords.LEAVE_KEYWORDS_ES, Reading(Intent.LEAVE, language="es")),
+        (keywords.CONFIRM_KEYWORDS_ANY, confirm()),
+        (keywords.CONFIRM_KEYWORDS_EN, confirm("en")),
+        (keywords.CONFIRM_KEYWORDS_ES, confirm("es")),
+        (keywords.DECLINE_KEYWORDS_ANY, decline()),
+        (keywords.DECLINE_KEYWORDS_EN, decline("en")),
+        (keywords.DECLINE_KEYWORDS_ES, decline("es")),
+        (keywords.PAUSE_KEYWORDS_EN, pause("en")),
+        (keywords.PAUSE_KEYWORDS_ES, pause("es")),
+        (keywords.RESUME_KEYWORDS_EN, resume("en")),
+        (keywords.RESUME_KEYWORDS_ES, resume("es")),
     ],
 )
 def test_every_documented_keyword_reads_as_documented(
@@ -698,8 +1087,11 @@ padding = st.text(st.sampled_from(" \t\n\r.,;:!?¡¿…\"'“”\u2018\u2019()[]
 vocabulary = (
     OPT_OUT_EN + OPT_OUT_ES + OPT_IN_EN + OPT_IN_ES + YES_EN + YES_ES + HELP_EN + HELP_ES
     + PHRASES_EN + PHRASES_ES + COMMANDS + SPEC_CRISIS_WORDS
+    + CONFIRM_ANY + CONFIRM_EN + CONFIRM_ES + DECLINE_ANY + DECLINE_EN + DECLINE_ES
+    + PAUSE_EN + PAUSE_ES + RESUME_EN + RESUME_ES
     + ["join", "leave", "salir", "unirme", "abc123", "please", "por favor", "don't", "never",
-       "no", "İstanbul", "STRASSE", "straße", "\u0131i", "ΣΑΣ", "ﬁn", "Ǆ", "café", "ŉ", "ǰ"]
+       "no", "İstanbul", "STRASSE", "straße", "\u0131i", "ΣΑΣ", "ﬁn", "Ǆ", "café", "ŉ", "ǰ",
+       "for", "por", "weeks", "semana", "0", "3", "52", "53", "pause 2 weeks", "\u0662", "\uff12"]
 )  # fmt: skip
 messages = st.one_of(
     any_text,
@@ -716,6 +1108,18 @@ def test_read_message_never_raises(body: str) -> None:
     reading = read_message(body)
     assert isinstance(reading, Reading)
     assert reading.code is None or reading.intent in (Intent.JOIN, Intent.LEAVE, Intent.MESSAGE)
+    assert reading.weeks is None or (
+        reading.intent is Intent.PAUSE and 1 <= reading.weeks <= keywords.PAUSE_MAX_WEEKS
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages)
+def test_weeks_only_ever_come_with_a_pause(body: str) -> None:
+    reading = read_message(body)
+    assert reading.weeks is None or (
+        reading.intent is Intent.PAUSE and 1 <= reading.weeks <= keywords.PAUSE_MAX_WEEKS
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,8 +23,8 @@ TUESDAYS = Schedule("FREQ=WEEKLY;BYDAY=TU", datetime(2026, 6, 2, 18, 30), CHICAG
 JUNE = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def keys(found: list[Occurrence]) -> list[str]:
@@ -123,13 +125,21 @@ def test_patterns_give_these_meetings(
     assert keys(found) == expected
     # No DST change inside these windows: Chicago is on CDT, UTC-5, throughout.
     wall_times = [datetime.strptime(key, "%Y%m%dT%H%M") for key in expected]
-    assert [o.starts_at for o in found] == [w.replace(tzinfo=UTC) + timedelta(hours=5) for w in wall_times]
+    assert [o.starts_at for o in found] == [
+        w.replace(tzinfo=UTC) + timedelta(hours=5) for w in wall_times
+    ]
     assert all(o.ends_at - o.starts_at == timedelta(minutes=90) for o in found)
 
 
 def test_window_includes_its_start_and_excludes_its_end() -> None:
     found = occurrences(TUESDAYS, [], utc(2026, 6, 9, 23, 30), utc(2026, 6, 23, 23, 30))
     assert keys(found) == ["20260609T1830", "20260616T1830"]
+
+
+def test_a_first_start_the_rule_does_not_give_is_not_a_meeting() -> None:
+    # Monday 1 June at 18:30, every Tuesday, twice: the Tuesdays 2 and 9 June.
+    schedule = Schedule("FREQ=WEEKLY;BYDAY=TU;COUNT=2", datetime(2026, 6, 1, 18, 30), CHICAGO)
+    assert keys(occurrences(schedule, [], *JUNE)) == ["20260602T1830", "20260609T1830"]
 
 
 def test_a_year_of_a_schedule_begun_ten_years_ago() -> None:
@@ -211,20 +221,24 @@ def test_a_new_place_alone_marks_the_meeting_moved() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["20260610T1830", "20260609T1900", "not a key"], ids=["wrong day", "wrong time", "junk"]
+    "change",
+    [
+        pytest.param(Change("20260610T1830", cancelled=True), id="no meeting that day"),
+        pytest.param(
+            Change("20260609T1900", new_start=datetime(2026, 6, 12, 9, 0)), id="not at that time"
+        ),
+        pytest.param(Change("next week", new_start=datetime(2026, 6, 12, 9, 0)), id="not a key"),
+    ],
 )
-def test_a_change_to_no_meeting_of_the_rule_is_ignored(key: str) -> None:
-    changes = [Change(key, cancelled=True), Change(key, new_start=datetime(2026, 6, 12, 9, 0))]
-    assert occurrences(TUESDAYS, changes, *JUNE) == occurrences(TUESDAYS, [], *JUNE)
+def test_a_change_to_no_meeting_of_the_rule_is_ignored(change: Change) -> None:
+    assert occurrences(TUESDAYS, [change], *JUNE) == occurrences(TUESDAYS, [], *JUNE)
 
 
 @pytest.mark.parametrize(
     ("schedule", "changes", "after", "expected"),
     [
         pytest.param(TUESDAYS, [], utc(2026, 6, 3), "20260609T1830", id="next Tuesday"),
-        pytest.param(
-            TUESDAYS, [], utc(2026, 6, 9, 23, 30), "20260616T1830", id="strictly after"
-        ),
+        pytest.param(TUESDAYS, [], utc(2026, 6, 9, 23, 30), "20260616T1830", id="strictly after"),
         pytest.param(
             TUESDAYS,
             [Change("20260609T1830", cancelled=True)],
@@ -356,7 +370,9 @@ def test_meetings_keep_their_wall_time_and_change_offset_on_the_right_day(
 ) -> None:
     found = occurrences(Schedule(rule, first_start, zone), [], utc(2026, 1, 1), utc(2027, 1, 1))
     assert local_starts(found) == expected
-    assert [o.starts_at for o in found] == [datetime.fromisoformat(e).astimezone(UTC) for e in expected]
+    assert [o.starts_at for o in found] == [
+        datetime.fromisoformat(e).astimezone(UTC) for e in expected
+    ]
 
 
 @pytest.mark.parametrize(
@@ -432,19 +448,29 @@ def test_wall_times_that_do_not_exist_or_happen_twice(
     schedule = Schedule("FREQ=DAILY;COUNT=3", first_start, zone)
     found = occurrences(schedule, [], utc(2026, 1, 1), utc(2027, 1, 1))
     assert local_starts(found) == expected
-    assert [o.starts_at for o in found] == [datetime.fromisoformat(e).astimezone(UTC) for e in expected]
+    assert [o.starts_at for o in found] == [
+        datetime.fromisoformat(e).astimezone(UTC) for e in expected
+    ]
     # The key stays the rule's wall time, also on the day it could not be kept.
     day = first_start.date()
-    assert keys(found) == [
-        f"{day + timedelta(days=n):%Y%m%d}T{first_start:%H%M}" for n in range(3)
-    ]
+    assert keys(found) == [f"{day + timedelta(days=n):%Y%m%d}T{first_start:%H%M}" for n in range(3)]
+
+
+def test_a_meeting_pushed_out_of_the_gap_counts_by_its_real_start() -> None:
+    schedule = Schedule("FREQ=DAILY", datetime(2026, 3, 7, 2, 30), "America/New_York")
+    # From 03:00 EDT: the 02:30 meeting, held at 03:30 that day, is inside the window.
+    found = occurrences(schedule, [], utc(2026, 3, 8, 7, 0), utc(2026, 3, 8, 8, 0))
+    assert [(o.key, o.starts_at) for o in found] == [("20260308T0230", utc(2026, 3, 8, 7, 30))]
 
 
 def test_a_meeting_across_the_fall_back_lasts_its_duration() -> None:
     schedule = Schedule("FREQ=DAILY;COUNT=1", datetime(2026, 11, 1, 1, 0), "America/New_York")
     (found,) = occurrences(schedule, [], utc(2026, 11, 1), utc(2026, 11, 2))
     assert (found.starts_at, found.ends_at) == (utc(2026, 11, 1, 5, 0), utc(2026, 11, 1, 6, 30))
-    assert found.ends_at.astimezone(found.local_start.tzinfo).isoformat() == "2026-11-01T01:30:00-05:00"
+    assert (
+        found.ends_at.astimezone(found.local_start.tzinfo).isoformat()
+        == "2026-11-01T01:30:00-05:00"
+    )
 
 
 def test_a_move_into_a_gap_moves_forward_too() -> None:
@@ -454,72 +480,86 @@ def test_a_move_into_a_gap_moves_forward_too() -> None:
     assert found.local_start.isoformat() == "2026-03-08T03:30:00-04:00"
 
 
-def valid(**changes: object) -> Schedule:
-    fields: dict[str, object] = {
-        "rrule": "FREQ=WEEKLY;BYDAY=TU",
-        "first_start": datetime(2026, 6, 2, 18, 30),
-        "timezone": CHICAGO,
-        "duration": timedelta(minutes=90),
-    }
-    fields.update(changes)
-    return Schedule(**fields)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("FREQ=WEEKLY;BYDAY=XX", "the rule could not be read: invalid 'BYDAY': XX"),
+        ("FREQ=WEEKLY;COLOUR=RED", "the rule could not be read: unknown parameter 'COLOUR'"),
+        ("FREQ=WEEKLY;UNTIL=SOON", "the rule could not be read: invalid 'UNTIL': SOON"),
+        ("FREQ=WEEKLY;BYDAY", "each part of the rule must be NAME=VALUE"),
+        ("FREQ=WEEKLY;;", "each part of the rule must be NAME=VALUE"),
+        ("", "each part of the rule must be NAME=VALUE"),
+        ("FREQ=WEEKLY; BYDAY=TU", "the rule must be one RRULE value on one line"),
+        ("FREQ=WEEKLY\nEXDATE:20260609T183000", "the rule must be one RRULE value on one line"),
+        ("FREQ=HOURLY", "meetings repeat at most daily; FREQ=HOURLY is not allowed"),
+        ("FREQ=MINUTELY", "meetings repeat at most daily; FREQ=MINUTELY is not allowed"),
+        ("FREQ=SECONDLY", "meetings repeat at most daily; FREQ=SECONDLY is not allowed"),
+        ("BYDAY=TU", "the rule needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY"),
+        ("FREQ=FORTNIGHTLY", "the rule needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY"),
+        ("FREQ=WEEKLY;UNTIL=20260101T000000", "the rule gives no meeting at all"),
+        ("FREQ=WEEKLY;COUNT=0", "the rule gives no meeting at all"),
+        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "the rule gives no meeting at all"),
+        ("DTSTART:20260602T183000\nRRULE:FREQ=WEEKLY", "the rule must not contain DTSTART"),
+        ("DTSTART=20260602T183000;FREQ=WEEKLY", "the rule must not contain DTSTART"),
+        ("FREQ=WEEKLY;BYSECOND=0,30", "BYSECOND is not allowed"),
+        ("FREQ=WEEKLY;INTERVAL=0", "INTERVAL must be 1 or more"),
+        ("FREQ=WEEKLY;INTERVAL=-2", "INTERVAL must be 1 or more"),
+        ("FREQ=WEEKLY;COUNT=3;UNTIL=20261231T000000", "may end with COUNT or with UNTIL, not both"),
+    ],
+)
+def test_validate_refuses_a_bad_rule(rule: str, message: str) -> None:
+    with pytest.raises(ScheduleError, match=re.escape(message)):
+        validate(replace(TUESDAYS, rrule=rule))
 
 
 @pytest.mark.parametrize(
     ("schedule", "message"),
     [
-        pytest.param(valid(rrule="FREQ=WEEKLY;BYDAY=XX"), "could not be read: invalid 'BYDAY': XX"),
-        pytest.param(valid(rrule="FREQ=WEEKLY;COLOUR=RED"), "could not be read: unknown parameter"),
-        pytest.param(valid(rrule="FREQ=WEEKLY;BYDAY"), "could not be read"),
-        pytest.param(valid(rrule="FREQ=WEEKLY;UNTIL=SOON"), "could not be read: invalid 'UNTIL'"),
-        pytest.param(valid(rrule=""), "one RRULE value on one line"),
-        pytest.param(valid(rrule="FREQ=WEEKLY; BYDAY=TU"), "one RRULE value on one line"),
-        pytest.param(valid(rrule="FREQ=WEEKLY\nEXDATE:20260609T183000"), "one RRULE value"),
-        pytest.param(valid(timezone="Mars/Olympus_Mons"), "unknown time zone 'Mars/Olympus_Mons'"),
-        pytest.param(valid(timezone="America"), "unknown time zone 'America'"),
-        pytest.param(valid(timezone=""), "unknown time zone ''"),
-        pytest.param(valid(rrule="FREQ=HOURLY"), "at most daily; FREQ=HOURLY is not allowed"),
-        pytest.param(valid(rrule="FREQ=MINUTELY"), "at most daily; FREQ=MINUTELY"),
-        pytest.param(valid(rrule="FREQ=SECONDLY"), "at most daily; FREQ=SECONDLY"),
-        pytest.param(valid(rrule="BYDAY=TU"), "needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY"),
-        pytest.param(valid(rrule="FREQ=FORTNIGHTLY"), "needs FREQ=DAILY, WEEKLY"),
-        pytest.param(valid(rrule="FREQ=WEEKLY;UNTIL=20260101T000000"), "gives no meeting at all"),
-        pytest.param(valid(rrule="FREQ=WEEKLY;COUNT=0"), "gives no meeting at all"),
-        pytest.param(valid(rrule="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), "gives no meeting at all"),
         pytest.param(
-            valid(first_start=datetime(2026, 6, 1, 18, 30)),
-            "the first meeting, Mon 2026-06-01 18:30, is not one the rule gives; "
-            "its first would be Tue 2026-06-02 18:30",
+            replace(TUESDAYS, first_start=datetime(2026, 6, 2, 18, 30, tzinfo=UTC)),
+            "the first meeting's time must be a local wall-clock time, without a time zone",
+            id="first start in a zone",
         ),
-        pytest.param(valid(duration=timedelta(0)), "must last more than 0 minutes"),
-        pytest.param(valid(duration=timedelta(minutes=-30)), "must last more than 0 minutes"),
-        pytest.param(valid(duration=timedelta(hours=24, minutes=1)), "at most 24 hours"),
         pytest.param(
-            valid(rrule="DTSTART:20260602T183000\nRRULE:FREQ=WEEKLY"), "must not contain DTSTART"
+            replace(TUESDAYS, first_start=datetime(2026, 6, 2, 18, 30, 15)),
+            "meetings start on a whole minute",
+            id="first start with seconds",
         ),
-        pytest.param(valid(rrule="DTSTART=20260602T183000;FREQ=WEEKLY"), "must not contain DTSTART"),
         pytest.param(
-            valid(first_start=datetime(2026, 6, 2, 18, 30, tzinfo=UTC)), "without a time zone"
+            replace(TUESDAYS, timezone="Mars/Olympus_Mons"),
+            "unknown time zone 'Mars/Olympus_Mons'; use an IANA name such as America/New_York",
+            id="unknown zone",
         ),
-        pytest.param(valid(first_start=datetime(2026, 6, 2, 18, 30, 15)), "on a whole minute"),
-        pytest.param(valid(rrule="FREQ=WEEKLY;BYSECOND=0,30"), "BYSECOND is not allowed"),
-        pytest.param(valid(rrule="FREQ=WEEKLY;INTERVAL=0"), "INTERVAL must be 1 or more"),
-        pytest.param(valid(rrule="FREQ=WEEKLY;INTERVAL=-2"), "INTERVAL must be 1 or more"),
         pytest.param(
-            valid(rrule="FREQ=WEEKLY;COUNT=3;UNTIL=20261231T000000"), "COUNT or with UNTIL, not both"
+            replace(TUESDAYS, timezone="America"), "unknown time zone 'America'", id="zone folder"
+        ),
+        pytest.param(replace(TUESDAYS, timezone=""), "unknown time zone ''", id="no zone"),
+        pytest.param(
+            replace(TUESDAYS, duration=timedelta(0)),
+            "a meeting must last more than 0 minutes and at most 24 hours",
+            id="no duration",
+        ),
+        pytest.param(
+            replace(TUESDAYS, duration=timedelta(minutes=-30)),
+            "a meeting must last more than 0 minutes and at most 24 hours",
+            id="negative duration",
+        ),
+        pytest.param(
+            replace(TUESDAYS, duration=timedelta(hours=24, minutes=1)),
+            "a meeting must last more than 0 minutes and at most 24 hours",
+            id="over a day",
         ),
     ],
 )
-def test_validate_refuses_with_a_reason(schedule: Schedule, message: str) -> None:
-    with pytest.raises(ScheduleError, match=message.replace("(", r"\(")) as caught:
+def test_validate_refuses_a_bad_schedule(schedule: Schedule, message: str) -> None:
+    with pytest.raises(ScheduleError, match=re.escape(message)):
         validate(schedule)
-    assert str(caught.value).startswith(tuple("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 
 
 def test_validate_accepts_a_good_schedule_and_occurrences_refuse_a_bad_one() -> None:
     validate(TUESDAYS)
     with pytest.raises(ScheduleError, match="at most daily"):
-        occurrences(valid(rrule="FREQ=HOURLY"), [], *JUNE)
+        occurrences(replace(TUESDAYS, rrule="FREQ=HOURLY"), [], *JUNE)
 
 
 def test_a_move_given_in_a_zone_is_refused() -> None:

@@ -1,0 +1,98 @@
+"""Words for a campaign's row at the moment it goes: the person's language, name and zone now."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.campaign_wording import default_pool, default_template, render
+from service.campaigns import rotation_pick
+from service.models import (
+    Campaign,
+    CampaignKind,
+    Group,
+    MeetingSchedule,
+    OutboxMessage,
+    Participant,
+)
+from service.recurrence import Change, Occurrence, Schedule, occurrences
+
+
+def schedule_of(group: Group, meeting: MeetingSchedule) -> tuple[Schedule, list[Change]]:
+    """The pure schedule of a group's meetings, with each occurrence's changes."""
+    schedule = Schedule(
+        rrule=meeting.rrule,
+        first_start=meeting.first_start,
+        timezone=group.timezone,
+        duration=timedelta(minutes=meeting.duration_minutes),
+        location=meeting.location,
+    )
+    changes = [
+        Change(
+            occurrence_key=c.occurrence_key,
+            cancelled=c.cancelled,
+            new_start=c.new_start,
+            new_location=c.new_location,
+        )
+        for c in meeting.changes
+    ]
+    return schedule, changes
+
+
+def find_occurrence(session: Session, group: Group, key: str) -> Occurrence | None:
+    """The meeting a key names, wherever it was moved to (within a fortnight of its slot)."""
+    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
+    if meeting is None:
+        return None
+    schedule, changes = schedule_of(group, meeting)
+    slot = datetime.strptime(key, "%Y%m%dT%H%M").replace(tzinfo=ZoneInfo(group.timezone))
+    around = occurrences(
+        schedule,
+        changes,
+        slot - timedelta(days=14),
+        slot + timedelta(days=14),
+        include_cancelled=True,
+    )
+    return next((o for o in around if o.key == key), None)
+
+
+def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
+    """Word a campaign row for its participant; raises ValueError when it cannot be worded."""
+    campaign = session.get(Campaign, row.campaign_id) if row.campaign_id else None
+    participant = session.get(Participant, row.participant_id) if row.participant_id else None
+    if campaign is None or participant is None:
+        raise ValueError("its campaign or participant is gone")
+    group = session.get_one(Group, campaign.group_id)
+    language = participant.language
+    first_name = participant.name.split()[0] if participant.name else None
+    common = {
+        "language": language,
+        "now": moment,
+        "first_name": first_name,
+        "group": group.public_name,
+        "send_at": moment,
+    }
+    if campaign.kind is CampaignKind.REMINDER:
+        occurrence = find_occurrence(session, group, row.occurrence_key or "")
+        if occurrence is None or occurrence.cancelled:
+            raise ValueError("its meeting is no longer on the calendar")
+        text = campaign.wording.get(language) or default_template("reminder", language)
+        return render(
+            text,
+            meeting_start=occurrence.starts_at,
+            zone=participant.timezone,
+            location=occurrence.location,
+            rsvp=campaign.rsvp,
+            **common,  # type: ignore[arg-type]
+        ).text
+    if campaign.kind is CampaignKind.ENCOURAGEMENT:
+        own = campaign.wording.get(language)
+        pool = own.splitlines() if own else default_pool(language)
+        sequence = int((row.send_key.rsplit(":", 1)[-1]) or 0)
+        line = pool[rotation_pick(len(pool), campaign.id, participant.id, sequence)]
+        return render(line, **common).text  # type: ignore[arg-type]
+    text = campaign.wording.get(language) or next(iter(campaign.wording.values()))
+    return render(text, **common).text  # type: ignore[arg-type]
