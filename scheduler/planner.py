@@ -305,7 +305,8 @@ def _upsert(
             ),
         ),
     )
-    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+    result = session.execute(statement, execution_options={"preserve_rowcount": True})
+    return max(0, int(result.rowcount))  # type: ignore[attr-defined]
 
 
 def cancel_queued(session: Session, campaign_id: int, reason: str, now: datetime) -> int:

@@ -17,9 +17,12 @@ from service.cli import cli
 from service.config import Settings
 from service.gateway import GatewayError, OutgoingText, Receipt
 from service.models import (
+    Campaign,
+    CampaignKind,
     ConsentState,
     Coordinator,
     Group,
+    MeetingSchedule,
     Membership,
     MembershipStatus,
     Participant,
@@ -162,3 +165,25 @@ def make_participant(
         session.add(Membership(participant_id=participant.id, group_id=group.id, status=status))
     session.commit()
     return participant
+
+
+def make_schedule(
+    session: Session,
+    group: Group,
+    rule: str = "FREQ=WEEKLY;BYDAY=TU",
+    first: datetime = datetime(2026, 3, 3, 18, 30),
+    location: str | None = "Room 5",
+) -> MeetingSchedule:
+    meeting = MeetingSchedule(
+        group_id=group.id, rrule=rule, first_start=first, duration_minutes=90, location=location
+    )
+    session.add(meeting)
+    session.commit()
+    return meeting
+
+
+def make_campaign(session: Session, group: Group, kind: CampaignKind, **fields: Any) -> Campaign:
+    campaign = Campaign(group_id=group.id, kind=kind, name=f"{kind.value} campaign", **fields)
+    session.add(campaign)
+    session.commit()
+    return campaign

@@ -1,0 +1,278 @@
+"""Planning campaigns into the outbox, and sending what was planned, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
+
+from scheduler.dispatcher import dispatch_due
+from scheduler.planner import plan
+from service.db import make_engine
+from service.models import (
+    Base,
+    CampaignKind,
+    CampaignStatus,
+    Group,
+    MeetingChange,
+    MeetingSchedule,
+    Membership,
+    MembershipStatus,
+    OutboxMessage,
+    OutboxState,
+)
+from tests.support import (
+    Clock,
+    RecordingGateway,
+    make_campaign,
+    make_group,
+    make_participant,
+    make_schedule,
+)
+
+SAM, LUCIA = "+12025550142", "+12025550145"
+# The test clock starts Tuesday 2026-03-03 at 12:00 in New York (17:00 UTC); the group meets
+# Tuesdays at 18:30 New York time.
+TONIGHT_UTC = datetime(2026, 3, 3, 23, 30, tzinfo=UTC)
+
+
+def rows(session: Session) -> list[OutboxMessage]:
+    session.expire_all()
+    return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.due_at)))
+
+
+def run(app: Flask, session: Session, clock: Clock) -> None:
+    """One tick of the clock: plan, then send what is due."""
+    plan(session, clock.now)
+    session.commit()
+    dispatch_due(app)
+
+
+def advance(app: Flask, session: Session, clock: Clock, until: datetime) -> None:
+    """Tick once a minute until `until`, as the scheduler would."""
+    while clock.now < until:
+        clock.now = min(until, clock.now + timedelta(minutes=1))
+        run(app, session, clock)
+
+
+@pytest.fixture
+def circle(session: Session) -> Group:
+    group = make_group(session, "CIRCLE")
+    make_schedule(session, group)
+    return group
+
+
+def test_planning_twice_plans_each_send_once(session: Session, circle: Group, clock: Clock) -> None:
+    make_participant(session, SAM, circle)
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["1d@18:00", "2h"])
+
+    first = plan(session, clock.now)
+    session.commit()
+    second = plan(session, clock.now)
+    session.commit()
+
+    planned = rows(session)
+    keys = [r.send_key for r in planned]
+    assert len(keys) == len(set(keys))
+    assert first.written == len(planned) > 0
+    assert second.written == 0 and second.cancelled == 0
+    # Tonight's "2h" and next week's two reminders (the 1d@18:00 for tonight already passed).
+    assert [r.due_at for r in planned] == [
+        TONIGHT_UTC - timedelta(hours=2),
+        datetime(2026, 3, 9, 22, 0, tzinfo=UTC),  # Monday 18:00 EDT (DST began March 8)
+        datetime(2026, 3, 10, 20, 30, tzinfo=UTC),
+    ]
+    assert all(r.expires_at in (TONIGHT_UTC, TONIGHT_UTC + timedelta(days=7) - timedelta(hours=1))
+               for r in planned)  # fmt: skip
+
+
+def test_a_reminder_goes_once_at_its_time_worded_for_its_reader(
+    app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
+) -> None:
+    make_participant(session, SAM, circle, name="Sam Rivera")
+    make_participant(session, LUCIA, circle, name="Lucia Gomez", language="es")
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h"], rsvp=True)
+
+    advance(app, session, clock, TONIGHT_UTC - timedelta(hours=2, minutes=1))
+    assert gateway.sent == []
+    advance(app, session, clock, TONIGHT_UTC - timedelta(hours=1))
+
+    assert gateway.to(SAM) == [
+        "Hi Sam, a reminder: Circle Group meets today at 6:30 PM at Room 5. "
+        "Reply C to confirm, N if you can't come."
+    ]
+    assert len(gateway.to(LUCIA)) == 1
+    assert "hoy a las 18:30" in gateway.to(LUCIA)[0]
+    sent = [r for r in rows(session) if r.state is OutboxState.SENT]
+    assert len(sent) == 2 and all(r.body for r in sent)  # what went out is kept on the row
+
+
+def test_a_meeting_moved_after_planning_reminds_at_the_new_time_only(
+    app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
+) -> None:
+    make_participant(session, SAM, circle)
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h"])
+    run(app, session, clock)
+
+    schedule = session.scalars(select(MeetingSchedule)).one()
+    session.add(
+        MeetingChange(
+            schedule_id=schedule.id,
+            occurrence_key="20260303T1830",
+            new_start=datetime(2026, 3, 3, 20, 0),
+            new_location="Room 7",
+        )
+    )
+    session.commit()
+
+    advance(app, session, clock, datetime(2026, 3, 4, 1, 0, tzinfo=UTC))
+
+    assert len(gateway.sent) == 1
+    assert "8:00 PM at Room 7" in gateway.sent[0].body
+    sent = [r for r in rows(session) if r.state is OutboxState.SENT]
+    assert [r.sent_at for r in sent] == [datetime(2026, 3, 3, 23, 0, tzinfo=UTC)]
+
+
+def test_a_cancelled_meeting_sends_nothing(
+    app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
+) -> None:
+    make_participant(session, SAM, circle)
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h"])
+    run(app, session, clock)
+    schedule = session.scalars(select(MeetingSchedule)).one()
+    session.add(
+        MeetingChange(schedule_id=schedule.id, occurrence_key="20260303T1830", cancelled=True)
+    )
+    session.commit()
+
+    advance(app, session, clock, TONIGHT_UTC)
+
+    assert gateway.sent == []
+    assert rows(session)[0].state is OutboxState.CANCELED
+
+
+def test_leaving_and_pausing_withdraw_planned_texts_and_coming_back_restores_them(
+    app: Flask, session: Session, circle: Group, clock: Clock
+) -> None:
+    make_participant(session, SAM, circle)
+    campaign = make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h"])
+    run(app, session, clock)
+
+    membership = session.scalars(select(Membership)).one()
+    membership.status = MembershipStatus.LEFT
+    session.commit()
+    run(app, session, clock)
+    assert {r.state for r in rows(session)} == {OutboxState.CANCELED}
+
+    membership.status = MembershipStatus.ACTIVE
+    session.commit()
+    run(app, session, clock)
+    assert {r.state for r in rows(session)} == {OutboxState.QUEUED}
+
+    campaign.status = CampaignStatus.PAUSED
+    session.commit()
+    run(app, session, clock)
+    assert {r.state for r in rows(session)} == {OutboxState.CANCELED}
+
+
+def test_a_reminder_due_in_quiet_hours_moves_to_an_allowed_time(
+    app: Flask, session: Session, clock: Clock, gateway: RecordingGateway
+) -> None:
+    group = make_group(session, "EARLY")
+    make_schedule(session, group, rule="FREQ=WEEKLY;BYDAY=WE", first=datetime(2026, 3, 4, 8, 30))
+    make_participant(session, SAM, group)
+    make_campaign(session, group, CampaignKind.REMINDER, offsets=["12h"])
+
+    plan(session, clock.now)
+    session.commit()
+
+    row = rows(session)[0]
+    # 12 h before 08:30 is 20:30, which is allowed; the quiet hours start at 21:00.
+    assert row.due_at == datetime(2026, 3, 4, 1, 30, tzinfo=UTC)
+    group.quiet_start = time(20, 0)
+    session.commit()
+    session.execute(delete(OutboxMessage))
+    session.commit()
+    plan(session, clock.now)
+    session.commit()
+    moved = rows(session)[0]
+    assert moved.state is OutboxState.QUEUED
+    assert moved.due_at in (
+        datetime(2026, 3, 4, 0, 59, tzinfo=UTC),  # 19:59, the evening before
+        datetime(2026, 3, 4, 13, 0, tzinfo=UTC),  # 08:00, before the 08:30 meeting
+    )
+    assert moved.state_reason and "quiet hours" in moved.state_reason
+
+
+def test_after_a_three_hour_outage_stale_reminders_expire_and_encouragement_goes_once(
+    app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
+) -> None:
+    make_participant(session, SAM, circle)
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["1h"])
+    make_campaign(
+        session,
+        circle,
+        CampaignKind.ENCOURAGEMENT,
+        cadence="FREQ=DAILY",
+        cadence_time=time(17, 0),
+        created_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    plan(session, clock.now)
+    session.commit()
+
+    # Down from 16:59 to 19:59 New York time: the 17:30 reminder's meeting began at 18:30.
+    clock.now = datetime(2026, 3, 4, 0, 59, tzinfo=UTC)
+    run(app, session, clock)
+    run(app, session, clock)
+
+    states = {r.kind.value: r.state for r in rows(session) if r.occurrence_key == "20260303T1830"}
+    assert states == {"reminder": OutboxState.EXPIRED}
+    encouragement = [r for r in rows(session) if r.kind.value == "encouragement"]
+    assert [r.state for r in encouragement if r.occurrence_key == "20260303T1700"] == [
+        OutboxState.SENT
+    ]
+    assert len(gateway.to(SAM)) == 1
+
+
+@pytest.mark.postgres
+def test_two_planner_processes_at_once_plan_each_send_once(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    now = Clock().now
+    try:
+        with Session(engine) as session:
+            group = make_group(session, "RACE")
+            make_schedule(session, group)
+            for n in range(40):
+                make_participant(session, f"+1202555{1000 + n:04d}", group)
+            make_campaign(session, group, CampaignKind.REMINDER, offsets=["1d@18:00", "2h", "30m"])
+        script = (
+            "import sys; from datetime import datetime; from sqlalchemy.orm import Session;"
+            "from service.db import make_engine; from scheduler.planner import plan;"
+            "s = Session(make_engine(sys.argv[1]));"
+            "[(plan(s, datetime.fromisoformat(sys.argv[2])), s.commit()) for _ in range(5)]"
+        )
+        root = Path(__file__).resolve().parents[2]
+        planners = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, postgres_url, now.isoformat()], cwd=root
+            )
+            for _ in range(2)
+        ]
+        assert [p.wait(timeout=120) for p in planners] == [0, 0]
+
+        with Session(engine) as session:
+            total = session.scalar(select(func.count()).select_from(OutboxMessage))
+            keys = session.scalar(select(func.count(func.distinct(OutboxMessage.send_key))))
+        # Tonight's 2h and 30m, and next week's three, for each of the 40.
+        assert total == keys == 40 * 5
+    finally:
+        with engine.begin() as conn:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
