@@ -18,7 +18,7 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
-from service.recurrence import Change, Occurrence, Schedule, occurrences
+from service.recurrence import Change, Occurrence, Schedule, next_occurrence, occurrences
 
 
 def schedule_of(group: Group, meeting: MeetingSchedule) -> tuple[Schedule, list[Change]]:
@@ -96,3 +96,12 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
         return render(line, **common).text  # type: ignore[arg-type]
     text = campaign.wording.get(language) or next(iter(campaign.wording.values()))
     return render(text, **common).text  # type: ignore[arg-type]
+
+
+def next_meeting(session: Session, group: Group, now: datetime) -> Occurrence | None:
+    """The group's next meeting not yet over (someone may answer as it begins)."""
+    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
+    if meeting is None:
+        return None
+    schedule, changes = schedule_of(group, meeting)
+    return next_occurrence(schedule, changes, now - schedule.duration)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_time
-from sqlalchemy import func, select
+from babel.dates import format_date, format_time
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service import consent
+from service.campaign_wording import render
+from service.composer import next_meeting
 from service.keywords import Intent, Reading, read_message
 from service.models import (
+    Attendance,
     ConsentSource,
     ConsentState,
     Group,
@@ -21,14 +24,19 @@ from service.models import (
     Membership,
     MembershipStatus,
     OutboxKind,
+    OutboxMessage,
     OutboxState,
     Participant,
+    Rsvp,
 )
 from service.outbox import enqueue
 from service.phones import mask, phone_hash
 from service.wording import Wording
 
 log = logging.getLogger(__name__)
+
+# A PAUSE without a number lasts until RESUME.
+INDEFINITELY = timedelta(days=365 * 100)
 
 # Twilio's Advanced Opt-Out already answered these; we only record what changed.
 _ADVANCED_OPT_OUT = {"STOP": Intent.OPT_OUT, "START": Intent.OPT_IN, "HELP": Intent.HELP}
@@ -226,7 +234,79 @@ class Conversation:
         if intent is Intent.LEAVE:
             self._leave(participant, reading.code, outcome)
             return
+        if intent in (Intent.CONFIRM, Intent.DECLINE):
+            self._rsvp(participant, intent is Intent.CONFIRM, outcome)
+            return
+        if intent is Intent.PAUSE:
+            self._pause(participant, reading.weeks, outcome)
+            return
+        if intent is Intent.RESUME:
+            participant.encouragement_paused_until = None
+            outcome.replies.append(self._say("resumed", lang))
+            return
         self._to_inbox(participant, inbound, outcome)
+
+    def _rsvp(self, participant: Participant, coming: bool, outcome: Outcome) -> None:
+        """Record attendance for the person's next meeting, in whichever group meets first."""
+        upcoming = []
+        for membership in self._memberships(participant, MembershipStatus.ACTIVE):
+            occurrence = next_meeting(self.session, membership.group, self.now)
+            if occurrence is not None:
+                upcoming.append((occurrence.starts_at, membership.group, occurrence))
+        if not upcoming:
+            outcome.replies.append(self._say("no_meeting", participant.language))
+            return
+        _, group, occurrence = min(upcoming, key=lambda item: item[0])
+        answer = Attendance.YES if coming else Attendance.NO
+        rsvp = self.session.scalar(
+            select(Rsvp).where(
+                Rsvp.participant_id == participant.id,
+                Rsvp.group_id == group.id,
+                Rsvp.occurrence_key == occurrence.key,
+            )
+        )
+        if rsvp is None:
+            rsvp = Rsvp(participant_id=participant.id, group_id=group.id,
+                        occurrence_key=occurrence.key)  # fmt: skip
+            self.session.add(rsvp)
+        rsvp.answer, rsvp.answered_at = answer, self.now
+        when = render(
+            "{{ meeting_when }}",
+            language=participant.language,
+            now=self.now,
+            first_name=None,
+            group=group.public_name,
+            meeting_start=occurrence.starts_at,
+            zone=participant.timezone,
+        ).text
+        name = "rsvp_confirmed" if coming else "rsvp_declined"
+        outcome.replies.append(
+            self._say(name, participant.language, group=group.public_name, when=when)
+        )
+
+    def _pause(self, participant: Participant, weeks: int | None, outcome: Outcome) -> None:
+        """Stop encouragement (never reminders) for some weeks, or until RESUME."""
+        until = self.now + timedelta(weeks=weeks) if weeks else None
+        participant.encouragement_paused_until = until or self.now + INDEFINITELY
+        self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.participant_id == participant.id,
+                OutboxMessage.kind == OutboxKind.ENCOURAGEMENT,
+                OutboxMessage.state == OutboxState.QUEUED,
+            )
+            .values(state=OutboxState.CANCELED, state_reason="paused by participant")
+        )
+        shown = (
+            format_date(
+                until.astimezone(ZoneInfo(participant.timezone)),
+                "long",
+                locale=participant.language,
+            )
+            if until
+            else None
+        )
+        outcome.replies.append(self._say("paused", participant.language, until=shown))
 
     def _join(self, participant: Participant, group: Group, outcome: Outcome) -> None:
         membership = self.session.scalar(

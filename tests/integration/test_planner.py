@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
@@ -26,14 +27,18 @@ from service.models import (
     MembershipStatus,
     OutboxMessage,
     OutboxState,
+    Rsvp,
 )
+from tests.integration.test_sms_conversation import replies
 from tests.support import (
     Clock,
     RecordingGateway,
+    invoke,
     make_campaign,
     make_group,
     make_participant,
     make_schedule,
+    text_in,
 )
 
 SAM, LUCIA = "+12025550142", "+12025550145"
@@ -54,11 +59,22 @@ def run(app: Flask, session: Session, clock: Clock) -> None:
     dispatch_due(app)
 
 
-def advance(app: Flask, session: Session, clock: Clock, until: datetime) -> None:
-    """Tick once a minute until `until`, as the scheduler would."""
+def advance(
+    app: Flask,
+    session: Session,
+    clock: Clock,
+    until: datetime,
+    step: timedelta = timedelta(minutes=1),
+) -> None:
+    """Tick every step until `until`, as the scheduler would."""
     while clock.now < until:
-        clock.now = min(until, clock.now + timedelta(minutes=1))
+        clock.now = min(until, clock.now + step)
         run(app, session, clock)
+
+
+def sent_kinds(session: Session) -> list[str]:
+    planned = [r for r in rows(session) if r.kind.value not in ("reply", "alert")]
+    return [r.kind.value for r in planned if r.state is OutboxState.SENT]
 
 
 @pytest.fixture
@@ -276,3 +292,60 @@ def test_two_planner_processes_at_once_plan_each_send_once(postgres_url: str) ->
             tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
+
+
+def test_rsvp_replies_count_toward_the_next_meeting(
+    client: FlaskClient, runner: FlaskCliRunner, session: Session, circle: Group
+) -> None:
+    make_participant(session, SAM, circle)
+    make_participant(session, LUCIA, circle, language="es")
+    make_participant(session, "+12025550146", circle)
+
+    sam = replies(text_in(client, SAM, "C"))
+    lucia = replies(text_in(client, LUCIA, "no puedo"))
+    replies(text_in(client, "+12025550146", "1"))
+    replies(text_in(client, "+12025550146", "2"))  # changed their mind: the last answer counts
+
+    assert sam == ["Peerline: Thanks, you're down as coming to Circle Group today at 6:30 PM."]
+    assert lucia == [
+        "Peerline: Gracias por avisar. Le extranaremos en Circle Group hoy a las 18:30."
+    ]
+    answers = {(r.occurrence_key, r.answer.value) for r in session.scalars(select(Rsvp))}
+    assert answers == {("20260303T1830", "yes"), ("20260303T1830", "no")}
+    counted = invoke(runner, "headcount", "--group", "CIRCLE", "--days", "8").output
+    assert "Tue 2026-03-03 18:30  coming 1, not coming 2  (20260303T1830)" in counted
+    assert "Tue 2026-03-10 18:30  coming 0, not coming 0" in counted
+
+
+def test_pause_stops_encouragement_but_not_reminders_and_resume_restarts_it(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    circle: Group,
+    clock: Clock,
+    gateway: RecordingGateway,
+) -> None:
+    make_participant(session, SAM, circle)
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h"])
+    make_campaign(
+        session,
+        circle,
+        CampaignKind.ENCOURAGEMENT,
+        cadence="FREQ=DAILY",
+        cadence_time=time(13, 0),
+        created_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    run(app, session, clock)
+
+    answer = replies(text_in(client, SAM, "pause 2 weeks"))
+    assert answer == [
+        "Peerline: Encouragement messages are paused until March 17, 2026. Meeting reminders "
+        "continue. Reply RESUME to restart them."
+    ]
+    quarter = timedelta(minutes=15)
+    advance(app, session, clock, datetime(2026, 3, 5, 19, 0, tzinfo=UTC), quarter)
+    assert sent_kinds(session) == ["reminder"]
+
+    assert "back on" in replies(text_in(client, SAM, "RESUME"))[0]
+    advance(app, session, clock, datetime(2026, 3, 6, 19, 0, tzinfo=UTC), quarter)
+    assert sent_kinds(session) == ["reminder", "encouragement"]  # Friday 13:00 New York time
