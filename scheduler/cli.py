@@ -59,6 +59,8 @@ def demo(host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     click.echo(
         f"\nPeerline demo: texts print here instead of going to phones.\n"
+        f"  Tuesday Circle meets in about ten minutes: watch its reminder (reply C or N)\n"
+        f"  arrive in a minute, and encouragement a few minutes later.\n"
         f"  Phone simulator:  {base}/demo/phone\n"
         f"  Or from a terminal:  peerline simulate --from {phones[0]} 'JOIN CIRCLE'\n"
         f"  Press Ctrl+C to stop.\n"

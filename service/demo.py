@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from service import simulator
 from service.config import Settings
 from service.db import get_session, sessions
 from service.models import (
+    Campaign,
+    CampaignKind,
     ConsentChange,
     ConsentEvent,
     ConsentSource,
@@ -20,6 +24,7 @@ from service.models import (
     Coordinator,
     Group,
     InboundMessage,
+    MeetingSchedule,
     Membership,
     MembershipStatus,
     OutboxMessage,
@@ -112,8 +117,45 @@ def seed(app: Flask) -> list[str]:
                         created_at=now,
                     )
                 )
+        _seed_campaigns(session, groups["CIRCLE"], now)
         session.commit()
     return [NEWCOMER] + [p[0] for p in PEOPLE]
+
+
+def _seed_campaigns(session: Session, circle: Group, now: datetime) -> None:
+    """A meeting ten minutes from now with a reminder a minute from now, and encouragement."""
+    local = now.astimezone(ZoneInfo(circle.timezone)).replace(second=0, microsecond=0, tzinfo=None)
+    # No quiet hours in the demo, so a newcomer sees texts arrive at any hour.
+    circle.quiet_start = circle.quiet_end = time(0, 0)
+    session.add(
+        MeetingSchedule(
+            group_id=circle.id,
+            rrule="FREQ=DAILY",
+            first_start=local + timedelta(minutes=11),
+            duration_minutes=60,
+            location="Room 5",
+        )
+    )
+    session.add(
+        Campaign(
+            group_id=circle.id,
+            kind=CampaignKind.REMINDER,
+            name="Demo reminders",
+            offsets=["10m"],
+            rsvp=True,
+            created_at=now,
+        )
+    )
+    session.add(
+        Campaign(
+            group_id=circle.id,
+            kind=CampaignKind.ENCOURAGEMENT,
+            name="Demo encouragement",
+            stages=[0, 1],
+            cadence_time=(local + timedelta(minutes=3)).time(),
+            created_at=now,
+        )
+    )
 
 
 @bp.get("/phone")
