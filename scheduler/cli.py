@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import click
 import waitress
 from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from scheduler import clock
+from scheduler.planner import plan
 from service import cli as service_cli
 from service.app import create_app
+from service.composer import compose
 from service.config import Settings
+from service.db import get_session
 from service.demo import seed
 from service.gateway import ConsoleGateway
+from service.models import OutboxMessage, OutboxState, Participant
+from service.segments import count_segments
 
 log = logging.getLogger(__name__)
 cli = service_cli.cli
@@ -66,6 +75,56 @@ def demo(host: str, port: int) -> None:
         f"  Press Ctrl+C to stop.\n"
     )
     _serve(app, host, port)
+
+
+@cli.command(help="Show exactly what a group's campaigns will send, and when, without sending.")
+@click.option("--group", "code", required=True)
+@click.option("--days", default=7, show_default=True)
+@with_appcontext
+def preview(code: str, days: int) -> None:
+    session = get_session()
+    group = service_cli.find_group(session, code)
+    start = service_cli.now()
+    end = start + timedelta(days=days)
+    # Plan for real inside a transaction that is rolled back: the preview is the planner's own
+    # answer, not a second opinion that could disagree with it.
+    plan(session, start, horizon=timedelta(days=days))
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.group_id == group.id,
+            OutboxMessage.campaign_id.is_not(None),
+            OutboxMessage.state.in_([OutboxState.QUEUED, OutboxState.EXPIRED]),
+            OutboxMessage.due_at < end,
+        )
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+    ).all()
+    shown: dict[tuple[str, str, int, str], list[str]] = {}
+    for row in rows:
+        participant = session.get_one(Participant, row.participant_id)
+        zone = ZoneInfo(participant.timezone)
+        try:
+            text = compose(session, row, row.due_at)
+        except ValueError as problem:
+            text = f"(cannot be worded: {problem})"
+        count = count_segments(text)
+        local = row.due_at.astimezone(zone)
+        head = (
+            f"{local:%a %Y-%m-%d %H:%M} {participant.timezone} ({row.due_at:%H:%M} UTC) "
+            f"{row.kind.value}"
+        )
+        note = row.state_reason or ""
+        key = (head, text, count.segments, note)
+        shown.setdefault(key, []).append(participant.name or "")
+    session.rollback()
+    if not shown:
+        click.echo(f"nothing planned for {group.join_code} in the next {days} day(s)")
+        return
+    for (head, text, segments, note), people in shown.items():
+        plural = "s" if segments != 1 else ""
+        click.echo(f"{head} to {len(people)}, {segments} segment{plural}"
+                   + (f"  [{note}]" if note else ""))  # fmt: skip
+        click.echo(f"    {text}")
 
 
 def main() -> None:

@@ -349,3 +349,33 @@ def test_pause_stops_encouragement_but_not_reminders_and_resume_restarts_it(
     assert "back on" in replies(text_in(client, SAM, "RESUME"))[0]
     advance(app, session, clock, datetime(2026, 3, 6, 19, 0, tzinfo=UTC), quarter)
     assert sent_kinds(session) == ["reminder", "encouragement"]  # Friday 13:00 New York time
+
+
+def test_preview_shows_what_goes_when_with_moves_and_expiries_and_sends_nothing(
+    runner: FlaskCliRunner, session: Session, circle: Group, gateway: RecordingGateway
+) -> None:
+    from scheduler.cli import preview
+
+    make_participant(session, SAM, circle, name="Sam Rivera")
+    make_participant(session, LUCIA, circle, name="Lucia Gomez", language="es")
+    circle.quiet_start = time(20, 0)
+    session.commit()
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h", "1d@21:00"])
+
+    result = runner.invoke(preview, ["--group", "CIRCLE", "--days", "8"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Tue 2026-03-03 16:30 America/New_York (21:30 UTC) reminder to 1, 1 segment"
+    assert (
+        lines[1]
+        == ("    Hi Sam, a reminder: Circle Group meets today at 6:30 PM at Room 5. ").rstrip()
+    )
+    assert any("hoy a las 18:30" in line for line in lines), result.output
+    # 21:00 the evening before is quiet (from 20:00): it moves to 08:00 on the day.
+    assert any(
+        line.startswith("Tue 2026-03-10 08:00 America/New_York") and "moved out of quiet" in line
+        for line in lines
+    ), result.output
+    assert gateway.sent == []
+    assert rows(session) == []  # a preview plans nothing for real
