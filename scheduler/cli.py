@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 from datetime import timedelta
+from types import FrameType
 from zoneinfo import ZoneInfo
 
 import click
@@ -31,10 +33,19 @@ cli = service_cli.cli
 
 def _serve(app: Flask, host: str, port: int) -> None:
     ticking = clock.start(app)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    # waitress stops on KeyboardInterrupt; SIGTERM (docker stop, systemd) must do the same so
+    # the scheduler finishes the tick in progress instead of dying mid-send.
+    signal.signal(signal.SIGTERM, stop)
     try:
         # waitress: a production WSGI server that, unlike gunicorn, can share its process
         # with the scheduler's threads.
         waitress.serve(app, host=host, port=port, threads=8, ident="peerline")
+    except KeyboardInterrupt:
+        log.info("stopping: finishing the current tick")
     finally:
         ticking.shutdown(wait=True)
 

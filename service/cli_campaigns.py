@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service import audit
-from service.campaign_wording import WordingError, check_template
+from service.campaign_wording import WordingError, check_template, render
 from service.campaigns import Offset, OffsetError
 from service.cli import actor, fail, find_group, now
 from service.composer import schedule_of
@@ -232,8 +232,22 @@ def _wording(options: dict[str, str | None], *, meeting: bool) -> dict[str, str]
             continue
         try:
             check_template(text, meeting=meeting)
+            sample = render(
+                text,
+                language=language,
+                now=now(),
+                first_name="Alexandra",
+                group="Tuesday Circle",
+                meeting_start=now() + timedelta(days=3) if meeting else None,
+                zone="America/New_York" if meeting else None,
+                location="Community Center, Room 5",
+                rsvp=True,
+            )
         except WordingError as error:
             fail(f"--wording-{language}: {error}")
+            raise
+        if sample.warning:
+            click.echo(f"warning: --wording-{language}: {sample.warning}", err=True)
         wording[language] = text.strip()
     return wording
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.models import (
     AuditEntry,
+    Campaign,
     ConsentChange,
     ConsentEvent,
     ConsentSource,
     ConsentState,
     Group,
+    MeetingSchedule,
     Membership,
     MembershipStatus,
     Participant,
@@ -249,3 +252,158 @@ def test_coordinator_actions_are_audited_without_phone_numbers(
     assert entries[2].details == {"group": "CIRCLE", "status": "active", "consent_recorded": True}
     assert entries[3].details == {"key": "k1", "queued": 1}
     assert "5550142" not in repr([e.details for e in entries])
+
+
+def test_meetings_and_campaigns_from_the_command_line(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    create_circle(runner)
+    schedule = invoke(
+        runner,
+        "meetings",
+        "schedule",
+        "--group",
+        "CIRCLE",
+        "--rule",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+        "--first",
+        "2026-03-03 18:30",
+        "--location",
+        "Room 5",
+    )
+    assert schedule.exit_code == 0, schedule.output
+    listing = invoke(runner, "meetings", "list", "--group", "CIRCLE", "--days", "30").output
+    assert "20260303T1830\tTue 2026-03-03 18:30\tRoom 5" in listing
+    assert "20260317T1830\tTue 2026-03-17 18:30" in listing  # every other week
+    assert "20260310" not in listing
+
+    moved = invoke(
+        runner,
+        "meetings",
+        "move",
+        "--group",
+        "CIRCLE",
+        "--meeting",
+        "20260317T1830",
+        "--to",
+        "2026-03-18 19:00",
+        "--location",
+        "Room 7",
+    )
+    cancelled = invoke(
+        runner, "meetings", "cancel", "--group", "CIRCLE", "--meeting", "20260331T1830"
+    )
+    assert moved.exit_code == 0 and cancelled.exit_code == 0
+    listing = invoke(runner, "meetings", "list", "--group", "CIRCLE", "--days", "30").output
+    assert "20260317T1830\tWed 2026-03-18 19:00\tRoom 7\tmoved" in listing
+    assert "20260331T1830\tTue 2026-03-31 18:30\tRoom 5\tcancelled" in listing
+
+    created = invoke(
+        runner,
+        "campaigns",
+        "create",
+        "--group",
+        "CIRCLE",
+        "--kind",
+        "reminder",
+        "--name",
+        "Tuesday",
+        "--offset",
+        "1d@18:00",
+        "--offset",
+        "2h",
+        "--rsvp",
+    )
+    assert created.exit_code == 0, created.output
+    assert "ID\tGROUP" in invoke(runner, "campaigns", "list").output
+    assert invoke(runner, "campaigns", "pause", "1").output.startswith("campaign 1 is paused")
+    assert invoke(runner, "campaigns", "resume", "1").output.startswith("campaign 1 is active")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rule", "FREQ=HOURLY", "--first", "2026-03-03 18:30"], "--rule:"),
+        (["--rule", "FREQ=WEEKLY;BYDAY=XX", "--first", "2026-03-03 18:30"], "--rule:"),
+        (["--rule", "FREQ=WEEKLY", "--first", "next tuesday"], "--first: 'next tuesday'"),
+    ],
+)
+def test_a_bad_schedule_is_refused_clearly(
+    runner: FlaskCliRunner, session: Session, args: list[str], message: str
+) -> None:
+    create_circle(runner)
+    result = invoke(runner, "meetings", "schedule", "--group", "CIRCLE", *args)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert count(session, MeetingSchedule) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kind", "reminder", "--offset", "soon"], "--offset: 'soon' is not an offset"),
+        (["--kind", "reminder"], "needs at least one --offset"),
+        (
+            ["--kind", "reminder", "--offset", "2h", "--wording-en", "Hi {{ name }}"],
+            "Unknown variable {{ name }}",
+        ),
+        (["--kind", "reminder", "--offset", "2h", "--wording-en", "Hi {% if %}"], "--wording-en"),
+        (["--kind", "encouragement"], "needs --cadence or --stages"),
+        (["--kind", "broadcast"], "a broadcast needs its words"),
+        (["--kind", "broadcast", "--wording-en", "See you {{ meeting_when }}"], "--wording-en"),
+    ],
+)
+def test_a_bad_campaign_is_refused_at_creation(
+    runner: FlaskCliRunner, session: Session, args: list[str], message: str
+) -> None:
+    create_circle(runner)
+    invoke(
+        runner,
+        "meetings",
+        "schedule",
+        "--group",
+        "CIRCLE",
+        "--rule",
+        "FREQ=WEEKLY",
+        "--first",
+        "2026-03-03 18:30",
+    )
+    result = invoke(runner, "campaigns", "create", "--group", "CIRCLE", "--name", "x", *args)
+    assert result.exit_code != 0
+    assert message in result.output, result.output
+    assert count(session, Campaign) == 0
+
+
+def test_a_reminder_longer_than_one_segment_is_warned_about(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    create_circle(runner)
+    invoke(
+        runner,
+        "meetings",
+        "schedule",
+        "--group",
+        "CIRCLE",
+        "--rule",
+        "FREQ=WEEKLY",
+        "--first",
+        "2026-03-03 18:30",
+    )
+    result = invoke(
+        runner,
+        "campaigns",
+        "create",
+        "--group",
+        "CIRCLE",
+        "--kind",
+        "reminder",
+        "--name",
+        "long",
+        "--offset",
+        "2h",
+        "--wording-es",
+        "¿Vendrá a {{ group }} {{ meeting_when }}? Es muy importante. {{ reply_instructions }}",
+    )
+    assert result.exit_code == 0
+    assert "warning: --wording-es: This message is 2 segments: 'á' makes it UCS-2" in result.output
+    assert count(session, Campaign) == 1
