@@ -1,0 +1,138 @@
+"""Planning benchmark: the planner against a raw INSERT ... SELECT of the same rows, same run.
+
+    .venv/bin/python bench/plan_bench.py sqlite --participants 100000
+    .venv/bin/python bench/plan_bench.py postgresql --participants 250000   # 1,000,000 sends
+
+Each participant gets (meetings in the horizon) x (offsets) reminders: two weekly meetings and
+two offsets here, so sends = 4 x participants. Reports wall time of each, their ratio, and this
+process's peak RSS (the planner's memory; the database server's is its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scheduler.planner import plan
+from service.cli import upgrade_database
+from service.db import make_engine
+
+NOW = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)  # a Tuesday; the group meets Tuesdays 18:30
+HORIZON = timedelta(days=8)
+
+
+def populate(engine: Engine, participants: int) -> None:
+    """One group, one weekly meeting, one two-offset campaign, and N consenting members."""
+    numbers = (
+        "SELECT generate_series(1, :n) AS i"
+        if engine.dialect.name == "postgresql"
+        else "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < :n) "
+        "SELECT i FROM s"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO coordinators (id, email, name, created_at) "
+            "VALUES (1, 'bench@example.org', 'Bench', :now)"), {"now": NOW})  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO groups (id, coordinator_id, name, public_name, join_code, timezone, "
+            "language, quiet_start, quiet_end, created_at) VALUES (1, 1, 'Bench', 'Bench', "
+            "'BENCH', 'America/New_York', 'en', '21:00:00', '08:00:00', :now)"), {"now": NOW})  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO meeting_schedules (id, group_id, rrule, first_start, duration_minutes, "
+            "updated_at) VALUES (1, 1, 'FREQ=WEEKLY;BYDAY=TU', '2026-03-03 18:30:00', 90, :now)"),
+            {"now": NOW})  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO campaigns (id, group_id, kind, name, status, offsets, rsvp, wording, "
+            "stages, window_minutes, created_at, updated_at) VALUES (1, 1, 'reminder', 'Bench', "
+            "'active', '[\"2h\", \"30m\"]', false, '{}', '[]', 720, :now, :now)"), {"now": NOW})  # fmt: skip
+        conn.execute(text(
+            f"INSERT INTO participants (id, phone, phone_hash, language, timezone, channel, "
+            f"landline, consent, created_at) SELECT i, '+1202' || CAST(1000000 + i AS TEXT), "
+            f"'h' || CAST(i AS TEXT), 'en', 'America/New_York', 'sms', false, 'granted', :now "
+            f"FROM ({numbers}) AS numbers"), {"n": participants, "now": NOW})  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO memberships (participant_id, group_id, status, created_at, updated_at) "
+            "SELECT id, 1, 'active', :now, :now FROM participants"), {"now": NOW})  # fmt: skip
+
+
+def baseline(engine: Engine) -> float:
+    """The same rows, written by hand-made SQL with nothing to decide: the floor."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for meeting in ("20260303T1830", "20260310T1830"):
+            for index in (0, 1):
+                conn.execute(text(
+                    "INSERT INTO outbox_messages (send_key, kind, channel, participant_id, "
+                    "group_id, campaign_id, occurrence_key, segments, state, attempts, due_at, "
+                    "expires_at, created_at, updated_at) SELECT 'x' || CAST(p.id AS TEXT) || "
+                    ":suffix, 'reminder', p.channel, p.id, 1, 1, :meeting, 1, 'queued', 0, :due, "
+                    ":due, :now, :now FROM participants p JOIN memberships m ON "
+                    "m.participant_id = p.id WHERE m.group_id = 1 AND m.status = 'active' AND "
+                    "p.consent = 'granted' ON CONFLICT (send_key) DO NOTHING"),
+                    {"suffix": f":{meeting}:{index}", "meeting": meeting, "due": NOW, "now": NOW},
+                )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def planner(engine: Engine) -> tuple[float, int]:
+    started = time.perf_counter()
+    with Session(engine) as session:
+        report = plan(session, NOW, HORIZON)
+        session.commit()
+    return time.perf_counter() - started, report.written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("database", choices=["sqlite", "postgresql"])
+    parser.add_argument("--participants", type=int, default=100_000)
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1/postgres"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        if args.database == "sqlite":
+            url = f"sqlite:///{folder}/bench.sqlite3"
+        else:
+            admin = make_engine(args.postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text("DROP DATABASE IF EXISTS peerline_bench"))
+                conn.execute(text("CREATE DATABASE peerline_bench"))
+            admin.dispose()
+            url = args.postgres_url.rsplit("/", 1)[0] + "/peerline_bench"
+        upgrade_database(url)
+        engine = make_engine(url)
+        populate(engine, args.participants)
+
+        raw = baseline(engine)
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT count(*) FROM outbox_messages")).scalar_one()
+            conn.execute(text("DELETE FROM outbox_messages"))
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("ANALYZE"))
+        took, written = planner(engine)
+        again, rewritten = planner(engine)
+        engine.dispose()
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{args.database}: {args.participants:,} participants, {written:,} sends planned "
+          f"(baseline wrote {rows:,})")  # fmt: skip
+    print(f"  baseline INSERT ... SELECT: {raw:8.2f} s")
+    print(f"  planner:                    {took:8.2f} s   ratio {took / raw:.2f}x")
+    print(f"  planner again (no change):  {again:8.2f} s   rows written {rewritten}")
+    print(f"  peak RSS of this process:   {peak:8.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
