@@ -6,7 +6,7 @@ import os
 import secrets
 import sys
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -200,6 +200,12 @@ def groups() -> None:
 @click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
 @click.option("--coordinator", "email", required=True, help="The coordinator's email.")
 @click.option("--on-call-phone", default=None, help="Texted when an urgent message arrives.")
+@click.option(
+    "--quiet-hours",
+    default="21:00-08:00",
+    show_default=True,
+    help="No texts or calls then, where each participant lives.",
+)
 @with_appcontext
 def groups_create(
     name: str,
@@ -209,6 +215,7 @@ def groups_create(
     language: str,
     email: str,
     on_call_phone: str | None,
+    quiet_hours: str,
 ) -> None:
     session = get_session()
     code = code.strip().upper()
@@ -226,6 +233,7 @@ def groups_create(
             on_call = normalize(on_call_phone, settings().default_region)
         except InvalidPhone as error:
             fail(f"--on-call-phone: {error}")
+    quiet_start, quiet_end = parse_quiet_hours(quiet_hours)
     group = Group(
         coordinator_id=coordinator.id,
         name=name,
@@ -234,6 +242,8 @@ def groups_create(
         timezone=valid_zone(zone),
         language=language,
         on_call_phone=on_call,
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
         created_at=now(),
     )
     session.add(group)
@@ -249,6 +259,34 @@ def groups_create(
     )
     session.commit()
     click.echo(f"group {code} created: participants text JOIN {code} to join")
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        fail(f"--quiet-hours: {value!r} is not a range such as 21:00-08:00")
+        raise
+    return start, end
+
+
+@groups.command("quiet-hours", help="Change when a group's participants get no texts or calls.")
+@click.option("--group", "code", required=True)
+@click.argument("hours")
+@with_appcontext
+def groups_quiet_hours(code: str, hours: str) -> None:
+    session = get_session()
+    group = find_group(session, code)
+    group.quiet_start, group.quiet_end = parse_quiet_hours(hours)
+    audit.record(
+        session, actor=actor(), action="group.quiet_hours", now=now(), target_type="group",
+        target_id=group.id, hours=hours,
+    )  # fmt: skip
+    session.commit()
+    click.echo(
+        f"{group.join_code}: quiet from {group.quiet_start:%H:%M} to {group.quiet_end:%H:%M} "
+        "where each participant lives; planned texts move at the next planning tick"
+    )
 
 
 @groups.command("list")

@@ -379,3 +379,45 @@ def test_preview_shows_what_goes_when_with_moves_and_expiries_and_sends_nothing(
     ), result.output
     assert gateway.sent == []
     assert rows(session) == []  # a preview plans nothing for real
+
+
+def test_a_broadcast_goes_once_to_every_member_and_waits_out_quiet_hours(
+    app: Flask,
+    runner: FlaskCliRunner,
+    session: Session,
+    circle: Group,
+    clock: Clock,
+    gateway: RecordingGateway,
+) -> None:
+    make_participant(session, SAM, circle, name="Sam Rivera")
+    late_owl = make_participant(session, LUCIA, circle, name="Lucia Gomez", language="es")
+    late_owl.timezone = "Asia/Kolkata"  # 22:30 there when it is 12:00 in New York
+    session.commit()
+    created = invoke(
+        runner, "campaigns", "create", "--group", "CIRCLE", "--kind", "broadcast",
+        "--name", "room", "--at", "now",
+        "--wording-en", "Hi {{ first_name }}, we're in Room 7 tonight.",
+        "--wording-es", "Hola {{ first_name }}, hoy estamos en la sala 7.",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+
+    run(app, session, clock)
+    run(app, session, clock)
+    assert gateway.to(SAM) == ["Hi Sam, we're in Room 7 tonight."]
+    assert gateway.to(LUCIA) == []
+
+    # 08:00 in Kolkata is 02:30 UTC.
+    advance(app, session, clock, datetime(2026, 3, 4, 2, 30, tzinfo=UTC), timedelta(minutes=15))
+    assert gateway.to(LUCIA) == ["Hola Lucia, hoy estamos en la sala 7."]
+    assert gateway.to(SAM) == ["Hi Sam, we're in Room 7 tonight."]
+
+
+def test_a_groups_quiet_hours_can_be_changed(
+    runner: FlaskCliRunner, session: Session, circle: Group
+) -> None:
+    result = invoke(runner, "groups", "quiet-hours", "--group", "CIRCLE", "22:30-07:00")
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    assert (circle.quiet_start, circle.quiet_end) == (time(22, 30), time(7, 0))
+    refused = invoke(runner, "groups", "quiet-hours", "--group", "CIRCLE", "late")
+    assert refused.exit_code == 1 and "--quiet-hours: 'late'" in refused.output
