@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, cast, literal, or_, select, update
+from sqlalchemy import Select, String, and_, cast, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from service.models import (
     Participant,
     UTCDateTime,
 )
+from service.outbox import withdraw
 from service.quiet_hours import Placement, QuietHours, place_encouragement, place_reminder
 from service.recurrence import Schedule, occurrences
 
@@ -82,7 +83,7 @@ def plan_reminders(
 
     cancelled_keys = [o.key for o in found if o.cancelled]
     if cancelled_keys:
-        report.cancelled += _cancel(
+        report.cancelled += withdraw(
             session,
             and_(
                 OutboxMessage.campaign_id == campaign.id,
@@ -212,7 +213,7 @@ def _not_paused(members: Select[Participant], moment: datetime) -> Select[Partic
 
 def _cancel_ineligible(session: Session, campaign: Campaign, now: datetime) -> int:
     eligible = _eligible(campaign.group_id).with_only_columns(Participant.id)
-    return _cancel(
+    return withdraw(
         session,
         and_(
             OutboxMessage.campaign_id == campaign.id,
@@ -311,14 +312,4 @@ def _upsert(
 
 def cancel_queued(session: Session, campaign_id: int, reason: str, now: datetime) -> int:
     """Cancel a campaign's rows still waiting; planning brings back the ones wanted again."""
-    return _cancel(session, OutboxMessage.campaign_id == campaign_id, reason, now)
-
-
-def _cancel(session: Session, condition: object, reason: str, now: datetime) -> int:
-    result = session.execute(
-        update(OutboxMessage)
-        .where(condition, OutboxMessage.state == OutboxState.QUEUED)  # type: ignore[arg-type]
-        .values(state=OutboxState.CANCELED, state_reason=reason, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return withdraw(session, OutboxMessage.campaign_id == campaign_id, reason, now)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service import audit
@@ -26,9 +26,9 @@ from service.models import (
     MeetingChange,
     MeetingSchedule,
     OutboxMessage,
-    OutboxState,
     Rsvp,
 )
+from service.outbox import withdraw
 from service.recurrence import Schedule, ScheduleError, occurrences, validate
 from service.wording import LANGUAGES
 
@@ -47,16 +47,6 @@ def meeting_of(session: Session, group: Group) -> MeetingSchedule:
         fail(f"{group.join_code} has no meetings yet; see: peerline meetings schedule --help")
     assert meeting is not None
     return meeting
-
-
-def release_planned(session: Session, condition: object, reason: str) -> int:
-    """Cancel rows still waiting so the next plan writes them afresh (or not at all)."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(condition, OutboxMessage.state == OutboxState.QUEUED)  # type: ignore[arg-type]
-        .values(state=OutboxState.CANCELED, state_reason=reason, updated_at=now())
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # -- meetings -----------------------------------------------------------------------------------
@@ -106,8 +96,8 @@ def meetings_schedule(
     meeting.duration_minutes, meeting.location = duration, location
     meeting.updated_at = now()
     campaign_ids = select(Campaign.id).where(Campaign.group_id == group.id)
-    released = release_planned(
-        session, OutboxMessage.campaign_id.in_(campaign_ids), "schedule changed"
+    released = withdraw(
+        session, OutboxMessage.campaign_id.in_(campaign_ids), "schedule changed", now()
     )
     session.flush()
     audit.record(
@@ -177,7 +167,7 @@ def meetings_cancel(code: str, key: str) -> None:
     meeting = meeting_of(session, group)
     _known_occurrence(group, meeting, key)
     _change_for(session, meeting, key).cancelled = True
-    released = release_planned(session, OutboxMessage.occurrence_key == key, "meeting cancelled")
+    released = withdraw(session, OutboxMessage.occurrence_key == key, "meeting cancelled", now())
     audit.record(
         session, actor=actor(), action="meetings.cancel", now=now(), target_type="group",
         target_id=group.id, meeting=key,
@@ -205,7 +195,7 @@ def meetings_move(code: str, key: str, to: str | None, location: str | None) -> 
         change.new_start = parse_local(to, "--to")
     if location is not None:
         change.new_location = location
-    released = release_planned(session, OutboxMessage.occurrence_key == key, "meeting moved")
+    released = withdraw(session, OutboxMessage.occurrence_key == key, "meeting moved", now())
     audit.record(
         session, actor=actor(), action="meetings.move", now=now(), target_type="group",
         target_id=group.id, meeting=key, to=to, location=location,
@@ -389,8 +379,8 @@ def _set_status(campaign_id: int, status: CampaignStatus) -> None:
     campaign.status = status
     released = 0
     if status is CampaignStatus.PAUSED:
-        released = release_planned(
-            session, OutboxMessage.campaign_id == campaign.id, "campaign paused"
+        released = withdraw(
+            session, OutboxMessage.campaign_id == campaign.id, "campaign paused", now()
         )
     audit.record(
         session, actor=actor(), action=f"campaigns.{status.value}", now=now(),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import outbox
 from service.models import (
     ConsentChange,
     ConsentEvent,
@@ -30,13 +31,12 @@ def opt_out(
     if not _change(session, participant, ConsentChange.OPT_OUT, source, words, now):
         return False
     # Nothing planned for them may go out, whatever the dispatcher's timing.
-    session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.participant_id == participant.id,
-            OutboxMessage.state == OutboxState.QUEUED,
-        )
-        .values(state=OutboxState.SUPPRESSED, state_reason="opted out", updated_at=now)
+    outbox.withdraw(
+        session,
+        OutboxMessage.participant_id == participant.id,
+        "opted out",
+        now,
+        state=OutboxState.SUPPRESSED,
     )
     return True
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from service import consent
@@ -29,7 +29,7 @@ from service.models import (
     Participant,
     Rsvp,
 )
-from service.outbox import enqueue
+from service.outbox import enqueue, withdraw
 from service.phones import mask, phone_hash
 from service.wording import Wording
 
@@ -288,14 +288,14 @@ class Conversation:
         """Stop encouragement (never reminders) for some weeks, or until RESUME."""
         until = self.now + timedelta(weeks=weeks) if weeks else None
         participant.encouragement_paused_until = until or self.now + INDEFINITELY
-        self.session.execute(
-            update(OutboxMessage)
-            .where(
+        withdraw(
+            self.session,
+            and_(
                 OutboxMessage.participant_id == participant.id,
                 OutboxMessage.kind == OutboxKind.ENCOURAGEMENT,
-                OutboxMessage.state == OutboxState.QUEUED,
-            )
-            .values(state=OutboxState.CANCELED, state_reason="paused by participant")
+            ),
+            "paused by participant",
+            self.now,
         )
         shown = (
             format_date(

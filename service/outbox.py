@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -105,6 +105,23 @@ def enqueue(
     except IntegrityError:
         return None
     return row
+
+
+def withdraw(
+    session: Session,
+    condition: ColumnElement[bool],
+    reason: str,
+    now: datetime,
+    state: OutboxState = OutboxState.CANCELED,
+) -> int:
+    """Take back rows still waiting that match condition; planning brings back wanted ones."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(condition, OutboxMessage.state == OutboxState.QUEUED)
+        .values(state=state, state_reason=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def blocked_reason(session: Session, row: OutboxMessage, now: datetime) -> OutboxState | None:
