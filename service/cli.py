@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -24,6 +25,7 @@ from service.clock import app_clock
 from service.config import ConfigError, Settings
 from service.db import get_session
 from service.models import (
+    Base,
     Channel,
     ConsentSource,
     ConsentState,
@@ -66,8 +68,18 @@ def now() -> datetime:
     return app_clock()()
 
 
-def actor() -> str:
-    return audit.command_line_actor()
+def audited(session: Session, action: str, target: Base | None = None, **details: Any) -> None:
+    """Record a coordinator's command in the audit log, in the command's transaction."""
+    session.flush()
+    audit.record(
+        session,
+        actor=audit.command_line_actor(),
+        action=action,
+        now=now(),
+        target_type=type(target).__name__.lower() if target is not None else None,
+        target_id=getattr(target, "id", None),
+        **details,
+    )
 
 
 def settings() -> Settings:
@@ -164,15 +176,7 @@ def coordinators_create(email: str, name: str) -> None:
         fail(f"a coordinator with the email {email} exists already")
     coordinator = Coordinator(email=email.lower(), name=name, created_at=now())
     session.add(coordinator)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor(),
-        action="coordinator.create",
-        now=now(),
-        target_type="coordinator",
-        target_id=coordinator.id,
-    )
+    audited(session, "coordinator.create", coordinator)
     session.commit()
     click.echo(f"coordinator {email.lower()} created")
 
@@ -247,16 +251,7 @@ def groups_create(
         created_at=now(),
     )
     session.add(group)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor(),
-        action="group.create",
-        now=now(),
-        target_type="group",
-        target_id=group.id,
-        code=code,
-    )
+    audited(session, "group.create", group, code=code)
     session.commit()
     click.echo(f"group {code} created: participants text JOIN {code} to join")
 
@@ -278,10 +273,7 @@ def groups_quiet_hours(code: str, hours: str) -> None:
     session = get_session()
     group = find_group(session, code)
     group.quiet_start, group.quiet_end = parse_quiet_hours(hours)
-    audit.record(
-        session, actor=actor(), action="group.quiet_hours", now=now(), target_type="group",
-        target_id=group.id, hours=hours,
-    )  # fmt: skip
+    audited(session, "group.quiet_hours", group, hours=hours)
     session.commit()
     click.echo(
         f"{group.join_code}: quiet from {group.quiet_start:%H:%M} to {group.quiet_end:%H:%M} "
@@ -378,13 +370,10 @@ def participants_add(
         session.add(membership)
     if participant.consent is ConsentState.REVOKED:
         membership.status = MembershipStatus.PENDING
-        audit.record(
+        audited(
             session,
-            actor=actor(),
-            action="participant.add",
-            now=moment,
-            target_type="participant",
-            target_id=participant.id,
+            "participant.add",
+            participant,
             group=group.join_code,
             status="pending",
             refused="opted out",
@@ -424,13 +413,10 @@ def participants_add(
             expires_at=moment + timedelta(days=1),
         )
     membership.updated_at = moment
-    audit.record(
+    audited(
         session,
-        actor=actor(),
-        action="participant.add",
-        now=moment,
-        target_type="participant",
-        target_id=participant.id,
+        "participant.add",
+        participant,
         group=group.join_code,
         status=membership.status.value,
         consent_recorded=bool(consent_note),
@@ -498,13 +484,10 @@ def send(code: str, key: str | None, text: str) -> None:
         )
         if row is not None:
             ids.append(row.id)
-    audit.record(
+    audited(
         session,
-        actor=actor(),
-        action="group.send",
-        now=moment,
-        target_type="group",
-        target_id=group.id,
+        "group.send",
+        group,
         key=key,
         queued=len(ids),
     )

@@ -11,10 +11,9 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service import audit
 from service.campaign_wording import WordingError, check_template, render
 from service.campaigns import Offset, OffsetError
-from service.cli import actor, fail, find_group, now
+from service.cli import audited, fail, find_group, now
 from service.composer import schedule_of
 from service.db import get_session
 from service.models import (
@@ -99,11 +98,13 @@ def meetings_schedule(
     released = withdraw(
         session, OutboxMessage.campaign_id.in_(campaign_ids), "schedule changed", now()
     )
-    session.flush()
-    audit.record(
-        session, actor=actor(), action="meetings.schedule", now=now(), target_type="group",
-        target_id=group.id, rule=candidate.rrule, first=start.isoformat(),
-    )  # fmt: skip
+    audited(
+        session,
+        "meetings.schedule",
+        group,
+        rule=candidate.rrule,
+        first=start.isoformat(),
+    )
     session.commit()
     click.echo(f"{group.join_code} meets: {candidate.rrule} from {start:%Y-%m-%d %H:%M} "
                f"{group.timezone}; {released} planned text(s) will be re-planned")  # fmt: skip
@@ -168,10 +169,7 @@ def meetings_cancel(code: str, key: str) -> None:
     _known_occurrence(group, meeting, key)
     _change_for(session, meeting, key).cancelled = True
     released = withdraw(session, OutboxMessage.occurrence_key == key, "meeting cancelled", now())
-    audit.record(
-        session, actor=actor(), action="meetings.cancel", now=now(), target_type="group",
-        target_id=group.id, meeting=key,
-    )  # fmt: skip
+    audited(session, "meetings.cancel", group, meeting=key)
     session.commit()
     click.echo(f"meeting {key} of {group.join_code} cancelled; {released} reminder(s) withdrawn")
 
@@ -196,10 +194,7 @@ def meetings_move(code: str, key: str, to: str | None, location: str | None) -> 
     if location is not None:
         change.new_location = location
     released = withdraw(session, OutboxMessage.occurrence_key == key, "meeting moved", now())
-    audit.record(
-        session, actor=actor(), action="meetings.move", now=now(), target_type="group",
-        target_id=group.id, meeting=key, to=to, location=location,
-    )  # fmt: skip
+    audited(session, "meetings.move", group, meeting=key, to=to, location=location)
     session.commit()
     click.echo(
         f"meeting {key} of {group.join_code} moved; {released} reminder(s) will be re-planned"
@@ -307,11 +302,7 @@ def campaigns_create(
         else:
             campaign.send_at = now()
     session.add(campaign)
-    session.flush()
-    audit.record(
-        session, actor=actor(), action="campaigns.create", now=now(), target_type="campaign",
-        target_id=campaign.id, kind=kind, name=name,
-    )  # fmt: skip
+    audited(session, "campaigns.create", campaign, kind=kind, name=name)
     session.commit()
     click.echo(f"campaign {campaign.id} ({kind}) created for {group.join_code}")
 
@@ -382,10 +373,7 @@ def _set_status(campaign_id: int, status: CampaignStatus) -> None:
         released = withdraw(
             session, OutboxMessage.campaign_id == campaign.id, "campaign paused", now()
         )
-    audit.record(
-        session, actor=actor(), action=f"campaigns.{status.value}", now=now(),
-        target_type="campaign", target_id=campaign.id,
-    )  # fmt: skip
+    audited(session, f"campaigns.{status.value}", campaign)
     session.commit()
     click.echo(f"campaign {campaign.id} is {status.value}"
                + (f"; {released} planned text(s) withdrawn" if released else ""))  # fmt: skip
