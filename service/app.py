@@ -8,11 +8,12 @@ from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
 from markupsafe import escape
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from service import db, logs, webhooks
-from service.clock import utc_now
+from service import db, logs, metrics, webhooks
+from service.clock import app_clock, utc_now
 from service.config import Settings
 from service.gateway import Gateway, gateway_for
 from service.wording import Wording
@@ -70,6 +71,13 @@ def _register_health(app: Flask) -> None:
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify(status="ok")
+
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(metrics.OutboxCollector(db.sessions(app), lambda: app_clock(app)()))
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:

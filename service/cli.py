@@ -24,6 +24,7 @@ from service import audit, simulator
 from service.clock import app_clock
 from service.config import ConfigError, Settings
 from service.db import get_session
+from service.metrics import summarize
 from service.models import (
     Base,
     Channel,
@@ -503,6 +504,17 @@ def send(code: str, key: str | None, text: str) -> None:
     click.echo(f"{group.join_code}: {summary} (key {key})")
     if tally.get(OutboxState.FAILED) or tally.get(OutboxState.UNKNOWN):
         sys.exit(1)
+
+
+@cli.command(help="What the outbox holds: by state and kind, what is due, what is stuck.")
+@with_appcontext
+def status() -> None:
+    summary = summarize(get_session(), now())
+    click.echo("STATE\tKIND\tROWS")
+    for (state, kind), n in sorted(summary.by_state_and_kind.items()):
+        click.echo(f"{state}\t{kind}\t{n}")
+    click.echo(f"due now: {summary.due_now} (most overdue by {summary.oldest_due_seconds:.0f} s)")
+    click.echo(f"stuck in sending past their lease: {summary.stuck_sending}")
 
 
 @cli.command(

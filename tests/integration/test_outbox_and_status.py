@@ -303,3 +303,35 @@ def test_a_callback_naming_another_row_does_not_touch_it(
 )
 def test_malformed_callbacks_get_400(client: FlaskClient, form: dict[str, str]) -> None:
     assert post_signed(client, "/twilio/sms/status", form).status_code == 400
+
+
+def test_metrics_and_status_report_the_outbox_from_the_database(
+    runner: FlaskCliRunner,
+    session: Session,
+    client: FlaskClient,
+    gateway: RecordingGateway,
+    clock: Clock,
+) -> None:
+    circle = make_group(session, "CIRCLE")
+    make_participant(session, SAM, circle)
+    make_participant(session, ALEX, circle)
+    make_participant(session, JORDAN, circle)
+    gateway.failures[ALEX] = GatewayError("rate limited", code=20429, retryable=True)
+    gateway.failures[JORDAN] = GatewayError("timeout", may_have_sent=True)
+    invoke(runner, "send", "--group", "CIRCLE", "hello")
+    clock.now += timedelta(minutes=1)  # Alex's retry is now 55 s overdue
+
+    page = client.get("/metrics")
+
+    assert page.status_code == 200
+    assert page.mimetype == "text/plain"
+    text = page.text
+    assert 'peerline_outbox_messages{kind="one_off",state="sent"} 1.0' in text
+    assert 'peerline_outbox_messages{kind="one_off",state="queued"} 1.0' in text
+    assert 'peerline_outbox_messages{kind="one_off",state="unknown"} 1.0' in text
+    assert "peerline_outbox_due 1.0" in text
+    assert "peerline_outbox_lateness_seconds 55.0" in text
+
+    status = invoke(runner, "status").output
+    assert "sent\tone_off\t1" in status and "unknown\tone_off\t1" in status
+    assert "due now: 1 (most overdue by 55 s)" in status

@@ -1,0 +1,83 @@
+"""What the outbox holds, for /metrics and `peerline status`, read from the database.
+
+The numbers come from the database at the moment they are asked for, not from counters in one
+process, so every web and worker process reports the same truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.models import OutboxMessage, OutboxState
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    by_state_and_kind: dict[tuple[str, str], int]
+    due_now: int  # queued rows whose time has come
+    oldest_due_seconds: float  # how late the most overdue queued row is; 0 when none
+    stuck_sending: int  # 'sending' rows older than the lease: a worker may have died mid-send
+
+
+def summarize(session: Session, now: datetime, lease_seconds: float = 120) -> OutboxSummary:
+    counts = session.execute(
+        select(OutboxMessage.state, OutboxMessage.kind, func.count()).group_by(
+            OutboxMessage.state, OutboxMessage.kind
+        )
+    ).all()
+    due = session.execute(
+        select(func.count(), func.min(OutboxMessage.due_at)).where(
+            OutboxMessage.state == OutboxState.QUEUED, OutboxMessage.due_at <= now
+        )
+    ).one()
+    stuck = session.scalar(
+        select(func.count()).where(
+            OutboxMessage.state == OutboxState.SENDING,
+            OutboxMessage.updated_at < now - timedelta(seconds=lease_seconds),
+        )
+    )
+    oldest = due[1]
+    return OutboxSummary(
+        by_state_and_kind={(s.value, k.value): n for s, k, n in counts},
+        due_now=int(due[0] or 0),
+        oldest_due_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        stuck_sending=int(stuck or 0),
+    )
+
+
+class OutboxCollector(Collector):
+    """Prometheus collector that asks the database on every scrape."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        with self.sessions() as session:
+            summary = summarize(session, self.clock())
+        rows = GaugeMetricFamily(
+            "peerline_outbox_messages", "Outbox rows by state and kind.", labels=["state", "kind"]
+        )
+        for (state, kind), n in sorted(summary.by_state_and_kind.items()):
+            rows.add_metric([state, kind], n)
+        yield rows
+        yield GaugeMetricFamily(
+            "peerline_outbox_due", "Queued rows whose time has come.", value=summary.due_now
+        )
+        yield GaugeMetricFamily(
+            "peerline_outbox_lateness_seconds",
+            "How late the most overdue queued row is.",
+            value=summary.oldest_due_seconds,
+        )
+        yield GaugeMetricFamily(
+            "peerline_outbox_stuck_sending",
+            "Rows in 'sending' past their lease.",
+            value=summary.stuck_sending,
+        )
