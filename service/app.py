@@ -72,7 +72,7 @@ def _register_health(app: Flask) -> None:
     def healthz() -> Response:
         return jsonify(status="ok")
 
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry()
     registry.register(metrics.OutboxCollector(db.sessions(app), lambda: app_clock(app)()))
 
     @app.get("/metrics")

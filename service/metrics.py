@@ -59,6 +59,10 @@ class OutboxCollector(Collector):
         self.sessions = sessions
         self.clock = clock
 
+    def describe(self) -> Iterator[Metric]:
+        # Registering must not touch the database (it may not be migrated yet, as in the demo).
+        return iter(())
+
     def collect(self) -> Iterator[Metric]:
         with self.sessions() as session:
             summary = summarize(session, self.clock())
