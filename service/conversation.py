@@ -55,8 +55,6 @@ class Outcome:
     """What handling one text decided: the replies for the TwiML answer."""
 
     replies: list[str] = field(default_factory=list)
-    duplicate: bool = False
-    intent: Intent = Intent.MESSAGE
 
 
 @dataclass
@@ -76,7 +74,7 @@ class Conversation:
         )
         if seen is not None:
             log.info("message %s was handled already; ignoring the replay", text.message_sid)
-            return Outcome(duplicate=True)
+            return Outcome()
 
         reading = read_message(text.body, self.crisis_words)
         managed = _ADVANCED_OPT_OUT.get((text.opt_out_type or "").upper())
@@ -97,7 +95,7 @@ class Conversation:
         )
         self.session.add(inbound)
 
-        outcome = Outcome(intent=reading.intent)
+        outcome = Outcome()
         if participant is None:
             participant = self._from_stranger(text, reading, language, inbound, outcome)
         else:

@@ -56,6 +56,12 @@ def create_circle(runner: FlaskCliRunner) -> None:
     assert "participants text JOIN CIRCLE" in result.output
 
 
+def schedule_weekly(runner: FlaskCliRunner) -> None:
+    result = invoke(runner, "meetings", "schedule", "--group", "CIRCLE", "--rule", "FREQ=WEEKLY",
+                    "--first", "2026-03-03 18:30")  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
 def test_db_upgrade_is_idempotent(runner: FlaskCliRunner) -> None:
     result = invoke(runner, "db", "upgrade")
     assert result.exit_code == 0, result.output
@@ -357,17 +363,7 @@ def test_a_bad_campaign_is_refused_at_creation(
     runner: FlaskCliRunner, session: Session, args: list[str], message: str
 ) -> None:
     create_circle(runner)
-    invoke(
-        runner,
-        "meetings",
-        "schedule",
-        "--group",
-        "CIRCLE",
-        "--rule",
-        "FREQ=WEEKLY",
-        "--first",
-        "2026-03-03 18:30",
-    )
+    schedule_weekly(runner)
     result = invoke(runner, "campaigns", "create", "--group", "CIRCLE", "--name", "x", *args)
     assert result.exit_code != 0
     assert message in result.output, result.output
@@ -378,17 +374,7 @@ def test_a_reminder_longer_than_one_segment_is_warned_about(
     runner: FlaskCliRunner, session: Session
 ) -> None:
     create_circle(runner)
-    invoke(
-        runner,
-        "meetings",
-        "schedule",
-        "--group",
-        "CIRCLE",
-        "--rule",
-        "FREQ=WEEKLY",
-        "--first",
-        "2026-03-03 18:30",
-    )
+    schedule_weekly(runner)
     result = invoke(
         runner,
         "campaigns",

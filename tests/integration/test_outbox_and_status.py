@@ -50,6 +50,17 @@ def status(
     return post_signed(client, "/twilio/sms/status" + query, form).status_code
 
 
+def queue_for_retry(
+    session: Session, runner: FlaskCliRunner, gateway: RecordingGateway, text: str
+) -> None:
+    """Send text to a group of one whose first attempt Twilio rate-limited: it waits to retry."""
+    make_participant(session, SAM, make_group(session, "CIRCLE"))
+    gateway.failures[SAM] = GatewayError("rate limited", code=20429, retryable=True)
+    invoke(runner, "send", "--group", "CIRCLE", text)
+    del gateway.failures[SAM]
+    assert rows(session)[0].state is OutboxState.QUEUED
+
+
 def test_send_reaches_every_consenting_member_and_nobody_else(
     runner: FlaskCliRunner, session: Session, gateway: RecordingGateway
 ) -> None:
@@ -105,10 +116,7 @@ def test_a_stop_cancels_what_is_already_queued(
     client: FlaskClient,
     gateway: RecordingGateway,
 ) -> None:
-    make_participant(session, SAM, make_group(session, "CIRCLE"))
-    gateway.failures[SAM] = GatewayError("rate limited", code=20429, retryable=True)
-    invoke(runner, "send", "--group", "CIRCLE", "hello")
-    del gateway.failures[SAM]
+    queue_for_retry(session, runner, gateway, "hello")
 
     text_in(client, SAM, "STOP")
     clock.now += timedelta(minutes=5)
@@ -125,10 +133,7 @@ def test_a_retried_send_goes_out_once_when_it_is_due(
     session: Session,
     gateway: RecordingGateway,
 ) -> None:
-    make_participant(session, SAM, make_group(session, "CIRCLE"))
-    gateway.failures[SAM] = GatewayError("rate limited", code=20429, retryable=True)
-    invoke(runner, "send", "--group", "CIRCLE", "hello")
-    del gateway.failures[SAM]
+    queue_for_retry(session, runner, gateway, "hello")
 
     assert dispatch_due(app) == 0  # backing off: not due yet
     clock.now += timedelta(seconds=10)
@@ -146,10 +151,7 @@ def test_a_queued_text_past_its_window_expires_instead_of_going_late(
     session: Session,
     gateway: RecordingGateway,
 ) -> None:
-    make_participant(session, SAM, make_group(session, "CIRCLE"))
-    gateway.failures[SAM] = GatewayError("rate limited", code=20429, retryable=True)
-    invoke(runner, "send", "--group", "CIRCLE", "tonight at 6")
-    del gateway.failures[SAM]
+    queue_for_retry(session, runner, gateway, "tonight at 6")
 
     clock.now += timedelta(hours=5)
     dispatch_due(app)
