@@ -10,6 +10,7 @@ from types import FrameType
 from zoneinfo import ZoneInfo
 
 import click
+import prometheus_client
 import waitress
 from flask import Flask
 from flask.cli import with_appcontext
@@ -23,6 +24,7 @@ from service.composer import compose
 from service.config import Settings
 from service.db import get_session
 from service.demo import seed
+from service.dispatch import dispatcher
 from service.gateway import ConsoleGateway
 from service.models import OutboxMessage, OutboxState, Participant
 from service.segments import count_segments
@@ -35,6 +37,7 @@ def _serve(app: Flask, host: str, port: int) -> None:
     ticking = clock.start(app)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
+        dispatcher(app).stopping.set()
         raise KeyboardInterrupt(f"signal {signum}")
 
     # waitress stops on KeyboardInterrupt; SIGTERM (docker stop, systemd) must do the same so
@@ -45,9 +48,9 @@ def _serve(app: Flask, host: str, port: int) -> None:
         # with the scheduler's threads.
         waitress.serve(app, host=host, port=port, threads=8, ident="peerline")
     except KeyboardInterrupt:
-        log.info("stopping: finishing the current tick")
+        log.info("stopping: finishing the sends in flight")
     finally:
-        ticking.shutdown(wait=True)
+        clock.stop(app, ticking)
 
 
 @cli.command(help="Run the web app and the scheduler in one process (the embedded default).")
@@ -60,7 +63,13 @@ def serve(host: str, port: int) -> None:
 
 @cli.command(help="Run only the scheduler (planner and dispatcher); start as many as you like.")
 def worker() -> None:
-    clock.run_until_stopped(create_app())
+    app = create_app()
+    port = app.extensions["peerline.settings"].metrics_port
+    if port is not None:
+        # This process's own counters (sends, lateness) and the outbox gauges, for Prometheus.
+        prometheus_client.start_http_server(port, registry=app.extensions["peerline.registry"])
+        log.info("metrics at http://0.0.0.0:%s/metrics", port)
+    clock.run_until_stopped(app)
 
 
 @cli.command(help="Start a demo on a fresh SQLite database with a phone simulator.")

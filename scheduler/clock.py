@@ -15,6 +15,7 @@ from scheduler.dispatcher import dispatch_due
 from scheduler.planner import plan
 from service.clock import app_clock
 from service.db import sessions
+from service.dispatch import dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +62,28 @@ def start(
     return clock
 
 
+def stop(app: Flask, clock: BackgroundScheduler) -> None:
+    """Stop ticking: sends already in flight finish, claimed rows not yet sent go back to the
+    queue, and no row is left in 'sending'."""
+    dispatcher(app).stopping.set()
+    clock.shutdown(wait=True)
+    dispatcher(app).close()
+    log.info("scheduler stopped")
+
+
 def run_until_stopped(app: Flask) -> None:
-    """Tick in the foreground until SIGTERM or SIGINT, then finish the tick in progress."""
+    """Tick in the foreground until SIGTERM or SIGINT, then finish the sends in flight."""
     stopped = threading.Event()
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping after the current tick", signum)
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: finishing the sends in flight, then stopping", signum)
+        dispatcher(app).stopping.set()
         stopped.set()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     clock = start(app)
     try:
         stopped.wait()
     finally:
-        clock.shutdown(wait=True)
+        stop(app, clock)

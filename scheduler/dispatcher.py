@@ -1,48 +1,26 @@
-"""Claims due outbox rows and hands each to the gateway once."""
+"""The dispatcher's tick: settle in-doubt rows, then send what is due, batch by batch."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from service.clock import app_clock
-from service.db import sessions
-from service.models import OutboxKind, OutboxMessage, OutboxState
-from service.sending import send_now
+from service.dispatch import Outcome, dispatcher
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
 
+def dispatch_due(app: Flask, *, max_seconds: float = 30.0) -> int:
+    """One tick; returns how many rows were sent, settled or put back in this tick.
 
-def claim_due(session: Session, now: datetime, limit: int = BATCH) -> list[int]:
-    """Ids of queued rows due by now, locked against other workers where the database can."""
-    query = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.state == OutboxState.QUEUED,
-            OutboxMessage.due_at <= now,
-            OutboxMessage.kind != OutboxKind.REPLY,
+    A tick runs until nothing is due, the rate limit is full, the process is stopping, or
+    max_seconds have passed (the next tick carries on).
+    """
+    tally = dispatcher(app).drain(max_seconds=max_seconds)
+    if tally:
+        log.info(
+            "dispatch: %s",
+            ", ".join(f"{n} {outcome.value}" for outcome, n in sorted(tally.items())),
         )
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
-
-
-def dispatch_due(app: Flask) -> int:
-    """One tick: send every row that is due; returns how many were handed over or settled."""
-    with sessions(app)() as session:
-        ids = claim_due(session, app_clock(app)())
-        session.commit()
-    if ids:
-        log.info("dispatching %d due row(s)", len(ids))
-        # deliver() re-reads each row under lock and skips any another worker took meanwhile.
-        send_now(app, ids)
-    return len(ids)
+    return sum(n for outcome, n in tally.items() if outcome is not Outcome.RELEASED)

@@ -72,8 +72,9 @@ def _register_health(app: Flask) -> None:
     def healthz() -> Response:
         return jsonify(status="ok")
 
-    registry = CollectorRegistry()
+    registry = app.extensions["peerline.registry"] = CollectorRegistry()
     registry.register(metrics.OutboxCollector(db.sessions(app), lambda: app_clock(app)()))
+    app.extensions["peerline.dispatch_metrics"] = metrics.DispatchMetrics(registry)
 
     @app.get("/metrics")
     def prometheus() -> Response:

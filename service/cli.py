@@ -24,6 +24,7 @@ from service import audit, simulator
 from service.clock import app_clock
 from service.config import ConfigError, Settings
 from service.db import get_session
+from service.dispatch import send_now
 from service.metrics import summarize
 from service.models import (
     Base,
@@ -40,7 +41,6 @@ from service.models import (
 )
 from service.outbox import enqueue
 from service.phones import InvalidPhone, mask, normalize, phone_hash
-from service.sending import send_now
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -48,6 +48,13 @@ class Settings:
     wording_dir: Path | None = None
     default_region: str = "US"
     log_level: str = "INFO"
+    # Segments per second each sender (From number or Messaging Service) may send, across all
+    # workers together; None means no limit of Peerline's own (Twilio still queues).
+    send_rate: float | None = 1.0
+    send_threads: int = 8  # sends in flight at once in one worker process
+    send_lease: float = 120.0  # seconds a claimed row is a worker's before others look it up
+    twilio_timeout: float = 10.0  # seconds to wait for Twilio's answer before calling it unknown
+    metrics_port: int | None = None  # where `peerline worker` serves its own /metrics
 
     @property
     def uses_twilio(self) -> bool:
@@ -156,6 +163,19 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("PEERLINE_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")
 
+        send_rate: float | None = 1.0
+        if (rate := get("PEERLINE_SEND_RATE")) is not None:
+            send_rate = None if rate.lower() == "off" else _positive("PEERLINE_SEND_RATE", rate)
+        threads = get("PEERLINE_SEND_THREADS") or "8"
+        if not threads.isdigit() or not 1 <= int(threads) <= 64:
+            raise ConfigError("PEERLINE_SEND_THREADS", "a whole number from 1 to 64")
+
+        metrics_port = get("PEERLINE_METRICS_PORT")
+        if metrics_port is not None and not (
+            metrics_port.isdigit() and 1 <= int(metrics_port) <= 65535
+        ):
+            raise ConfigError("PEERLINE_METRICS_PORT", "a port number from 1 to 65535")
+
         return cls(
             database_url=database_url,
             secret_key=secret_key,
@@ -173,4 +193,20 @@ class Settings:
             wording_dir=wording_dir,
             default_region=region,
             log_level=log_level,
+            send_rate=send_rate,
+            send_threads=int(threads),
+            send_lease=_positive("PEERLINE_SEND_LEASE", get("PEERLINE_SEND_LEASE") or "120"),
+            twilio_timeout=_positive("TWILIO_TIMEOUT", get("TWILIO_TIMEOUT") or "10"),
+            metrics_port=int(metrics_port) if metrics_port else None,
         )
+
+
+def _positive(setting: str, value: str) -> float:
+    """A number of seconds or a rate: positive and finite."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(setting, f"must be a number, not {value!r}") from None
+    if not 0 < number < 1e6:
+        raise ConfigError(setting, f"must be above 0, not {value!r}")
+    return number

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TextIO
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import MaxRetryError, NewConnectionError
@@ -37,7 +39,8 @@ class OutgoingText:
 @dataclass(frozen=True)
 class Receipt:
     sid: str
-    status: str
+    status: str  # Twilio's MessageStatus: queued, sent, delivered, failed, ...
+    error_code: int | None = None
 
 
 class GatewayError(Exception):
@@ -62,24 +65,45 @@ class GatewayError(Exception):
 
 
 class Gateway(Protocol):
+    # Whose rate limit a text counts against: the From number or the Messaging Service.
+    sender: str
+
     def send_text(self, text: OutgoingText) -> Receipt: ...
+
+    def lookup(self, text: OutgoingText, since: datetime) -> Receipt | None:
+        """The provider's record of text if it accepted it at or after since, else None.
+
+        None must mean "proven not sent": a failed lookup raises GatewayError instead.
+        """
+        ...
 
 
 class TwilioGateway:
     """Sends through Twilio's REST API with twilio-python."""
 
-    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
-        self.client = Client(
-            settings.twilio_account_sid,
-            settings.twilio_auth_token,
-            http_client=TwilioHttpClient(timeout=timeout),
-        )
-        # twilio-python has no base-URL option; Domain.base_url is where it builds request URLs.
-        self.client.api.base_url = settings.twilio_api_base_url
-        # It would rewrite that host from TWILIO_EDGE / TWILIO_REGION in the environment.
-        self.client.edge = self.client.region = None
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.from_number = settings.twilio_from_number
         self.messaging_service_sid = settings.twilio_messaging_service_sid
+        self.sender = self.messaging_service_sid or self.from_number or "twilio"
+        self._local = threading.local()
+
+    @property
+    def client(self) -> Client:
+        """This thread's client: each sending thread keeps its own connection pool."""
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = Client(
+                self.settings.twilio_account_sid,
+                self.settings.twilio_auth_token,
+                http_client=TwilioHttpClient(timeout=self.settings.twilio_timeout),
+            )
+            # twilio-python has no base-URL option; Domain.base_url is where it builds URLs.
+            client.api.base_url = self.settings.twilio_api_base_url
+            # It would rewrite that host from TWILIO_EDGE / TWILIO_REGION in the environment.
+            client.edge = client.region = None
+            self._local.client = client
+        return client
 
     def send_text(self, text: OutgoingText) -> Receipt:
         sender: dict[str, str] = (
@@ -110,6 +134,45 @@ class TwilioGateway:
                 f"no usable answer from Twilio: {type(exc).__name__}", may_have_sent=True
             ) from exc
         return Receipt(sid=str(message.sid), status=str(message.status))
+
+    # How many of the person's latest messages a lookup reads; a text we tried to send minutes
+    # ago is among the newest few.
+    LOOKUP_DEPTH = 100
+
+    def lookup(self, text: OutgoingText, since: datetime) -> Receipt | None:
+        """Look text up in Twilio's message list: same To, our sender, same body, created since.
+
+        The list is filtered by To (and From, for a plain number) on Twilio's side; the date is
+        compared here with date_created, because a message still waiting in Twilio's own queue
+        has no date_sent yet and a DateSent filter would hide exactly the send in doubt.
+        """
+        sender: dict[str, str] = (
+            {} if self.messaging_service_sid else {"from_": self.from_number or ""}
+        )
+        try:
+            listed = self.client.messages.list(to=text.to, **sender, limit=self.LOOKUP_DEPTH)
+        except TwilioException as exc:
+            # A page that fails raises the plain TwilioException, with the response beside it.
+            response = exc.args[1] if len(exc.args) > 1 else None
+            status = getattr(response, "status_code", None)
+            raise GatewayError(f"Twilio's message list answered {status}", status=status) from exc
+        except (requests.RequestException, ValueError) as exc:
+            raise GatewayError(
+                f"could not read Twilio's message list: {type(exc).__name__}"
+            ) from exc
+        for message in listed:
+            if message.body != text.body or (message.direction or "").startswith("inbound"):
+                continue
+            if (
+                self.messaging_service_sid
+                and message.messaging_service_sid != self.messaging_service_sid
+            ):
+                continue
+            if message.date_created is not None and message.date_created < since:
+                continue
+            code = message.error_code if isinstance(message.error_code, int) else None
+            return Receipt(sid=str(message.sid), status=str(message.status), error_code=code)
+        return None
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -146,6 +209,8 @@ def _from_rest_error(exc: TwilioRestException) -> GatewayError:
 class ConsoleGateway:
     """Prints each text instead of sending it: the embedded default without credentials."""
 
+    sender = "console"
+
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
@@ -153,6 +218,10 @@ class ConsoleGateway:
         out = self.stream or sys.stdout
         print(f"[console] text to {mask(text.to)}: {text.body}", file=out, flush=True)
         return Receipt(sid="SM" + secrets.token_hex(16), status="sent")
+
+    def lookup(self, text: OutgoingText, since: datetime) -> Receipt | None:
+        # Nothing left this machine: a line the console may not have printed is printed again.
+        return None
 
 
 def gateway_for(settings: Settings) -> Gateway:

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,4 +85,22 @@ class OutboxCollector(Collector):
             "peerline_outbox_stuck_sending",
             "Rows in 'sending' past their lease.",
             value=summary.stuck_sending,
+        )
+
+
+class DispatchMetrics:
+    """What this process's dispatcher did: counted as it happens, for the process's /metrics."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.outcomes = Counter(
+            "peerline_dispatch_outcomes",
+            "Rows this process's dispatcher settled, by outcome (sent, retry, unknown, ...).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.lateness = Histogram(
+            "peerline_dispatch_lateness_seconds",
+            "From a row's due time to its hand-over to the gateway, in this process.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+            registry=registry,
         )

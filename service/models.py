@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -190,7 +191,9 @@ class Participant(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     timezone: Mapped[str] = mapped_column(String(64))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.SMS)
+    # What Twilio told us about the number: 21614/30006 (cannot take texts), 21211 (invalid).
     landline: Mapped[bool] = mapped_column(default=False)
+    number_invalid: Mapped[bool] = mapped_column(default=False)
     # The ledger is the history; this is its latest word, kept beside it in the same transaction.
     consent: Mapped[ConsentState] = mapped_column(
         _enum(ConsentState, "consent_state"), default=ConsentState.UNKNOWN
@@ -358,6 +361,14 @@ class OutboxMessage(Base):
             sqlite_where=text("state = 'queued'"),
             postgresql_where=text("state = 'queued'"),
         ),
+        # Claimed rows whose lease ran out, and unknown rows due a lookup, are found through
+        # this one; it holds only the handful of rows in flight.
+        Index(
+            "ix_outbox_messages_in_flight",
+            "lease_until",
+            sqlite_where=text("state IN ('sending', 'unknown')"),
+            postgresql_where=text("state IN ('sending', 'unknown')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -382,7 +393,12 @@ class OutboxMessage(Base):
         _enum(OutboxState, "outbox_state"), default=OutboxState.QUEUED
     )
     state_reason: Mapped[str | None] = mapped_column(String(200))
+    # Who holds the row now: the claim that set it to 'sending' (or took it for a lookup).
     attempt_id: Mapped[str | None] = mapped_column(String(36))
+    claimed_at: Mapped[datetime | None]
+    # A 'sending' row whose lease ran out belongs to a worker that died: it is looked up, not
+    # resent. For an 'unknown' row, the time of its next lookup in Twilio's message list.
+    lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     provider_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
     error_code: Mapped[int | None]
@@ -391,6 +407,16 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class SendBudget(Base):
+    """One sender's rate limit, shared by every worker: the earliest moment its next segment
+    may leave, in seconds since the epoch (each send moves it on by segments / rate)."""
+
+    __tablename__ = "send_budgets"
+
+    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class AuditEntry(Base):

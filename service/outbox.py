@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -17,11 +16,9 @@ from service.gateway import (
     LANDLINE_OR_UNREACHABLE,
     NOT_MOBILE,
     UNSUBSCRIBED,
-    Gateway,
-    GatewayError,
-    OutgoingText,
 )
 from service.models import (
+    Channel,
     ConsentSource,
     ConsentState,
     Group,
@@ -138,10 +135,23 @@ def blocked_reason(session: Session, row: OutboxMessage, now: datetime) -> Outbo
     if participant.consent is ConsentState.REVOKED:
         row.state_reason = "opted out"
         return OutboxState.SUPPRESSED
+    if participant.number_invalid:
+        row.state_reason = "Twilio said the number is not valid"
+        return OutboxState.SUPPRESSED
+    if participant.landline and row.channel is Channel.SMS:
+        row.state_reason = "the number cannot take texts"
+        return OutboxState.SUPPRESSED
     if row.kind is OutboxKind.INVITATION:
         return None
     if participant.consent is not ConsentState.GRANTED:
         row.state_reason = "no consent yet"
+        return OutboxState.SUPPRESSED
+    if (
+        row.kind is OutboxKind.ENCOURAGEMENT
+        and participant.encouragement_paused_until is not None
+        and participant.encouragement_paused_until > now
+    ):
+        row.state_reason = "encouragement paused"
         return OutboxState.SUPPRESSED
     if row.group_id is not None:
         status = session.scalar(
@@ -158,9 +168,9 @@ def blocked_reason(session: Session, row: OutboxMessage, now: datetime) -> Outbo
 _PLANNED = (OutboxKind.REMINDER, OutboxKind.ENCOURAGEMENT, OutboxKind.BROADCAST)
 
 
-def _quiet_now(session: Session, row: OutboxMessage, moment: datetime) -> bool:
+def hold_for_quiet_hours(session: Session, row: OutboxMessage, moment: datetime) -> bool:
     """Hold back a planned text that would land in the person's quiet hours (after an outage,
-    say): it waits for the next allowed moment still inside its window, or expires."""
+    say): it goes back to the queue for the next allowed moment inside its window, or expires."""
     if row.kind not in _PLANNED or row.participant_id is None or row.group_id is None:
         return False
     participant = session.get_one(Participant, row.participant_id)
@@ -173,105 +183,10 @@ def _quiet_now(session: Session, row: OutboxMessage, moment: datetime) -> bool:
     if placement.send_at is None:
         row.state, row.state_reason = OutboxState.EXPIRED, "only quiet hours were left"
     else:
-        row.due_at, row.state_reason = placement.send_at, "waiting out quiet hours"
+        row.state, row.due_at = OutboxState.QUEUED, placement.send_at
+        row.state_reason = "waiting out quiet hours"
     row.updated_at = moment
     return True
-
-
-def deliver(
-    session: Session,
-    row_id: int,
-    gateway: Gateway,
-    *,
-    callback_url: Callable[[OutboxMessage], str | None],
-    now: Callable[[], datetime],
-    compose: Composer | None = None,
-) -> OutboxMessage | None:
-    """Hand one queued row to the gateway at most once; commits before and after the hand-over.
-
-    A campaign row has no words until now: compose writes them, in the person's language of
-    this moment, and they are kept on the row as the record of what was sent.
-    """
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
-    if row is None or row.state is not OutboxState.QUEUED:
-        session.rollback()
-        return row
-    moment = now()
-    blocked = blocked_reason(session, row, moment)
-    if blocked is not None:
-        row.state = blocked
-        row.updated_at = moment
-        session.commit()
-        return row
-    if _quiet_now(session, row, moment):
-        session.commit()
-        return row
-    phone = row.to_phone
-    participant = session.get(Participant, row.participant_id) if row.participant_id else None
-    if participant is not None:
-        phone = participant.phone
-    if phone is None:
-        row.state, row.state_reason = OutboxState.FAILED, "no phone number"
-        session.commit()
-        return row
-    if row.body is None:
-        try:
-            if compose is None:
-                raise ValueError("no wording for this row")
-            row.body = compose(session, row, moment)
-        except ValueError as problem:
-            row.state, row.state_reason = OutboxState.FAILED, str(problem)[:200]
-            session.commit()
-            return row
-        row.segments = count_segments(row.body).segments
-    row.state = OutboxState.SENDING
-    row.attempt_id = str(uuid.uuid4())
-    row.attempts += 1
-    row.updated_at = moment
-    # Committed before the request leaves: a crash now leaves a visible 'sending' row, never a
-    # queued one that a second attempt would send again.
-    session.commit()
-
-    validity = (row.expires_at - moment) if row.expires_at else DEFAULT_VALIDITY
-    text = OutgoingText(
-        to=phone,
-        body=row.body,
-        status_callback=callback_url(row),
-        validity_period=int(validity.total_seconds()),
-    )
-    try:
-        receipt = gateway.send_text(text)
-    except GatewayError as error:
-        _record_failure(session, row, participant, error, now())
-        session.commit()
-        return row
-    row.provider_sid = receipt.sid
-    row.sent_at = now()
-    advance(row, OutboxState.SENT, row.sent_at)
-    session.commit()
-    log.info("sent outbox %s to %s as %s", row.id, mask(phone), receipt.sid)
-    return row
-
-
-def _record_failure(
-    session: Session,
-    row: OutboxMessage,
-    participant: Participant | None,
-    error: GatewayError,
-    moment: datetime,
-) -> None:
-    row.error_code = error.code
-    row.updated_at = moment
-    log.warning("outbox %s: %s (code %s)", row.id, error, error.code)
-    if error.may_have_sent:
-        row.state, row.state_reason = OutboxState.UNKNOWN, str(error)[:200]
-        return
-    if error.retryable:
-        row.state, row.state_reason = OutboxState.QUEUED, str(error)[:200]
-        row.due_at = moment + timedelta(seconds=min(300, 5 * 2 ** (row.attempts - 1)))
-        return
-    row.state, row.state_reason = OutboxState.FAILED, str(error)[:200]
-    apply_error_code(session, participant, error.code, moment)
 
 
 def apply_error_code(
@@ -291,6 +206,7 @@ def apply_error_code(
     elif code in (NOT_MOBILE, LANDLINE_OR_UNREACHABLE):
         participant.landline = True
     elif code == INVALID_TO:
+        participant.number_invalid = True
         log.warning(
             "participant %s has an invalid number %s", participant.id, mask(participant.phone)
         )

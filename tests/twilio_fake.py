@@ -3,7 +3,11 @@
 It serves the two operations of Twilio's OpenAPI document (create a Message, create a
 Call), checks each request as Twilio does, answers with the documented response shape,
 records what it accepted, and can be told to refuse, stall or hang up, for one number or
-for the next few requests. Point a client at it with `client.api.base_url = server.base_url`
+for the next few requests. It also serves Twilio's list of Messages (GET Messages.json,
+with the To, From and DateSent filters and page-token paging that twilio-python's
+`client.messages.list()` and `stream()` use), showing the recorded Messages with a status
+a test sets, so a test can reconcile a send whose outcome was lost; that lookup can be
+told to fail too. Point a client at it with `client.api.base_url = server.base_url`
 (TwilioGateway does this from TWILIO_API_BASE_URL).
 """
 
@@ -21,7 +25,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import Message
 from email.utils import format_datetime
 from http import HTTPStatus
@@ -29,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import phonenumbers
 import pytest
@@ -97,6 +101,25 @@ _FAULT_MESSAGES = {
     21211: "The 'To' number is not a valid phone number.",
     21610: "Attempt to send to unsubscribed recipient",
 }
+
+
+# The query of Twilio's ListMessage operation (twilio-oai's twilio_api_v2010.json; the copied
+# document holds only the create operations). twilio-python's MessageList.page() sends
+# To, From, DateSent, DateSent< (date_sent_before), DateSent> (date_sent_after), PageToken,
+# Page and PageSize; it writes a datetime or date as %Y-%m-%dT%H:%M:%SZ, passing a string as is.
+_LIST_PARAMETERS = (
+    "To",
+    "From",
+    "DateSent",
+    "DateSent<",
+    "DateSent>",
+    "PageSize",
+    "Page",
+    "PageToken",
+)
+_DATE_FILTERS = ("DateSent", "DateSent<", "DateSent>")
+_DEFAULT_PAGE_SIZE = 50
+_MAX_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -295,6 +318,90 @@ def _check(operation: _Operation, form: Mapping[str, list[str]]) -> _Reply | Non
     return None
 
 
+def _date_filter(value: str) -> date | datetime | None:
+    """A DateSent value: a GMT date YYYY-MM-DD or a datetime (naive is GMT); None if neither."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ].+", value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _sent_within(sent: datetime, comparison: str, bound: date | datetime) -> bool:
+    """Whether a message sent at `sent` meets DateSent (=), DateSent> (on or after) or DateSent<.
+
+    A date compares the day the message was sent (GMT); a datetime compares the moment, to
+    the second, as date_sent shows it. Both ends are inclusive, as Twilio documents.
+    """
+    if isinstance(bound, datetime):
+        moment = sent.replace(microsecond=0)
+        low, high = bound <= moment, moment <= bound
+    else:
+        day = sent.astimezone(UTC).date()
+        low, high = bound <= day, day <= bound
+    return {"DateSent": low and high, "DateSent>": low, "DateSent<": high}[comparison]
+
+
+@dataclass(frozen=True)
+class _ListQuery:
+    filters: tuple[tuple[str, str], ...]  # as given, in Twilio's order, for the page URIs
+    dates: tuple[tuple[str, date | datetime], ...]
+    page_size: int
+    page: int
+    page_token: str | None
+
+    def matches(self, accepted: Accepted) -> bool:
+        wanted = dict(self.filters)
+        if "To" in wanted and accepted.params.get("To") != wanted["To"]:
+            return False
+        if "From" in wanted and accepted.params.get("From") != wanted["From"]:
+            return False
+        return all(_sent_within(accepted.received_at, name, bound) for name, bound in self.dates)
+
+
+def _parse_list_query(query: str) -> _ListQuery | _Reply:
+    """The list request's filters and paging, or Twilio's 400 for the first thing wrong."""
+    given = parse_qs(query, keep_blank_values=True)
+    for name, values in given.items():
+        if name not in _LIST_PARAMETERS:
+            # As for creates: Twilio ignores unknown names; refusing them catches a misspelt one.
+            return _twilio_error(400, 20001, f"Unknown parameter {name}")
+        if len(values) > 1:
+            return _twilio_error(400, 400, f"{name} was given {len(values)} times")
+    args = {name: values[0] for name, values in given.items() if values[0]}
+    dates = []
+    for name in _DATE_FILTERS:
+        if name in args:
+            bound = _date_filter(args[name])
+            if bound is None:
+                return _twilio_error(400, 400, f"{name} is invalid: {args[name]}")
+            dates.append((name, bound))
+    size = args.get("PageSize", str(_DEFAULT_PAGE_SIZE))
+    if not re.fullmatch(r"\d+", size) or not 1 <= int(size) <= _MAX_PAGE_SIZE:
+        return _twilio_error(
+            400, 400, f"PageSize must be an integer from 1 to {_MAX_PAGE_SIZE}, not {size}"
+        )
+    page = args.get("Page", "0")
+    if not re.fullmatch(r"\d+", page):
+        return _twilio_error(400, 400, f"Page must be a non-negative integer, not {page}")
+    return _ListQuery(
+        filters=tuple(
+            (name, args[name]) for name in ("To", "From", *_DATE_FILTERS) if name in args
+        ),
+        dates=tuple(dates),
+        page_size=int(size),
+        page=int(page),
+        page_token=args.get("PageToken"),
+    )
+
+
 def _national(number: str | None) -> str | None:
     if number is None:
         return None
@@ -306,20 +413,34 @@ def _national(number: str | None) -> str | None:
 
 
 class TwilioFakeServer:
-    """Twilio's create-Message and create-Call API on 127.0.0.1, checked against its OpenAPI spec.
+    """Twilio's create-Message, create-Call and list-Messages API on 127.0.0.1.
 
-    Use it as a context manager (or start() and stop()). Faults are rules: a request gets
+    Creates are checked against Twilio's OpenAPI spec. The list (GET Messages.json) shows
+    the Messages the server recorded, newest first, each with the status set_message_status()
+    gave it ("queued" until then) and date_sent = the time it was recorded; Calls and
+    refused requests never appear. `clock` (default: now in UTC) stamps what is recorded,
+    so a test can place messages in time; a naive datetime is taken as UTC.
+
+    Use it as a context manager (or start() and stop()). Faults are rules: a create gets
     the first rule that matches its To, counted rules (times=n) before standing ones, and
-    only requests Twilio would accept meet a fault. All state lives here, behind a lock,
-    so worker threads and other processes can hit the server while a test inspects it.
+    only requests Twilio would accept meet a fault; fail_list() rules apply to list
+    requests alone. All state lives here, behind a lock, so worker threads and other
+    processes can hit the server while a test inspects it.
     """
 
-    def __init__(self) -> None:
-        self._operations = _load_operations(json.loads(OPENAPI_SPEC.read_text(encoding="utf-8")))
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        document = json.loads(OPENAPI_SPEC.read_text(encoding="utf-8"))
+        self._operations = _load_operations(document)
+        self._message_statuses = frozenset(
+            document["components"]["schemas"]["message_enum_status"]["enum"]
+        )
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._accepted: list[Accepted] = []
+        self._statuses: dict[str, tuple[str, datetime]] = {}  # sid -> status, when it was set
         self._received = 0
         self._rules: list[_Rule] = []
+        self._list_rules: list[_Rule] = []
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -420,29 +541,71 @@ class TwilioFakeServer:
         """Close the connection without answering, after recording the request or before."""
         self._add(_Fault(None, delay=0.0, drop=True, after_recording=after_recording), to, times)
 
+    def fail_list(
+        self, status: int, code: int, *, times: int | None = None, message: str | None = None
+    ) -> None:
+        """Answer Twilio's error (e.g. 500/20500, 429/20429) to list-Messages requests.
+
+        Only GET Messages.json meets these rules (counted before standing, as for fail());
+        creates are untouched.
+        """
+        if not 400 <= status <= 599:
+            raise ValueError(f"an error needs an HTTP status from 400 to 599, not {status}")
+        text = message or _FAULT_MESSAGES.get(code) or HTTPStatus(status).phrase
+        fault = _Fault((status, code, text), delay=0.0, drop=False, after_recording=False)
+        self._add(fault, None, times, rules=self._list_rules)
+
+    def set_message_status(self, sid: str, status: str) -> None:
+        """Give a recorded Message the status the list shows, as Twilio's delivery updates do.
+
+        status is one of Twilio's message statuses ("sent", "delivered", "failed", ...);
+        the list shows date_updated as the clock's time of this call.
+        """
+        if status not in self._message_statuses:
+            known = ", ".join(sorted(self._message_statuses))
+            raise ValueError(f"{status!r} is not a Twilio message status ({known})")
+        with self._lock:
+            if not any(a.sid == sid and a.resource == "Messages" for a in self._accepted):
+                raise ValueError(f"the server recorded no Message {sid}")
+            self._statuses[sid] = (status, self._now())
+
     def reset(self) -> None:
-        """Forget recorded requests, the request count and every fault."""
+        """Forget recorded requests, message statuses, the request count and every fault."""
         with self._lock:
             self._accepted.clear()
+            self._statuses.clear()
             self._received = 0
             self._rules.clear()
+            self._list_rules.clear()
 
-    def _add(self, fault: _Fault, to: str | None, times: int | None) -> None:
+    def _now(self) -> datetime:
+        now = self._clock()
+        return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+    def _add(
+        self,
+        fault: _Fault,
+        to: str | None,
+        times: int | None,
+        *,
+        rules: list[_Rule] | None = None,
+    ) -> None:
         if times is not None and times < 1:
             raise ValueError(f"times must be at least 1, or None for every request, not {times}")
         with self._lock:
-            self._rules.append(_Rule(fault, to, times))
+            (self._rules if rules is None else rules).append(_Rule(fault, to, times))
 
-    def _take_fault(self, to: str | None) -> _Fault | None:
+    @staticmethod
+    def _take_fault(rules: list[_Rule], to: str | None) -> _Fault | None:
         """The fault for a request to `to`, using up one of a counted rule's times."""
-        counted = [rule for rule in self._rules if rule.remaining is not None]
-        standing = [rule for rule in self._rules if rule.remaining is None]
+        counted = [rule for rule in rules if rule.remaining is not None]
+        standing = [rule for rule in rules if rule.remaining is None]
         for rule in counted + standing:
             if rule.to is None or rule.to == to:
                 if rule.remaining is not None:
                     rule.remaining -= 1
                     if rule.remaining == 0:
-                        self._rules.remove(rule)
+                        rules.remove(rule)
                 return rule.fault
         return None
 
@@ -450,13 +613,14 @@ class TwilioFakeServer:
         """Decide the reply to one HTTP request, recording it if it creates something."""
         with self._lock:
             self._received += 1
-        path = urlsplit(target).path
+        path, query = urlsplit(target)[2:4]
         for operation in self._operations:
             if match := operation.path.fullmatch(path):
                 break
         else:
             return _twilio_error(404, 20404, f"The requested resource {path} was not found")
-        if method != "POST":
+        listable = operation.resource == "Messages" and method == "GET"
+        if method != "POST" and not listable:
             return _twilio_error(405, 20004, "Method not allowed")
         account_sid = match["account_sid"]
         credentials = _basic_auth(headers.get("Authorization"))
@@ -468,6 +632,8 @@ class TwilioFakeServer:
             or not operation.account_sid.fullmatch(account_sid)
         ):
             return _AUTHENTICATE
+        if listable:
+            return self._list_messages(operation, account_sid, query)
         form: dict[str, list[str]] = {}
         if headers.get_content_type() == "application/x-www-form-urlencoded":
             try:
@@ -478,7 +644,7 @@ class TwilioFakeServer:
             return refusal
         accepted: Accepted | None = None
         with self._lock:
-            fault = self._take_fault(form["To"][0])
+            fault = self._take_fault(self._rules, form["To"][0])
             if fault is None or fault.after_recording:
                 accepted = self._record(operation, account_sid, form)
         if fault is not None and fault.error is not None:
@@ -499,13 +665,88 @@ class TwilioFakeServer:
             sid=_SID_PREFIX[operation.resource] + secrets.token_hex(16),
             account_sid=account_sid,
             params=params,
-            received_at=datetime.now(UTC),
+            received_at=self._now(),
         )
         self._accepted.append(accepted)
         return accepted
 
+    def _list_messages(self, operation: _Operation, account_sid: str, query: str) -> _Reply:
+        """One page of the account's recorded Messages, newest first, as Twilio lists them."""
+        parsed = _parse_list_query(query)
+        if isinstance(parsed, _Reply):
+            return parsed
+        with self._lock:
+            fault = self._take_fault(self._list_rules, None)
+            if fault is not None and fault.error is not None:
+                return _twilio_error(*fault.error)
+            # Newest first; among messages recorded at the same time, the later recorded first.
+            newest_first = sorted(
+                reversed(self._accepted), key=lambda a: a.received_at, reverse=True
+            )
+            rows = [
+                (accepted, *self._statuses.get(accepted.sid, ("queued", accepted.received_at)))
+                for accepted in newest_first
+                if accepted.resource == "Messages"
+                and accepted.account_sid == account_sid
+                and parsed.matches(accepted)
+            ]
+        size, number, token = parsed.page_size, parsed.page, parsed.page_token
+        if token:
+            sids = [accepted.sid for accepted, _, _ in rows]
+            if token[2:] not in sids or token[:2] not in ("PA", "PB"):
+                return _twilio_error(400, 20001, f"Invalid PageToken {token}")
+            mark = sids.index(token[2:])
+            first = mark + 1 if token.startswith("PA") else max(mark - size, 0)
+        else:
+            first = number * size
+        shown = rows[first : first + size]
+        base = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+
+        def page_uri(page: int, page_token: str | None) -> str:
+            pairs = [*parsed.filters, ("PageSize", str(size)), ("Page", str(page))]
+            if page_token:
+                pairs.append(("PageToken", page_token))
+            return f"{base}?{urlencode(pairs)}"
+
+        start = number * size
+        body = {
+            "messages": [
+                self._resource(operation, accepted, status=status, updated_at=updated, sent=True)
+                for accepted, status, updated in shown
+            ],
+            "end": start + max(len(shown) - 1, 0),
+            "first_page_uri": page_uri(0, None),
+            "next_page_uri": (
+                page_uri(number + 1, "PA" + shown[-1][0].sid)
+                if shown and first + size < len(rows)
+                else None
+            ),
+            "page": number,
+            "page_size": size,
+            "previous_page_uri": (
+                page_uri(max(number - 1, 0), "PB" + shown[0][0].sid) if shown and first else None
+            ),
+            "start": start,
+            "uri": page_uri(number, token),
+        }
+        return _Reply(200, body)
+
     def _created(self, operation: _Operation, accepted: Accepted) -> dict[str, Any]:
         """The documented 201 body: every property of the response schema, null when unknown."""
+        return self._resource(
+            operation, accepted, status="queued", updated_at=accepted.received_at, sent=False
+        )
+
+    def _resource(
+        self,
+        operation: _Operation,
+        accepted: Accepted,
+        *,
+        status: str,
+        updated_at: datetime,
+        sent: bool,
+    ) -> dict[str, Any]:
+        """A Message or Call as Twilio shows it: every property of the schema, null when unknown."""
         params = accepted.params
         uri = f"/2010-04-01/Accounts/{accepted.account_sid}/{operation.resource}/{accepted.sid}"
         example_uri = operation.example["uri"].removesuffix(".json")
@@ -514,12 +755,13 @@ class TwilioFakeServer:
             "sid": accepted.sid,
             "account_sid": accepted.account_sid,
             "api_version": "2010-04-01",
-            "status": "queued",
+            "status": status,
             "direction": "outbound-api",
             "to": params["To"],
             "from": params.get("From"),
             "date_created": stamp,
-            "date_updated": stamp,
+            "date_updated": format_datetime(updated_at.replace(microsecond=0)),
+            "date_sent": stamp if sent else None,
             "uri": f"{uri}.json",
             "subresource_uris": {
                 name: link.replace(example_uri, uri)
@@ -581,6 +823,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "TwilioFake"
     sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes; without this, Nagle's algorithm holds the body
+        # back until the client's delayed ACK, some 40 ms on every request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _serve(self) -> None:
         fake = cast(_HTTPServer, self.server).fake

@@ -48,9 +48,10 @@ def make_gateway(
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_API_BASE_URL": base_url,
+        "TWILIO_TIMEOUT": str(timeout),
         **(sender or {"TWILIO_FROM_NUMBER": FROM_NUMBER}),
     }
-    return TwilioGateway(Settings.from_env(env, mode="test"), timeout=timeout)
+    return TwilioGateway(Settings.from_env(env, mode="test"))
 
 
 def raw_client(server: TwilioFakeServer) -> Client:

@@ -1,0 +1,587 @@
+"""Dispatch: claim due rows, check them, hand each to the gateway once, record what happened.
+
+One row's path, and why each step is where it is:
+
+1. claim: one statement moves a batch of due rows from queued to sending, with an attempt id
+   and a lease, and commits. `FOR UPDATE SKIP LOCKED` on PostgreSQL lets any number of
+   workers claim side by side; SQLite's single writer makes the statement one claimer.
+2. prepare: expiry, consent, membership, a pause and quiet hours are checked, and campaign
+   rows are worded; the words are committed on the row before anything leaves, so that a
+   later lookup can recognise the message.
+3. send, on a pool of threads: a slot under the sender's rate limit, a last look at consent
+   (a STOP may have arrived a moment ago), then the gateway call.
+4. record: the MessageSid or the error, written only while the attempt id is still ours.
+
+A worker that dies between 1 and 4 leaves rows in sending. When their lease ends, any worker
+looks them up in Twilio's message list (reconcile) and re-queues only a row Twilio has no
+record of; `unknown` rows (a timeout, a 5xx) are settled the same way, unless a status
+callback settles them first.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.clock import Clock, app_clock
+from service.composer import compose
+from service.config import Settings
+from service.db import sessions as app_sessions
+from service.gateway import Gateway, GatewayError, OutgoingText, Receipt
+from service.metrics import DispatchMetrics
+from service.models import (
+    ConsentState,
+    Membership,
+    MembershipStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+    Participant,
+)
+from service.outbox import (
+    DEFAULT_VALIDITY,
+    PROVIDER_STATUS,
+    apply_error_code,
+    blocked_reason,
+    hold_for_quiet_hours,
+)
+from service.phones import mask
+from service.rate_limit import RateLimiter
+from service.segments import count_segments
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+RECONCILE_BATCH = 50
+# A claim is given back rather than sent when less than this is left of its lease plus the
+# time a gateway call may take: a worker never sends on a lease that may lapse mid-call.
+LEASE_MARGIN = timedelta(seconds=5)
+# How far back a lookup reads, beyond the claim, for clocks that disagree a little.
+LOOKUP_SLACK = timedelta(minutes=5)
+LOOKUP_RETRY = timedelta(minutes=1)
+
+
+class Outcome(enum.StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # rate limited or never connected: queued again with backoff
+    UNKNOWN = "unknown"  # may have reached Twilio: looked up later, never resent blindly
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    EXPIRED = "expired"
+    DEFERRED = "deferred"  # quiet hours: queued again for an allowed moment
+    RELEASED = "released"  # given back unsent (rate limit full, shutting down, lease short)
+    RECONCILED = "reconciled"  # found in Twilio's message list
+    REQUEUED = "requeued"  # proven not sent: queued again
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A claimed, checked and worded row, ready for the gateway."""
+
+    id: int
+    to: str
+    body: str
+    segments: int
+    kind: OutboxKind
+    participant_id: int | None
+    group_id: int | None
+    due_at: datetime
+    expires_at: datetime | None
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What happened when a Ready row met the gateway (or did not)."""
+
+    ready: Ready
+    outcome: Outcome
+    receipt: Receipt | None = None
+    error: GatewayError | None = None
+    handed_at: datetime | None = None
+    reason: str | None = None
+
+
+class Dispatcher:
+    """Sends an app's due outbox rows; one per process, shared by its ticks and commands."""
+
+    def __init__(self, app: Flask) -> None:
+        self.settings: Settings = app.extensions["peerline.settings"]
+        self.gateway: Gateway = app.extensions["peerline.gateway"]
+        self.metrics: DispatchMetrics = app.extensions["peerline.dispatch_metrics"]
+        self.sessions: sessionmaker[Session] = app_sessions(app)
+        self.clock: Clock = app_clock(app)
+        self.limiter = RateLimiter(self.sessions, self.settings.send_rate)
+        self.stopping = threading.Event()
+        self.lease = timedelta(seconds=self.settings.send_lease)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def drain(self, *, max_seconds: float = 30.0) -> Counter[Outcome]:
+        """Settle leases, then send batches while rows are due and progress is made."""
+        tally: Counter[Outcome] = Counter()
+        started = self.clock()
+        tally.update(self.reconcile())
+        while not self.stopping.is_set():
+            batch = self.run_batch()
+            tally.update(batch)
+            if not batch or batch[Outcome.RELEASED]:
+                break  # nothing due, or the rate limit is full for now
+            if (self.clock() - started).total_seconds() >= max_seconds:
+                break
+        return tally
+
+    def run_batch(self, ids: Iterable[int] | None = None) -> Counter[Outcome]:
+        """Claim (the given queued rows, or the most overdue), prepare, send and record."""
+        claim_id = str(uuid.uuid4())
+        limit = self.limiter.batch_size(MAX_BATCH)
+        tally: Counter[Outcome] = Counter()
+        with self.sessions() as session:
+            claimed = claim(session, self.clock(), claim_id, self.lease, limit=limit, ids=ids)
+            session.commit()
+            if not claimed:
+                return tally
+            ready, settled = prepare(session, claimed, claim_id, self.clock())
+            session.commit()
+        tally.update(settled)
+        attempts = list(self._pool_map(self.send, ready))
+        with self.sessions() as session:
+            record(session, attempts, claim_id, self.clock(), self.retry_at, self.lease)
+            session.commit()
+        for attempt in attempts:
+            tally[attempt.outcome] += 1
+            self.metrics.outcomes.labels(attempt.outcome.value).inc()
+            if attempt.handed_at is not None:
+                lateness = (attempt.handed_at - attempt.ready.due_at).total_seconds()
+                self.metrics.lateness.observe(max(0.0, lateness))
+        for outcome, n in settled.items():
+            self.metrics.outcomes.labels(outcome.value).inc(n)
+        return tally
+
+    def _pool_map(self, work: Callable[[Ready], Attempt], items: list[Ready]) -> list[Attempt]:
+        if len(items) <= 1 or self.settings.send_threads == 1:
+            return [work(item) for item in items]
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.settings.send_threads, thread_name_prefix="peerline-send"
+                )
+        return list(self._pool.map(work, items))
+
+    def close(self) -> None:
+        self.stopping.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    # -- one send ------------------------------------------------------------------------------
+
+    def send(self, ready: Ready) -> Attempt:
+        """Hand one ready row to the gateway, unless something says it must not go now."""
+        if self.stopping.is_set():
+            return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
+        call_time = timedelta(seconds=self.settings.twilio_timeout) + LEASE_MARGIN
+        if self.clock() + call_time >= ready.lease_until:
+            return Attempt(ready, Outcome.RELEASED, reason="lease too short to send safely")
+        if not self.limiter.wait_for_slot(self.gateway.sender, ready.segments):
+            return Attempt(ready, Outcome.RELEASED, reason="sender's rate limit is full")
+        if self.stopping.is_set():
+            return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
+        moment = self.clock()
+        if reason := self.last_look(ready, moment):
+            return Attempt(ready, Outcome.SUPPRESSED, reason=reason)
+        validity = (ready.expires_at - moment) if ready.expires_at else DEFAULT_VALIDITY
+        text = OutgoingText(
+            to=ready.to,
+            body=ready.body,
+            status_callback=self.callback_url(ready.id),
+            validity_period=max(1, int(validity.total_seconds())),
+        )
+        try:
+            receipt = self.gateway.send_text(text)
+        except GatewayError as error:
+            outcome = (
+                Outcome.UNKNOWN
+                if error.may_have_sent
+                else Outcome.RETRY
+                if error.retryable
+                else Outcome.FAILED
+            )
+            log.warning(
+                "outbox %s to %s: %s (code %s)", ready.id, mask(ready.to), error, error.code
+            )
+            return Attempt(ready, outcome, error=error, handed_at=moment)
+        log.info("sent outbox %s to %s as %s", ready.id, mask(ready.to), receipt.sid)
+        return Attempt(ready, Outcome.SENT, receipt=receipt, handed_at=moment)
+
+    def last_look(self, ready: Ready, moment: datetime) -> str | None:
+        """Why a ready row may no longer go: a STOP or a leave a moment ago. One small query."""
+        if ready.participant_id is None:
+            return None
+        with self.sessions() as session:
+            found = session.execute(
+                select(Participant.consent, Membership.status)
+                .outerjoin(
+                    Membership,
+                    and_(
+                        Membership.participant_id == Participant.id,
+                        Membership.group_id == ready.group_id,
+                    ),
+                )
+                .where(Participant.id == ready.participant_id)
+            ).first()
+        if found is None:
+            return "participant deleted"
+        consent, membership = found
+        if consent is ConsentState.REVOKED:
+            return "opted out"
+        if ready.kind is OutboxKind.INVITATION:
+            return None
+        if consent is not ConsentState.GRANTED:
+            return "no consent yet"
+        if ready.group_id is not None and membership is not MembershipStatus.ACTIVE:
+            return "not an active member"
+        return None
+
+    def callback_url(self, row_id: int) -> str | None:
+        """Where Twilio reports on a row; it names the row, so even a lost SID is found."""
+        if self.settings.public_url is None:
+            return None
+        return f"{self.settings.public_url}/twilio/sms/status?outbox={row_id}"
+
+    def retry_at(self, attempts: int, moment: datetime) -> datetime:
+        """Backoff for a send Twilio surely did not act on: 5 s, 10 s, ... up to 5 min, jittered."""
+        base = min(300.0, 5.0 * 2 ** max(0, attempts - 1))
+        return moment + timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+    # -- leases and unknowns -------------------------------------------------------------------
+
+    def reconcile(self) -> Counter[Outcome]:
+        """Settle rows whose worker died mid-send, and unknown rows, from Twilio's records."""
+        tally: Counter[Outcome] = Counter()
+        claim_id = str(uuid.uuid4())
+        now = self.clock()
+        with self.sessions() as session:
+            ids = claim_in_flight(session, now, claim_id, self.lease)
+            session.commit()
+            if not ids:
+                return tally
+            for row in session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.id.in_(ids), OutboxMessage.attempt_id == claim_id
+                )
+            ):
+                outcome = settle(session, row, self.gateway, self.clock())
+                if outcome is not None:
+                    tally[outcome] += 1
+                    self.metrics.outcomes.labels(outcome.value).inc()
+                session.commit()
+        return tally
+
+
+def claim(
+    session: Session,
+    now: datetime,
+    claim_id: str,
+    lease: timedelta,
+    *,
+    limit: int,
+    ids: Iterable[int] | None = None,
+) -> list[int]:
+    """Move up to limit due queued rows (or the given ones) to sending, under claim_id."""
+    wanted: ColumnElement[bool]
+    if ids is None:
+        wanted = and_(OutboxMessage.due_at <= now, OutboxMessage.kind != OutboxKind.REPLY)
+    else:
+        wanted = OutboxMessage.id.in_(list(ids))
+    chosen = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.state == OutboxState.QUEUED, wanted)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    result = session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(chosen.scalar_subquery()))
+        .values(
+            state=OutboxState.SENDING,
+            attempt_id=claim_id,
+            claimed_at=now,
+            lease_until=now + lease,
+            updated_at=now,
+        )
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.all())
+
+
+def prepare(
+    session: Session, ids: list[int], claim_id: str, moment: datetime
+) -> tuple[list[Ready], Counter[Outcome]]:
+    """Check and word claimed rows; those that may not go now are settled here."""
+    rows = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.attempt_id == claim_id)
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        )
+    )
+    people = {row.participant_id for row in rows if row.participant_id is not None}
+    if people:  # one query loads them all into the session, for the checks below
+        session.scalars(select(Participant).where(Participant.id.in_(people))).all()
+    ready: list[Ready] = []
+    settled: Counter[Outcome] = Counter()
+    for row in rows:
+        outcome = _check(session, row, moment)
+        if outcome is not None:
+            row.attempt_id = row.lease_until = None
+            row.updated_at = moment
+            settled[outcome] += 1
+            continue
+        participant = session.get(Participant, row.participant_id) if row.participant_id else None
+        assert row.body is not None and row.lease_until is not None  # _check saw to both
+        ready.append(
+            Ready(
+                id=row.id,
+                to=participant.phone if participant else row.to_phone or "",
+                body=row.body,
+                segments=row.segments,
+                kind=row.kind,
+                participant_id=row.participant_id,
+                group_id=row.group_id,
+                due_at=row.due_at,
+                expires_at=row.expires_at,
+                lease_until=row.lease_until,
+            )
+        )
+    return ready, settled
+
+
+def _check(session: Session, row: OutboxMessage, moment: datetime) -> Outcome | None:
+    """Settle row if it may not go now; None when it is ready, worded, to go."""
+    blocked = blocked_reason(session, row, moment)
+    if blocked is not None:
+        row.state = blocked
+        return Outcome.EXPIRED if blocked is OutboxState.EXPIRED else Outcome.SUPPRESSED
+    if hold_for_quiet_hours(session, row, moment):
+        return Outcome.EXPIRED if row.state is OutboxState.EXPIRED else Outcome.DEFERRED
+    participant = session.get(Participant, row.participant_id) if row.participant_id else None
+    if (participant.phone if participant else row.to_phone) is None:
+        row.state, row.state_reason = OutboxState.FAILED, "no phone number"
+        return Outcome.FAILED
+    if row.body is None:
+        try:
+            row.body = compose(session, row, moment)
+        except ValueError as problem:
+            row.state, row.state_reason = OutboxState.FAILED, str(problem)[:200]
+            return Outcome.FAILED
+        row.segments = count_segments(row.body).segments
+    return None
+
+
+def record(
+    session: Session,
+    attempts: list[Attempt],
+    claim_id: str,
+    moment: datetime,
+    retry_at: Callable[[int, datetime], datetime],
+    lookup_after: timedelta,
+) -> None:
+    """Write each attempt's result on its row, if the row is still this claim's.
+
+    An unknown row waits lookup_after for its status callback before Twilio's list is read.
+    """
+    if not attempts:
+        return
+    rows = {
+        row.id: row
+        for row in session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.id.in_([a.ready.id for a in attempts]),
+                OutboxMessage.attempt_id == claim_id,
+                OutboxMessage.state == OutboxState.SENDING,
+            )
+        )
+    }
+    for attempt in attempts:
+        row = rows.get(attempt.ready.id)
+        if row is None:
+            # Our lease lapsed and another worker took the row over: it reconciles from Twilio.
+            log.warning("outbox %s was taken over before its result was written", attempt.ready.id)
+            continue
+        _apply(session, row, attempt, moment, retry_at, lookup_after)
+
+
+def _apply(
+    session: Session,
+    row: OutboxMessage,
+    attempt: Attempt,
+    moment: datetime,
+    retry_at: Callable[[int, datetime], datetime],
+    lookup_after: timedelta,
+) -> None:
+    row.updated_at = moment
+    row.lease_until = None
+    outcome = attempt.outcome
+    if outcome is Outcome.RELEASED:
+        row.state, row.state_reason, row.attempt_id = OutboxState.QUEUED, attempt.reason, None
+        return
+    if outcome is Outcome.SUPPRESSED:
+        row.state, row.state_reason = OutboxState.SUPPRESSED, attempt.reason
+        return
+    row.attempts += 1
+    if outcome is Outcome.SENT:
+        assert attempt.receipt is not None
+        row.state = OutboxState.SENT
+        row.provider_sid = attempt.receipt.sid
+        row.sent_at = attempt.handed_at
+        return
+    error = attempt.error
+    assert error is not None
+    row.error_code = error.code
+    row.state_reason = str(error)[:200]
+    if outcome is Outcome.UNKNOWN:
+        row.state = OutboxState.UNKNOWN
+        row.sent_at = attempt.handed_at
+        row.lease_until = moment + lookup_after
+        return
+    if outcome is Outcome.RETRY:
+        again = retry_at(row.attempts, moment)
+        if row.expires_at is not None and again >= row.expires_at:
+            row.state, row.state_reason = OutboxState.EXPIRED, "could not be sent in time"
+        else:
+            row.state, row.due_at = OutboxState.QUEUED, again
+        return
+    row.state = OutboxState.FAILED
+    participant = session.get(Participant, row.participant_id) if row.participant_id else None
+    apply_error_code(session, participant, error.code, moment)
+
+
+def claim_in_flight(session: Session, now: datetime, claim_id: str, lease: timedelta) -> list[int]:
+    """Take over sending rows whose lease ran out, and unknown rows due a lookup."""
+    chosen = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.state.in_([OutboxState.SENDING, OutboxState.UNKNOWN]),
+            OutboxMessage.lease_until <= now,
+        )
+        .order_by(OutboxMessage.lease_until)
+        .limit(RECONCILE_BATCH)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    result = session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(chosen.scalar_subquery()))
+        .values(attempt_id=claim_id, lease_until=now + lease, updated_at=now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.all())
+
+
+def settle(
+    session: Session, row: OutboxMessage, gateway: Gateway, moment: datetime
+) -> Outcome | None:
+    """Decide an in-doubt row from the provider's records; None while they cannot be read."""
+    participant = session.get(Participant, row.participant_id) if row.participant_id else None
+    phone = participant.phone if participant else row.to_phone
+    if row.body is None or phone is None:
+        # Never worded, so never handed over: the worker died before its gateway call.
+        return _requeue(row, moment, "claimed by a worker that stopped before sending")
+    since = (row.claimed_at or row.created_at) - LOOKUP_SLACK
+    try:
+        found = gateway.lookup(OutgoingText(to=phone, body=row.body), since)
+    except GatewayError as error:
+        log.warning("outbox %s: lookup failed (%s); trying again later", row.id, error)
+        row.lease_until = moment + LOOKUP_RETRY
+        return None
+    if found is None:
+        log.info("outbox %s to %s was never received: queued again", row.id, mask(phone))
+        return _requeue(row, moment, "Twilio has no record of it")
+    taken = session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.provider_sid == found.sid, OutboxMessage.id != row.id
+        )
+    )
+    if taken is not None:
+        log.warning("outbox %s: Twilio's match %s belongs to outbox %s", row.id, found.sid, taken)
+        row.lease_until = moment + LOOKUP_RETRY
+        return None
+    state = PROVIDER_STATUS.get(found.status, OutboxState.SENT)
+    row.state = OutboxState.RECONCILED if state is OutboxState.SENT else state
+    row.state_reason = "found in Twilio's message list"
+    row.provider_sid = found.sid
+    row.sent_at = row.sent_at or row.claimed_at
+    row.lease_until = None
+    row.updated_at = moment
+    if found.error_code is not None:
+        row.error_code = found.error_code
+        apply_error_code(session, participant, found.error_code, moment)
+    log.info("outbox %s reconciled as %s (%s)", row.id, found.sid, found.status)
+    return Outcome.RECONCILED
+
+
+def _requeue(row: OutboxMessage, moment: datetime, why: str) -> Outcome:
+    row.lease_until = row.attempt_id = None
+    row.updated_at = moment
+    if row.expires_at is not None and moment >= row.expires_at:
+        row.state, row.state_reason = OutboxState.EXPIRED, f"{why}, and it is too late now"
+        return Outcome.EXPIRED
+    row.state, row.state_reason, row.due_at = OutboxState.QUEUED, why, moment
+    return Outcome.REQUEUED
+
+
+def dispatcher(app: Flask) -> Dispatcher:
+    """The app's one dispatcher, made on first use."""
+    found: Dispatcher | None = app.extensions.get("peerline.dispatcher")
+    if found is None:
+        found = app.extensions["peerline.dispatcher"] = Dispatcher(app)
+    return found
+
+
+def send_now(app: Flask, row_ids: Iterable[int]) -> list[OutboxMessage]:
+    """Send the given queued rows at once (a coordinator's command), and return them after.
+
+    Rows the sender's rate limit cannot let out soon stay queued for the worker.
+    """
+    ids = list(row_ids)
+    work = dispatcher(app)
+    for start in range(0, len(ids), MAX_BATCH):
+        pending = ids[start : start + MAX_BATCH]
+        while pending:
+            tally = work.run_batch(pending)
+            if not tally or tally[Outcome.RELEASED]:
+                break
+            with work.sessions() as session:
+                pending = list(
+                    session.scalars(
+                        select(OutboxMessage.id).where(
+                            OutboxMessage.id.in_(pending),
+                            OutboxMessage.state == OutboxState.QUEUED,
+                            OutboxMessage.due_at <= work.clock(),
+                        )
+                    )
+                )
+    with work.sessions() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+            )
+        )
