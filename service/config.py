@@ -176,6 +176,13 @@ class Settings:
         ):
             raise ConfigError("PEERLINE_METRICS_PORT", "a port number from 1 to 65535")
 
+        lease = _positive("PEERLINE_SEND_LEASE", get("PEERLINE_SEND_LEASE") or "120")
+        timeout = _positive("TWILIO_TIMEOUT", get("TWILIO_TIMEOUT") or "10")
+        if lease < timeout + 3:
+            raise ConfigError(
+                "PEERLINE_SEND_LEASE", f"must exceed TWILIO_TIMEOUT ({timeout:g} s) by 3 s or more"
+            )
+
         return cls(
             database_url=database_url,
             secret_key=secret_key,
@@ -195,8 +202,8 @@ class Settings:
             log_level=log_level,
             send_rate=send_rate,
             send_threads=int(threads),
-            send_lease=_positive("PEERLINE_SEND_LEASE", get("PEERLINE_SEND_LEASE") or "120"),
-            twilio_timeout=_positive("TWILIO_TIMEOUT", get("TWILIO_TIMEOUT") or "10"),
+            send_lease=lease,
+            twilio_timeout=timeout,
             metrics_port=int(metrics_port) if metrics_port else None,
         )
 

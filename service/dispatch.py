@@ -65,9 +65,9 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
 RECONCILE_BATCH = 50
-# A claim is given back rather than sent when less than this is left of its lease plus the
-# time a gateway call may take: a worker never sends on a lease that may lapse mid-call.
-LEASE_MARGIN = timedelta(seconds=5)
+# A claim is given back rather than sent when less than this, beyond the time a gateway call
+# may take, is left of its lease: a worker never sends on a lease that may lapse mid-call.
+LEASE_MARGIN = timedelta(seconds=2)
 # How far back a lookup reads, beyond the claim, for clocks that disagree a little.
 LOOKUP_SLACK = timedelta(minutes=5)
 LOOKUP_RETRY = timedelta(minutes=1)
@@ -193,14 +193,17 @@ class Dispatcher:
         """Hand one ready row to the gateway, unless something says it must not go now."""
         if self.stopping.is_set():
             return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
-        call_time = timedelta(seconds=self.settings.twilio_timeout) + LEASE_MARGIN
-        if self.clock() + call_time >= ready.lease_until:
-            return Attempt(ready, Outcome.RELEASED, reason="lease too short to send safely")
         if not self.limiter.wait_for_slot(self.gateway.sender, ready.segments):
             return Attempt(ready, Outcome.RELEASED, reason="sender's rate limit is full")
         if self.stopping.is_set():
             return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
         moment = self.clock()
+        if (
+            moment + timedelta(seconds=self.settings.twilio_timeout) + LEASE_MARGIN
+            >= ready.lease_until
+        ):
+            log.warning("outbox %s: too little of its lease is left to send; given back", ready.id)
+            return Attempt(ready, Outcome.RELEASED, reason="lease too short to send safely")
         if reason := self.last_look(ready, moment):
             return Attempt(ready, Outcome.SUPPRESSED, reason=reason)
         validity = (ready.expires_at - moment) if ready.expires_at else DEFAULT_VALIDITY
@@ -224,7 +227,7 @@ class Dispatcher:
                 "outbox %s to %s: %s (code %s)", ready.id, mask(ready.to), error, error.code
             )
             return Attempt(ready, outcome, error=error, handed_at=moment)
-        log.info("sent outbox %s to %s as %s", ready.id, mask(ready.to), receipt.sid)
+        log.debug("sent outbox %s to %s as %s", ready.id, mask(ready.to), receipt.sid)
         return Attempt(ready, Outcome.SENT, receipt=receipt, handed_at=moment)
 
     def last_look(self, ready: Ready, moment: datetime) -> str | None:

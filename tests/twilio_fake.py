@@ -578,6 +578,12 @@ class TwilioFakeServer:
             self._rules.clear()
             self._list_rules.clear()
 
+    def clear_faults(self) -> None:
+        """Drop every fault rule, keeping what was recorded: Twilio recovers, its history stays."""
+        with self._lock:
+            self._rules.clear()
+            self._list_rules.clear()
+
     def _now(self) -> datetime:
         now = self._clock()
         return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)

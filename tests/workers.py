@@ -1,0 +1,195 @@
+"""`peerline worker` processes for tests, and a quick way to fill the outbox with due texts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import create_engine, func, insert, select
+
+from service.models import (
+    ConsentState,
+    Coordinator,
+    Group,
+    Membership,
+    MembershipStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+    Participant,
+)
+from service.phones import phone_hash
+from tests.support import AUTH_TOKEN, PUBLIC_URL
+from tests.twilio_fake import TwilioFakeServer
+
+ACCOUNT_SID = "AC" + "a" * 32
+IN_FLIGHT = (OutboxState.QUEUED, OutboxState.SENDING, OutboxState.UNKNOWN)
+
+
+def worker_env(database_url: str, server: TwilioFakeServer, **overrides: str) -> dict[str, str]:
+    """The environment of a worker that sends through the local Twilio."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PEERLINE_", "TWILIO_"))
+    }
+    env.update(
+        PEERLINE_MODE="test",
+        PEERLINE_DATABASE_URL=database_url,
+        PEERLINE_PUBLIC_URL=PUBLIC_URL,
+        PEERLINE_LOG_LEVEL="WARNING",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_FROM_NUMBER="+15005550006",
+        TWILIO_API_BASE_URL=server.base_url,
+        TWILIO_TIMEOUT="1",
+        PEERLINE_SEND_LEASE="5",
+        PEERLINE_SEND_RATE="off",
+    )
+    env.update(overrides)
+    return env
+
+
+class Worker:
+    """One `peerline worker` process; its output goes to a log file kept for a failed test."""
+
+    def __init__(self, env: Mapping[str, str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from scheduler.cli import main; main()", "worker"],
+            env=dict(env),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM, then wait for the worker to finish what it has in flight."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        """kill -9: no chance to finish anything."""
+        self.process.kill()
+        self.wait(10)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._out.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._out.close()
+
+
+def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_000) -> list[str]:
+    """count consenting members of one group, each with one text due now; their phones."""
+    now = datetime.now(UTC)
+    phones = [f"+1202{first_phone + n:07d}" for n in range(count)]
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            coordinator = conn.scalar(
+                insert(Coordinator)
+                .values(email="robin@example.org", name="Robin", created_at=now)
+                .returning(Coordinator.id)
+            )
+            group = conn.scalar(
+                insert(Group)
+                .values(
+                    coordinator_id=coordinator,
+                    name="Tuesday circle",
+                    public_name="Tuesday group",
+                    join_code="CIRCLE",
+                    timezone="America/New_York",
+                    language="en",
+                    created_at=now,
+                )
+                .returning(Group.id)
+            )
+            people = conn.scalars(
+                insert(Participant).returning(Participant.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "phone": phone,
+                        "phone_hash": phone_hash(phone, "insecure-test-key"),
+                        "timezone": "America/New_York",
+                        "consent": ConsentState.GRANTED,
+                        "created_at": now,
+                    }
+                    for phone in phones
+                ],
+            ).all()
+            conn.execute(
+                insert(Membership),
+                [
+                    {"participant_id": p, "group_id": group, "status": MembershipStatus.ACTIVE}
+                    for p in people
+                ],
+            )
+            conn.execute(
+                insert(OutboxMessage),
+                [
+                    {
+                        "send_key": f"load:{p}",
+                        "kind": OutboxKind.ONE_OFF,
+                        "participant_id": p,
+                        "group_id": group,
+                        "body": f"Tuesday group at 7 tonight ({n})",
+                        "state": OutboxState.QUEUED,
+                        "due_at": now,
+                        "expires_at": now + timedelta(hours=4),
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for n, p in enumerate(people)
+                ],
+            )
+    finally:
+        engine.dispose()
+    return phones
+
+
+def outbox_states(database_url: str) -> dict[OutboxState, int]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+            ).all()
+    finally:
+        engine.dispose()
+    return {OutboxState(state): n for state, n in found}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.1)
+
+
+def all_settled(database_url: str) -> bool:
+    states = outbox_states(database_url)
+    return not any(states.get(state) for state in IN_FLIGHT)
