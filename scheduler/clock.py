@@ -16,6 +16,7 @@ from scheduler.planner import plan
 from service.clock import app_clock
 from service.db import sessions
 from service.dispatch import dispatcher
+from service.metrics import ProcessMetrics
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,9 @@ def plan_tick(app: Flask) -> None:
         session.commit()
     if report.written or report.cancelled:
         log.info("planned %d row(s), withdrew %d", report.written, report.cancelled)
+        counters: ProcessMetrics = app.extensions["peerline.metrics"]
+        counters.planned.labels("written").inc(report.written)
+        counters.planned.labels("withdrawn").inc(report.cancelled)
 
 
 def start(

@@ -74,7 +74,7 @@ def _register_health(app: Flask) -> None:
 
     registry = app.extensions["peerline.registry"] = CollectorRegistry()
     registry.register(metrics.OutboxCollector(db.sessions(app), lambda: app_clock(app)()))
-    app.extensions["peerline.dispatch_metrics"] = metrics.DispatchMetrics(registry)
+    app.extensions["peerline.metrics"] = metrics.ProcessMetrics(registry)
 
     @app.get("/metrics")
     def prometheus() -> Response:

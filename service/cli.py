@@ -515,6 +515,14 @@ def status() -> None:
         click.echo(f"{state}\t{kind}\t{n}")
     click.echo(f"due now: {summary.due_now} (most overdue by {summary.oldest_due_seconds:.0f} s)")
     click.echo(f"stuck in sending past their lease: {summary.stuck_sending}")
+    if summary.lateness:
+        p50, p99 = summary.lateness[0.5], summary.lateness[0.99]
+        click.echo(
+            f"sent in the last 15 min: {summary.recent_sent}, "
+            f"due to handed over p50 {p50:.1f} s, p99 {p99:.1f} s"
+        )
+    else:
+        click.echo("sent in the last 15 min: 0")
 
 
 @cli.command(

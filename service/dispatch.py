@@ -40,7 +40,7 @@ from service.composer import compose
 from service.config import Settings
 from service.db import sessions as app_sessions
 from service.gateway import Gateway, GatewayError, OutgoingText, Receipt
-from service.metrics import DispatchMetrics
+from service.metrics import ProcessMetrics
 from service.models import (
     ConsentState,
     Membership,
@@ -120,7 +120,7 @@ class Dispatcher:
     def __init__(self, app: Flask) -> None:
         self.settings: Settings = app.extensions["peerline.settings"]
         self.gateway: Gateway = app.extensions["peerline.gateway"]
-        self.metrics: DispatchMetrics = app.extensions["peerline.dispatch_metrics"]
+        self.metrics: ProcessMetrics = app.extensions["peerline.metrics"]
         self.sessions: sessionmaker[Session] = app_sessions(app)
         self.clock: Clock = app_clock(app)
         self.limiter = RateLimiter(self.sessions, self.settings.send_rate)
@@ -165,7 +165,7 @@ class Dispatcher:
         for attempt in attempts:
             tally[attempt.outcome] += 1
             self.metrics.outcomes.labels(attempt.outcome.value).inc()
-            if attempt.handed_at is not None:
+            if attempt.handed_at is not None and attempt.outcome in (Outcome.SENT, Outcome.UNKNOWN):
                 lateness = (attempt.handed_at - attempt.ready.due_at).total_seconds()
                 self.metrics.lateness.observe(max(0.0, lateness))
         for outcome, n in settled.items():

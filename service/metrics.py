@@ -6,6 +6,7 @@ process, so every web and worker process reports the same truth.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.models import OutboxMessage, OutboxState
+from service.models import OutboxKind, OutboxMessage, OutboxState
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,17 @@ class OutboxSummary:
     by_state_and_kind: dict[tuple[str, str], int]
     due_now: int  # queued rows whose time has come
     oldest_due_seconds: float  # how late the most overdue queued row is; 0 when none
-    stuck_sending: int  # 'sending' rows older than the lease: a worker may have died mid-send
+    stuck_sending: int  # 'sending' rows past their lease: a worker died mid-send
+    # Lateness (due to handed over) of what went out in the last RECENT, by quantile.
+    recent_sent: int
+    lateness: dict[float, float]
 
 
-def summarize(session: Session, now: datetime, lease_seconds: float = 120) -> OutboxSummary:
+RECENT = timedelta(minutes=15)
+QUANTILES = (0.5, 0.9, 0.99)
+
+
+def summarize(session: Session, now: datetime) -> OutboxSummary:
     counts = session.execute(
         select(OutboxMessage.state, OutboxMessage.kind, func.count()).group_by(
             OutboxMessage.state, OutboxMessage.kind
@@ -40,17 +48,30 @@ def summarize(session: Session, now: datetime, lease_seconds: float = 120) -> Ou
     ).one()
     stuck = session.scalar(
         select(func.count()).where(
-            OutboxMessage.state == OutboxState.SENDING,
-            OutboxMessage.updated_at < now - timedelta(seconds=lease_seconds),
+            OutboxMessage.state == OutboxState.SENDING, OutboxMessage.lease_until <= now
         )
     )
+    recent = session.execute(
+        select(OutboxMessage.due_at, OutboxMessage.sent_at)
+        .where(OutboxMessage.sent_at >= now - RECENT, OutboxMessage.kind != OutboxKind.REPLY)
+        .order_by(OutboxMessage.sent_at.desc())
+        .limit(100_000)
+    ).all()
+    late = sorted(max(0.0, (sent - due).total_seconds()) for due, sent in recent if sent)
     oldest = due[1]
     return OutboxSummary(
         by_state_and_kind={(s.value, k.value): n for s, k, n in counts},
         due_now=int(due[0] or 0),
         oldest_due_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         stuck_sending=int(stuck or 0),
+        recent_sent=len(late),
+        lateness={q: _quantile(late, q) for q in QUANTILES} if late else {},
     )
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The q-quantile of ordered values (nearest rank)."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 class OutboxCollector(Collector):
@@ -86,12 +107,26 @@ class OutboxCollector(Collector):
             "Rows in 'sending' past their lease.",
             value=summary.stuck_sending,
         )
+        recent = GaugeMetricFamily(
+            "peerline_outbox_recent_lateness_seconds",
+            "Due to handed over, for texts sent in the last 15 minutes, by quantile.",
+            labels=["quantile"],
+        )
+        for q, seconds in summary.lateness.items():
+            recent.add_metric([str(q)], seconds)
+        yield recent
 
 
-class DispatchMetrics:
-    """What this process's dispatcher did: counted as it happens, for the process's /metrics."""
+class ProcessMetrics:
+    """What this process's planner and dispatcher did, counted as it happens."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.planned = Counter(
+            "peerline_planner_rows",
+            "Outbox rows this process's planner wrote (planned or moved) and withdrew.",
+            ["action"],
+            registry=registry,
+        )
         self.outcomes = Counter(
             "peerline_dispatch_outcomes",
             "Rows this process's dispatcher settled, by outcome (sent, retry, unknown, ...).",

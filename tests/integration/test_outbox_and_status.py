@@ -335,7 +335,13 @@ def test_metrics_and_status_report_the_outbox_from_the_database(
     assert "peerline_outbox_due 1.0" in text
     lateness = re.search(r"^peerline_outbox_lateness_seconds (\S+)$", text, re.M)
     assert lateness is not None and 54 <= float(lateness[1]) <= 56
+    # This process's own counts of what its dispatcher did, and how late the hand-overs were.
+    for outcome in ("sent", "retry", "unknown"):
+        assert f'peerline_dispatch_outcomes_total{{outcome="{outcome}"}} 1.0' in text
+    assert "peerline_dispatch_lateness_seconds_count 2.0" in text  # Sam's and Jordan's
+    assert 'peerline_outbox_recent_lateness_seconds{quantile="0.99"} 0.0' in text
 
     status = invoke(runner, "status").output
     assert "sent\tone_off\t1" in status and "unknown\tone_off\t1" in status
     assert re.search(r"due now: 1 \(most overdue by 5[456] s\)", status)
+    assert "sent in the last 15 min: 2, due to handed over p50 0.0 s, p99 0.0 s" in status
