@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, Select, and_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock, app_clock
@@ -295,6 +295,32 @@ class Dispatcher:
         return tally
 
 
+# Written out rather than bound, so the planner can match the partial indexes' own predicates
+# (ix_outbox_messages_due, ix_outbox_messages_in_flight) even in a prepared, generic plan.
+QUEUED_ROWS = text("outbox_messages.state = 'queued'")
+IN_FLIGHT_ROWS = text("outbox_messages.state IN ('sending', 'unknown')")
+
+
+def due_rows(
+    session: Session, now: datetime, *, limit: int, ids: Iterable[int] | None = None
+) -> Select[int]:
+    """The ids of queued rows due by now (or of the given ones), oldest first, for claiming."""
+    wanted: ColumnElement[bool]
+    if ids is None:
+        wanted = and_(OutboxMessage.due_at <= now, OutboxMessage.kind != OutboxKind.REPLY)
+    else:
+        wanted = OutboxMessage.id.in_(list(ids))
+    query = (
+        select(OutboxMessage.id)
+        .where(QUEUED_ROWS, wanted)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return query
+
+
 def claim(
     session: Session,
     now: datetime,
@@ -305,19 +331,7 @@ def claim(
     ids: Iterable[int] | None = None,
 ) -> list[int]:
     """Move up to limit due queued rows (or the given ones) to sending, under claim_id."""
-    wanted: ColumnElement[bool]
-    if ids is None:
-        wanted = and_(OutboxMessage.due_at <= now, OutboxMessage.kind != OutboxKind.REPLY)
-    else:
-        wanted = OutboxMessage.id.in_(list(ids))
-    chosen = (
-        select(OutboxMessage.id)
-        .where(OutboxMessage.state == OutboxState.QUEUED, wanted)
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
+    chosen = due_rows(session, now, limit=limit, ids=ids)
     result = session.scalars(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(chosen.scalar_subquery()))
@@ -480,10 +494,7 @@ def claim_in_flight(session: Session, now: datetime, claim_id: str, lease: timed
     """Take over sending rows whose lease ran out, and unknown rows due a lookup."""
     chosen = (
         select(OutboxMessage.id)
-        .where(
-            OutboxMessage.state.in_([OutboxState.SENDING, OutboxState.UNKNOWN]),
-            OutboxMessage.lease_until <= now,
-        )
+        .where(IN_FLIGHT_ROWS, OutboxMessage.lease_until <= now)
         .order_by(OutboxMessage.lease_until)
         .limit(RECONCILE_BATCH)
     )

@@ -14,14 +14,14 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.dispatcher import dispatch_due
 from service.app import create_app
 from service.config import ConfigError, Settings
 from service.db import make_engine, sessions
-from service.dispatch import Outcome, claim, dispatcher, prepare
+from service.dispatch import Outcome, claim, dispatcher, due_rows, prepare
 from service.models import (
     ConsentState,
     OutboxKind,
@@ -489,3 +489,35 @@ def test_the_sender_settings_are_checked(database_url: str) -> None:
         assert problem.value.setting == name
     assert make_settings(database_url, PEERLINE_SEND_RATE="off").send_rate is None
     assert Settings.from_env({"PEERLINE_MODE": "test"}).send_rate == 1.0
+
+
+def test_claiming_reads_the_due_index_however_much_history_the_outbox_holds(
+    database_url: str, session: Session, clock: Clock
+) -> None:
+    """Sent rows pile up for years; the claim must look only at the few still queued."""
+    queue_texts(session, clock, SAM, ALEX)
+    sent = [
+        {
+            "send_key": f"old:{n}",
+            "kind": OutboxKind.ONE_OFF,
+            "body": "Long ago",
+            "state": OutboxState.DELIVERED,
+            "due_at": clock.now - timedelta(days=1 + n % 300),
+            "created_at": clock.now,
+            "updated_at": clock.now,
+        }
+        for n in range(20_000)
+    ]
+    session.execute(insert(OutboxMessage), sent)
+    session.commit()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    session.execute(text("ANALYZE"))
+    query = due_rows(session, clock.now, limit=200).compile(
+        session.get_bind(), compile_kwargs={"literal_binds": True}
+    )
+
+    explain = "EXPLAIN" if postgres else "EXPLAIN QUERY PLAN"
+    plan = "\n".join(str(line[-1]) for line in session.execute(text(f"{explain} {query}")))
+
+    assert "ix_outbox_messages_due" in plan, plan
+    assert "Seq Scan" not in plan and "SCAN outbox_messages\n" not in plan + "\n", plan
