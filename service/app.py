@@ -46,7 +46,8 @@ def create_app(
         settings.wording_dir, program=settings.program_name, contact=settings.help_contact
     )
     app.extensions["peerline.gateway"] = gateway or gateway_for(settings)
-    db.init_app(app, settings.database_url)
+    # The web's threads, or a worker's sending threads and its ticks, each hold a connection.
+    db.init_app(app, settings.database_url, pool_size=max(8, settings.send_threads + 4))
 
     app.register_blueprint(webhooks.bp)
     _register_health(app)

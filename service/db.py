@@ -11,11 +11,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for url, with SQLite tuned for a web app and a scheduler sharing one file."""
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for url, with SQLite tuned for a web app and a scheduler sharing one file.
+
+    pool_size: connections kept open (PostgreSQL), enough for every sending thread at once.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
@@ -31,8 +34,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def init_app(app: Flask, url: str) -> None:
-    engine = make_engine(url)
+def init_app(app: Flask, url: str, *, pool_size: int = 5) -> None:
+    engine = make_engine(url, pool_size=pool_size)
     app.extensions["peerline.sessions"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 

@@ -43,6 +43,7 @@ from service.gateway import Gateway, GatewayError, OutgoingText, Receipt
 from service.metrics import ProcessMetrics
 from service.models import (
     ConsentState,
+    Group,
     Membership,
     MembershipStatus,
     OutboxKind,
@@ -53,6 +54,7 @@ from service.models import (
 from service.outbox import (
     DEFAULT_VALIDITY,
     PROVIDER_STATUS,
+    MembershipStatuses,
     apply_error_code,
     blocked_reason,
     hold_for_quiet_hours,
@@ -71,6 +73,9 @@ LEASE_MARGIN = timedelta(seconds=2)
 # How far back a lookup reads, beyond the claim, for clocks that disagree a little.
 LOOKUP_SLACK = timedelta(minutes=5)
 LOOKUP_RETRY = timedelta(minutes=1)
+# A batch's last look at consent serves its rows for this long; a row that waited longer (for
+# its rate slot, say) is looked at again just before its call.
+FRESH_LOOK = 0.25
 
 
 class Outcome(enum.StrEnum):
@@ -158,7 +163,9 @@ class Dispatcher:
             ready, settled = prepare(session, claimed, claim_id, self.clock())
             session.commit()
         tally.update(settled)
-        attempts = list(self._pool_map(self.send, ready))
+        looked_at = self.limiter.wall_clock()
+        refusals = self.last_look(ready)
+        attempts = self._pool_map(lambda row: self.send(row, refusals, looked_at), ready)
         with self.sessions() as session:
             record(session, attempts, claim_id, self.clock(), self.retry_at, self.lease)
             session.commit()
@@ -189,14 +196,23 @@ class Dispatcher:
 
     # -- one send ------------------------------------------------------------------------------
 
-    def send(self, ready: Ready) -> Attempt:
-        """Hand one ready row to the gateway, unless something says it must not go now."""
+    def send(
+        self, ready: Ready, refusals: dict[int, str | None] | None = None, looked_at: float = 0.0
+    ) -> Attempt:
+        """Hand one ready row to the gateway, unless something says it must not go now.
+
+        refusals is the batch's last look, taken at looked_at (the limiter's clock); without
+        one, or when it is older than FRESH_LOOK, the row is looked at again on its own.
+        """
+        refusals = refusals or {}
         if self.stopping.is_set():
             return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
         if not self.limiter.wait_for_slot(self.gateway.sender, ready.segments):
             return Attempt(ready, Outcome.RELEASED, reason="sender's rate limit is full")
         if self.stopping.is_set():
             return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
+        if self.limiter.wall_clock() - looked_at > FRESH_LOOK:
+            refusals = self.last_look([ready])
         moment = self.clock()
         if (
             moment + timedelta(seconds=self.settings.twilio_timeout) + LEASE_MARGIN
@@ -204,7 +220,7 @@ class Dispatcher:
         ):
             log.warning("outbox %s: too little of its lease is left to send; given back", ready.id)
             return Attempt(ready, Outcome.RELEASED, reason="lease too short to send safely")
-        if reason := self.last_look(ready, moment):
+        if reason := refusals.get(ready.id):
             return Attempt(ready, Outcome.SUPPRESSED, reason=reason)
         validity = (ready.expires_at - moment) if ready.expires_at else DEFAULT_VALIDITY
         text = OutgoingText(
@@ -230,34 +246,24 @@ class Dispatcher:
         log.debug("sent outbox %s to %s as %s", ready.id, mask(ready.to), receipt.sid)
         return Attempt(ready, Outcome.SENT, receipt=receipt, handed_at=moment)
 
-    def last_look(self, ready: Ready, moment: datetime) -> str | None:
-        """Why a ready row may no longer go: a STOP or a leave a moment ago. One small query."""
-        if ready.participant_id is None:
-            return None
+    def last_look(self, rows: list[Ready]) -> dict[int, str | None]:
+        """Why each row may no longer go (a STOP or a leave since it was prepared), or None.
+
+        One query for the lot: it runs as the batch starts sending and again, for one row,
+        when that row waited for its rate slot longer than FRESH_LOOK.
+        """
+        people = {r.participant_id for r in rows if r.participant_id is not None}
+        if not people:
+            return {}
         with self.sessions() as session:
             found = session.execute(
-                select(Participant.consent, Membership.status)
-                .outerjoin(
-                    Membership,
-                    and_(
-                        Membership.participant_id == Participant.id,
-                        Membership.group_id == ready.group_id,
-                    ),
-                )
-                .where(Participant.id == ready.participant_id)
-            ).first()
-        if found is None:
-            return "participant deleted"
-        consent, membership = found
-        if consent is ConsentState.REVOKED:
-            return "opted out"
-        if ready.kind is OutboxKind.INVITATION:
-            return None
-        if consent is not ConsentState.GRANTED:
-            return "no consent yet"
-        if ready.group_id is not None and membership is not MembershipStatus.ACTIVE:
-            return "not an active member"
-        return None
+                select(Participant.id, Participant.consent, Membership.group_id, Membership.status)
+                .outerjoin(Membership, Membership.participant_id == Participant.id)
+                .where(Participant.id.in_(people))
+            ).all()
+        consent = {pid: state for pid, state, _, _ in found}
+        member = {(pid, gid): status for pid, _, gid, status in found}
+        return {r.id: _refusal(r, consent, member) for r in rows}
 
     def callback_url(self, row_id: int) -> str | None:
         """Where Twilio reports on a row; it names the row, so even a lost SID is found."""
@@ -321,6 +327,29 @@ def due_rows(
     return query
 
 
+def _refusal(
+    row: Ready,
+    consent: dict[int, ConsentState],
+    member: dict[tuple[int, int], MembershipStatus],
+) -> str | None:
+    if row.participant_id is None:
+        return None
+    state = consent.get(row.participant_id)
+    if state is None:
+        return "participant deleted"
+    if state is ConsentState.REVOKED:
+        return "opted out"
+    if row.kind is OutboxKind.INVITATION:
+        return None
+    if state is not ConsentState.GRANTED:
+        return "no consent yet"
+    if row.group_id is not None and member.get((row.participant_id, row.group_id)) is not (
+        MembershipStatus.ACTIVE
+    ):
+        return "not an active member"
+    return None
+
+
 def claim(
     session: Session,
     now: datetime,
@@ -351,7 +380,11 @@ def claim(
 def prepare(
     session: Session, ids: list[int], claim_id: str, moment: datetime
 ) -> tuple[list[Ready], Counter[Outcome]]:
-    """Check and word claimed rows; those that may not go now are settled here."""
+    """Check and word claimed rows; those that may not go now are settled here.
+
+    The batch's people, groups and memberships are read in three queries up front; the
+    lists are kept alive here so the session's identity map answers every later lookup.
+    """
     rows = list(
         session.scalars(
             select(OutboxMessage)
@@ -359,19 +392,30 @@ def prepare(
             .order_by(OutboxMessage.due_at, OutboxMessage.id)
         )
     )
-    people = {row.participant_id for row in rows if row.participant_id is not None}
-    if people:  # one query loads them all into the session, for the checks below
-        session.scalars(select(Participant).where(Participant.id.in_(people))).all()
+    people_ids = {row.participant_id for row in rows if row.participant_id is not None}
+    group_ids = {row.group_id for row in rows if row.group_id is not None}
+    people = {
+        p.id: p for p in session.scalars(select(Participant).where(Participant.id.in_(people_ids)))
+    }
+    groups = list(session.scalars(select(Group).where(Group.id.in_(group_ids))))
+    memberships = {
+        (pid, gid): status
+        for pid, gid, status in session.execute(
+            select(Membership.participant_id, Membership.group_id, Membership.status).where(
+                Membership.participant_id.in_(people_ids), Membership.group_id.in_(group_ids)
+            )
+        )
+    }
     ready: list[Ready] = []
     settled: Counter[Outcome] = Counter()
     for row in rows:
-        outcome = _check(session, row, moment)
+        outcome = _check(session, row, moment, memberships)
         if outcome is not None:
             row.attempt_id = row.lease_until = None
             row.updated_at = moment
             settled[outcome] += 1
             continue
-        participant = session.get(Participant, row.participant_id) if row.participant_id else None
+        participant = people.get(row.participant_id) if row.participant_id else None
         assert row.body is not None and row.lease_until is not None  # _check saw to both
         ready.append(
             Ready(
@@ -387,12 +431,15 @@ def prepare(
                 lease_until=row.lease_until,
             )
         )
+    del groups  # held until here so that lookups by id did not reload them
     return ready, settled
 
 
-def _check(session: Session, row: OutboxMessage, moment: datetime) -> Outcome | None:
+def _check(
+    session: Session, row: OutboxMessage, moment: datetime, memberships: MembershipStatuses
+) -> Outcome | None:
     """Settle row if it may not go now; None when it is ready, worded, to go."""
-    blocked = blocked_reason(session, row, moment)
+    blocked = blocked_reason(session, row, moment, memberships)
     if blocked is not None:
         row.state = blocked
         return Outcome.EXPIRED if blocked is OutboxState.EXPIRED else Outcome.SUPPRESSED

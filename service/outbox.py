@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, update
@@ -121,8 +121,19 @@ def withdraw(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def blocked_reason(session: Session, row: OutboxMessage, now: datetime) -> OutboxState | None:
-    """Why row may not go out now (suppressed or expired), re-checked at the moment of sending."""
+MembershipStatuses = Mapping[tuple[int, int], MembershipStatus]
+
+
+def blocked_reason(
+    session: Session,
+    row: OutboxMessage,
+    now: datetime,
+    memberships: MembershipStatuses | None = None,
+) -> OutboxState | None:
+    """Why row may not go out now (suppressed or expired), re-checked at the moment of sending.
+
+    memberships, when given, holds the (participant, group) statuses a batch loaded at once.
+    """
     if row.expires_at is not None and now >= row.expires_at:
         row.state_reason = "too late to be useful"
         return OutboxState.EXPIRED
@@ -154,11 +165,15 @@ def blocked_reason(session: Session, row: OutboxMessage, now: datetime) -> Outbo
         row.state_reason = "encouragement paused"
         return OutboxState.SUPPRESSED
     if row.group_id is not None:
-        status = session.scalar(
-            select(Membership.status).where(
-                Membership.participant_id == participant.id, Membership.group_id == row.group_id
+        if memberships is not None:
+            status = memberships.get((participant.id, row.group_id))
+        else:
+            status = session.scalar(
+                select(Membership.status).where(
+                    Membership.participant_id == participant.id,
+                    Membership.group_id == row.group_id,
+                )
             )
-        )
         if status is not MembershipStatus.ACTIVE:
             row.state_reason = "not an active member"
             return OutboxState.SUPPRESSED
