@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import ColumnElement, Select, and_, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock, app_clock
@@ -243,7 +243,8 @@ class Dispatcher:
                 "outbox %s to %s: %s (code %s)", ready.id, mask(ready.to), error, error.code
             )
             return Attempt(ready, outcome, error=error, handed_at=moment)
-        log.debug("sent outbox %s to %s as %s", ready.id, mask(ready.to), receipt.sid)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("sent outbox %s to %s as %s", ready.id, mask(ready.to), receipt.sid)
         return Attempt(ready, Outcome.SENT, receipt=receipt, handed_at=moment)
 
     def last_look(self, rows: list[Ready]) -> dict[int, str | None]:
@@ -471,19 +472,52 @@ def record(
 
     An unknown row waits lookup_after for its status callback before Twilio's list is read.
     """
-    if not attempts:
+    sent = [a for a in attempts if a.outcome is Outcome.SENT]
+    if sent:
+        # The common case, written in one executemany rather than through the ORM.
+        table = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+        c = table.c
+        result = session.execute(
+            update(table)
+            .where(
+                c.id == bindparam("row_id"),
+                c.attempt_id == claim_id,
+                c.state == OutboxState.SENDING,
+            )
+            .values(
+                state=OutboxState.SENT,
+                provider_sid=bindparam("sid"),
+                sent_at=bindparam("handed_at"),
+                attempts=c.attempts + 1,
+                lease_until=None,
+                updated_at=moment,
+            ),
+            [
+                {"row_id": a.ready.id, "sid": a.receipt.sid, "handed_at": a.handed_at}
+                for a in sent
+                if a.receipt is not None
+            ],
+        )
+        if (result.rowcount or 0) not in (-1, len(sent)):  # type: ignore[attr-defined]
+            log.warning(
+                "%d sent row(s) were taken over before their results were written: "
+                "they are settled from Twilio's records",
+                len(sent) - result.rowcount,  # type: ignore[attr-defined]
+            )
+    others = [a for a in attempts if a.outcome is not Outcome.SENT]
+    if not others:
         return
     rows = {
         row.id: row
         for row in session.scalars(
             select(OutboxMessage).where(
-                OutboxMessage.id.in_([a.ready.id for a in attempts]),
+                OutboxMessage.id.in_([a.ready.id for a in others]),
                 OutboxMessage.attempt_id == claim_id,
                 OutboxMessage.state == OutboxState.SENDING,
             )
         )
     }
-    for attempt in attempts:
+    for attempt in others:
         row = rows.get(attempt.ready.id)
         if row is None:
             # Our lease lapsed and another worker took the row over: it reconciles from Twilio.
