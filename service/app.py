@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from service import db, logs, metrics, webhooks
+from service import db, logs, metrics, voice_routes, webhooks
 from service.clock import app_clock, utc_now
 from service.config import Settings
 from service.gateway import Gateway, gateway_for
@@ -50,6 +50,7 @@ def create_app(
     db.init_app(app, settings.database_url, pool_size=max(8, settings.send_threads + 4))
 
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(voice_routes.bp)
     _register_health(app)
     _register_errors(app)
     if settings.mode == "demo":

@@ -67,7 +67,7 @@ _TAG_NAMES: Mapping[type[nodes.Node], str] = {
     nodes.FromImport: "from",
 }
 
-_DEFAULT_KINDS = ("reminder", "encouragement")
+_DEFAULT_KINDS = ("reminder", "encouragement", "spoken_reminder")
 
 
 class WordingError(ValueError):

@@ -13,6 +13,7 @@ from service.campaigns import rotation_pick
 from service.models import (
     Campaign,
     CampaignKind,
+    Channel,
     Group,
     MeetingSchedule,
     OutboxMessage,
@@ -79,13 +80,18 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
         occurrence = find_occurrence(session, group, row.occurrence_key or "")
         if occurrence is None or occurrence.cancelled:
             raise ValueError("its meeting is no longer on the calendar")
-        text = campaign.wording.get(language) or default_template("reminder", language)
+        if row.channel is Channel.VOICE:
+            # Spoken by the call, whose keypad menu takes the place of reply instructions.
+            text, rsvp = default_template("spoken_reminder", language), False
+        else:
+            text = campaign.wording.get(language) or default_template("reminder", language)
+            rsvp = campaign.rsvp
         return render(
             text,
             meeting_start=occurrence.starts_at,
             zone=participant.timezone,
             location=occurrence.location,
-            rsvp=campaign.rsvp,
+            rsvp=rsvp,
             **common,  # type: ignore[arg-type]
         ).text
     if campaign.kind is CampaignKind.ENCOURAGEMENT:

@@ -55,6 +55,9 @@ class Settings:
     send_lease: float = 120.0  # seconds a claimed row is a worker's before others look it up
     twilio_timeout: float = 10.0  # seconds to wait for Twilio's answer before calling it unknown
     metrics_port: int | None = None  # where `peerline worker` serves its own /metrics
+    call_rate: float | None = 1.0  # calls a second from our number, across all workers
+    call_retries: int = 2  # more tries after a busy line or no answer
+    call_retry_spacing: float = 30 * 60.0  # seconds between those tries
 
     @property
     def uses_twilio(self) -> bool:
@@ -183,6 +186,16 @@ class Settings:
                 "PEERLINE_SEND_LEASE", f"must exceed TWILIO_TIMEOUT ({timeout:g} s) by 3 s or more"
             )
 
+        call_rate: float | None = 1.0
+        if (rate := get("PEERLINE_CALL_RATE")) is not None:
+            call_rate = None if rate.lower() == "off" else _positive("PEERLINE_CALL_RATE", rate)
+        retries = get("PEERLINE_CALL_RETRIES") or "2"
+        if not retries.isdigit() or int(retries) > 5:
+            raise ConfigError("PEERLINE_CALL_RETRIES", "a whole number from 0 to 5")
+        spacing = _positive(
+            "PEERLINE_CALL_RETRY_MINUTES", get("PEERLINE_CALL_RETRY_MINUTES") or "30"
+        )
+
         return cls(
             database_url=database_url,
             secret_key=secret_key,
@@ -205,6 +218,9 @@ class Settings:
             send_lease=lease,
             twilio_timeout=timeout,
             metrics_port=int(metrics_port) if metrics_port else None,
+            call_rate=call_rate,
+            call_retries=int(retries),
+            call_retry_spacing=spacing * 60,
         )
 
 

@@ -35,13 +35,15 @@ from flask import Flask
 from sqlalchemy import ColumnElement, Select, and_, bindparam, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.calls import apply_error_code
 from service.clock import Clock, app_clock
 from service.composer import compose
 from service.config import Settings
 from service.db import sessions as app_sessions
-from service.gateway import Gateway, GatewayError, OutgoingText, Receipt
+from service.gateway import Gateway, GatewayError, OutgoingCall, OutgoingText, Receipt
 from service.metrics import ProcessMetrics
 from service.models import (
+    Channel,
     ConsentState,
     Group,
     Membership,
@@ -55,7 +57,6 @@ from service.outbox import (
     DEFAULT_VALIDITY,
     PROVIDER_STATUS,
     MembershipStatuses,
-    apply_error_code,
     blocked_reason,
     hold_for_quiet_hours,
 )
@@ -97,9 +98,10 @@ class Ready:
 
     id: int
     to: str
-    body: str
+    body: str  # for a call, the reminder sentence the call will speak
     segments: int
     kind: OutboxKind
+    channel: Channel
     participant_id: int | None
     group_id: int | None
     due_at: datetime
@@ -123,12 +125,14 @@ class Dispatcher:
     """Sends an app's due outbox rows; one per process, shared by its ticks and commands."""
 
     def __init__(self, app: Flask) -> None:
+        self.app = app
         self.settings: Settings = app.extensions["peerline.settings"]
         self.gateway: Gateway = app.extensions["peerline.gateway"]
         self.metrics: ProcessMetrics = app.extensions["peerline.metrics"]
         self.sessions: sessionmaker[Session] = app_sessions(app)
         self.clock: Clock = app_clock(app)
         self.limiter = RateLimiter(self.sessions, self.settings.send_rate)
+        self.call_limiter = RateLimiter(self.sessions, self.settings.call_rate)
         self.stopping = threading.Event()
         self.lease = timedelta(seconds=self.settings.send_lease)
         self._pool: ThreadPoolExecutor | None = None
@@ -166,7 +170,8 @@ class Dispatcher:
         looked_at = self.limiter.wall_clock()
         refusals = self.last_look(ready)
         attempts = self._pool_map(lambda row: self.send(row, refusals, looked_at), ready)
-        with self.sessions() as session:
+        # An error may mean telling a coordinator, in words from the app's wording.
+        with self.app.app_context(), self.sessions() as session:
             record(session, attempts, claim_id, self.clock(), self.retry_at, self.lease)
             session.commit()
         for attempt in attempts:
@@ -207,7 +212,12 @@ class Dispatcher:
         refusals = refusals or {}
         if self.stopping.is_set():
             return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
-        if not self.limiter.wait_for_slot(self.gateway.sender, ready.segments):
+        calling = ready.channel is Channel.VOICE
+        if calling:
+            slot = self.call_limiter.wait_for_slot(f"calls:{self.gateway.sender}", 1)
+        else:
+            slot = self.limiter.wait_for_slot(self.gateway.sender, ready.segments)
+        if not slot:
             return Attempt(ready, Outcome.RELEASED, reason="sender's rate limit is full")
         if self.stopping.is_set():
             return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
@@ -222,15 +232,8 @@ class Dispatcher:
             return Attempt(ready, Outcome.RELEASED, reason="lease too short to send safely")
         if reason := refusals.get(ready.id):
             return Attempt(ready, Outcome.SUPPRESSED, reason=reason)
-        validity = (ready.expires_at - moment) if ready.expires_at else DEFAULT_VALIDITY
-        text = OutgoingText(
-            to=ready.to,
-            body=ready.body,
-            status_callback=self.callback_url(ready.id),
-            validity_period=max(1, int(validity.total_seconds())),
-        )
         try:
-            receipt = self.gateway.send_text(text)
+            receipt = self.place_call(ready) if calling else self.send_text(ready, moment)
         except GatewayError as error:
             outcome = (
                 Outcome.UNKNOWN
@@ -246,6 +249,28 @@ class Dispatcher:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("sent outbox %s to %s as %s", ready.id, mask(ready.to), receipt.sid)
         return Attempt(ready, Outcome.SENT, receipt=receipt, handed_at=moment)
+
+    def send_text(self, ready: Ready, moment: datetime) -> Receipt:
+        validity = (ready.expires_at - moment) if ready.expires_at else DEFAULT_VALIDITY
+        return self.gateway.send_text(
+            OutgoingText(
+                to=ready.to,
+                body=ready.body,
+                status_callback=self.callback_url(ready.id),
+                validity_period=max(1, int(validity.total_seconds())),
+            )
+        )
+
+    def place_call(self, ready: Ready) -> Receipt:
+        """Ring the person; Twilio fetches what to say from /twilio/voice/reminder once answered."""
+        base = self.settings.public_url or ""
+        return self.gateway.place_call(
+            OutgoingCall(
+                to=ready.to,
+                url=f"{base}/twilio/voice/reminder?outbox={ready.id}",
+                status_callback=f"{base}/twilio/voice/status?outbox={ready.id}" if base else None,
+            )
+        )
 
     def last_look(self, rows: list[Ready]) -> dict[int, str | None]:
         """Why each row may no longer go (a STOP or a leave since it was prepared), or None.
@@ -284,7 +309,7 @@ class Dispatcher:
         tally: Counter[Outcome] = Counter()
         claim_id = str(uuid.uuid4())
         now = self.clock()
-        with self.sessions() as session:
+        with self.app.app_context(), self.sessions() as session:
             ids = claim_in_flight(session, now, claim_id, self.lease)
             session.commit()
             if not ids:
@@ -425,6 +450,7 @@ def prepare(
                 body=row.body,
                 segments=row.segments,
                 kind=row.kind,
+                channel=row.channel,
                 participant_id=row.participant_id,
                 group_id=row.group_id,
                 due_at=row.due_at,
@@ -440,13 +466,18 @@ def _check(
     session: Session, row: OutboxMessage, moment: datetime, memberships: MembershipStatuses
 ) -> Outcome | None:
     """Settle row if it may not go now; None when it is ready, worded, to go."""
+    participant = session.get(Participant, row.participant_id) if row.participant_id else None
+    # Reminders reach people the way they ask for now; everything else is a text.
+    wanted = participant.channel if participant and row.kind is OutboxKind.REMINDER else None
+    if (wanted or Channel.SMS) is not row.channel and row.campaign_id is not None:
+        row.body = None  # worded for the other channel: word it again for this one
+    row.channel = wanted or Channel.SMS
     blocked = blocked_reason(session, row, moment, memberships)
     if blocked is not None:
         row.state = blocked
         return Outcome.EXPIRED if blocked is OutboxState.EXPIRED else Outcome.SUPPRESSED
     if hold_for_quiet_hours(session, row, moment):
         return Outcome.EXPIRED if row.state is OutboxState.EXPIRED else Outcome.DEFERRED
-    participant = session.get(Participant, row.participant_id) if row.participant_id else None
     if (participant.phone if participant else row.to_phone) is None:
         row.state, row.state_reason = OutboxState.FAILED, "no phone number"
         return Outcome.FAILED
@@ -456,7 +487,7 @@ def _check(
         except ValueError as problem:
             row.state, row.state_reason = OutboxState.FAILED, str(problem)[:200]
             return Outcome.FAILED
-        row.segments = count_segments(row.body).segments
+        row.segments = count_segments(row.body).segments if row.channel is Channel.SMS else 1
     return None
 
 
@@ -568,7 +599,7 @@ def _apply(
         return
     row.state = OutboxState.FAILED
     participant = session.get(Participant, row.participant_id) if row.participant_id else None
-    apply_error_code(session, participant, error.code, moment)
+    apply_error_code(session, participant, error.code, moment, row)
 
 
 def claim_in_flight(session: Session, now: datetime, claim_id: str, lease: timedelta) -> list[int]:
@@ -602,7 +633,10 @@ def settle(
         return _requeue(row, moment, "claimed by a worker that stopped before sending")
     since = (row.claimed_at or row.created_at) - LOOKUP_SLACK
     try:
-        found = gateway.lookup(OutgoingText(to=phone, body=row.body), since)
+        if row.channel is Channel.VOICE:
+            found = gateway.lookup_call(phone, since)
+        else:
+            found = gateway.lookup(OutgoingText(to=phone, body=row.body), since)
     except GatewayError as error:
         log.warning("outbox %s: lookup failed (%s); trying again later", row.id, error)
         row.lease_until = moment + LOOKUP_RETRY
@@ -628,7 +662,7 @@ def settle(
     row.updated_at = moment
     if found.error_code is not None:
         row.error_code = found.error_code
-        apply_error_code(session, participant, found.error_code, moment)
+        apply_error_code(session, participant, found.error_code, moment, row)
     log.info("outbox %s reconciled as %s (%s)", row.id, found.sid, found.status)
     return Outcome.RECONCILED
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TextIO
@@ -34,6 +36,17 @@ class OutgoingText:
     body: str
     status_callback: str | None = None
     validity_period: int | None = None  # seconds Twilio may keep trying, 1 to 36000
+
+
+@dataclass(frozen=True)
+class OutgoingCall:
+    to: str
+    url: str  # where Twilio fetches the call's TwiML once someone (or something) answers
+    status_callback: str | None = None
+    timeout: int = 30  # seconds to let it ring
+    # Twilio tells a person from an answering machine, and waits for the beep, before the
+    # TwiML is fetched: AnsweredBy then says which it was.
+    machine_detection: str = "DetectMessageEnd"
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,12 @@ class Gateway(Protocol):
     sender: str
 
     def send_text(self, text: OutgoingText) -> Receipt: ...
+
+    def place_call(self, call: OutgoingCall) -> Receipt: ...
+
+    def lookup_call(self, to: str, since: datetime) -> Receipt | None:
+        """The provider's record of a call we placed to `to` at or after since, else None."""
+        ...
 
     def lookup(self, text: OutgoingText, since: datetime) -> Receipt | None:
         """The provider's record of text if it accepted it at or after since, else None.
@@ -116,24 +135,42 @@ class TwilioGateway:
             optional["status_callback"] = text.status_callback
         if text.validity_period is not None:
             optional["validity_period"] = max(1, min(36000, text.validity_period))
-        try:
+        with _creating():
             message = self.client.messages.create(to=text.to, body=text.body, **sender, **optional)
-        except TwilioRestException as exc:
-            raise _from_rest_error(exc) from exc
-        except requests.ConnectTimeout as exc:
-            raise GatewayError("could not connect to Twilio", retryable=True) from exc
-        except requests.ConnectionError as exc:
-            refused = _never_connected(exc)
-            raise GatewayError(
-                "connection to Twilio failed", retryable=refused, may_have_sent=not refused
-            ) from exc
-        except (requests.RequestException, ValueError) as exc:
-            # A read timeout, or an answer we cannot read: the request left and may have been
-            # acted on.
-            raise GatewayError(
-                f"no usable answer from Twilio: {type(exc).__name__}", may_have_sent=True
-            ) from exc
         return Receipt(sid=str(message.sid), status=str(message.status))
+
+    def place_call(self, call: OutgoingCall) -> Receipt:
+        """Start a call from TWILIO_FROM_NUMBER; its TwiML comes from call.url."""
+        if not self.from_number:
+            raise GatewayError("calls need TWILIO_FROM_NUMBER (a Messaging Service cannot call)")
+        optional: dict[str, object] = {}
+        if call.status_callback:
+            optional |= {
+                "status_callback": call.status_callback,
+                "status_callback_method": "POST",
+                "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+            }
+        with _creating():
+            created = self.client.calls.create(
+                to=call.to,
+                from_=self.from_number,
+                url=call.url,
+                method="POST",
+                timeout=call.timeout,
+                machine_detection=call.machine_detection,
+                **optional,
+            )
+        return Receipt(sid=str(created.sid), status=str(created.status))
+
+    def lookup_call(self, to: str, since: datetime) -> Receipt | None:
+        """Look a call up in Twilio's call list: to that number, from ours, created since."""
+        with _listing():
+            listed = self.client.calls.list(to=to, from_=self.from_number, limit=self.LOOKUP_DEPTH)
+        for call in listed:
+            if call.date_created is not None and call.date_created < since:
+                continue
+            return Receipt(sid=str(call.sid), status=str(call.status))
+        return None
 
     # How many of the person's latest messages a lookup reads; a text we tried to send minutes
     # ago is among the newest few.
@@ -149,17 +186,8 @@ class TwilioGateway:
         sender: dict[str, str] = (
             {} if self.messaging_service_sid else {"from_": self.from_number or ""}
         )
-        try:
+        with _listing():
             listed = self.client.messages.list(to=text.to, **sender, limit=self.LOOKUP_DEPTH)
-        except TwilioException as exc:
-            # A page that fails raises the plain TwilioException, with the response beside it.
-            response = exc.args[1] if len(exc.args) > 1 else None
-            status = getattr(response, "status_code", None)
-            raise GatewayError(f"Twilio's message list answered {status}", status=status) from exc
-        except (requests.RequestException, ValueError) as exc:
-            raise GatewayError(
-                f"could not read Twilio's message list: {type(exc).__name__}"
-            ) from exc
         for message in listed:
             if message.body != text.body or (message.direction or "").startswith("inbound"):
                 continue
@@ -173,6 +201,43 @@ class TwilioGateway:
             code = message.error_code if isinstance(message.error_code, int) else None
             return Receipt(sid=str(message.sid), status=str(message.status), error_code=code)
         return None
+
+
+@contextlib.contextmanager
+def _creating() -> Iterator[None]:
+    """Turn what can go wrong creating a message or a call into a GatewayError that says
+    whether Twilio may have acted on the request."""
+    try:
+        yield
+    except TwilioRestException as exc:
+        raise _from_rest_error(exc) from exc
+    except requests.ConnectTimeout as exc:
+        raise GatewayError("could not connect to Twilio", retryable=True) from exc
+    except requests.ConnectionError as exc:
+        refused = _never_connected(exc)
+        raise GatewayError(
+            "connection to Twilio failed", retryable=refused, may_have_sent=not refused
+        ) from exc
+    except (requests.RequestException, ValueError) as exc:
+        # A read timeout, or an answer we cannot read: the request left and may have been
+        # acted on.
+        raise GatewayError(
+            f"no usable answer from Twilio: {type(exc).__name__}", may_have_sent=True
+        ) from exc
+
+
+@contextlib.contextmanager
+def _listing() -> Iterator[None]:
+    """A list request that fails says nothing about what Twilio holds: the row stays in doubt."""
+    try:
+        yield
+    except TwilioException as exc:
+        # A page that fails raises the plain TwilioException, with the response beside it.
+        response = exc.args[1] if len(exc.args) > 1 else None
+        status = getattr(response, "status_code", None)
+        raise GatewayError(f"Twilio's list answered {status}", status=status) from exc
+    except (requests.RequestException, ValueError) as exc:
+        raise GatewayError(f"could not read Twilio's list: {type(exc).__name__}") from exc
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -219,8 +284,21 @@ class ConsoleGateway:
         print(f"[console] text to {mask(text.to)}: {text.body}", file=out, flush=True)
         return Receipt(sid="SM" + secrets.token_hex(16), status="sent")
 
+    def place_call(self, call: OutgoingCall) -> Receipt:
+        out = self.stream or sys.stdout
+        print(
+            f"[console] calling {mask(call.to)}: answer with "
+            f"`peerline simulate-call --answer {call.url}`",
+            file=out,
+            flush=True,
+        )
+        return Receipt(sid="CA" + secrets.token_hex(16), status="queued")
+
     def lookup(self, text: OutgoingText, since: datetime) -> Receipt | None:
         # Nothing left this machine: a line the console may not have printed is printed again.
+        return None
+
+    def lookup_call(self, to: str, since: datetime) -> Receipt | None:
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -156,6 +158,11 @@ class Coordinator(Base):
     groups: Mapped[list[Group]] = relationship(back_populates="coordinator")
 
 
+def new_keypad_code() -> str:
+    """Six random digits, not starting with 0 (a 0 on its own picks Spanish at the phone menu)."""
+    return str(secrets.randbelow(900_000) + 100_000)
+
+
 class Group(Base):
     __tablename__ = "groups"
     __table_args__ = (
@@ -171,6 +178,14 @@ class Group(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8), default="en")
     on_call_phone: Mapped[str | None] = mapped_column(String(16))
+    # What a caller types to join by phone: digits only, as keypads have no letters to spare.
+    keypad_code: Mapped[str | None] = mapped_column(
+        String(8), unique=True, default=lambda: new_keypad_code()
+    )
+    # A number that cannot take texts (30006, 21614) is switched to calls, if the group allows.
+    voice_fallback: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A voicemail names the group and the place only if its coordinator says so.
+    voicemail_details: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Local to each participant; TCPA calling hours by default, and applied to texts too.
     quiet_start: Mapped[time] = mapped_column(default=time(21, 0), server_default="21:00:00")
     quiet_end: Mapped[time] = mapped_column(default=time(8, 0), server_default="08:00:00")
@@ -399,6 +414,10 @@ class OutboxMessage(Base):
     # A 'sending' row whose lease ran out belongs to a worker that died: it is looked up, not
     # resent. For an 'unknown' row, the time of its next lookup in Twilio's message list.
     lease_until: Mapped[datetime | None]
+    # Calls: who answered (Twilio's AnsweredBy: human, machine_end_beep, ...), and whether a
+    # voicemail was left.
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    voicemail_left: Mapped[bool] = mapped_column(default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(default=0)
     provider_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
     error_code: Mapped[int | None]

@@ -10,16 +10,8 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service import consent
-from service.gateway import (
-    INVALID_TO,
-    LANDLINE_OR_UNREACHABLE,
-    NOT_MOBILE,
-    UNSUBSCRIBED,
-)
 from service.models import (
     Channel,
-    ConsentSource,
     ConsentState,
     Group,
     Membership,
@@ -29,7 +21,6 @@ from service.models import (
     OutboxState,
     Participant,
 )
-from service.phones import mask
 from service.quiet_hours import QuietHours, place_encouragement
 from service.segments import count_segments
 
@@ -202,29 +193,6 @@ def hold_for_quiet_hours(session: Session, row: OutboxMessage, moment: datetime)
         row.state_reason = "waiting out quiet hours"
     row.updated_at = moment
     return True
-
-
-def apply_error_code(
-    session: Session, participant: Participant | None, code: int | None, moment: datetime
-) -> None:
-    """Learn what a provider error says about the person: opted out, or a landline."""
-    if participant is None or code is None:
-        return
-    if code == UNSUBSCRIBED:
-        consent.opt_out(
-            session,
-            participant,
-            source=ConsentSource.PROVIDER_ERROR,
-            words=f"Twilio error {code}",
-            now=moment,
-        )
-    elif code in (NOT_MOBILE, LANDLINE_OR_UNREACHABLE):
-        participant.landline = True
-    elif code == INVALID_TO:
-        participant.number_invalid = True
-        log.warning(
-            "participant %s has an invalid number %s", participant.id, mask(participant.phone)
-        )
 
 
 def advance(row: OutboxMessage, state: OutboxState, moment: datetime) -> bool:

@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from service.calls import apply_error_code
 from service.clock import app_clock
 from service.config import Settings
 from service.conversation import Conversation, IncomingText
 from service.db import get_session
 from service.models import OutboxMessage, Participant
-from service.outbox import PROVIDER_STATUS, advance, apply_error_code
+from service.outbox import PROVIDER_STATUS, advance
 from service.phones import is_e164, mask
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def sms_status() -> Response:
     if error_code:
         row.error_code = int(error_code)
         participant = session.get(Participant, row.participant_id) if row.participant_id else None
-        apply_error_code(session, participant, int(error_code), moment)
+        apply_error_code(session, participant, int(error_code), moment, row)
         if participant is not None:
             log.info("error %s for %s recorded", error_code, mask(participant.phone))
     session.commit()

@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from service.cli import cli
 from service.config import Settings
-from service.gateway import GatewayError, OutgoingText, Receipt
+from service.gateway import GatewayError, OutgoingCall, OutgoingText, Receipt
 from service.models import (
     Campaign,
     CampaignKind,
@@ -38,6 +38,7 @@ class RecordingGateway:
     """A gateway that keeps what it was asked to send, and can be told to fail."""
 
     sent: list[OutgoingText] = field(default_factory=list)
+    calls: list[OutgoingCall] = field(default_factory=list)
     failures: dict[str, GatewayError] = field(default_factory=dict)
 
     def send_text(self, text: OutgoingText) -> Receipt:
@@ -47,6 +48,17 @@ class RecordingGateway:
         return Receipt(sid="SM" + secrets.token_hex(16), status="queued")
 
     sender = "+15005550006"
+
+    def place_call(self, call: OutgoingCall) -> Receipt:
+        if call.to in self.failures:
+            raise self.failures[call.to]
+        self.calls.append(call)
+        return Receipt(sid="CA" + secrets.token_hex(16), status="queued")
+
+    def lookup_call(self, to: str, since: datetime) -> Receipt | None:
+        if any(call.to == to for call in self.calls):
+            return Receipt(sid="CA" + secrets.token_hex(16), status="completed")
+        return None
 
     def lookup(self, text: OutgoingText, since: datetime) -> Receipt | None:
         for sent in self.sent:

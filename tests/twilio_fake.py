@@ -3,12 +3,13 @@
 It serves the two operations of Twilio's OpenAPI document (create a Message, create a
 Call), checks each request as Twilio does, answers with the documented response shape,
 records what it accepted, and can be told to refuse, stall or hang up, for one number or
-for the next few requests. It also serves Twilio's list of Messages (GET Messages.json,
-with the To, From and DateSent filters and page-token paging that twilio-python's
-`client.messages.list()` and `stream()` use), showing the recorded Messages with a status
-a test sets, so a test can reconcile a send whose outcome was lost; that lookup can be
-told to fail too. Point a client at it with `client.api.base_url = server.base_url`
-(TwilioGateway does this from TWILIO_API_BASE_URL).
+for the next few requests. It also serves Twilio's lists of Messages and of Calls (GET
+Messages.json with the To, From and DateSent filters; GET Calls.json with To, From, Status,
+StartTime and EndTime; both with the page-token paging that twilio-python's
+`client.messages.list()`, `client.calls.list()` and `stream()` use), showing the recorded
+Messages and Calls with a status a test sets, so a test can reconcile a send or call whose
+outcome was lost; those lookups can be told to fail too. Point a client at it with
+`client.api.base_url = server.base_url` (TwilioGateway does this from TWILIO_API_BASE_URL).
 """
 
 from __future__ import annotations
@@ -103,21 +104,57 @@ _FAULT_MESSAGES = {
 }
 
 
-# The query of Twilio's ListMessage operation (twilio-oai's twilio_api_v2010.json; the copied
-# document holds only the create operations). twilio-python's MessageList.page() sends
-# To, From, DateSent, DateSent< (date_sent_before), DateSent> (date_sent_after), PageToken,
-# Page and PageSize; it writes a datetime or date as %Y-%m-%dT%H:%M:%SZ, passing a string as is.
-_LIST_PARAMETERS = (
-    "To",
-    "From",
-    "DateSent",
-    "DateSent<",
-    "DateSent>",
-    "PageSize",
-    "Page",
-    "PageToken",
+# Twilio's AnsweredBy values (answering machine detection), which set_call_status() accepts.
+_ANSWERED_BY = frozenset(
+    (
+        "human",
+        "machine_start",
+        "machine_end_beep",
+        "machine_end_silence",
+        "machine_end_other",
+        "fax",
+        "unknown",
+    )
 )
-_DATE_FILTERS = ("DateSent", "DateSent<", "DateSent>")
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The query of one list operation, Twilio's ListMessage or ListCall.
+
+    They are in twilio-oai's twilio_api_v2010.json (the copied document holds only the create
+    operations). twilio-python's MessageList.page() sends To, From, DateSent, DateSent<
+    (date_sent_before) and DateSent> (date_sent_after); CallList.page() sends To, From,
+    ParentCallSid, Status, StartTime, StartTime<, StartTime>, EndTime, EndTime< and EndTime>;
+    both then PageToken, Page and PageSize. twilio-python writes a datetime or date as
+    %Y-%m-%dT%H:%M:%SZ, passing a string as is.
+    """
+
+    key: str  # the page's array of resources: "messages" or "calls"
+    exact: tuple[str, ...]  # filters the resource's value must equal, in twilio-python's order
+    times: tuple[str, ...]  # filters on a moment, each also sent as Name< and Name>
+    choices: Mapping[str, frozenset[str]]  # exact filters whose value must be one of these
+
+    @property
+    def filters(self) -> tuple[str, ...]:
+        """Every filter, in the order twilio-python sends them."""
+        moments = (f"{name}{comparison}" for name in self.times for comparison in ("", "<", ">"))
+        return (*self.exact, *moments)
+
+
+def _listings(schemas: Mapping[str, Any]) -> dict[str, _Listing]:
+    return {
+        "Messages": _Listing("messages", exact=("To", "From"), times=("DateSent",), choices={}),
+        "Calls": _Listing(
+            "calls",
+            exact=("To", "From", "ParentCallSid", "Status"),
+            times=("StartTime", "EndTime"),
+            choices={"Status": frozenset(schemas["call_enum_status"]["enum"])},
+        ),
+    }
+
+
+_PAGING = ("PageSize", "Page", "PageToken")
 _DEFAULT_PAGE_SIZE = 50
 _MAX_PAGE_SIZE = 1000
 
@@ -146,6 +183,7 @@ class _Rule:
     fault: _Fault
     to: str | None
     remaining: int | None  # None: until reset()
+    resource: str | None = None  # list rules: "Messages", "Calls" or None for both
 
 
 @dataclass(frozen=True)
@@ -154,6 +192,18 @@ class _Reply:
     body: Mapping[str, Any] | None = None
     delay: float = 0.0
     headers: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class _State:
+    """Where a recorded Message or Call stands, as the list shows it."""
+
+    status: str
+    updated_at: datetime
+    # Calls: when it was dialed (None while queued, as at Twilio) and when it completed.
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    answered_by: str | None = None  # Calls: what answering machine detection found
 
 
 @dataclass(frozen=True)
@@ -319,7 +369,8 @@ def _check(operation: _Operation, form: Mapping[str, list[str]]) -> _Reply | Non
 
 
 def _date_filter(value: str) -> date | datetime | None:
-    """A DateSent value: a GMT date YYYY-MM-DD or a datetime (naive is GMT); None if neither."""
+    """A DateSent, StartTime or EndTime value: a GMT date YYYY-MM-DD or a datetime (naive is
+    GMT); None if neither."""
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
             return date.fromisoformat(value)
@@ -334,55 +385,65 @@ def _date_filter(value: str) -> date | datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _sent_within(sent: datetime, comparison: str, bound: date | datetime) -> bool:
-    """Whether a message sent at `sent` meets DateSent (=), DateSent> (on or after) or DateSent<.
+def _within(moment: datetime, comparison: str, bound: date | datetime) -> bool:
+    """Whether `moment` meets Name (comparison ""), Name> (on or after) or Name< (on or before).
 
-    A date compares the day the message was sent (GMT); a datetime compares the moment, to
-    the second, as date_sent shows it. Both ends are inclusive, as Twilio documents.
+    A date compares the day of the moment (GMT); a datetime compares the moment, to the
+    second, as the resource shows it. Both ends are inclusive, as Twilio documents.
     """
     if isinstance(bound, datetime):
-        moment = sent.replace(microsecond=0)
+        moment = moment.replace(microsecond=0)
         low, high = bound <= moment, moment <= bound
     else:
-        day = sent.astimezone(UTC).date()
+        day = moment.astimezone(UTC).date()
         low, high = bound <= day, day <= bound
-    return {"DateSent": low and high, "DateSent>": low, "DateSent<": high}[comparison]
+    return {"": low and high, ">": low, "<": high}[comparison]
 
 
 @dataclass(frozen=True)
 class _ListQuery:
-    filters: tuple[tuple[str, str], ...]  # as given, in Twilio's order, for the page URIs
-    dates: tuple[tuple[str, date | datetime], ...]
+    filters: tuple[tuple[str, str], ...]  # as given, in twilio-python's order, for the page URIs
+    exact: tuple[tuple[str, str], ...]
+    moments: tuple[tuple[str, str, date | datetime], ...]  # name, comparison, bound
     page_size: int
     page: int
     page_token: str | None
 
-    def matches(self, accepted: Accepted) -> bool:
-        wanted = dict(self.filters)
-        if "To" in wanted and accepted.params.get("To") != wanted["To"]:
+    def matches(self, fields: Mapping[str, object]) -> bool:
+        """Whether a resource with these values (by filter name) passes every filter.
+
+        A moment the resource lacks (a queued call's StartTime) meets no filter on it.
+        """
+        if any(fields.get(name) != wanted for name, wanted in self.exact):
             return False
-        if "From" in wanted and accepted.params.get("From") != wanted["From"]:
-            return False
-        return all(_sent_within(accepted.received_at, name, bound) for name, bound in self.dates)
+        for name, comparison, bound in self.moments:
+            moment = fields.get(name)
+            if not isinstance(moment, datetime) or not _within(moment, comparison, bound):
+                return False
+        return True
 
 
-def _parse_list_query(query: str) -> _ListQuery | _Reply:
+def _parse_list_query(listing: _Listing, query: str) -> _ListQuery | _Reply:
     """The list request's filters and paging, or Twilio's 400 for the first thing wrong."""
     given = parse_qs(query, keep_blank_values=True)
     for name, values in given.items():
-        if name not in _LIST_PARAMETERS:
+        if name not in (*listing.filters, *_PAGING):
             # As for creates: Twilio ignores unknown names; refusing them catches a misspelt one.
             return _twilio_error(400, 20001, f"Unknown parameter {name}")
         if len(values) > 1:
             return _twilio_error(400, 400, f"{name} was given {len(values)} times")
     args = {name: values[0] for name, values in given.items() if values[0]}
-    dates = []
-    for name in _DATE_FILTERS:
-        if name in args:
-            bound = _date_filter(args[name])
-            if bound is None:
-                return _twilio_error(400, 400, f"{name} is invalid: {args[name]}")
-            dates.append((name, bound))
+    for name, choices in listing.choices.items():
+        if name in args and args[name] not in choices:
+            return _twilio_error(400, 400, f"{name} is invalid: {args[name]}")
+    moments = []
+    for field in listing.times:
+        for comparison in ("", "<", ">"):
+            if (value := args.get(field + comparison)) is not None:
+                bound = _date_filter(value)
+                if bound is None:
+                    return _twilio_error(400, 400, f"{field}{comparison} is invalid: {value}")
+                moments.append((field, comparison, bound))
     size = args.get("PageSize", str(_DEFAULT_PAGE_SIZE))
     if not re.fullmatch(r"\d+", size) or not 1 <= int(size) <= _MAX_PAGE_SIZE:
         return _twilio_error(
@@ -392,14 +453,23 @@ def _parse_list_query(query: str) -> _ListQuery | _Reply:
     if not re.fullmatch(r"\d+", page):
         return _twilio_error(400, 400, f"Page must be a non-negative integer, not {page}")
     return _ListQuery(
-        filters=tuple(
-            (name, args[name]) for name in ("To", "From", *_DATE_FILTERS) if name in args
-        ),
-        dates=tuple(dates),
+        filters=tuple((name, args[name]) for name in listing.filters if name in args),
+        exact=tuple((name, args[name]) for name in listing.exact if name in args),
+        moments=tuple(moments),
         page_size=int(size),
         page=int(page),
         page_token=args.get("PageToken"),
     )
+
+
+def _rfc2822(moment: datetime | None) -> str | None:
+    """A moment as Twilio writes it (Tue, 31 Aug 2010 20:36:28 +0000), to the second."""
+    return None if moment is None else format_datetime(moment.replace(microsecond=0))
+
+
+def _seconds_between(start: datetime, end: datetime) -> str:
+    """A call's duration: whole seconds between the times it shows (to the second)."""
+    return str(int((end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds()))
 
 
 def _national(number: str | None) -> str | None:
@@ -413,13 +483,15 @@ def _national(number: str | None) -> str | None:
 
 
 class TwilioFakeServer:
-    """Twilio's create-Message, create-Call and list-Messages API on 127.0.0.1.
+    """Twilio's create-Message, create-Call, list-Messages and list-Calls API on 127.0.0.1.
 
-    Creates are checked against Twilio's OpenAPI spec. The list (GET Messages.json) shows
-    the Messages the server recorded, newest first, each with the status set_message_status()
-    gave it ("queued" until then) and date_sent = the time it was recorded; Calls and
-    refused requests never appear. `clock` (default: now in UTC) stamps what is recorded,
-    so a test can place messages in time; a naive datetime is taken as UTC.
+    Creates are checked against Twilio's OpenAPI spec. The lists (GET Messages.json, GET
+    Calls.json) show the Messages or Calls the server recorded, newest first by
+    date_created, each with the status set_message_status() or set_call_status() gave it
+    ("queued" until then); a Message's date_sent is the time it was recorded, a Call's
+    start_time and end_time follow its status. The other resource and refused requests
+    never appear. `clock` (default: now in UTC) stamps what is recorded and every status
+    change, so a test can place them in time; a naive datetime is taken as UTC.
 
     Use it as a context manager (or start() and stop()). Faults are rules: a create gets
     the first rule that matches its To, counted rules (times=n) before standing ones, and
@@ -431,13 +503,14 @@ class TwilioFakeServer:
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         document = json.loads(OPENAPI_SPEC.read_text(encoding="utf-8"))
         self._operations = _load_operations(document)
-        self._message_statuses = frozenset(
-            document["components"]["schemas"]["message_enum_status"]["enum"]
-        )
+        schemas = document["components"]["schemas"]
+        self._message_statuses = frozenset(schemas["message_enum_status"]["enum"])
+        self._call_statuses = frozenset(schemas["call_enum_status"]["enum"])
+        self._listings = _listings(schemas)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._accepted: list[Accepted] = []
-        self._statuses: dict[str, tuple[str, datetime]] = {}  # sid -> status, when it was set
+        self._states: dict[str, _State] = {}  # sid -> what set_*_status() last made it
         self._received = 0
         self._rules: list[_Rule] = []
         self._list_rules: list[_Rule] = []
@@ -542,18 +615,28 @@ class TwilioFakeServer:
         self._add(_Fault(None, delay=0.0, drop=True, after_recording=after_recording), to, times)
 
     def fail_list(
-        self, status: int, code: int, *, times: int | None = None, message: str | None = None
+        self,
+        status: int,
+        code: int,
+        *,
+        times: int | None = None,
+        message: str | None = None,
+        resource: str | None = None,
     ) -> None:
-        """Answer Twilio's error (e.g. 500/20500, 429/20429) to list-Messages requests.
+        """Answer Twilio's error (e.g. 500/20500, 429/20429) to list requests.
 
-        Only GET Messages.json meets these rules (counted before standing, as for fail());
-        creates are untouched.
+        resource "Messages" or "Calls" limits the rule to GET Messages.json or GET Calls.json;
+        None (the default) lets it meet either, a counted rule counting both. Only list
+        requests meet these rules (counted before standing, as for fail()); creates are
+        untouched.
         """
+        if resource is not None and resource not in self._listings:
+            raise ValueError(f"resource must be one of {', '.join(self._listings)} or None")
         if not 400 <= status <= 599:
             raise ValueError(f"an error needs an HTTP status from 400 to 599, not {status}")
         text = message or _FAULT_MESSAGES.get(code) or HTTPStatus(status).phrase
         fault = _Fault((status, code, text), delay=0.0, drop=False, after_recording=False)
-        self._add(fault, None, times, rules=self._list_rules)
+        self._add(fault, None, times, rules=self._list_rules, resource=resource)
 
     def set_message_status(self, sid: str, status: str) -> None:
         """Give a recorded Message the status the list shows, as Twilio's delivery updates do.
@@ -565,15 +648,51 @@ class TwilioFakeServer:
             known = ", ".join(sorted(self._message_statuses))
             raise ValueError(f"{status!r} is not a Twilio message status ({known})")
         with self._lock:
-            if not any(a.sid == sid and a.resource == "Messages" for a in self._accepted):
-                raise ValueError(f"the server recorded no Message {sid}")
-            self._statuses[sid] = (status, self._now())
+            self._find("Messages", sid)
+            self._states[sid] = _State(status, self._now())
+
+    def set_call_status(self, sid: str, status: str, *, answered_by: str | None = None) -> None:
+        """Move a recorded Call to a status the list shows, as the call's progress does.
+
+        status is one of Twilio's call statuses (queued, ringing, in-progress, completed,
+        busy, failed, no-answer, canceled); answered_by (human, machine_end_beep, ...) is
+        what answering machine detection found, kept until another is given. The clock's
+        time of this call becomes date_updated, and, as at Twilio:
+        - start_time is when the call was dialed ("empty if the call has not yet been
+          dialed"): null while queued, set by the first status past queued and kept after;
+          a call canceled while still queued never gets one;
+        - end_time is when it completed ("empty if the call did not complete
+          successfully"), and duration the seconds from start_time to end_time: both null
+          unless the status is completed.
+        """
+        if status not in self._call_statuses:
+            known = ", ".join(sorted(self._call_statuses))
+            raise ValueError(f"{status!r} is not a Twilio call status ({known})")
+        if answered_by is not None and answered_by not in _ANSWERED_BY:
+            known = ", ".join(sorted(_ANSWERED_BY))
+            raise ValueError(f"{answered_by!r} is not a Twilio AnsweredBy value ({known})")
+        with self._lock:
+            before = self._state(self._find("Calls", sid))
+            now = self._now()
+            start = None
+            if status != "queued":
+                start = before.start_time or (None if status == "canceled" else now)
+            end = None
+            if status == "completed":
+                end = before.end_time if before.status == "completed" else now
+            self._states[sid] = _State(
+                status,
+                now,
+                start_time=start,
+                end_time=end,
+                answered_by=answered_by or before.answered_by,
+            )
 
     def reset(self) -> None:
-        """Forget recorded requests, message statuses, the request count and every fault."""
+        """Forget recorded requests, their statuses, the request count and every fault."""
         with self._lock:
             self._accepted.clear()
-            self._statuses.clear()
+            self._states.clear()
             self._received = 0
             self._rules.clear()
             self._list_rules.clear()
@@ -588,6 +707,17 @@ class TwilioFakeServer:
         now = self._clock()
         return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
+    def _find(self, resource: str, sid: str) -> Accepted:
+        """The recorded Message or Call `sid` (hold the lock)."""
+        for accepted in self._accepted:
+            if accepted.sid == sid and accepted.resource == resource:
+                return accepted
+        raise ValueError(f"the server recorded no {resource.removesuffix('s')} {sid}")
+
+    def _state(self, accepted: Accepted) -> _State:
+        """Where a recorded Message or Call stands (hold the lock): queued until told."""
+        return self._states.get(accepted.sid) or _State("queued", accepted.received_at)
+
     def _add(
         self,
         fault: _Fault,
@@ -595,19 +725,23 @@ class TwilioFakeServer:
         times: int | None,
         *,
         rules: list[_Rule] | None = None,
+        resource: str | None = None,
     ) -> None:
         if times is not None and times < 1:
             raise ValueError(f"times must be at least 1, or None for every request, not {times}")
         with self._lock:
-            (self._rules if rules is None else rules).append(_Rule(fault, to, times))
+            (self._rules if rules is None else rules).append(_Rule(fault, to, times, resource))
 
     @staticmethod
-    def _take_fault(rules: list[_Rule], to: str | None) -> _Fault | None:
-        """The fault for a request to `to`, using up one of a counted rule's times."""
+    def _take_fault(
+        rules: list[_Rule], to: str | None, resource: str | None = None
+    ) -> _Fault | None:
+        """The fault for a request to `to` (or a list of `resource`), using up one of a counted
+        rule's times."""
         counted = [rule for rule in rules if rule.remaining is not None]
         standing = [rule for rule in rules if rule.remaining is None]
         for rule in counted + standing:
-            if rule.to is None or rule.to == to:
+            if rule.to in (None, to) and rule.resource in (None, resource):
                 if rule.remaining is not None:
                     rule.remaining -= 1
                     if rule.remaining == 0:
@@ -625,7 +759,7 @@ class TwilioFakeServer:
                 break
         else:
             return _twilio_error(404, 20404, f"The requested resource {path} was not found")
-        listable = operation.resource == "Messages" and method == "GET"
+        listable = method == "GET" and operation.resource in self._listings
         if method != "POST" and not listable:
             return _twilio_error(405, 20004, "Method not allowed")
         account_sid = match["account_sid"]
@@ -639,7 +773,7 @@ class TwilioFakeServer:
         ):
             return _AUTHENTICATE
         if listable:
-            return self._list_messages(operation, account_sid, query)
+            return self._list(operation, account_sid, query)
         form: dict[str, list[str]] = {}
         if headers.get_content_type() == "application/x-www-form-urlencoded":
             try:
@@ -676,29 +810,32 @@ class TwilioFakeServer:
         self._accepted.append(accepted)
         return accepted
 
-    def _list_messages(self, operation: _Operation, account_sid: str, query: str) -> _Reply:
-        """One page of the account's recorded Messages, newest first, as Twilio lists them."""
-        parsed = _parse_list_query(query)
+    def _list(self, operation: _Operation, account_sid: str, query: str) -> _Reply:
+        """One page of the account's recorded Messages or Calls, newest first, as Twilio lists
+        them."""
+        resource = operation.resource
+        listing = self._listings[resource]
+        parsed = _parse_list_query(listing, query)
         if isinstance(parsed, _Reply):
             return parsed
         with self._lock:
-            fault = self._take_fault(self._list_rules, None)
+            fault = self._take_fault(self._list_rules, None, resource)
             if fault is not None and fault.error is not None:
                 return _twilio_error(*fault.error)
-            # Newest first; among messages recorded at the same time, the later recorded first.
+            # Newest first; among those recorded at the same time, the later recorded first.
             newest_first = sorted(
                 reversed(self._accepted), key=lambda a: a.received_at, reverse=True
             )
-            rows = [
-                (accepted, *self._statuses.get(accepted.sid, ("queued", accepted.received_at)))
-                for accepted in newest_first
-                if accepted.resource == "Messages"
-                and accepted.account_sid == account_sid
-                and parsed.matches(accepted)
-            ]
+            rows: list[tuple[Accepted, _State]] = []
+            for accepted in newest_first:
+                if accepted.resource != resource or accepted.account_sid != account_sid:
+                    continue
+                state = self._state(accepted)
+                if parsed.matches(self._filtered(accepted, state)):
+                    rows.append((accepted, state))
         size, number, token = parsed.page_size, parsed.page, parsed.page_token
         if token:
-            sids = [accepted.sid for accepted, _, _ in rows]
+            sids = [accepted.sid for accepted, _ in rows]
             if token[2:] not in sids or token[:2] not in ("PA", "PB"):
                 return _twilio_error(400, 20001, f"Invalid PageToken {token}")
             mark = sids.index(token[2:])
@@ -706,7 +843,7 @@ class TwilioFakeServer:
         else:
             first = number * size
         shown = rows[first : first + size]
-        base = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+        base = f"/2010-04-01/Accounts/{account_sid}/{resource}.json"
 
         def page_uri(page: int, page_token: str | None) -> str:
             pairs = [*parsed.filters, ("PageSize", str(size)), ("Page", str(page))]
@@ -716,9 +853,8 @@ class TwilioFakeServer:
 
         start = number * size
         body = {
-            "messages": [
-                self._resource(operation, accepted, status=status, updated_at=updated, sent=True)
-                for accepted, status, updated in shown
+            listing.key: [
+                self._resource(operation, accepted, state, listed=True) for accepted, state in shown
             ],
             "end": start + max(len(shown) - 1, 0),
             "first_page_uri": page_uri(0, None),
@@ -737,22 +873,35 @@ class TwilioFakeServer:
         }
         return _Reply(200, body)
 
+    @staticmethod
+    def _filtered(accepted: Accepted, state: _State) -> dict[str, object]:
+        """The values a list's filters compare, by filter name."""
+        fields: dict[str, object] = {
+            "To": accepted.params.get("To"),
+            "From": accepted.params.get("From"),
+        }
+        if accepted.resource == "Messages":
+            return fields | {"DateSent": accepted.received_at}
+        # Every call here is an outbound-api parent call, so ParentCallSid matches none.
+        return fields | {
+            "ParentCallSid": None,
+            "Status": state.status,
+            "StartTime": state.start_time,
+            "EndTime": state.end_time,
+        }
+
     def _created(self, operation: _Operation, accepted: Accepted) -> dict[str, Any]:
         """The documented 201 body: every property of the response schema, null when unknown."""
-        return self._resource(
-            operation, accepted, status="queued", updated_at=accepted.received_at, sent=False
-        )
+        queued = _State("queued", accepted.received_at)
+        return self._resource(operation, accepted, queued, listed=False)
 
     def _resource(
-        self,
-        operation: _Operation,
-        accepted: Accepted,
-        *,
-        status: str,
-        updated_at: datetime,
-        sent: bool,
+        self, operation: _Operation, accepted: Accepted, state: _State, *, listed: bool
     ) -> dict[str, Any]:
-        """A Message or Call as Twilio shows it: every property of the schema, null when unknown."""
+        """A Message or Call as Twilio shows it: every property of the schema, null when unknown.
+
+        A listed Message shows date_sent (the create's answer has none yet).
+        """
         params = accepted.params
         uri = f"/2010-04-01/Accounts/{accepted.account_sid}/{operation.resource}/{accepted.sid}"
         example_uri = operation.example["uri"].removesuffix(".json")
@@ -761,13 +910,12 @@ class TwilioFakeServer:
             "sid": accepted.sid,
             "account_sid": accepted.account_sid,
             "api_version": "2010-04-01",
-            "status": status,
+            "status": state.status,
             "direction": "outbound-api",
             "to": params["To"],
             "from": params.get("From"),
             "date_created": stamp,
-            "date_updated": format_datetime(updated_at.replace(microsecond=0)),
-            "date_sent": stamp if sent else None,
+            "date_updated": _rfc2822(state.updated_at),
             "uri": f"{uri}.json",
             "subresource_uris": {
                 name: link.replace(example_uri, uri)
@@ -781,12 +929,18 @@ class TwilioFakeServer:
                 "num_segments": str(max(1, count_segments(body).segments)),
                 "num_media": str(len(params.get("MediaUrl", ()))),
                 "messaging_service_sid": params.get("MessagingServiceSid"),
+                "date_sent": stamp if listed else None,
             }
         else:
+            start, end = state.start_time, state.end_time
             known |= {
                 "to_formatted": _national(str(params["To"])),
                 "from_formatted": _national(str(params["From"])),
                 "queue_time": "0",
+                "start_time": _rfc2822(start),
+                "end_time": _rfc2822(end),
+                "duration": _seconds_between(start, end) if start and end else None,
+                "answered_by": state.answered_by,
             }
         return {name: known.get(name) for name in operation.response}
 

@@ -1,0 +1,478 @@
+"""Twilio's voice webhooks: reminder calls, their keypad answers, call status, and the IVR line.
+
+Every route checks Twilio's signature. Past that, a caller always hears something sensible:
+a missing or odd parameter, an unknown row, a key that is not on the menu, or our own fault
+becomes a spoken apology and a goodbye (HTTP 200), never an error page read out by Twilio.
+A caller who hangs up mid-menu simply never reaches the next action URL; the call's status
+callback still arrives.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import ParamSpec
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import consent
+from service.calls import MACHINE, record_call_status
+from service.campaign_wording import render
+from service.clock import app_clock
+from service.composer import find_occurrence, next_meeting
+from service.db import get_session
+from service.models import (
+    Attendance,
+    Channel,
+    ConsentSource,
+    ConsentState,
+    Group,
+    Membership,
+    MembershipStatus,
+    OutboxMessage,
+    Participant,
+    Rsvp,
+)
+from service.phones import InvalidPhone, mask, normalize, phone_hash
+from service.recurrence import Occurrence
+from service.voice import Scripts
+from service.webhooks import field, settings, signed
+from service.wording import LANGUAGES, Wording
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
+
+P = ParamSpec("P")
+SILENCE_TRIES = 2  # menus said again after silence before a goodbye
+INVALID_TRIES = 3  # ... and after keys that are not on the menu
+
+
+def scripts() -> Scripts:
+    wording: Wording = current_app.extensions["peerline.wording"]
+    return Scripts(wording)
+
+
+def xml(body: str) -> Response:
+    return Response(body, mimetype="text/xml")
+
+
+def spoken(view: Callable[P, Response]) -> Callable[P, Response]:
+    """Whatever goes wrong past the signature, the caller hears an apology, not an error."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except Exception:
+            log.exception("voice webhook %s failed; the caller hears an apology", request.path)
+            get_session().rollback()
+            return xml(scripts().error(language=_lang()))
+
+    return wrapper
+
+
+def _now() -> datetime:
+    return app_clock()()
+
+
+def _lang() -> str:
+    lang = request.args.get("lang", "en")
+    return lang if lang in LANGUAGES else "en"
+
+
+def _try() -> int:
+    value = request.args.get("try", "1")
+    return int(value) if value.isdigit() and int(value) < 10 else 1
+
+
+def _digits() -> str:
+    return request.form.get("Digits", "")[:20]
+
+
+def _when(participant: Participant, language: str, start: datetime) -> str:
+    return render(
+        "{{ meeting_when }}",
+        language=language,
+        now=_now(),
+        first_name=None,
+        group="",
+        meeting_start=start,
+        zone=participant.timezone,
+    ).text
+
+
+def _first_name(participant: Participant) -> str | None:
+    return participant.name.split()[0] if participant.name else None
+
+
+def record_rsvp(
+    session: Session, participant: Participant, group_id: int, key: str, coming: bool
+) -> None:
+    """The person's answer for one meeting, replacing an earlier one."""
+    rsvp = session.scalar(
+        select(Rsvp).where(
+            Rsvp.participant_id == participant.id,
+            Rsvp.group_id == group_id,
+            Rsvp.occurrence_key == key,
+        )
+    )
+    if rsvp is None:
+        rsvp = Rsvp(participant_id=participant.id, group_id=group_id, occurrence_key=key)
+        session.add(rsvp)
+    rsvp.answer = Attendance.YES if coming else Attendance.NO
+    rsvp.answered_at = _now()
+
+
+def stop_everything(session: Session, participant: Participant, key: str) -> None:
+    consent.opt_out(
+        session,
+        participant,
+        source=ConsentSource.KEYPAD,
+        words=f"pressed {key} on a call",
+        now=_now(),
+    )
+    log.info("%s stopped everything by keypad", mask(participant.phone))
+
+
+# -- a reminder call -------------------------------------------------------------------------
+
+
+def _call_row(session: Session) -> tuple[OutboxMessage, Participant] | None:
+    """The outbox row a reminder call is about, if the request really is about it."""
+    row_id = request.args.get("outbox", "")
+    row = session.get(OutboxMessage, int(row_id)) if row_id.isdigit() else None
+    if row is None or row.channel is not Channel.VOICE or row.participant_id is None:
+        return None
+    sid = request.form.get("CallSid", "")
+    if row.provider_sid not in (None, sid):
+        return None
+    participant = session.get(Participant, row.participant_id)
+    return None if participant is None else (row, participant)
+
+
+def _occurrence(session: Session, row: OutboxMessage) -> tuple[Group, Occurrence | None]:
+    group = session.get_one(Group, row.group_id)
+    return group, find_occurrence(session, group, row.occurrence_key or "")
+
+
+@bp.post("/reminder")
+@signed
+@spoken
+def reminder() -> Response:
+    """Someone, or something, answered a reminder call."""
+    session = get_session()
+    found = _call_row(session)
+    if found is None:
+        return xml(scripts().error(language="en"))
+    row, participant = found
+    lang = participant.language
+    answered_by = request.form.get("AnsweredBy", "")[:32] or None
+    row.provider_sid = row.provider_sid or request.form.get("CallSid") or None
+    row.answered_by = answered_by
+    group, occurrence = _occurrence(session, row)
+    if answered_by is not None and answered_by.startswith(MACHINE):
+        row.voicemail_left = True
+        session.commit()
+        wording: Wording = current_app.extensions["peerline.wording"]
+        return xml(
+            scripts().voicemail(
+                language=lang,
+                callback_hint=wording.render("voice/callback_hint", lang),
+                group=group.public_name,
+                location=occurrence.location if occurrence else None,
+                meeting_when=_when(participant, lang, occurrence.starts_at) if occurrence else None,
+                details_allowed=group.voicemail_details,
+            )
+        )
+    session.commit()
+    return xml(
+        scripts().reminder_call(
+            language=lang,
+            first_name=_first_name(participant),
+            group=group.public_name,
+            meeting=row.body or "",
+            action=f"/twilio/voice/reminder/key?outbox={row.id}&try=1",
+        )
+    )
+
+
+@bp.post("/reminder/key")
+@signed
+@spoken
+def reminder_key() -> Response:
+    """The key pressed at a reminder call's menu (or none, after the Gather timed out)."""
+    session = get_session()
+    found = _call_row(session)
+    if found is None:
+        return xml(scripts().error(language="en"))
+    row, participant = found
+    lang, digits, tries = participant.language, _digits(), _try()
+    group, occurrence = _occurrence(session, row)
+    again = f"/twilio/voice/reminder/key?outbox={row.id}&try={tries + 1}"
+    if digits == "1" and occurrence is not None:
+        record_rsvp(session, participant, group.id, occurrence.key, coming=True)
+        session.commit()
+        when = _when(participant, lang, occurrence.starts_at)
+        return xml(scripts().confirmed(language=lang, group=group.public_name, meeting_when=when))
+    if digits == "2" and occurrence is not None:
+        record_rsvp(session, participant, group.id, occurrence.key, coming=False)
+        session.commit()
+        return xml(scripts().declined(language=lang))
+    if digits == "9":
+        stop_everything(session, participant, digits)
+        session.commit()
+        return xml(scripts().stopped(language=lang))
+    if digits == "3":
+        return xml(
+            scripts().reminder_menu_again(
+                language=lang, meeting=row.body or "", action=again, notice=None
+            )
+        )
+    silent = digits == ""
+    if tries >= (SILENCE_TRIES if silent else INVALID_TRIES):
+        return xml(scripts().goodbye(language=lang))
+    return xml(
+        scripts().reminder_menu_again(
+            language=lang,
+            meeting=row.body or "",
+            action=again,
+            notice="silence" if silent else "invalid",
+        )
+    )
+
+
+@bp.post("/status")
+@signed
+def call_status() -> Response:
+    """Twilio's report on a call: ringing, answered, completed, busy, no answer, failed."""
+    sid = field("CallSid", limit=34)
+    status = field("CallStatus", limit=32)
+    session = get_session()
+    row_id = request.args.get("outbox", "")
+    row = session.get(OutboxMessage, int(row_id)) if row_id.isdigit() else None
+    if row is None:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.provider_sid == sid))
+    if row is None or row.channel is not Channel.VOICE:
+        log.info("call status %s for unknown call %s; ignored", status, sid)
+        return Response(status=200)
+    answered_by = request.form.get("AnsweredBy") or None
+    if record_call_status(
+        row, sid=sid, status=status, answered_by=answered_by, settings=settings(), moment=_now()
+    ):
+        session.commit()
+    return Response(status=200)
+
+
+# -- the IVR line ----------------------------------------------------------------------------
+
+
+def _caller(session: Session) -> tuple[str | None, Participant | None]:
+    """The caller's number (None if withheld or unreadable) and who they are, if we know."""
+    try:
+        number = normalize(request.form.get("From", ""), settings().default_region)
+    except InvalidPhone:
+        return None, None
+    return number, session.scalar(select(Participant).where(Participant.phone == number))
+
+
+def _upcoming(session: Session, participant: Participant) -> tuple[Group, Occurrence] | None:
+    """The person's next meeting across their active groups."""
+    found = []
+    memberships = session.scalars(
+        select(Membership).where(
+            Membership.participant_id == participant.id,
+            Membership.status == MembershipStatus.ACTIVE,
+        )
+    )
+    for membership in memberships:
+        occurrence = next_meeting(session, membership.group, _now())
+        if occurrence is not None:
+            found.append((occurrence.starts_at, membership.group, occurrence))
+    if not found:
+        return None
+    _, group, occurrence = min(found, key=lambda item: item[0])
+    return group, occurrence
+
+
+def _caller_menu(
+    session: Session, participant: Participant, lang: str, tries: int, notice: str | None
+) -> Response:
+    upcoming = _upcoming(session, participant)
+    sentence = None
+    if upcoming is not None:
+        group, occurrence = upcoming
+        wording: Wording = current_app.extensions["peerline.wording"]
+        sentence = wording.render(
+            "voice/next_meeting",
+            lang,
+            group=group.public_name,
+            when=_when(participant, lang, occurrence.starts_at),
+            location=occurrence.location,
+        )
+    return xml(
+        scripts().caller_menu(
+            language=lang,
+            first_name=_first_name(participant),
+            next_meeting=sentence,
+            channel=participant.channel.value,
+            action=f"/twilio/voice/menu?lang={lang}&try={tries}",
+            notice="silence" if notice == "silence" else "invalid" if notice else None,
+        )
+    )
+
+
+@bp.post("")
+@signed
+@spoken
+def incoming_call() -> Response:
+    """Someone called Peerline's number."""
+    session = get_session()
+    number, participant = _caller(session)
+    if participant is None:
+        lang = _lang()
+        if number is None:
+            return xml(scripts().help_by_text(language=lang))
+        return xml(
+            scripts().stranger_menu(language=lang, action=f"/twilio/voice/join?lang={lang}&try=1")
+        )
+    if participant.consent is ConsentState.REVOKED:
+        return xml(scripts().not_subscribed(language=participant.language))
+    return _caller_menu(session, participant, participant.language, 1, None)
+
+
+@bp.post("/menu")
+@signed
+@spoken
+def caller_menu() -> Response:
+    """A known caller's choice."""
+    session = get_session()
+    _, participant = _caller(session)
+    lang, digits, tries = _lang(), _digits(), _try()
+    if participant is None or participant.consent is ConsentState.REVOKED:
+        return xml(scripts().error(language=lang))
+    upcoming = _upcoming(session, participant)
+    if digits in ("1", "2") and upcoming is not None:
+        group, occurrence = upcoming
+        record_rsvp(session, participant, group.id, occurrence.key, coming=digits == "1")
+        session.commit()
+        if digits == "1":
+            when = _when(participant, lang, occurrence.starts_at)
+            return xml(
+                scripts().confirmed(language=lang, group=group.public_name, meeting_when=when)
+            )
+        return xml(scripts().attendance_cancelled(language=lang))
+    if digits == "8":
+        participant.channel = Channel.SMS if participant.channel is Channel.VOICE else Channel.VOICE
+        session.commit()
+        return xml(scripts().switched(language=lang, channel=participant.channel.value))
+    if digits == "9":
+        stop_everything(session, participant, digits)
+        session.commit()
+        return xml(scripts().stopped(language=lang))
+    if digits == "4":
+        other = "es" if lang == "en" else "en"
+        participant.language = other  # their choice of language holds for texts and calls
+        session.commit()
+        return _caller_menu(session, participant, other, 1, None)
+    silent = digits == ""
+    if tries >= (SILENCE_TRIES if silent else INVALID_TRIES):
+        return xml(scripts().goodbye(language=lang))
+    return _caller_menu(session, participant, lang, tries + 1, "silence" if silent else "invalid")
+
+
+@bp.post("/join")
+@signed
+@spoken
+def join() -> Response:
+    """An unknown caller typed a join code (ended with #), * for help, or 4 for the language."""
+    session = get_session()
+    lang, digits, tries = _lang(), _digits().rstrip("#"), _try()
+    if digits == "*":
+        return xml(scripts().help_by_text(language=lang))
+    if digits == "4":
+        other = "es" if lang == "en" else "en"
+        return xml(
+            scripts().stranger_menu(language=other, action=f"/twilio/voice/join?lang={other}&try=1")
+        )
+    retry = f"/twilio/voice/join?lang={lang}&try={tries + 1}"
+    group = (
+        session.scalar(select(Group).where(Group.keypad_code == digits))
+        if digits.isdigit()
+        else None
+    )
+    if group is None:
+        if tries >= INVALID_TRIES:
+            return xml(scripts().goodbye(language=lang))
+        if digits == "":
+            return xml(scripts().stranger_menu(language=lang, action=retry))
+        return xml(scripts().unknown_code(language=lang, action=retry))
+    return xml(
+        scripts().join_confirm(
+            language=lang,
+            group=group.public_name,
+            action=f"/twilio/voice/join/confirm?group={group.id}&lang={lang}&try=1",
+        )
+    )
+
+
+@bp.post("/join/confirm")
+@signed
+@spoken
+def join_confirm() -> Response:
+    """1 confirms joining (the second step of a keypad opt-in), 2 cancels."""
+    session = get_session()
+    lang, digits, tries = _lang(), _digits(), _try()
+    group_id = request.args.get("group", "")
+    group = session.get(Group, int(group_id)) if group_id.isdigit() else None
+    number, participant = _caller(session)
+    if group is None or number is None:
+        return xml(scripts().error(language=lang))
+    if digits == "2":
+        return xml(scripts().goodbye(language=lang))
+    if digits != "1":
+        if tries >= (SILENCE_TRIES if digits == "" else INVALID_TRIES):
+            return xml(scripts().goodbye(language=lang))
+        return xml(
+            scripts().join_confirm(
+                language=lang,
+                group=group.public_name,
+                action=f"/twilio/voice/join/confirm?group={group.id}&lang={lang}&try={tries + 1}",
+            )
+        )
+    moment = _now()
+    if participant is None:
+        participant = Participant(
+            phone=number,
+            phone_hash=phone_hash(number, settings().secret_key),
+            language=lang,
+            timezone=group.timezone,
+            channel=Channel.VOICE,  # they chose the phone: reminders come as calls
+            created_at=moment,
+        )
+        session.add(participant)
+        session.flush()
+    consent.opt_in(
+        session,
+        participant,
+        source=ConsentSource.KEYPAD,
+        words=f"typed {group.join_code}'s keypad code and pressed 1",
+        now=moment,
+    )
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.participant_id == participant.id, Membership.group_id == group.id
+        )
+    )
+    if membership is None:
+        membership = Membership(participant_id=participant.id, group_id=group.id, created_at=moment)
+        session.add(membership)
+    membership.status = MembershipStatus.ACTIVE
+    membership.updated_at = moment
+    session.commit()
+    log.info("%s joined %s by keypad", mask(number), group.join_code)
+    return xml(scripts().joined(language=participant.language, group=group.public_name))
