@@ -23,7 +23,7 @@ from service.app import create_app
 from service.composer import compose
 from service.config import Settings
 from service.db import get_session
-from service.demo import seed
+from service.demo import CIRCLE_KEYPAD_CODE, seed
 from service.dispatch import dispatcher
 from service.gateway import ConsoleGateway
 from service.models import OutboxMessage, OutboxState, Participant
@@ -92,6 +92,9 @@ def demo(host: str, port: int) -> None:
         f"  arrive in a minute, and encouragement a few minutes later.\n"
         f"  Phone simulator:  {base}/demo/phone\n"
         f"  Or from a terminal:  peerline simulate --from {phones[0]} 'JOIN CIRCLE'\n"
+        f"  Robin gets the reminder as a call: answer it with the command the console prints.\n"
+        f"  Call the IVR line and join by keypad (code {CIRCLE_KEYPAD_CODE}):\n"
+        f"    peerline simulate-call --url {base} --from {phones[0]}\n"
         f"  Press Ctrl+C to stop.\n"
     )
     _serve(app, host, port)

@@ -254,7 +254,10 @@ def groups_create(
     session.add(group)
     audited(session, "group.create", group, code=code)
     session.commit()
-    click.echo(f"group {code} created: participants text JOIN {code} to join")
+    click.echo(
+        f"group {code} created: participants text JOIN {code} to join, "
+        f"or call and type {group.keypad_code}"
+    )
 
 
 def parse_quiet_hours(value: str) -> tuple[time, time]:
@@ -282,6 +285,41 @@ def groups_quiet_hours(code: str, hours: str) -> None:
     )
 
 
+@groups.command("calls", help="How a group's reminder calls behave.")
+@click.option("--group", "code", required=True)
+@click.option(
+    "--landline-fallback/--no-landline-fallback",
+    default=None,
+    help="Call, instead of text, a participant whose number turns out to be a landline.",
+)
+@click.option(
+    "--voicemail-details/--no-voicemail-details",
+    default=None,
+    help="Let a voicemail say the group's public name and the meeting place.",
+)
+@with_appcontext
+def groups_calls(code: str, landline_fallback: bool | None, voicemail_details: bool | None) -> None:
+    session = get_session()
+    group = find_group(session, code)
+    if landline_fallback is not None:
+        group.voice_fallback = landline_fallback
+    if voicemail_details is not None:
+        group.voicemail_details = voicemail_details
+    audited(
+        session,
+        "group.calls",
+        group,
+        landline_fallback=group.voice_fallback,
+        voicemail_details=group.voicemail_details,
+    )
+    session.commit()
+    click.echo(
+        f"{group.join_code}: keypad code {group.keypad_code}; landline fallback "
+        f"{'on' if group.voice_fallback else 'off'}; voicemail "
+        f"{'names the group and place' if group.voicemail_details else 'names no group or place'}"
+    )
+
+
 @groups.command("list")
 @with_appcontext
 def groups_list() -> None:
@@ -294,11 +332,11 @@ def groups_list() -> None:
         ).all()
     )
     rows = session.scalars(select(Group).order_by(Group.join_code))
-    click.echo("CODE\tNAME\tPUBLIC NAME\tTIME ZONE\tLANG\tACTIVE")
+    click.echo("CODE\tKEYPAD\tNAME\tPUBLIC NAME\tTIME ZONE\tLANG\tACTIVE")
     for g in rows:
         click.echo(
-            f"{g.join_code}\t{g.name}\t{g.public_name}\t{g.timezone}\t{g.language}\t"
-            f"{counts.get(g.id, 0)}"
+            f"{g.join_code}\t{g.keypad_code or '-'}\t{g.name}\t{g.public_name}\t{g.timezone}\t"
+            f"{g.language}\t{counts.get(g.id, 0)}"
         )
 
 
@@ -548,6 +586,66 @@ def simulate(url: str, sender: str, text: str) -> None:
         click.echo(f"< {reply}")
     if not replies:
         click.echo("(no reply)")
+
+
+@cli.command(
+    "simulate-call",
+    help="Be a participant on the phone with a running Peerline (demo): call its number, or "
+    "answer a reminder call the console printed, and press keys.",
+)
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+@click.option("--from", "sender", help="The participant's phone (to call Peerline's number).")
+@click.option("--answer", "answer_url", help="Answer this reminder call (its URL as printed).")
+@click.option("--call-sid", help="The SID of the call to answer, as printed with it.")
+@click.option("--machine", is_flag=True, help="Let an answering machine take the call.")
+@click.option(
+    "--keys",
+    help="Keys to press in turn, comma-separated ('-' stays silent); without it, you are asked.",
+)
+def simulate_call(
+    url: str,
+    sender: str | None,
+    answer_url: str | None,
+    call_sid: str | None,
+    machine: bool,
+    keys: str | None,
+) -> None:
+    config = Settings.from_env(mode="demo")
+    assert config.webhook_token is not None
+    if sender is None and answer_url is None:
+        fail("say who is calling (--from) or which call to answer (--answer)")
+        return
+    try:
+        number = normalize(sender, config.default_region) if sender else "+15005550100"
+    except InvalidPhone as error:
+        fail(f"--from: {error}")
+        return
+    phone = simulator.CallSimulator(url, config.webhook_token, number, call_sid=call_sid)
+    presses = [k.strip() for k in keys.split(",")] if keys is not None else None
+    try:
+        step = phone.answer(answer_url, machine=machine) if answer_url else phone.dial()
+        while True:
+            for line in step.said:
+                click.echo(f"< {line}")
+            if step.action is None:
+                click.echo("(the call ended)")
+                return
+            if presses is None:
+                digits = click.prompt(
+                    "keys (Enter: silence, q: hang up)", default="", show_default=False
+                )
+            elif presses:
+                digits = presses.pop(0)
+            else:
+                digits = "q"
+            if digits.strip().lower() == "q":
+                click.echo("(you hung up)")
+                return
+            shown = digits.strip() if digits.strip() not in ("", "-") else "(silence)"
+            click.echo(f"> {shown}")
+            step = phone.press(step, None if shown == "(silence)" else digits.strip())
+    except simulator.SimulatorError as error:
+        fail(str(error))
 
 
 def _register_campaign_commands() -> None:

@@ -17,6 +17,7 @@ from service.db import get_session, sessions
 from service.models import (
     Campaign,
     CampaignKind,
+    Channel,
     ConsentChange,
     ConsentEvent,
     ConsentSource,
@@ -37,11 +38,14 @@ bp = Blueprint("demo", __name__, url_prefix="/demo")
 # Numbers reserved for fiction (555-01xx), so the demo can never text a real person.
 PEOPLE = [
     ("+12025550101", "Alex Rivera", "en", "America/New_York", ConsentState.GRANTED, "CIRCLE"),
+    ("+12025550105", "Robin Diaz", "en", "America/New_York", ConsentState.GRANTED, "CIRCLE"),
     ("+12025550102", "Sam Lee", "en", "America/New_York", ConsentState.GRANTED, "CIRCLE"),
     ("+12025550103", "Jordan Kim", "en", "America/Chicago", ConsentState.REVOKED, "CIRCLE"),
     ("+12025550104", "Lucia Gomez", "es", "America/Los_Angeles", ConsentState.GRANTED, "MARTES"),
 ]
 NEWCOMER = "+12025550199"
+CALLER = "+12025550105"  # gets the reminder as a phone call
+CIRCLE_KEYPAD_CODE = "246810"  # what a caller types to join Tuesday Circle
 
 
 def seed(app: Flask) -> list[str]:
@@ -63,6 +67,8 @@ def seed(app: Flask) -> list[str]:
                 timezone="America/New_York",
                 language="en",
                 on_call_phone="+12025550100",
+                keypad_code=CIRCLE_KEYPAD_CODE,
+                voice_fallback=True,
             ),
             "MARTES": Group(
                 coordinator_id=coordinator.id,
@@ -84,6 +90,7 @@ def seed(app: Flask) -> list[str]:
                 language=language,
                 timezone=zone,
                 consent=consent,
+                channel=Channel.VOICE if phone == CALLER else Channel.SMS,
                 created_at=now,
             )
             session.add(person)

@@ -286,13 +286,14 @@ class ConsoleGateway:
 
     def place_call(self, call: OutgoingCall) -> Receipt:
         out = self.stream or sys.stdout
+        sid = "CA" + secrets.token_hex(16)
         print(
             f"[console] calling {mask(call.to)}: answer with "
-            f"`peerline simulate-call --answer {call.url}`",
+            f"`peerline simulate-call --answer '{call.url}' --call-sid {sid}`",
             file=out,
             flush=True,
         )
-        return Receipt(sid="CA" + secrets.token_hex(16), status="queued")
+        return Receipt(sid=sid, status="queued")
 
     def lookup(self, text: OutgoingText, since: datetime) -> Receipt | None:
         # Nothing left this machine: a line the console may not have printed is printed again.

@@ -159,7 +159,7 @@ class Coordinator(Base):
 
 
 def new_keypad_code() -> str:
-    """Six random digits, not starting with 0 (a 0 on its own picks Spanish at the phone menu)."""
+    """Six random digits, not starting with 0, so that no keypad code is a menu key's prefix."""
     return str(secrets.randbelow(900_000) + 100_000)
 
 

@@ -87,7 +87,7 @@ def _lang() -> str:
 
 def _try() -> int:
     value = request.args.get("try", "1")
-    return int(value) if value.isdigit() and int(value) < 10 else 1
+    return int(value) if value.isdecimal() and value.isascii() and int(value) < 10 else 1
 
 
 def _digits() -> str:
@@ -392,7 +392,8 @@ def join() -> Response:
     """An unknown caller typed a join code (ended with #), * for help, or 4 for the language."""
     session = get_session()
     lang, digits, tries = _lang(), _digits().rstrip("#"), _try()
-    if digits == "*":
+    number, _ = _caller(session)
+    if digits == "*" or number is None:
         return xml(scripts().help_by_text(language=lang))
     if digits == "4":
         other = "es" if lang == "en" else "en"
@@ -406,7 +407,7 @@ def join() -> Response:
         else None
     )
     if group is None:
-        if tries >= INVALID_TRIES:
+        if tries >= (SILENCE_TRIES if digits == "" else INVALID_TRIES):
             return xml(scripts().goodbye(language=lang))
         if digits == "":
             return xml(scripts().stranger_menu(language=lang, action=retry))

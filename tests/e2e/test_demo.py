@@ -15,6 +15,7 @@ import requests
 
 from service import simulator
 from service.config import Settings
+from service.demo import CIRCLE_KEYPAD_CODE
 
 NEWCOMER = "+12025550199"
 
@@ -97,3 +98,54 @@ def test_the_demo_refuses_an_unsigned_text(demo: str) -> None:
         f"{demo}/twilio/sms", data={"From": NEWCOMER, "Body": "STOP"}, timeout=5
     )
     assert response.status_code == 403
+
+
+def test_a_caller_joins_by_keypad_through_the_call_simulator(demo: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from scheduler.cli import main; main()",
+            "simulate-call",
+            "--url",
+            demo,
+            "--from",
+            NEWCOMER,
+            "--keys",
+            f"{CIRCLE_KEYPAD_CODE}#,1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("PEERLINE_", "TWILIO_"))},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "join code" in result.stdout
+    assert "You're joining Tuesday Circle" in result.stdout
+    assert "You're in" in result.stdout
+    assert "(the call ended)" in result.stdout
+
+
+def test_the_console_prints_a_reminder_call_that_the_simulator_can_answer(
+    demo: str, tmp_path: Path
+) -> None:
+    """Robin takes calls; the demo's reminder for Tuesday Circle goes out a minute in."""
+    log = tmp_path / "demo.log"
+    deadline = time.monotonic() + 150
+    line = ""
+    while time.monotonic() < deadline and "simulate-call --answer" not in line:
+        time.sleep(1)
+        line = next((ln for ln in log.read_text().splitlines() if "calling" in ln), "")
+    assert "+1******0105" in line and "+12025550105" not in log.read_text()
+    url = line.split("--answer '", 1)[1].split("'", 1)[0]
+    sid = line.split("--call-sid ", 1)[1].split("`", 1)[0]
+    token = Settings.from_env({}, mode="demo").webhook_token
+    assert token is not None
+
+    phone = simulator.CallSimulator(demo, token, "+12025550105", call_sid=sid)
+    step = phone.answer(url)
+    assert any("Tuesday Circle" in said for said in step.said)
+    step = phone.press(step, "1")
+    assert step.action is None and any("see you" in said.lower() for said in step.said)

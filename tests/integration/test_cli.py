@@ -78,7 +78,29 @@ def test_groups_create_and_list(runner: FlaskCliRunner, session: Session) -> Non
         "+12025550100",
     )
     listing = invoke(runner, "groups", "list").output
-    assert "CIRCLE\tTuesday recovery circle\tTuesday Circle\tAmerica/Chicago\ten\t0" in listing
+    assert group.keypad_code is not None and len(group.keypad_code) == 6
+    assert (
+        f"CIRCLE\t{group.keypad_code}\tTuesday recovery circle\tTuesday Circle\t"
+        "America/Chicago\ten\t0"
+    ) in listing
+
+
+def test_groups_calls_turns_landline_fallback_and_voicemail_details_on_and_off(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    create_circle(runner)
+
+    on = invoke(runner, "groups", "calls", "--group", "circle", "--landline-fallback",
+                "--voicemail-details")  # fmt: skip
+    group = session.scalars(select(Group)).one()
+    assert on.exit_code == 0, on.output
+    assert (group.voice_fallback, group.voicemail_details) == (True, True)
+    assert f"keypad code {group.keypad_code}" in on.output
+
+    off = invoke(runner, "groups", "calls", "--group", "CIRCLE", "--no-voicemail-details")
+    session.expire_all()
+    assert off.exit_code == 0 and "names no group or place" in off.output
+    assert (group.voice_fallback, group.voicemail_details) == (True, False)
 
 
 def test_groups_create_refuses_bad_input_and_changes_nothing(

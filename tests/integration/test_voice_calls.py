@@ -509,6 +509,29 @@ def test_a_reminder_call_through_twilio_python_to_the_local_twilio(
     assert twilio_server.messages == []
 
 
+def test_key_9_on_a_call_means_nothing_more_reaches_twilio(
+    twilio_app: Flask,
+    session: Session,
+    clock: Clock,
+    twilio_server: TwilioFakeServer,
+) -> None:
+    group = make_group(session, "CIRCLE")
+    make_schedule(session, group)
+    make_campaign(session, group, CampaignKind.REMINDER, offsets=["2h"])
+    make_campaign(session, group, CampaignKind.REMINDER, offsets=["1d@18:00"])
+    caller(session, group)
+    ring(twilio_app, session, clock)
+    [row] = [r for r in call_rows(session) if r.state is OutboxState.SENT]
+    client = twilio_app.test_client()
+
+    press(client, gather_action(answer(client, row)), row, "9")
+    twilio_server.reset()
+    for day in range(1, 9):  # a week and more of reminders, by call and (switched) by text
+        ring(twilio_app, session, clock, TWO_HOURS_BEFORE + timedelta(days=day))
+
+    assert twilio_server.requests_received == 0
+
+
 def test_calls_keep_their_own_rate_limit(database_url: str, session: Session) -> None:
     """One call a second by default, whatever the text limit is."""
     settings = make_settings(database_url, PEERLINE_SEND_RATE="off")
