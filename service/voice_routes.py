@@ -76,6 +76,12 @@ def spoken(view: Callable[P, Response]) -> Callable[P, Response]:
     return wrapper
 
 
+def out_of_tries(digits: str, tries: int) -> bool:
+    """Whether a menu has been said often enough: twice after silence, three times after
+    keys that are not on it; then the caller hears a goodbye."""
+    return tries >= (SILENCE_TRIES if digits == "" else INVALID_TRIES)
+
+
 def _now() -> datetime:
     return app_clock()()
 
@@ -234,7 +240,7 @@ def reminder_key() -> Response:
             )
         )
     silent = digits == ""
-    if tries >= (SILENCE_TRIES if silent else INVALID_TRIES):
+    if out_of_tries(digits, tries):
         return xml(scripts().goodbye(language=lang))
     return xml(
         scripts().reminder_menu_again(
@@ -380,7 +386,7 @@ def caller_menu() -> Response:
         session.commit()
         return _caller_menu(session, participant, other, 1, None)
     silent = digits == ""
-    if tries >= (SILENCE_TRIES if silent else INVALID_TRIES):
+    if out_of_tries(digits, tries):
         return xml(scripts().goodbye(language=lang))
     return _caller_menu(session, participant, lang, tries + 1, "silence" if silent else "invalid")
 
@@ -407,7 +413,7 @@ def join() -> Response:
         else None
     )
     if group is None:
-        if tries >= (SILENCE_TRIES if digits == "" else INVALID_TRIES):
+        if out_of_tries(digits, tries):
             return xml(scripts().goodbye(language=lang))
         if digits == "":
             return xml(scripts().stranger_menu(language=lang, action=retry))
@@ -436,7 +442,7 @@ def join_confirm() -> Response:
     if digits == "2":
         return xml(scripts().goodbye(language=lang))
     if digits != "1":
-        if tries >= (SILENCE_TRIES if digits == "" else INVALID_TRIES):
+        if out_of_tries(digits, tries):
             return xml(scripts().goodbye(language=lang))
         return xml(
             scripts().join_confirm(

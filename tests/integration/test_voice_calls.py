@@ -381,6 +381,22 @@ def test_a_retry_that_falls_in_quiet_hours_waits_or_expires(
     assert (row.state, row.state_reason) == (OutboxState.EXPIRED, "only quiet hours were left")
 
 
+def test_hanging_up_mid_menu_ends_the_call_quietly(
+    app: Flask, session: Session, clock: Clock, client: FlaskClient, circle: Group
+) -> None:
+    """Twilio never posts the Gather's action after a hang-up; only the status arrives."""
+    caller(session, circle)
+    ring(app, session, clock)
+    [row] = call_rows(session)
+    answer(client, row)
+
+    assert call_status(client, row, "completed", CallDuration="7", AnsweredBy="human") == 200
+
+    session.expire_all()
+    assert row.state is OutboxState.DELIVERED and row.answered_by == "human"
+    assert session.scalars(select(Rsvp)).all() == []
+
+
 def test_a_status_for_an_earlier_call_does_not_undo_the_current_one(
     app: Flask, session: Session, clock: Clock, client: FlaskClient, circle: Group
 ) -> None:
