@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from service import db, logs, metrics, voice_routes, webhooks
+from service import api, db, logs, metrics, voice_routes, webhooks
 from service.clock import app_clock, utc_now
 from service.config import Settings
 from service.gateway import Gateway, gateway_for
@@ -51,6 +51,7 @@ def create_app(
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(voice_routes.bp)
+    api.init_app(app)
     _register_health(app)
     _register_errors(app)
     if settings.mode == "demo":
@@ -99,11 +100,18 @@ def _register_errors(app: Flask) -> None:
         return request.path.startswith(("/twilio", "/api")) or best == "application/json"
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[Response | str, int]:
+    def http_error(error: HTTPException) -> tuple[Response | str, int, dict[str, str]]:
         code = error.code or 500
+        # The API's abort() (flask-smorest, webargs) brings a message, field problems, headers.
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        message = data.get("message") or error.description
         if wants_json():
-            return jsonify(error=error.name, message=error.description), code
-        return f"<h1>{escape(error.name)}</h1><p>{escape(error.description)}</p>", code
+            body: dict[str, object] = {"error": error.name, "message": message}
+            if details := data.get("errors") or data.get("messages"):
+                body["details"] = details
+            return jsonify(body), code, headers
+        return f"<h1>{escape(error.name)}</h1><p>{escape(message)}</p>", code, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response | str, int]:

@@ -77,6 +77,8 @@ LOOKUP_RETRY = timedelta(minutes=1)
 # A batch's last look at consent serves its rows for this long; a row that waited longer (for
 # its rate slot, say) is looked at again just before its call.
 FRESH_LOOK = 0.25
+# Slots a send may miss (a slow last look, a busy machine) before it goes back to the queue.
+SLOT_TRIES = 3
 
 
 class Outcome(enum.StrEnum):
@@ -213,16 +215,20 @@ class Dispatcher:
         if self.stopping.is_set():
             return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
         calling = ready.channel is Channel.VOICE
-        if calling:
-            slot = self.call_limiter.wait_for_slot(f"calls:{self.gateway.sender}", 1)
+        limiter = self.call_limiter if calling else self.limiter
+        sender = f"calls:{self.gateway.sender}" if calling else self.gateway.sender
+        for _ in range(SLOT_TRIES):
+            slot = limiter.wait_for_slot(sender, 1 if calling else ready.segments)
+            if slot is None:
+                return Attempt(ready, Outcome.RELEASED, reason="sender's rate limit is full")
+            if self.stopping.is_set():
+                return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
+            if limiter.wall_clock() - looked_at > FRESH_LOOK:
+                refusals, looked_at = self.last_look([ready]), limiter.wall_clock()
+            if limiter.on_time(slot):
+                break
         else:
-            slot = self.limiter.wait_for_slot(self.gateway.sender, ready.segments)
-        if not slot:
-            return Attempt(ready, Outcome.RELEASED, reason="sender's rate limit is full")
-        if self.stopping.is_set():
-            return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
-        if self.limiter.wall_clock() - looked_at > FRESH_LOOK:
-            refusals = self.last_look([ready])
+            return Attempt(ready, Outcome.RELEASED, reason="too slow to keep a rate slot")
         moment = self.clock()
         if (
             moment + timedelta(seconds=self.settings.twilio_timeout) + LEASE_MARGIN

@@ -147,15 +147,48 @@ class Attendance(enum.StrEnum):
     NO = "no"
 
 
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # sees every group
+    COORDINATOR = "coordinator"  # sees the groups they run
+
+
 class Coordinator(Base):
     __tablename__ = "coordinators"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(
+        _enum(Role, "coordinator_role"), default=Role.COORDINATOR, server_default="coordinator"
+    )
+    # A scrypt hash; None until a password is set, and until then only API tokens let them in.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Consecutive wrong passwords; enough of them lock the account until locked_until.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    # Neither password nor tokens let a disabled coordinator in; their groups stay theirs.
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     groups: Mapped[list[Group]] = relationship(back_populates="coordinator")
+
+
+class ApiToken(Base):
+    """A coordinator's secret for the API; only its SHA-256 is kept, so a leaked table is no key."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("coordinator_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(8))  # lets a person tell their tokens apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    coordinator: Mapped[Coordinator] = relationship()
 
 
 def new_keypad_code() -> str:

@@ -171,7 +171,14 @@ def blocked_reason(
     return None
 
 
-_PLANNED = (OutboxKind.REMINDER, OutboxKind.ENCOURAGEMENT, OutboxKind.BROADCAST)
+# Sends nobody is waiting for this minute: they wait out the person's quiet hours. (A reply,
+# an alert, a coordinator's one-off text go when they are sent.)
+_PLANNED = (
+    OutboxKind.REMINDER,
+    OutboxKind.ENCOURAGEMENT,
+    OutboxKind.BROADCAST,
+    OutboxKind.INVITATION,  # an imported roster can take hours to invite at 1 text a second
+)
 
 
 def hold_for_quiet_hours(session: Session, row: OutboxMessage, moment: datetime) -> bool:

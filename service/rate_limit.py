@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.models import SendBudget
 
-HEADROOM = 1.1  # a limit of r per second spaces slots 1.1 / r apart
+HEADROOM = 1.15  # a limit of r per second spaces slots 1.15 / r apart
 LATE_TOLERANCE = 0.02  # seconds a slot may be missed by and still be used
 
 
@@ -71,18 +71,23 @@ class RateLimiter:
             session.commit()
         return None if end is None else float(end) - cost
 
-    def wait_for_slot(self, sender: str, segments: int, *, until: float | None = None) -> bool:
-        """Block until this send may start; False when no slot is free soon (or before until)."""
-        while True:
-            slot = self.reserve(sender, segments)
-            if slot is None or (until is not None and slot > until):
-                return False
-            delay = slot - self.wall_clock()
-            if delay > 0:
-                self.sleep(delay)
-            if self.wall_clock() - slot <= LATE_TOLERANCE:
-                return True
-            # Woke too late to use the slot safely: it stays spent, and we take the next one.
+    def wait_for_slot(self, sender: str, segments: int) -> float | None:
+        """Block until a reserved slot comes, and return it; None when none is free soon.
+
+        The caller checks on_time(slot) just before the request leaves: work done after the
+        wait (a last look at consent) can make the send late for its slot.
+        """
+        slot = self.reserve(sender, segments)
+        if slot is None:
+            return None
+        delay = slot - self.wall_clock()
+        if delay > 0:
+            self.sleep(delay)
+        return slot
+
+    def on_time(self, slot: float) -> bool:
+        """Whether a send may still use its slot; a late one leaves it spent and takes another."""
+        return self.rate is None or self.wall_clock() - slot <= LATE_TOLERANCE
 
     def _ensure(self, sender: str) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import Engine, create_engine, func, insert, select
 
 from service.models import (
     ConsentState,
@@ -170,15 +170,19 @@ def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_00
     return phones
 
 
+_ENGINES: dict[str, Engine] = {}
+
+
 def outbox_states(database_url: str) -> dict[OutboxState, int]:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            found = conn.execute(
-                select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
-            ).all()
-    finally:
-        engine.dispose()
+    # One engine per database for the whole run: the local Twilio serves from this same
+    # process, and connecting anew on every poll would delay its answers (and timestamps).
+    engine = _ENGINES.get(database_url) or _ENGINES.setdefault(
+        database_url, create_engine(database_url, pool_size=1, max_overflow=0)
+    )
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+        ).all()
     return {OutboxState(state): n for state, n in found}
 
 
@@ -187,7 +191,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout:.0f} s for {what}")
-        time.sleep(0.1)
+        time.sleep(0.25)
 
 
 def all_settled(database_url: str) -> bool:

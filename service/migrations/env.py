@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from alembic import context
+from sqlalchemy import Connection
 
 from service.config import Settings
 from service.db import make_engine
@@ -51,16 +54,44 @@ def render_item(type_: str, obj: object, autogen_context: Any) -> str | Literal[
     return False
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=True,
         compare_type=True,
         render_item=render_item,
     )
-    with context.begin_transaction():
+    with _sqlite_foreign_keys_off(connection), context.begin_transaction():
         context.run_migrations()
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """Let SQLite batch mode copy a table without losing the rows that refer to it.
+
+    Batch mode rebuilds a table (copy, drop, rename). With foreign keys enforced, dropping the
+    old copy deletes every row pointing at it (ON DELETE CASCADE) or fails: alembic's batch
+    documentation requires enforcement off. The pragma is ignored inside a transaction, so it
+    is set before the migrations begin, and every reference is checked after they end.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    enforced = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    if connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
+        raise RuntimeError("SQLite's foreign keys could not be turned off; nothing was changed")
+    try:
+        yield
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+        if broken is not None:
+            raise RuntimeError(
+                f"after migrating, a row refers to one that is gone: {tuple(broken)}"
+            )
+    finally:
+        if enforced:
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():

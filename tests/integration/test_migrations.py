@@ -37,9 +37,9 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 def test_migrations_go_down_to_nothing_and_up_again(empty_database: str) -> None:
     config = alembic_config(empty_database)
-    command.upgrade(config, "0003")
+    command.upgrade(config, "0002")
     engine = create_engine(empty_database)
-    with engine.begin() as conn:  # a group made before calls existed
+    with engine.begin() as conn:  # a group, a member and a meeting from before calls existed
         conn.execute(
             text(
                 "INSERT INTO coordinators (email, name, created_at) "
@@ -54,11 +54,28 @@ def test_migrations_go_down_to_nothing_and_up_again(empty_database: str) -> None
                 "CURRENT_TIMESTAMP)"
             )
         )
+        conn.execute(
+            text(
+                "INSERT INTO participants (phone, phone_hash, language, timezone, channel, "
+                "landline, consent, created_at) VALUES ('+12025550142', 'h', 'en', "
+                "'America/New_York', 'sms', false, 'granted', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (participant_id, group_id, status, created_at, "
+                "updated_at) VALUES (1, 1, 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
 
+    # Upgrading rebuilds tables on SQLite (batch mode); nothing that refers to them may go.
     command.upgrade(config, "head")
     with engine.connect() as conn:
         code = conn.scalar(text("SELECT keypad_code FROM groups"))
+        members = conn.scalar(text("SELECT count(*) FROM memberships"))
+        people = conn.scalar(text("SELECT count(*) FROM participants"))
     assert code is not None and code.isdigit() and len(code) == 6
+    assert (members, people) == (1, 1)
 
     command.downgrade(config, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}

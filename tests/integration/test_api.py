@@ -1,0 +1,115 @@
+"""The REST API at /api/v1: tokens, one error shape, the OpenAPI document, and who sees what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from service.accounts import (
+    AccountError,
+    create_coordinator,
+    find_coordinator,
+    issue_token,
+    revoke_token,
+)
+from service.models import Group, Role
+from tests.support import Clock, make_group, make_participant
+
+
+def token_for(session: Session, clock: Clock, email: str, role: Role = Role.COORDINATOR) -> str:
+
+    try:
+        coordinator = find_coordinator(session, email)
+    except AccountError:
+        coordinator = create_coordinator(
+            session, email=email, name=email.split("@")[0], role=role, password=None, now=clock.now
+        )
+    _, plain = issue_token(session, coordinator, f"token {clock.now.timestamp()}", clock.now)
+    session.commit()
+    return plain
+
+
+def get(client: FlaskClient, path: str, token: str | None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    reply = client.get(path, headers=headers)
+    return reply.status_code, reply.get_json()
+
+
+def two_coordinators(session: Session, clock: Clock) -> tuple[Group, Group, str, str]:
+    mine = make_group(session, "CIRCLE", coordinator_email="robin@example.org")
+    theirs = make_group(session, "OTHER", coordinator_email="kim@example.org")
+    make_participant(session, "+12025550142", mine)
+    return (
+        mine,
+        theirs,
+        token_for(session, clock, "robin@example.org"),
+        token_for(session, clock, "kim@example.org"),
+    )
+
+
+def test_without_a_valid_token_everything_is_401_in_one_shape(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    for token in (None, "pl_not-a-token", robin + "x"):
+        for path in ("/api/v1/groups", f"/api/v1/groups/{mine.id}"):
+            reply = client.get(path, headers={"Authorization": f"Bearer {token}"} if token else {})
+            assert reply.status_code == 401
+            assert reply.headers["WWW-Authenticate"].startswith("Bearer")
+            body = reply.get_json()
+            assert body["error"] == "Unauthorized" and "API token" in body["message"]
+
+
+def test_a_coordinator_sees_only_their_groups_and_others_are_not_found(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, kim = two_coordinators(session, clock)
+
+    status, groups = get(client, "/api/v1/groups", robin)
+    assert status == 200
+    assert [(g["join_code"], g["active_members"]) for g in groups] == [("CIRCLE", 1)]
+    assert groups[0]["keypad_code"] == mine.keypad_code
+
+    status, body = get(client, f"/api/v1/groups/{theirs.id}", robin)
+    assert status == 404 and body == {"error": "Not Found", "message": f"No group {theirs.id}."}
+    assert get(client, "/api/v1/groups/99999", robin)[1]["message"] == "No group 99999."
+    assert [g["join_code"] for g in get(client, "/api/v1/groups", kim)[1]] == ["OTHER"]
+
+
+def test_an_admin_sees_every_group(client: FlaskClient, session: Session, clock: Clock) -> None:
+    two_coordinators(session, clock)
+    admin = token_for(session, clock, "admin@example.org", Role.ADMIN)
+
+    status, groups = get(client, "/api/v1/groups", admin)
+
+    assert status == 200 and [g["join_code"] for g in groups] == ["CIRCLE", "OTHER"]
+
+
+def test_a_revoked_token_stops_working(client: FlaskClient, session: Session, clock: Clock) -> None:
+    two_coordinators(session, clock)
+    coordinator = create_coordinator(
+        session, email="sam@example.org", name="Sam", role=Role.COORDINATOR, password=None,
+        now=clock.now,
+    )  # fmt: skip
+    token, plain = issue_token(session, coordinator, "laptop", clock.now)
+    session.commit()
+    assert get(client, "/api/v1/groups", plain)[0] == 200
+
+    revoke_token(session, token.id, clock.now)
+    session.commit()
+
+    assert get(client, "/api/v1/groups", plain)[0] == 401
+
+
+def test_the_openapi_document_is_served_and_describes_the_api(client: FlaskClient) -> None:
+    reply = client.get("/api/v1/openapi.json")
+
+    assert reply.status_code == 200
+    document = reply.get_json()
+    assert document["openapi"].startswith("3.")
+    assert {"/api/v1/groups", "/api/v1/groups/{group_id}"} <= set(document["paths"])
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    error = document["components"]["schemas"]["Error"]["properties"]
+    assert {"error", "message", "details"} <= set(error)
