@@ -25,6 +25,7 @@ from service.clock import app_clock
 from service.config import ConfigError, Settings
 from service.db import get_session
 from service.dispatch import send_now
+from service.erasure import erase_participant
 from service.metrics import summarize
 from service.models import (
     ApiToken,
@@ -624,6 +625,35 @@ def participants_add(
     if invitation is not None:
         send_now(current_app._get_current_object(), [invitation.id])  # type: ignore[attr-defined]
         click.echo("invited by text to reply YES")
+
+
+@participants.command(
+    "erase", help="Forget a person: number, name and words go; counts and opt-outs stay."
+)
+@click.option("--phone", required=True)
+@click.option("--yes", is_flag=True, help="Do it without asking.")
+@with_appcontext
+def participants_erase(phone: str, yes: bool) -> None:
+    session = get_session()
+    try:
+        number = normalize(phone, settings().default_region)
+    except InvalidPhone as error:
+        fail(f"--phone: {error}")
+        return
+    participant = session.scalar(select(Participant).where(Participant.phone == number))
+    if participant is None:
+        fail(f"no participant has the number {mask(number)}")
+        return
+    if not yes:
+        click.confirm(f"Erase {mask(number)} for good?", abort=True)
+    audited(session, "participant.erase", participant)
+    erased = erase_participant(session, participant, now())
+    session.commit()
+    click.echo(
+        f"{mask(number)} erased: {erased.texts_out} texts to them and {erased.texts_in} from "
+        f"them kept without words or number; {erased.ledger_entries} consent records kept "
+        "as a keyed hash"
+    )
 
 
 @participants.command("list")
