@@ -33,7 +33,7 @@ SAM, ALEX = "+12025550142", "+12025550143"
 
 def every_value(session: Session) -> str:
     """Every value in every table, as one text to search."""
-    found = []
+    found: list[str] = []
     for table in Base.metadata.sorted_tables:
         query = text(f'SELECT * FROM "{table.name}"')  # noqa: S608 - names from our metadata
         for row in session.execute(query):
