@@ -1,0 +1,89 @@
+"""The replies that need a human: urgent ones first, marked read, answered through the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.models import (
+    ConsentState,
+    InboundMessage,
+    OutboxKind,
+    OutboxMessage,
+    Participant,
+)
+from service.outbox import enqueue
+
+MAX_REPLY = 640  # four segments: a reply is a short human answer, not a newsletter
+
+
+class InboxError(Exception):
+    """A reply that may not go; the message says why, for the coordinator."""
+
+
+def messages(
+    session: Session,
+    group_ids: Collection[int] | None,
+    *,
+    unread_only: bool = False,
+    limit: int = 50,
+) -> list[InboundMessage]:
+    """What people wrote that a human should read, urgent first, then newest first.
+
+    group_ids None means every group (an admin); otherwise only those groups' messages.
+    """
+    query = select(InboundMessage).where(InboundMessage.needs_reply.is_(True))
+    if group_ids is not None:
+        query = query.where(InboundMessage.group_id.in_(list(group_ids)))
+    if unread_only:
+        query = query.where(InboundMessage.read.is_(False))
+    query = query.order_by(
+        InboundMessage.urgent.desc(), InboundMessage.received_at.desc(), InboundMessage.id.desc()
+    )
+    return list(session.scalars(query.limit(limit)))
+
+
+def mark_read(message: InboundMessage) -> None:
+    message.read = True
+
+
+def reply(session: Session, message: InboundMessage, body: str, now: datetime) -> OutboxMessage:
+    """Queue a coordinator's answer to message; refused when its writer may not be texted."""
+    body = " ".join(body.split())
+    if not body:
+        raise InboxError("the reply is empty")
+    if len(body) > MAX_REPLY:
+        raise InboxError(f"the reply is {len(body)} characters; keep it under {MAX_REPLY}")
+    participant = (
+        session.get(Participant, message.participant_id) if message.participant_id else None
+    )
+    if participant is None:
+        raise InboxError(
+            "this person is not a participant (or was erased): there is no one to text"
+        )
+    if participant.consent is ConsentState.REVOKED:
+        raise InboxError(
+            "this person opted out (STOP): Peerline will not text them; "
+            "they can text START to hear from us again"
+        )
+    if participant.consent is not ConsentState.GRANTED:
+        raise InboxError("this person has not confirmed they want texts (no YES yet)")
+    answered = session.scalar(
+        select(func.count()).where(OutboxMessage.send_key.like(f"inbox:{message.id}:%"))
+    )
+    row = enqueue(
+        session,
+        send_key=f"inbox:{message.id}:{int(answered or 0) + 1}",
+        kind=OutboxKind.ONE_OFF,
+        body=body,
+        participant=participant,
+        group_id=message.group_id,
+        now=now,
+    )
+    if row is None:  # the same key twice in one moment: another reply just went in
+        raise InboxError("another reply to this message was queued at the same moment; try again")
+    message.read = True
+    return row
