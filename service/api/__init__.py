@@ -13,7 +13,7 @@ from flask import Flask
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
-from service.api import groups
+from service.api import groups, inbox
 
 
 class ErrorSchema(Schema):
@@ -50,3 +50,4 @@ def init_app(app: Flask) -> None:
     )
     api = PeerlineApi(app)
     api.register_blueprint(groups.blp, url_prefix="/api/v1/groups")
+    api.register_blueprint(inbox.blp, url_prefix="/api/v1/inbox")

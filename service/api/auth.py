@@ -52,11 +52,17 @@ def caller() -> Coordinator:
     return coordinator
 
 
-def in_my_groups(column: QueryableAttribute[int] | ColumnElement[int]) -> ColumnElement[bool]:
-    """A condition that keeps only rows of the caller's groups (every group for an admin)."""
+GroupColumn = QueryableAttribute[int] | QueryableAttribute[int | None] | ColumnElement[int]
+
+
+def in_my_groups(column: GroupColumn) -> ColumnElement[bool]:
+    """A condition that keeps only rows of the caller's groups (every group for an admin).
+
+    A row of no group (a stranger's text) matches only for an admin.
+    """
     visible = visible_group_ids(get_session(), caller())
     return true() if visible is None else column.in_(visible)
 
 
-def mine(query: Select[T], column: QueryableAttribute[int] | ColumnElement[int]) -> Select[T]:
+def mine(query: Select[T], column: GroupColumn) -> Select[T]:
     return query.where(in_my_groups(column))

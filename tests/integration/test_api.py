@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.accounts import (
@@ -14,8 +15,8 @@ from service.accounts import (
     issue_token,
     revoke_token,
 )
-from service.models import Group, Role
-from tests.support import Clock, make_group, make_participant
+from service.models import Group, InboundMessage, OutboxKind, OutboxMessage, Role
+from tests.support import Clock, RecordingGateway, make_group, make_participant, text_in
 
 
 def token_for(session: Session, clock: Clock, email: str, role: Role = Role.COORDINATOR) -> str:
@@ -113,3 +114,68 @@ def test_the_openapi_document_is_served_and_describes_the_api(client: FlaskClien
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     error = document["components"]["schemas"]["Error"]["properties"]
     assert {"error", "message", "details"} <= set(error)
+
+
+def post(client: FlaskClient, path: str, token: str, body: Any = None) -> tuple[int, Any]:
+    reply = client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+    return reply.status_code, reply.get_json()
+
+
+def inbox_with_two_groups(
+    client: FlaskClient, session: Session, clock: Clock
+) -> tuple[int, int, str, str]:
+    """Sam (Robin's group) and Kim's member each wrote something; returns their message ids."""
+    _, theirs, robin, kim = two_coordinators(session, clock)
+    make_participant(session, "+12025550143", theirs)
+    text_in(client, "+12025550142", "can I bring a friend?")
+    text_in(client, "+12025550143", "I want to die")
+    session.expire_all()
+    ids = {m.body: m.id for m in session.scalars(select(InboundMessage))}
+    return ids["can I bring a friend?"], ids["I want to die"], robin, kim
+
+
+def test_the_inbox_shows_only_the_callers_groups_urgent_first_with_masked_numbers(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    sams, kims, robin, kim = inbox_with_two_groups(client, session, clock)
+    admin = token_for(session, clock, "admin@example.org", Role.ADMIN)
+
+    status, robins_inbox = get(client, "/api/v1/inbox", robin)
+    assert status == 200
+    assert [(m["id"], m["phone"]) for m in robins_inbox] == [(sams, "+1******0142")]
+    assert [m["id"] for m in get(client, "/api/v1/inbox", admin)[1]] == [kims, sams]
+    assert get(client, f"/api/v1/inbox?group_id={robins_inbox[0]['group_id']}", kim)[0] == 404
+    status, problem = get(client, "/api/v1/inbox?limit=0", robin)
+    assert status == 422 and problem["error"] == "Unprocessable Entity"
+    assert "limit" in problem["details"]["query"]
+
+
+def test_replies_and_reads_are_only_for_the_callers_messages(
+    client: FlaskClient, session: Session, clock: Clock, gateway: RecordingGateway
+) -> None:
+    sams, kims, robin, _ = inbox_with_two_groups(client, session, clock)
+
+    assert post(client, f"/api/v1/inbox/{kims}/read", robin)[0] == 404
+    assert post(client, f"/api/v1/inbox/{kims}/reply", robin, {"text": "hi"})[0] == 404
+    status, queued = post(client, f"/api/v1/inbox/{sams}/reply", robin, {"text": "Of course!"})
+    assert status == 202 and queued["state"] == "queued"
+    assert post(client, f"/api/v1/inbox/{sams}/read", robin)[1]["read"] is True
+    status, problem = post(client, f"/api/v1/inbox/{sams}/reply", robin, {})
+    assert status == 422 and "text" in problem["details"]["json"]
+
+
+def test_a_reply_to_someone_who_opted_out_is_refused_with_the_reason(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    sams, _, robin, _ = inbox_with_two_groups(client, session, clock)
+    text_in(client, "+12025550142", "STOP")
+
+    status, problem = post(client, f"/api/v1/inbox/{sams}/reply", robin, {"text": "Of course!"})
+
+    assert status == 409
+    assert problem["error"] == "Conflict" and "opted out (STOP)" in problem["message"]
+    session.expire_all()
+    assert (
+        session.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.ONE_OFF)).all()
+        == []
+    )

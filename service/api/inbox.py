@@ -1,0 +1,131 @@
+"""The inbox: what people wrote that needs a human, urgent first; replies go by text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from service import inbox
+from service.accounts import visible_group_ids
+from service.api.auth import api_blueprint, caller, in_my_groups, not_found
+from service.clock import app_clock
+from service.db import get_session
+from service.models import InboundMessage, Participant
+from service.phones import mask
+
+blp = api_blueprint("inbox", "Messages that need a human, and the coordinator's replies.")
+
+
+class MessageSchema(Schema):
+    id = fields.Integer()
+    group_id = fields.Integer(allow_none=True)
+    participant_id = fields.Integer(allow_none=True)
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"description": "Masked: +1******4567."})
+    body = fields.String()
+    urgent = fields.Boolean()
+    read = fields.Boolean()
+    received_at = fields.DateTime()
+
+
+class InboxQuery(Schema):
+    group_id = fields.Integer(metadata={"description": "Only this group's messages."})
+    unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ReplySchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=inbox.MAX_REPLY))
+
+
+class QueuedSchema(Schema):
+    outbox_id = fields.Integer()
+    state = fields.String(metadata={"description": "queued: the dispatcher sends it."})
+
+
+def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
+    ids = {m.participant_id for m in messages if m.participant_id is not None}
+    people = {
+        p.id: p for p in get_session().scalars(select(Participant).where(Participant.id.in_(ids)))
+    }
+    dumped = []
+    for m in messages:
+        person = people.get(m.participant_id) if m.participant_id is not None else None
+        phone = person.phone if person else m.from_phone
+        dumped.append(
+            {
+                "id": m.id,
+                "group_id": m.group_id,
+                "participant_id": m.participant_id,
+                "name": person.name if person else None,
+                "phone": mask(phone) if phone else None,
+                "body": m.body,
+                "urgent": m.urgent,
+                "read": m.read,
+                "received_at": m.received_at,
+            }
+        )
+    return dumped
+
+
+def _message(message_id: int) -> InboundMessage:
+    """One of the caller's messages; a stranger's (no group) is an admin's alone."""
+    found = get_session().scalar(
+        select(InboundMessage).where(
+            InboundMessage.id == message_id, in_my_groups(InboundMessage.group_id)
+        )
+    )
+    if found is None:
+        not_found(f"message {message_id}")
+    return found
+
+
+@blp.route("")
+class Inbox(MethodView):
+    @blp.arguments(InboxQuery, location="query")
+    @blp.response(200, MessageSchema(many=True))
+    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Messages needing a human in the caller's groups, urgent first, then newest."""
+        session = get_session()
+        visible = visible_group_ids(session, caller())
+        groups: set[int] | None = visible
+        if "group_id" in query:
+            if visible is not None and query["group_id"] not in visible:
+                not_found(f"group {query['group_id']}")
+            groups = {query["group_id"]}
+        found = inbox.messages(session, groups, unread_only=query["unread"], limit=query["limit"])
+        return _dump(found)
+
+
+@blp.route("/<int:message_id>/read")
+class Read(MethodView):
+    @blp.response(200, MessageSchema)
+    def post(self, message_id: int) -> dict[str, Any]:
+        """Mark a message read."""
+        message = _message(message_id)
+        inbox.mark_read(message)
+        get_session().commit()
+        return _dump([message])[0]
+
+
+@blp.route("/<int:message_id>/reply")
+class Reply(MethodView):
+    @blp.arguments(ReplySchema)
+    @blp.response(202, QueuedSchema)
+    @blp.alt_response(409, description="They opted out, or cannot be texted.")
+    def post(self, body: dict[str, Any], message_id: int) -> dict[str, Any]:
+        """Answer by text through the outbox; refused when the person may not be texted."""
+        session = get_session()
+        message = _message(message_id)
+        try:
+            row = inbox.reply(session, message, body["text"], app_clock()())
+        except inbox.InboxError as error:
+            session.rollback()
+            abort(409, message=f"Not sent: {error}.")
+            raise  # abort raises; this line is never reached
+        session.commit()
+        return {"outbox_id": row.id, "state": row.state.value}
