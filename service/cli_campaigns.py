@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.campaign_wording import WordingError, check_template, render
@@ -16,8 +16,8 @@ from service.campaigns import Offset, OffsetError
 from service.cli import audited, fail, find_group, now
 from service.composer import schedule_of
 from service.db import get_session
+from service.headcount import answers_by_meeting, headcounts
 from service.models import (
-    Attendance,
     Campaign,
     CampaignKind,
     CampaignStatus,
@@ -25,7 +25,6 @@ from service.models import (
     MeetingChange,
     MeetingSchedule,
     OutboxMessage,
-    Rsvp,
 )
 from service.outbox import withdraw
 from service.recurrence import Schedule, ScheduleError, occurrences, validate
@@ -120,7 +119,7 @@ def meetings_list(code: str, days: int) -> None:
     schedule, changes = schedule_of(group, meeting_of(session, group))
     start = now()
     zone = ZoneInfo(group.timezone)
-    counts = _headcounts(session, group.id)
+    counts = answers_by_meeting(session, group.id)
     click.echo("KEY\tWHEN (LOCAL)\tWHERE\tSTATUS\tCOMING\tNOT COMING")
     for occurrence in occurrences(
         schedule, changes, start, start + timedelta(days=days), include_cancelled=True
@@ -396,19 +395,6 @@ def campaigns_resume(campaign_id: int) -> None:
 # -- headcount ----------------------------------------------------------------------------------
 
 
-def _headcounts(session: Session, group_id: int) -> dict[str, tuple[int, int]]:
-    rows = session.execute(
-        select(Rsvp.occurrence_key, Rsvp.answer, func.count())
-        .where(Rsvp.group_id == group_id)
-        .group_by(Rsvp.occurrence_key, Rsvp.answer)
-    ).all()
-    counts: dict[str, tuple[int, int]] = {}
-    for key, answer, n in rows:
-        yes, no = counts.get(key, (0, 0))
-        counts[key] = (yes + n, no) if answer is Attendance.YES else (yes, no + n)
-    return counts
-
-
 @click.command("headcount", help="Who said they are coming to each upcoming meeting.")
 @click.option("--group", "code", required=True)
 @click.option("--days", default=14, show_default=True)
@@ -416,13 +402,10 @@ def _headcounts(session: Session, group_id: int) -> dict[str, tuple[int, int]]:
 def headcount(code: str, days: int) -> None:
     session = get_session()
     group = find_group(session, code)
-    schedule, changes = schedule_of(group, meeting_of(session, group))
-    counts = _headcounts(session, group.id)
+    meeting_of(session, group)  # a clear error when there are no meetings yet
     zone = ZoneInfo(group.timezone)
-    start = now()
-    for occurrence in occurrences(schedule, changes, start, start + timedelta(days=days)):
-        yes, no = counts.get(occurrence.key, (0, 0))
+    for count in headcounts(session, group, now(), days) or []:
         click.echo(
-            f"{occurrence.starts_at.astimezone(zone):%a %Y-%m-%d %H:%M}  coming {yes}, "
-            f"not coming {no}  ({occurrence.key})"
+            f"{count.starts_at.astimezone(zone):%a %Y-%m-%d %H:%M}  coming {count.coming}, "
+            f"not coming {count.not_coming}, no answer {count.no_answer}  ({count.key})"
         )

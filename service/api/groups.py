@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from service.api.auth import api_blueprint, mine, not_found
+from service.clock import app_clock
 from service.db import get_session
+from service.headcount import Headcount, headcounts
 from service.models import Group, Membership, MembershipStatus
 
 blp = api_blueprint("groups", "Groups the caller coordinates (all of them, for an admin).")
@@ -69,3 +71,28 @@ class OneGroup(MethodView):
         if group is None:
             not_found(f"group {group_id}")
         return _with_counts([group])[0]
+
+
+class HeadcountQuery(Schema):
+    days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=366))
+
+
+class HeadcountSchema(Schema):
+    key = fields.String(metadata={"description": "The meeting's key, e.g. 20260317T1830."})
+    starts_at = fields.DateTime()
+    coming = fields.Integer()
+    not_coming = fields.Integer()
+    no_answer = fields.Integer(metadata={"description": "Active members yet to answer."})
+
+
+@blp.route("/<int:group_id>/headcount")
+class GroupHeadcount(MethodView):
+    @blp.arguments(HeadcountQuery, location="query")
+    @blp.response(200, HeadcountSchema(many=True))
+    def get(self, query: dict[str, Any], group_id: int) -> list[Headcount]:
+        """Who is coming to each of the group's meetings in the next `days` days."""
+        session = get_session()
+        group = session.scalar(mine(select(Group).where(Group.id == group_id), Group.id))
+        if group is None:
+            not_found(f"group {group_id}")
+        return headcounts(session, group, app_clock()(), query["days"]) or []

@@ -16,7 +16,14 @@ from service.accounts import (
     revoke_token,
 )
 from service.models import Group, InboundMessage, OutboxKind, OutboxMessage, Role
-from tests.support import Clock, RecordingGateway, make_group, make_participant, text_in
+from tests.support import (
+    Clock,
+    RecordingGateway,
+    make_group,
+    make_participant,
+    make_schedule,
+    text_in,
+)
 
 
 def token_for(session: Session, clock: Clock, email: str, role: Role = Role.COORDINATOR) -> str:
@@ -179,3 +186,22 @@ def test_a_reply_to_someone_who_opted_out_is_refused_with_the_reason(
         session.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.ONE_OFF)).all()
         == []
     )
+
+
+def test_headcount_per_meeting_for_the_callers_group_only(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, _ = two_coordinators(session, clock)
+    make_schedule(session, mine)
+    make_participant(session, "+12025550143", mine)
+    text_in(client, "+12025550142", "C")  # Sam is coming tonight
+
+    status, meetings = get(client, f"/api/v1/groups/{mine.id}/headcount?days=8", robin)
+
+    assert status == 200
+    assert [(m["key"], m["coming"], m["not_coming"], m["no_answer"]) for m in meetings] == [
+        ("20260303T1830", 1, 0, 1),
+        ("20260310T1830", 0, 0, 2),
+    ]
+    assert get(client, f"/api/v1/groups/{theirs.id}/headcount", robin)[0] == 404
+    assert get(client, f"/api/v1/groups/{mine.id}/headcount?days=0", robin)[0] == 422

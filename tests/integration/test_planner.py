@@ -313,8 +313,8 @@ def test_rsvp_replies_count_toward_the_next_meeting(
     answers = {(r.occurrence_key, r.answer.value) for r in session.scalars(select(Rsvp))}
     assert answers == {("20260303T1830", "yes"), ("20260303T1830", "no")}
     counted = invoke(runner, "headcount", "--group", "CIRCLE", "--days", "8").output
-    assert "Tue 2026-03-03 18:30  coming 1, not coming 2  (20260303T1830)" in counted
-    assert "Tue 2026-03-10 18:30  coming 0, not coming 0" in counted
+    assert "Tue 2026-03-03 18:30  coming 1, not coming 2, no answer 0  (20260303T1830)" in counted
+    assert "Tue 2026-03-10 18:30  coming 0, not coming 0, no answer 3" in counted
 
 
 def test_pause_stops_encouragement_but_not_reminders_and_resume_restarts_it(
