@@ -61,24 +61,18 @@ from bench.twilio_stub import reset, start_stub, stats, stop_stub
 from service.cli import upgrade_database
 from service.db import make_engine
 from service.models import (
-    ConsentState,
-    Coordinator,
     Group,
-    Membership,
-    MembershipStatus,
     OutboxKind,
     OutboxMessage,
     OutboxState,
-    Participant,
     SendBudget,
 )
-from service.phones import phone_hash
+from tests.workers import seed_members
 
 ACCOUNT_SID = "AC" + "be" * 16
 AUTH_TOKEN = "bench-auth-token"  # noqa: S105 - the stub's, never a real one
 FROM_NUMBER = "+15005550006"
 PUBLIC_URL = "https://peerline.example.org"
-SECRET_KEY = "insecure-test-key"  # noqa: S105 - what Settings gives mode="test"
 VALIDITY = timedelta(hours=4)
 DATABASE = "peerline_bench_dispatch"
 
@@ -126,61 +120,14 @@ def prepare_database(kind: str, postgres_url: str, folder: str) -> str:
 
 
 def seed_people(url: str, count: int) -> list[tuple[int, str]]:
-    """count consenting active members of one group (as tests/workers.py seeds them).
+    """count consenting active members of one group, seeded as the worker tests seed them.
 
     The group's quiet hours are put twelve hours away, so that planned kinds (reminders) are
     not held back during the run.
     """
-    now = datetime.now(UTC)
-    local = now.astimezone(ZoneInfo("America/New_York"))
+    local = datetime.now(UTC).astimezone(ZoneInfo("America/New_York"))
     quiet = dt_time((local.hour + 12) % 24), dt_time((local.hour + 13) % 24)
-    phones = [f"+1202{2_000_000 + n:07d}" for n in range(count)]
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            coordinator = conn.scalar(
-                insert(Coordinator)
-                .values(email="bench@example.org", name="Bench", created_at=now)
-                .returning(Coordinator.id)
-            )
-            group = conn.scalar(
-                insert(Group)
-                .values(
-                    coordinator_id=coordinator,
-                    name="Bench circle",
-                    public_name="Tuesday group",
-                    join_code="BENCH",
-                    timezone="America/New_York",
-                    language="en",
-                    quiet_start=quiet[0],
-                    quiet_end=quiet[1],
-                    created_at=now,
-                )
-                .returning(Group.id)
-            )
-            people = conn.scalars(
-                insert(Participant).returning(Participant.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "phone": phone,
-                        "phone_hash": phone_hash(phone, SECRET_KEY),
-                        "timezone": "America/New_York",
-                        "consent": ConsentState.GRANTED,
-                        "created_at": now,
-                    }
-                    for phone in phones
-                ],
-            ).all()
-            conn.execute(
-                insert(Membership),
-                [
-                    {"participant_id": p, "group_id": group, "status": MembershipStatus.ACTIVE}
-                    for p in people
-                ],
-            )
-    finally:
-        engine.dispose()
-    return list(zip(people, phones, strict=True))
+    return seed_members(url, count, quiet=quiet)
 
 
 def queue_texts(

@@ -16,6 +16,8 @@ from service.models import (
     Channel,
     Group,
     MeetingSchedule,
+    Membership,
+    MembershipStatus,
     OutboxMessage,
     Participant,
 )
@@ -111,3 +113,37 @@ def next_meeting(session: Session, group: Group, now: datetime) -> Occurrence | 
         return None
     schedule, changes = schedule_of(group, meeting)
     return next_occurrence(schedule, changes, now - schedule.duration)
+
+
+def next_meeting_for(
+    session: Session, participant: Participant, now: datetime
+) -> tuple[Group, Occurrence] | None:
+    """The person's next meeting across their active groups (the one that meets first)."""
+    found = []
+    memberships = session.scalars(
+        select(Membership).where(
+            Membership.participant_id == participant.id,
+            Membership.status == MembershipStatus.ACTIVE,
+        )
+    )
+    for membership in memberships:
+        occurrence = next_meeting(session, membership.group, now)
+        if occurrence is not None:
+            found.append((occurrence.starts_at, membership.group, occurrence))
+    if not found:
+        return None
+    _, group, occurrence = min(found, key=lambda item: item[0])
+    return group, occurrence
+
+
+def when_words(participant: Participant, language: str, start: datetime, now: datetime) -> str:
+    """A meeting's time as the person would say it: "tomorrow at 6:30 PM", "hoy a las 18:30"."""
+    return render(
+        "{{ meeting_when }}",
+        language=language,
+        now=now,
+        first_name=None,
+        group="",
+        meeting_start=start,
+        zone=participant.timezone,
+    ).text

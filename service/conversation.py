@@ -12,11 +12,10 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from service import consent
-from service.campaign_wording import render
-from service.composer import next_meeting
+from service.composer import next_meeting_for, when_words
+from service.headcount import record_answer
 from service.keywords import Intent, Reading, read_message
 from service.models import (
-    Attendance,
     ConsentSource,
     ConsentState,
     Group,
@@ -27,7 +26,6 @@ from service.models import (
     OutboxMessage,
     OutboxState,
     Participant,
-    Rsvp,
 )
 from service.outbox import enqueue, withdraw
 from service.phones import mask, phone_hash
@@ -246,37 +244,13 @@ class Conversation:
 
     def _rsvp(self, participant: Participant, coming: bool, outcome: Outcome) -> None:
         """Record attendance for the person's next meeting, in whichever group meets first."""
-        upcoming = []
-        for membership in self._memberships(participant, MembershipStatus.ACTIVE):
-            occurrence = next_meeting(self.session, membership.group, self.now)
-            if occurrence is not None:
-                upcoming.append((occurrence.starts_at, membership.group, occurrence))
-        if not upcoming:
+        upcoming = next_meeting_for(self.session, participant, self.now)
+        if upcoming is None:
             outcome.replies.append(self._say("no_meeting", participant.language))
             return
-        _, group, occurrence = min(upcoming, key=lambda item: item[0])
-        answer = Attendance.YES if coming else Attendance.NO
-        rsvp = self.session.scalar(
-            select(Rsvp).where(
-                Rsvp.participant_id == participant.id,
-                Rsvp.group_id == group.id,
-                Rsvp.occurrence_key == occurrence.key,
-            )
-        )
-        if rsvp is None:
-            rsvp = Rsvp(participant_id=participant.id, group_id=group.id,
-                        occurrence_key=occurrence.key)  # fmt: skip
-            self.session.add(rsvp)
-        rsvp.answer, rsvp.answered_at = answer, self.now
-        when = render(
-            "{{ meeting_when }}",
-            language=participant.language,
-            now=self.now,
-            first_name=None,
-            group=group.public_name,
-            meeting_start=occurrence.starts_at,
-            zone=participant.timezone,
-        ).text
+        group, occurrence = upcoming
+        record_answer(self.session, participant.id, group.id, occurrence.key, coming, self.now)
+        when = when_words(participant, participant.language, occurrence.starts_at, self.now)
         name = "rsvp_confirmed" if coming else "rsvp_declined"
         outcome.replies.append(
             self._say(name, participant.language, group=group.public_name, when=when)

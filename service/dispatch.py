@@ -393,16 +393,24 @@ def claim(
 ) -> list[int]:
     """Move up to limit due queued rows (or the given ones) to sending, under claim_id."""
     chosen = due_rows(session, now, limit=limit, ids=ids)
+    return _take(
+        session,
+        chosen,
+        state=OutboxState.SENDING,
+        attempt_id=claim_id,
+        claimed_at=now,
+        lease_until=now + lease,
+        updated_at=now,
+    )
+
+
+def _take(session: Session, chosen: Select[int], **values: object) -> list[int]:
+    """Set values on the chosen rows in one statement (chosen is locked with SKIP LOCKED on
+    PostgreSQL), returning their ids: no two workers ever take the same row."""
     result = session.scalars(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(chosen.scalar_subquery()))
-        .values(
-            state=OutboxState.SENDING,
-            attempt_id=claim_id,
-            claimed_at=now,
-            lease_until=now + lease,
-            updated_at=now,
-        )
+        .values(**values)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
@@ -618,14 +626,7 @@ def claim_in_flight(session: Session, now: datetime, claim_id: str, lease: timed
     )
     if session.get_bind().dialect.name == "postgresql":
         chosen = chosen.with_for_update(skip_locked=True)
-    result = session.scalars(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(chosen.scalar_subquery()))
-        .values(attempt_id=claim_id, lease_until=now + lease, updated_at=now)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(result.all())
+    return _take(session, chosen, attempt_id=claim_id, lease_until=now + lease, updated_at=now)
 
 
 def settle(

@@ -22,6 +22,24 @@ class Headcount:
     no_answer: int  # active members who have not answered (for a future meeting: yet)
 
 
+def record_answer(
+    session: Session, participant_id: int, group_id: int, key: str, coming: bool, now: datetime
+) -> None:
+    """The person's answer for one meeting (by text or keypad), replacing an earlier one."""
+    rsvp = session.scalar(
+        select(Rsvp).where(
+            Rsvp.participant_id == participant_id,
+            Rsvp.group_id == group_id,
+            Rsvp.occurrence_key == key,
+        )
+    )
+    if rsvp is None:
+        rsvp = Rsvp(participant_id=participant_id, group_id=group_id, occurrence_key=key)
+        session.add(rsvp)
+    rsvp.answer = Attendance.YES if coming else Attendance.NO
+    rsvp.answered_at = now
+
+
 def answers_by_meeting(session: Session, group_id: int) -> dict[str, tuple[int, int]]:
     """(coming, not coming) for each occurrence key of the group that has answers."""
     counts: dict[str, tuple[int, int]] = {}

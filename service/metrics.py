@@ -51,22 +51,44 @@ def summarize(session: Session, now: datetime) -> OutboxSummary:
             OutboxMessage.state == OutboxState.SENDING, OutboxMessage.lease_until <= now
         )
     )
-    recent = session.execute(
-        select(OutboxMessage.due_at, OutboxMessage.sent_at)
-        .where(OutboxMessage.sent_at >= now - RECENT, OutboxMessage.kind != OutboxKind.REPLY)
-        .order_by(OutboxMessage.sent_at.desc())
-        .limit(100_000)
-    ).all()
-    late = sorted(max(0.0, (sent - due).total_seconds()) for due, sent in recent if sent)
+    recent_sent, lateness = _recent_lateness(session, now)
     oldest = due[1]
     return OutboxSummary(
         by_state_and_kind={(s.value, k.value): n for s, k, n in counts},
         due_now=int(due[0] or 0),
         oldest_due_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         stuck_sending=int(stuck or 0),
-        recent_sent=len(late),
-        lateness={q: _quantile(late, q) for q in QUANTILES} if late else {},
+        recent_sent=recent_sent,
+        lateness=lateness,
     )
+
+
+def _recent_lateness(session: Session, now: datetime) -> tuple[int, dict[float, float]]:
+    """How many texts went out in the last RECENT, and their lateness by quantile.
+
+    PostgreSQL computes the quantiles itself (a scrape may come every few seconds, over
+    hundreds of thousands of rows); SQLite, the embedded one-process default, hands over the
+    rows and Python ranks them.
+    """
+    recent = (
+        OutboxMessage.sent_at >= now - RECENT,
+        OutboxMessage.kind != OutboxKind.REPLY,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        late = func.greatest(func.extract("epoch", OutboxMessage.sent_at - OutboxMessage.due_at), 0)
+        found = session.execute(
+            select(
+                func.count(),
+                *(func.percentile_cont(q).within_group(late) for q in QUANTILES),
+            ).where(*recent)
+        ).one()
+        count = int(found[0] or 0)
+        return count, (
+            {q: float(v) for q, v in zip(QUANTILES, found[1:], strict=True)} if count else {}
+        )
+    rows = session.execute(select(OutboxMessage.due_at, OutboxMessage.sent_at).where(*recent)).all()
+    ordered = sorted(max(0.0, (sent - due).total_seconds()) for due, sent in rows if sent)
+    return len(ordered), ({q: _quantile(ordered, q) for q in QUANTILES} if ordered else {})
 
 
 def _quantile(ordered: list[float], q: float) -> float:

@@ -21,12 +21,11 @@ from sqlalchemy.orm import Session
 
 from service import consent
 from service.calls import MACHINE, record_call_status
-from service.campaign_wording import render
 from service.clock import app_clock
-from service.composer import find_occurrence, next_meeting
+from service.composer import find_occurrence, next_meeting_for, when_words
 from service.db import get_session
+from service.headcount import record_answer
 from service.models import (
-    Attendance,
     Channel,
     ConsentSource,
     ConsentState,
@@ -35,7 +34,6 @@ from service.models import (
     MembershipStatus,
     OutboxMessage,
     Participant,
-    Rsvp,
 )
 from service.phones import InvalidPhone, mask, normalize, phone_hash
 from service.recurrence import Occurrence
@@ -100,38 +98,8 @@ def _digits() -> str:
     return request.form.get("Digits", "")[:20]
 
 
-def _when(participant: Participant, language: str, start: datetime) -> str:
-    return render(
-        "{{ meeting_when }}",
-        language=language,
-        now=_now(),
-        first_name=None,
-        group="",
-        meeting_start=start,
-        zone=participant.timezone,
-    ).text
-
-
 def _first_name(participant: Participant) -> str | None:
     return participant.name.split()[0] if participant.name else None
-
-
-def record_rsvp(
-    session: Session, participant: Participant, group_id: int, key: str, coming: bool
-) -> None:
-    """The person's answer for one meeting, replacing an earlier one."""
-    rsvp = session.scalar(
-        select(Rsvp).where(
-            Rsvp.participant_id == participant.id,
-            Rsvp.group_id == group_id,
-            Rsvp.occurrence_key == key,
-        )
-    )
-    if rsvp is None:
-        rsvp = Rsvp(participant_id=participant.id, group_id=group_id, occurrence_key=key)
-        session.add(rsvp)
-    rsvp.answer = Attendance.YES if coming else Attendance.NO
-    rsvp.answered_at = _now()
 
 
 def stop_everything(session: Session, participant: Participant, key: str) -> None:
@@ -182,6 +150,7 @@ def reminder() -> Response:
     row.answered_by = answered_by
     group, occurrence = _occurrence(session, row)
     if answered_by is not None and answered_by.startswith(MACHINE):
+        when = when_words(participant, lang, occurrence.starts_at, _now()) if occurrence else None
         row.voicemail_left = True
         session.commit()
         wording: Wording = current_app.extensions["peerline.wording"]
@@ -191,7 +160,7 @@ def reminder() -> Response:
                 callback_hint=wording.render("voice/callback_hint", lang),
                 group=group.public_name,
                 location=occurrence.location if occurrence else None,
-                meeting_when=_when(participant, lang, occurrence.starts_at) if occurrence else None,
+                meeting_when=when,
                 details_allowed=group.voicemail_details,
             )
         )
@@ -221,12 +190,12 @@ def reminder_key() -> Response:
     group, occurrence = _occurrence(session, row)
     again = f"/twilio/voice/reminder/key?outbox={row.id}&try={tries + 1}"
     if digits == "1" and occurrence is not None:
-        record_rsvp(session, participant, group.id, occurrence.key, coming=True)
+        record_answer(session, participant.id, group.id, occurrence.key, True, _now())
         session.commit()
-        when = _when(participant, lang, occurrence.starts_at)
+        when = when_words(participant, lang, occurrence.starts_at, _now())
         return xml(scripts().confirmed(language=lang, group=group.public_name, meeting_when=when))
     if digits == "2" and occurrence is not None:
-        record_rsvp(session, participant, group.id, occurrence.key, coming=False)
+        record_answer(session, participant.id, group.id, occurrence.key, False, _now())
         session.commit()
         return xml(scripts().declined(language=lang))
     if digits == "9":
@@ -286,29 +255,10 @@ def _caller(session: Session) -> tuple[str | None, Participant | None]:
     return number, session.scalar(select(Participant).where(Participant.phone == number))
 
 
-def _upcoming(session: Session, participant: Participant) -> tuple[Group, Occurrence] | None:
-    """The person's next meeting across their active groups."""
-    found = []
-    memberships = session.scalars(
-        select(Membership).where(
-            Membership.participant_id == participant.id,
-            Membership.status == MembershipStatus.ACTIVE,
-        )
-    )
-    for membership in memberships:
-        occurrence = next_meeting(session, membership.group, _now())
-        if occurrence is not None:
-            found.append((occurrence.starts_at, membership.group, occurrence))
-    if not found:
-        return None
-    _, group, occurrence = min(found, key=lambda item: item[0])
-    return group, occurrence
-
-
 def _caller_menu(
     session: Session, participant: Participant, lang: str, tries: int, notice: str | None
 ) -> Response:
-    upcoming = _upcoming(session, participant)
+    upcoming = next_meeting_for(session, participant, _now())
     sentence = None
     if upcoming is not None:
         group, occurrence = upcoming
@@ -317,7 +267,7 @@ def _caller_menu(
             "voice/next_meeting",
             lang,
             group=group.public_name,
-            when=_when(participant, lang, occurrence.starts_at),
+            when=when_words(participant, lang, occurrence.starts_at, _now()),
             location=occurrence.location,
         )
     return xml(
@@ -361,13 +311,13 @@ def caller_menu() -> Response:
     lang, digits, tries = _lang(), _digits(), _try()
     if participant is None or participant.consent is ConsentState.REVOKED:
         return xml(scripts().error(language=lang))
-    upcoming = _upcoming(session, participant)
+    upcoming = next_meeting_for(session, participant, _now())
     if digits in ("1", "2") and upcoming is not None:
         group, occurrence = upcoming
-        record_rsvp(session, participant, group.id, occurrence.key, coming=digits == "1")
+        record_answer(session, participant.id, group.id, occurrence.key, digits == "1", _now())
         session.commit()
         if digits == "1":
-            when = _when(participant, lang, occurrence.starts_at)
+            when = when_words(participant, lang, occurrence.starts_at, _now())
             return xml(
                 scripts().confirmed(language=lang, group=group.public_name, meeting_when=when)
             )

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -102,8 +103,17 @@ class Worker:
         self._out.close()
 
 
-def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_000) -> list[str]:
-    """count consenting members of one group, each with one text due now; their phones."""
+def seed_members(
+    database_url: str,
+    count: int,
+    *,
+    first_phone: int = 2_000_000,
+    quiet: tuple[dt_time, dt_time] | None = None,
+) -> list[tuple[int, str]]:
+    """count consenting active members of one group, in bulk; their (id, phone) pairs.
+
+    quiet: the group's quiet hours (a benchmark puts them away from the run's hours).
+    """
     now = datetime.now(UTC)
     phones = [f"+1202{first_phone + n:07d}" for n in range(count)]
     engine = create_engine(database_url)
@@ -124,6 +134,7 @@ def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_00
                     timezone="America/New_York",
                     language="en",
                     created_at=now,
+                    **({"quiet_start": quiet[0], "quiet_end": quiet[1]} if quiet else {}),
                 )
                 .returning(Group.id)
             )
@@ -147,6 +158,19 @@ def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_00
                     for p in people
                 ],
             )
+    finally:
+        engine.dispose()
+    return list(zip(people, phones, strict=True))
+
+
+def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_000) -> list[str]:
+    """count consenting members of one group, each with one text due now; their phones."""
+    members = seed_members(database_url, count, first_phone=first_phone)
+    now = datetime.now(UTC)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            group = conn.scalar(select(Group.id).where(Group.join_code == "CIRCLE"))
             conn.execute(
                 insert(OutboxMessage),
                 [
@@ -162,12 +186,12 @@ def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_00
                         "created_at": now,
                         "updated_at": now,
                     }
-                    for n, p in enumerate(people)
+                    for n, (p, _) in enumerate(members)
                 ],
             )
     finally:
         engine.dispose()
-    return phones
+    return [phone for _, phone in members]
 
 
 _ENGINES: dict[str, Engine] = {}

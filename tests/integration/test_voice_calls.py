@@ -78,6 +78,16 @@ def ring(app: Flask, session: Session, clock: Clock, when: datetime = TWO_HOURS_
     dispatch_due(app)
 
 
+def tonight_call(
+    app: Flask, session: Session, clock: Clock, group: Group, language: str = "en"
+) -> OutboxMessage:
+    """A participant who takes calls, rung for tonight's meeting two hours before it."""
+    caller(session, group, language=language)
+    ring(app, session, clock)
+    [row] = call_rows(session)
+    return row
+
+
 def call_rows(session: Session) -> list[OutboxMessage]:
     """Tonight's reminder calls (next week's are planned too, and wait)."""
     session.expire_all()
@@ -173,9 +183,7 @@ def test_the_person_who_answers_hears_the_group_the_time_and_the_keys(
     greeting: str,
     meeting: str,
 ) -> None:
-    caller(session, circle, language=language, name="Sam Rivera")
-    ring(app, session, clock)
-    [row] = call_rows(session)
+    row = tonight_call(app, session, clock, circle, language=language)
 
     twiml = answer(client, row)
 
@@ -245,9 +253,7 @@ def test_key_9_stops_every_later_call_and_text(
 def test_silence_repeats_once_then_goodbye_and_a_wrong_key_says_so(
     app: Flask, session: Session, clock: Clock, client: FlaskClient, circle: Group
 ) -> None:
-    caller(session, circle)
-    ring(app, session, clock)
-    [row] = call_rows(session)
+    row = tonight_call(app, session, clock, circle)
     first = gather_action(answer(client, row))
 
     quiet = press(client, first, row, None)
@@ -266,9 +272,7 @@ def test_silence_repeats_once_then_goodbye_and_a_wrong_key_says_so(
 def test_an_answering_machine_gets_a_voicemail_without_topic_or_place(
     app: Flask, session: Session, clock: Clock, client: FlaskClient, circle: Group
 ) -> None:
-    caller(session, circle)
-    ring(app, session, clock)
-    [row] = call_rows(session)
+    row = tonight_call(app, session, clock, circle)
 
     twiml = answer(client, row, answered_by="machine_end_beep")
 
@@ -285,9 +289,7 @@ def test_a_group_may_allow_its_name_and_place_in_voicemail(
 ) -> None:
     circle.voicemail_details = True
     session.commit()
-    caller(session, circle)
-    ring(app, session, clock)
-    [row] = call_rows(session)
+    row = tonight_call(app, session, clock, circle)
 
     words = said(answer(client, row, answered_by="machine_end_silence"))
 
@@ -303,9 +305,7 @@ def test_busy_and_no_answer_ring_again_after_the_spacing_then_give_up(
     circle: Group,
 ) -> None:
     """Two more tries, 30 minutes apart; the meeting is two hours away, so there is time."""
-    caller(session, circle)
-    ring(app, session, clock)
-    [row] = call_rows(session)
+    row = tonight_call(app, session, clock, circle)
 
     assert call_status(client, row, "ringing") == 200
     assert call_status(client, row, "busy") == 200
@@ -385,9 +385,7 @@ def test_hanging_up_mid_menu_ends_the_call_quietly(
     app: Flask, session: Session, clock: Clock, client: FlaskClient, circle: Group
 ) -> None:
     """Twilio never posts the Gather's action after a hang-up; only the status arrives."""
-    caller(session, circle)
-    ring(app, session, clock)
-    [row] = call_rows(session)
+    row = tonight_call(app, session, clock, circle)
     answer(client, row)
 
     assert call_status(client, row, "completed", CallDuration="7", AnsweredBy="human") == 200
@@ -400,9 +398,7 @@ def test_hanging_up_mid_menu_ends_the_call_quietly(
 def test_a_status_for_an_earlier_call_does_not_undo_the_current_one(
     app: Flask, session: Session, clock: Clock, client: FlaskClient, circle: Group
 ) -> None:
-    caller(session, circle)
-    ring(app, session, clock)
-    [row] = call_rows(session)
+    row = tonight_call(app, session, clock, circle)
     old_sid = row.provider_sid
     call_status(client, row, "completed")
     session.expire_all()
@@ -418,9 +414,7 @@ def test_a_status_for_an_earlier_call_does_not_undo_the_current_one(
 def test_voice_routes_refuse_forged_requests_and_never_error_on_odd_ones(
     app: Flask, session: Session, clock: Clock, client: FlaskClient, circle: Group
 ) -> None:
-    caller(session, circle)
-    ring(app, session, clock)
-    [row] = call_rows(session)
+    row = tonight_call(app, session, clock, circle)
     for path in (
         f"/twilio/voice/reminder?outbox={row.id}",
         f"/twilio/voice/reminder/key?outbox={row.id}&try=1",
@@ -548,7 +542,9 @@ def test_key_9_on_a_call_means_nothing_more_reaches_twilio(
     assert twilio_server.requests_received == 0
 
 
-def test_calls_keep_their_own_rate_limit(database_url: str, session: Session) -> None:
+def test_call_settings_default_to_one_call_a_second_and_two_retries(
+    database_url: str, session: Session
+) -> None:
     """One call a second by default, whatever the text limit is."""
     settings = make_settings(database_url, PEERLINE_SEND_RATE="off")
     assert settings.call_rate == 1.0 and settings.send_rate is None
