@@ -34,8 +34,6 @@ from service.models import (
     ApiToken,
     Base,
     Channel,
-    ConsentSource,
-    ConsentState,
     Coordinator,
     Group,
     InboundMessage,
@@ -47,7 +45,8 @@ from service.models import (
     Role,
 )
 from service.outbox import enqueue
-from service.phones import InvalidPhone, mask, normalize, phone_hash
+from service.participants import Details, ParticipantError, enrol
+from service.phones import InvalidPhone, mask, normalize
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -543,9 +542,6 @@ def participants_add(
     channel: str,
     consent_note: str | None,
 ) -> None:
-    from service import consent
-    from service.roster_import import invitation_text, invite
-
     config = settings()
     session = get_session()
     try:
@@ -554,80 +550,32 @@ def participants_add(
         fail(f"--phone: {error}")
         return
     group = find_group(session, code)
-    moment = now()
-    participant = session.scalar(select(Participant).where(Participant.phone == number))
-    if participant is None:
-        hashed = phone_hash(number, config.secret_key)
-        participant = Participant(
-            phone=number,
-            phone_hash=hashed,
-            name=name,
-            language=language or group.language,
-            timezone=valid_zone(zone) if zone else group.timezone,
-            channel=Channel(channel),
-            created_at=moment,
-        )
-        if consent.revoked_hash(session, hashed):
-            participant.consent = ConsentState.REVOKED
-        session.add(participant)
-        session.flush()
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.participant_id == participant.id, Membership.group_id == group.id
-        )
-    )
-    if membership is None:
-        membership = Membership(participant_id=participant.id, group_id=group.id, created_at=moment)
-        session.add(membership)
-    if participant.consent is ConsentState.REVOKED:
-        membership.status = MembershipStatus.PENDING
-        audited(
+    try:
+        enrolled = enrol(
             session,
-            "participant.add",
-            participant,
-            group=group.join_code,
-            status="pending",
-            refused="opted out",
+            group,
+            number,
+            Details(name=name, language=language, timezone=zone, channel=Channel(channel)),
+            consent_note=consent_note,
+            secret_key=config.secret_key,
+            wording=current_app.extensions["peerline.wording"],
+            now=now(),
+            actor=audit.command_line_actor(),
         )
-        session.commit()
+    except ParticipantError as error:
+        option = {"consent_note": "consented"}.get(error.field or "", error.field)
+        fail(f"--{option}: {error}")
+        return
+    session.commit()
+    if enrolled.opted_out:
         click.echo(
             f"{mask(number)} has opted out; added as pending. Only they can opt back in "
             "(by texting START or JOIN)."
         )
         return
-    invitation = None
-    if consent_note:
-        consent.opt_in(
-            session, participant, source=ConsentSource.COORDINATOR, words=consent_note, now=moment
-        )
-        membership.status = MembershipStatus.ACTIVE
-    elif (
-        participant.consent is ConsentState.GRANTED and membership.status is MembershipStatus.ACTIVE
-    ):
-        pass
-    else:
-        membership.status = MembershipStatus.PENDING
-        wording = current_app.extensions["peerline.wording"]
-        invitation = invite(
-            session,
-            participant,
-            group,
-            body=invitation_text(wording, group, participant.language),
-            now=moment,
-        )
-    membership.updated_at = moment
-    audited(
-        session,
-        "participant.add",
-        participant,
-        group=group.join_code,
-        status=membership.status.value,
-        consent_recorded=bool(consent_note),
-    )
-    session.commit()
-    click.echo(f"{mask(number)} is {membership.status.value} in {group.join_code}")
-    if invitation is not None:
-        send_now(current_app._get_current_object(), [invitation.id])  # type: ignore[attr-defined]
+    click.echo(f"{mask(number)} is {enrolled.membership.status.value} in {group.join_code}")
+    if enrolled.invitation is not None:
+        send_now(current_app._get_current_object(), [enrolled.invitation.id])  # type: ignore[attr-defined]
         click.echo("invited by text to reply YES")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from service.models import (
@@ -24,13 +24,9 @@ class InboxError(Exception):
     """A reply that may not go; the message says why, for the coordinator."""
 
 
-def messages(
-    session: Session,
-    group_ids: Collection[int] | None,
-    *,
-    unread_only: bool = False,
-    limit: int = 50,
-) -> list[InboundMessage]:
+def needing_a_human(
+    group_ids: Collection[int] | None, *, unread_only: bool = False
+) -> Select[InboundMessage]:
     """What people wrote that a human should read, urgent first, then newest first.
 
     group_ids None means every group (an admin); otherwise only those groups' messages.
@@ -43,6 +39,17 @@ def messages(
     query = query.order_by(
         InboundMessage.urgent.desc(), InboundMessage.received_at.desc(), InboundMessage.id.desc()
     )
+    return query
+
+
+def messages(
+    session: Session,
+    group_ids: Collection[int] | None,
+    *,
+    unread_only: bool = False,
+    limit: int = 50,
+) -> list[InboundMessage]:
+    query = needing_a_human(group_ids, unread_only=unread_only)
     return list(session.scalars(query.limit(limit)))
 
 

@@ -13,7 +13,7 @@ from flask import Flask
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
-from service.api import groups, inbox
+from service.api import audit, groups, imports, inbox, outbox, participants
 
 
 class ErrorSchema(Schema):
@@ -50,4 +50,9 @@ def init_app(app: Flask) -> None:
     )
     api = PeerlineApi(app)
     api.register_blueprint(groups.blp, url_prefix="/api/v1/groups")
+    api.register_blueprint(imports.blp, url_prefix="/api/v1/groups")
+    api.register_blueprint(participants.participants_blp, url_prefix="/api/v1/participants")
+    api.register_blueprint(participants.memberships_blp, url_prefix="/api/v1/memberships")
+    api.register_blueprint(outbox.blp, url_prefix="/api/v1/outbox")
     api.register_blueprint(inbox.blp, url_prefix="/api/v1/inbox")
+    api.register_blueprint(audit.blp, url_prefix="/api/v1/audit")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import NoReturn, TypeVar
+from collections.abc import Sequence
+from typing import Any, NoReturn, TypeVar
 
 from flask import g, request
 from flask_smorest import Blueprint, abort
-from sqlalchemy import ColumnElement, Select, true
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import QueryableAttribute
 
 from service.accounts import authenticate_token, visible_group_ids
 from service.clock import app_clock
 from service.db import get_session
-from service.models import Coordinator
+from service.models import Coordinator, Group, Membership, Participant, Role
 
 T = TypeVar("T")
 
@@ -66,3 +68,53 @@ def in_my_groups(column: GroupColumn) -> ColumnElement[bool]:
 
 def mine(query: Select[T], column: GroupColumn) -> Select[T]:
     return query.where(in_my_groups(column))
+
+
+def actor() -> str:
+    """How the audit log names the caller."""
+    return f"api:{caller().email}"
+
+
+def require_admin() -> None:
+    if caller().role is not Role.ADMIN:
+        abort(403, message="Only an admin may do this.")
+
+
+def my_group(group_id: int) -> Group:
+    """One of the caller's groups, or 404."""
+    group = get_session().scalar(mine(select(Group).where(Group.id == group_id), Group.id))
+    if group is None:
+        not_found(f"group {group_id}")
+    return group
+
+
+def my_participant(participant_id: int) -> Participant:
+    """Someone who is (or was) in one of the caller's groups, or 404."""
+    found = get_session().scalar(
+        select(Participant).where(
+            Participant.id == participant_id,
+            select(Membership.id)
+            .where(Membership.participant_id == Participant.id, in_my_groups(Membership.group_id))
+            .exists(),
+        )
+    )
+    if found is None:
+        not_found(f"participant {participant_id}")
+    return found
+
+
+def page_of(query: Select[T], pages: PaginationParameters) -> Sequence[T]:
+    """One page of query's rows; the total goes to the X-Pagination header."""
+    session = get_session()
+    pages.item_count = session.scalar(
+        select(func.count()).select_from(query.order_by(None).subquery())
+    )
+    return session.scalars(query.offset(pages.first_item).limit(pages.page_size)).all()
+
+
+def refuse(status: int, message: str, field: str | None = None) -> NoReturn:
+    """Answer a refused request; a field names the input at fault, as validation errors do."""
+    get_session().rollback()
+    details: dict[str, Any] = {"json": {field: [message]}} if field else {}
+    abort(status, message=message, **({"errors": details} if details else {}))
+    raise AssertionError("abort() returned")

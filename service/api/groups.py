@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
-from service.api.auth import api_blueprint, mine, not_found
+from service.api.auth import api_blueprint, mine, my_group, refuse
 from service.clock import app_clock
 from service.db import get_session
 from service.headcount import Headcount, headcounts
 from service.models import Group, Membership, MembershipStatus
+from service.stats import GroupStats, group_stats
 
 blp = api_blueprint("groups", "Groups the caller coordinates (all of them, for an admin).")
 
@@ -67,10 +69,7 @@ class OneGroup(MethodView):
     @blp.response(200, GroupSchema)
     def get(self, group_id: int) -> dict[str, Any]:
         """One group; another coordinator's group is not found."""
-        group = get_session().scalar(mine(select(Group).where(Group.id == group_id), Group.id))
-        if group is None:
-            not_found(f"group {group_id}")
-        return _with_counts([group])[0]
+        return _with_counts([my_group(group_id)])[0]
 
 
 class HeadcountQuery(Schema):
@@ -91,8 +90,43 @@ class GroupHeadcount(MethodView):
     @blp.response(200, HeadcountSchema(many=True))
     def get(self, query: dict[str, Any], group_id: int) -> list[Headcount]:
         """Who is coming to each of the group's meetings in the next `days` days."""
-        session = get_session()
-        group = session.scalar(mine(select(Group).where(Group.id == group_id), Group.id))
-        if group is None:
-            not_found(f"group {group_id}")
-        return headcounts(session, group, app_clock()(), query["days"]) or []
+        return headcounts(get_session(), my_group(group_id), app_clock()(), query["days"]) or []
+
+
+class StatsQuery(Schema):
+    since = fields.AwareDateTime(
+        metadata={"description": "From (ISO 8601); 30 days ago if absent."}
+    )
+    until = fields.AwareDateTime(metadata={"description": "Up to, not including; now if absent."})
+
+    @validates_schema
+    def _period(self, data: dict[str, Any], **_: Any) -> None:
+        if "since" in data and "until" in data and data["since"] >= data["until"]:
+            raise ValidationError("until must be after since", "until")
+
+
+class StatsSchema(Schema):
+    since = fields.DateTime()
+    until = fields.DateTime()
+    sent = fields.Integer(metadata={"description": "Texts and calls handed to Twilio."})
+    delivered = fields.Integer()
+    failed = fields.Integer(metadata={"description": "Failed or undelivered."})
+    suppressed = fields.Integer(metadata={"description": "Held back when due: no consent, ..."})
+    expired = fields.Integer(metadata={"description": "Too late to be useful: not sent."})
+    opted_out = fields.Integer(metadata={"description": "Members who opted out."})
+    confirmations = fields.Integer(metadata={"description": "'Coming' answers."})
+    declines = fields.Integer(metadata={"description": "'Not coming' answers."})
+
+
+@blp.route("/<int:group_id>/stats")
+class GroupStatistics(MethodView):
+    @blp.arguments(StatsQuery, location="query")
+    @blp.response(200, StatsSchema)
+    def get(self, query: dict[str, Any], group_id: int) -> GroupStats:
+        """What the group's messages came to over a period (the last 30 days by default)."""
+        group = my_group(group_id)
+        until = query.get("until") or app_clock()()
+        since = query.get("since") or until - timedelta(days=30)
+        if since >= until:
+            refuse(422, "since must be before until", "since")
+        return group_stats(get_session(), group.id, since, until)

@@ -6,12 +6,13 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import abort
+from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from service import inbox
 from service.accounts import visible_group_ids
-from service.api.auth import api_blueprint, caller, in_my_groups, not_found
+from service.api.auth import api_blueprint, caller, in_my_groups, not_found, page_of
 from service.clock import app_clock
 from service.db import get_session
 from service.models import InboundMessage, Participant
@@ -35,7 +36,6 @@ class MessageSchema(Schema):
 class InboxQuery(Schema):
     group_id = fields.Integer(metadata={"description": "Only this group's messages."})
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ReplySchema(Schema):
@@ -88,7 +88,10 @@ def _message(message_id: int) -> InboundMessage:
 class Inbox(MethodView):
     @blp.arguments(InboxQuery, location="query")
     @blp.response(200, MessageSchema(many=True))
-    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    @blp.paginate(page_size=50, max_page_size=200)
+    def get(
+        self, query: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """Messages needing a human in the caller's groups, urgent first, then newest."""
         session = get_session()
         visible = visible_group_ids(session, caller())
@@ -97,8 +100,8 @@ class Inbox(MethodView):
             if visible is not None and query["group_id"] not in visible:
                 not_found(f"group {query['group_id']}")
             groups = {query["group_id"]}
-        found = inbox.messages(session, groups, unread_only=query["unread"], limit=query["limit"])
-        return _dump(found)
+        found = inbox.needing_a_human(groups, unread_only=query["unread"])
+        return _dump(list(page_of(found, pagination_parameters)))
 
 
 @blp.route("/<int:message_id>/read")

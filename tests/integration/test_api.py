@@ -2,59 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.accounts import (
-    AccountError,
     create_coordinator,
-    find_coordinator,
     issue_token,
     revoke_token,
 )
-from service.models import Group, InboundMessage, OutboxKind, OutboxMessage, Role
+from service.models import InboundMessage, OutboxKind, OutboxMessage, Role
+from tests.api import get, post, token_for, two_coordinators
 from tests.support import (
     Clock,
     RecordingGateway,
-    make_group,
     make_participant,
     make_schedule,
     text_in,
 )
-
-
-def token_for(session: Session, clock: Clock, email: str, role: Role = Role.COORDINATOR) -> str:
-
-    try:
-        coordinator = find_coordinator(session, email)
-    except AccountError:
-        coordinator = create_coordinator(
-            session, email=email, name=email.split("@")[0], role=role, password=None, now=clock.now
-        )
-    _, plain = issue_token(session, coordinator, f"token {clock.now.timestamp()}", clock.now)
-    session.commit()
-    return plain
-
-
-def get(client: FlaskClient, path: str, token: str | None) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    reply = client.get(path, headers=headers)
-    return reply.status_code, reply.get_json()
-
-
-def two_coordinators(session: Session, clock: Clock) -> tuple[Group, Group, str, str]:
-    mine = make_group(session, "CIRCLE", coordinator_email="robin@example.org")
-    theirs = make_group(session, "OTHER", coordinator_email="kim@example.org")
-    make_participant(session, "+12025550142", mine)
-    return (
-        mine,
-        theirs,
-        token_for(session, clock, "robin@example.org"),
-        token_for(session, clock, "kim@example.org"),
-    )
 
 
 def test_without_a_valid_token_everything_is_401_in_one_shape(
@@ -123,11 +88,6 @@ def test_the_openapi_document_is_served_and_describes_the_api(client: FlaskClien
     assert {"error", "message", "details"} <= set(error)
 
 
-def post(client: FlaskClient, path: str, token: str, body: Any = None) -> tuple[int, Any]:
-    reply = client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
-    return reply.status_code, reply.get_json()
-
-
 def inbox_with_two_groups(
     client: FlaskClient, session: Session, clock: Clock
 ) -> tuple[int, int, str, str]:
@@ -152,9 +112,9 @@ def test_the_inbox_shows_only_the_callers_groups_urgent_first_with_masked_number
     assert [(m["id"], m["phone"]) for m in robins_inbox] == [(sams, "+1******0142")]
     assert [m["id"] for m in get(client, "/api/v1/inbox", admin)[1]] == [kims, sams]
     assert get(client, f"/api/v1/inbox?group_id={robins_inbox[0]['group_id']}", kim)[0] == 404
-    status, problem = get(client, "/api/v1/inbox?limit=0", robin)
+    status, problem = get(client, "/api/v1/inbox?page_size=0", robin)
     assert status == 422 and problem["error"] == "Unprocessable Entity"
-    assert "limit" in problem["details"]["query"]
+    assert "page_size" in problem["details"]["query"]
 
 
 def test_replies_and_reads_are_only_for_the_callers_messages(

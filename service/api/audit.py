@@ -1,0 +1,57 @@
+"""The audit log: which coordinator did what, and when; for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from service.api.auth import api_blueprint, page_of, require_admin
+from service.models import AuditEntry
+
+blp = api_blueprint("audit", "Who did what, when: admins only.")
+
+
+class AuditSchema(Schema):
+    id = fields.Integer()
+    actor = fields.String(metadata={"description": "api:<email> or cli:<system user>."})
+    action = fields.String(metadata={"description": "e.g. participant.add, meetings.cancel."})
+    target_type = fields.String(allow_none=True)
+    target_id = fields.Integer(allow_none=True)
+    details = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class AuditQuery(Schema):
+    actor = fields.String(validate=validate.Length(max=120))
+    action = fields.String(validate=validate.Length(max=60))
+    target_type = fields.String(validate=validate.Length(max=40))
+    target_id = fields.Integer()
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+
+
+@blp.route("")
+class AuditLog(MethodView):
+    @blp.arguments(AuditQuery, location="query")
+    @blp.response(200, AuditSchema(many=True))
+    @blp.alt_response(403, description="The caller is not an admin.")
+    @blp.paginate(page_size=50, max_page_size=500)
+    def get(
+        self, query: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[AuditEntry]:
+        """The audit log, newest first, filtered as asked."""
+        require_admin()
+        entries = select(AuditEntry)
+        for name in ("actor", "action", "target_type", "target_id"):
+            if name in query:
+                entries = entries.where(getattr(AuditEntry, name) == query[name])
+        if "since" in query:
+            entries = entries.where(AuditEntry.created_at >= query["since"])
+        if "until" in query:
+            entries = entries.where(AuditEntry.created_at < query["until"])
+        entries = entries.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        return list(page_of(entries, pagination_parameters))

@@ -1,0 +1,114 @@
+"""What went, or will go, to the caller's groups: every text and call, with its state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+
+from service.api.auth import api_blueprint, in_my_groups, my_group, not_found, page_of
+from service.db import get_session
+from service.models import Channel, OutboxKind, OutboxMessage, OutboxState, Participant
+from service.phones import mask
+
+blp = api_blueprint("outbox", "Every planned, sent or held-back text and call.")
+
+
+class OutboxSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(validate=validate.OneOf([k.value for k in OutboxKind]))
+    channel = fields.String(validate=validate.OneOf([c.value for c in Channel]))
+    group_id = fields.Integer(allow_none=True)
+    campaign_id = fields.Integer(allow_none=True)
+    participant_id = fields.Integer(allow_none=True)
+    to = fields.String(allow_none=True, metadata={"description": "Masked: +1******4567."})
+    occurrence_key = fields.String(allow_none=True, metadata={"description": "Its meeting."})
+    body = fields.String(
+        allow_none=True, metadata={"description": "None: worded when it goes (campaigns)."}
+    )
+    segments = fields.Integer()
+    state = fields.String(validate=validate.OneOf([s.value for s in OutboxState]))
+    state_reason = fields.String(allow_none=True, metadata={"description": "Why held back."})
+    error_code = fields.Integer(allow_none=True, metadata={"description": "Twilio's."})
+    attempts = fields.Integer()
+    due_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class OutboxQuery(Schema):
+    state = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in OutboxState])),
+        metadata={"description": "One or more states (repeat the parameter)."},
+    )
+    group_id = fields.Integer()
+    campaign_id = fields.Integer()
+    participant_id = fields.Integer()
+    kind = fields.String(validate=validate.OneOf([k.value for k in OutboxKind]))
+    since = fields.AwareDateTime(metadata={"description": "Due at or after (ISO 8601, with zone)."})
+    until = fields.AwareDateTime(metadata={"description": "Due before."})
+
+    @validates_schema
+    def _period(self, data: dict[str, Any], **_: Any) -> None:
+        if "since" in data and "until" in data and data["since"] >= data["until"]:
+            raise ValidationError("until must be after since", "until")
+
+
+def _dump(rows: list[OutboxMessage]) -> list[dict[str, Any]]:
+    ids = {r.participant_id for r in rows if r.participant_id is not None}
+    phones = dict(
+        get_session()
+        .execute(select(Participant.id, Participant.phone).where(Participant.id.in_(ids)))
+        .all()
+    )
+    dumped = []
+    for row in rows:
+        item = {name: getattr(row, name) for name in OutboxSchema().fields if name != "to"}
+        phone = phones.get(row.participant_id) if row.participant_id else row.to_phone
+        item["to"] = mask(phone) if phone else None
+        dumped.append(item)
+    return dumped
+
+
+@blp.route("")
+class Outbox(MethodView):
+    @blp.arguments(OutboxQuery, location="query")
+    @blp.response(200, OutboxSchema(many=True))
+    @blp.paginate(page_size=50, max_page_size=500)
+    def get(
+        self, query: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
+        """Texts and calls of the caller's groups, latest due first, filtered as asked."""
+        if "group_id" in query:
+            my_group(query["group_id"])
+        rows = select(OutboxMessage).where(in_my_groups(OutboxMessage.group_id))
+        if query.get("state"):
+            rows = rows.where(OutboxMessage.state.in_(query["state"]))
+        for name in ("group_id", "campaign_id", "participant_id", "kind"):
+            if name in query:
+                rows = rows.where(getattr(OutboxMessage, name) == query[name])
+        if "since" in query:
+            rows = rows.where(OutboxMessage.due_at >= query["since"])
+        if "until" in query:
+            rows = rows.where(OutboxMessage.due_at < query["until"])
+        rows = rows.order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
+        return _dump(list(page_of(rows, pagination_parameters)))
+
+
+@blp.route("/<int:message_id>")
+class OneMessage(MethodView):
+    @blp.response(200, OutboxSchema)
+    def get(self, message_id: int) -> dict[str, Any]:
+        """One text or call."""
+        row = get_session().scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.id == message_id, in_my_groups(OutboxMessage.group_id)
+            )
+        )
+        if row is None:
+            not_found(f"message {message_id}")
+        return _dump([row])[0]

@@ -1,0 +1,114 @@
+"""What a group's messages came to over a period: sent, delivered, failed, opt-outs, answers.
+
+Counts come from rows that outlive an erasure (outbox rows keep their group, kind and state),
+except opt-outs and confirmations, which follow the people who are still on record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.models import (
+    Attendance,
+    ConsentChange,
+    ConsentEvent,
+    Membership,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+    Rsvp,
+)
+
+# Handed to Twilio: whatever became of it afterwards.
+HANDED_OVER = (
+    OutboxState.SENT,
+    OutboxState.DELIVERED,
+    OutboxState.UNDELIVERED,
+    OutboxState.FAILED,
+    OutboxState.UNKNOWN,
+    OutboxState.RECONCILED,
+)
+# What the group's members were sent (not the on-call alerts, not keyword replies).
+TO_MEMBERS = (
+    OutboxKind.REMINDER,
+    OutboxKind.ENCOURAGEMENT,
+    OutboxKind.BROADCAST,
+    OutboxKind.ONE_OFF,
+    OutboxKind.INVITATION,
+)
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    since: datetime
+    until: datetime
+    sent: int  # handed to Twilio in the period
+    delivered: int
+    failed: int  # failed or undelivered
+    suppressed: int  # held back at send time: no consent, paused, quiet hours ran out
+    expired: int  # too late to be useful
+    opted_out: int  # members who opted out in the period
+    confirmations: int  # "coming" answers given in the period
+    declines: int  # "not coming" answers given in the period
+
+
+def group_stats(session: Session, group_id: int, since: datetime, until: datetime) -> GroupStats:
+    """Counts for one group between since (included) and until (excluded)."""
+    handed = session.execute(
+        select(OutboxMessage.state, func.count())
+        .where(
+            OutboxMessage.group_id == group_id,
+            OutboxMessage.kind.in_(TO_MEMBERS),
+            OutboxMessage.state.in_(HANDED_OVER),
+            OutboxMessage.sent_at >= since,
+            OutboxMessage.sent_at < until,
+        )
+        .group_by(OutboxMessage.state)
+    ).all()
+    by_state = {state: int(n) for state, n in handed}
+    held = dict(
+        session.execute(
+            select(OutboxMessage.state, func.count())
+            .where(
+                OutboxMessage.group_id == group_id,
+                OutboxMessage.kind.in_(TO_MEMBERS),
+                OutboxMessage.state.in_([OutboxState.SUPPRESSED, OutboxState.EXPIRED]),
+                OutboxMessage.due_at >= since,
+                OutboxMessage.due_at < until,
+            )
+            .group_by(OutboxMessage.state)
+        ).all()
+    )
+    opted_out = session.scalar(
+        select(func.count(func.distinct(ConsentEvent.participant_id))).where(
+            ConsentEvent.change == ConsentChange.OPT_OUT,
+            ConsentEvent.created_at >= since,
+            ConsentEvent.created_at < until,
+            ConsentEvent.participant_id.in_(
+                select(Membership.participant_id).where(Membership.group_id == group_id)
+            ),
+        )
+    )
+    answers = dict(
+        session.execute(
+            select(Rsvp.answer, func.count())
+            .where(Rsvp.group_id == group_id, Rsvp.answered_at >= since, Rsvp.answered_at < until)
+            .group_by(Rsvp.answer)
+        ).all()
+    )
+    return GroupStats(
+        since=since,
+        until=until,
+        sent=sum(by_state.values()),
+        delivered=by_state.get(OutboxState.DELIVERED, 0),
+        failed=by_state.get(OutboxState.FAILED, 0) + by_state.get(OutboxState.UNDELIVERED, 0),
+        suppressed=int(held.get(OutboxState.SUPPRESSED, 0)),
+        expired=int(held.get(OutboxState.EXPIRED, 0)),
+        opted_out=int(opted_out or 0),
+        confirmations=int(answers.get(Attendance.YES, 0)),
+        declines=int(answers.get(Attendance.NO, 0)),
+    )

@@ -1,0 +1,410 @@
+"""The API for people: participants, memberships, roster import, the outbox, stats, audit."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.models import (
+    AuditEntry,
+    ConsentSource,
+    ConsentState,
+    MembershipStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+    Participant,
+    Role,
+)
+from tests.api import call, get, post, token_for, two_coordinators
+from tests.support import Clock, make_group, make_participant, make_schedule, text_in
+
+
+def sam(session: Session) -> Participant:
+    return session.scalars(select(Participant).where(Participant.phone == "+12025550142")).one()
+
+
+# -- participants -------------------------------------------------------------------------------
+
+
+def test_enrolling_someone_invites_them_and_the_list_masks_their_number(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+
+    status, body = post(
+        client,
+        "/api/v1/participants",
+        robin,
+        {"group_id": mine.id, "phone": "(202) 555-0177", "name": "Alex", "language": "es"},
+    )
+
+    assert status == 201
+    assert body["phone"] == "+1******0177" and body["phone_e164"] == "+12025550177"
+    assert (body["created"], body["invited"], body["opted_out"]) == (True, True, False)
+    assert [(m["group_id"], m["status"]) for m in body["memberships"]] == [(mine.id, "pending")]
+    assert body["language"] == "es" and body["timezone"] == mine.timezone
+    invitation = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.INVITATION)
+    ).one()
+    assert invitation.participant_id == body["id"] and invitation.state is OutboxState.QUEUED
+
+    reply = client.get("/api/v1/participants", headers={"Authorization": f"Bearer {robin}"})
+    listed = reply.get_json()
+    assert [(p["name"], p["phone"]) for p in listed] == [
+        ("Sam Rivera", "+1******0142"),
+        ("Alex", "+1******0177"),
+    ]
+    assert all("phone_e164" not in p for p in listed)
+    assert json.loads(reply.headers["X-Pagination"])["total"] == 2
+
+
+def test_a_consent_note_makes_them_active_and_goes_into_their_consent_history(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    note = "signed form, filed at the centre"
+
+    status, body = post(
+        client,
+        "/api/v1/participants",
+        robin,
+        {"group_id": mine.id, "phone": "+12025550177", "consent_note": note},
+    )
+    assert status == 201 and body["consent"] == "granted" and not body["invited"]
+    assert body["memberships"][0]["status"] == "active"
+
+    status, history = get(client, f"/api/v1/participants/{body['id']}/consent", robin)
+    assert status == 200
+    assert [(e["change"], e["source"], e["words"]) for e in history] == [
+        ("opt_in", ConsentSource.COORDINATOR.value, note)
+    ]
+    assert call(client, "PUT", f"/api/v1/participants/{body['id']}/consent", robin, {})[0] == 405
+
+
+def test_someone_who_opted_out_stays_opted_out_when_enrolled_again(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    text_in(client, "+12025550142", "STOP")
+
+    status, body = post(
+        client,
+        "/api/v1/participants",
+        robin,
+        {"group_id": mine.id, "phone": "+12025550142", "consent_note": "form on file"},
+    )
+
+    assert status == 201 and body["opted_out"] is True and body["consent"] == "revoked"
+    session.expire_all()
+    assert sam(session).consent is ConsentState.REVOKED
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1  # STOP's answer
+
+
+def test_bad_enrolments_are_refused_field_by_field_and_change_nothing(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, _ = two_coordinators(session, clock)
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"group_id": mine.id, "phone": "555-CALL-NOW"}, 422, "phone"),
+        ({"group_id": mine.id, "phone": "+12025550177", "timezone": "Mars/Base"}, 422, "timezone"),
+        ({"group_id": mine.id, "phone": "+12025550177", "language": "fr"}, 422, "language"),
+        ({"group_id": mine.id, "phone": "+12025550177", "channel": "fax"}, 422, "channel"),
+        ({"group_id": mine.id}, 422, "phone"),
+        ({"group_id": theirs.id, "phone": "+12025550177"}, 404, ""),
+    ]
+    for body, expected, field in cases:
+        status, problem = post(client, "/api/v1/participants", robin, body)
+        assert status == expected, body
+        if field:
+            assert field in problem["details"]["json"], problem
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+
+def test_reading_and_updating_a_participant(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _, _, robin, kim = two_coordinators(session, clock)
+    sam_id = sam(session).id
+
+    status, body = call(
+        client,
+        "PATCH",
+        f"/api/v1/participants/{sam_id}",
+        robin,
+        {"name": "Sam R.", "channel": "voice", "timezone": "America/Chicago"},
+    )
+    assert status == 200
+    assert (body["name"], body["channel"], body["timezone"]) == (
+        "Sam R.",
+        "voice",
+        "America/Chicago",
+    )
+    assert get(client, f"/api/v1/participants/{sam_id}", robin)[1]["phone_e164"] == "+12025550142"
+    status, problem = call(
+        client, "PATCH", f"/api/v1/participants/{sam_id}", robin, {"timezone": "Nowhere/Land"}
+    )
+    assert status == 422 and "timezone" in problem["details"]["json"]
+    assert get(client, f"/api/v1/participants/{sam_id}", kim)[0] == 404
+    assert call(client, "PATCH", f"/api/v1/participants/{sam_id}", kim, {"name": "x"})[0] == 404
+    session.expire_all()
+    assert sam(session).name == "Sam R."
+    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.actor.like("api:%")))
+    assert list(actions) == ["participant.update"]
+
+
+def test_listing_filters_by_group_status_and_consent(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, _ = two_coordinators(session, clock)
+    make_participant(session, "+12025550143", mine, name="Pat", consent=ConsentState.UNKNOWN,
+                     status=MembershipStatus.PENDING)  # fmt: skip
+    make_participant(session, "+12025550144", theirs, name="Kim's member")
+
+    def names(query: str) -> list[str]:
+        status, people = get(client, f"/api/v1/participants{query}", robin)
+        assert status == 200
+        return [p["name"] for p in people]
+
+    assert names("") == ["Sam Rivera", "Pat"]
+    assert names("?status=pending") == ["Pat"]
+    assert names("?consent=granted") == ["Sam Rivera"]
+    assert names(f"?group_id={mine.id}&page_size=1&page=2") == ["Pat"]
+    assert get(client, f"/api/v1/participants?group_id={theirs.id}", robin)[0] == 404
+    assert get(client, "/api/v1/participants?status=gone", robin)[0] == 422
+
+
+def test_erasing_a_participant_through_the_api(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, kim = two_coordinators(session, clock)
+    admin = token_for(session, clock, "admin@example.org", Role.ADMIN)
+    sam_id = sam(session).id
+    text_in(client, "+12025550142", "STOP")
+    both = make_participant(session, "+12025550150", mine, theirs, name="In both")
+
+    assert call(client, "DELETE", f"/api/v1/participants/{sam_id}", kim)[0] == 404
+    status, problem = call(client, "DELETE", f"/api/v1/participants/{both.id}", robin)
+    assert status == 409 and "admin" in problem["message"]
+    status, erased = call(client, "DELETE", f"/api/v1/participants/{sam_id}", robin)
+    assert status == 200 and erased["ledger_entries"] == 1
+    assert get(client, f"/api/v1/participants/{sam_id}", robin)[0] == 404
+    assert call(client, "DELETE", f"/api/v1/participants/{both.id}", admin)[0] == 200
+
+    # Their number comes back in an enrolment: still opted out.
+    status, body = post(
+        client, "/api/v1/participants", robin, {"group_id": mine.id, "phone": "+12025550142"}
+    )
+    assert status == 201 and body["consent"] == "revoked" and not body["invited"]
+
+
+# -- memberships --------------------------------------------------------------------------------
+
+
+def test_memberships_add_to_another_of_my_groups_and_remove(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, kim = two_coordinators(session, clock)
+    second = make_group(session, "SECOND", coordinator_email="robin@example.org")
+    sam_id = sam(session).id
+
+    status, body = post(
+        client, "/api/v1/memberships", robin, {"group_id": second.id, "participant_id": sam_id}
+    )
+    assert status == 201 and not body["created"] and body["invited"]
+    assert {(m["group_id"], m["status"]) for m in body["memberships"]} == {
+        (mine.id, "active"),
+        (second.id, "pending"),  # a new group waits for their own YES to it
+    }
+    assert (
+        post(client, "/api/v1/memberships", kim, {"group_id": theirs.id, "participant_id": sam_id})[
+            0
+        ]
+        == 404
+    )
+    assert (
+        post(
+            client, "/api/v1/memberships", robin, {"group_id": theirs.id, "participant_id": sam_id}
+        )[0]
+        == 404
+    )
+
+    status, listed = get(client, f"/api/v1/memberships?participant_id={sam_id}", robin)
+    assert status == 200 and len(listed) == 2
+    first = next(m for m in listed if m["group_id"] == mine.id)
+    assert get(client, f"/api/v1/memberships/{first['id']}", kim)[0] == 404
+    assert call(client, "DELETE", f"/api/v1/memberships/{first['id']}", kim)[0] == 404
+    status, removed = call(client, "DELETE", f"/api/v1/memberships/{first['id']}", robin)
+    assert status == 200 and removed["status"] == "left"
+    assert [m["status"] for m in get(client, f"/api/v1/memberships?group_id={mine.id}", robin)[1]]\
+        == ["left"]  # fmt: skip
+
+
+# -- roster import ------------------------------------------------------------------------------
+
+
+def upload(
+    client: FlaskClient, group_id: int, token: str, text: str, query: str = ""
+) -> tuple[int, Any]:
+    return call(
+        client,
+        "POST",
+        f"/api/v1/groups/{group_id}/import{query}",
+        token,
+        data={"file": (io.BytesIO(text.encode()), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+ROSTER = "phone,name,language\n2025550160,Ana,es\nnot a number,Bo,en\n2025550161,Cy,xx\n"
+
+
+def test_import_dry_run_reports_bad_rows_and_writes_nothing(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, _ = two_coordinators(session, clock)
+
+    status, report = upload(client, mine.id, robin, ROSTER)
+
+    assert status == 200 and report["applied"] is False
+    assert [p["line"] for p in report["problems"]] == [3, 4]
+    assert "phone" in report["problems"][0]["reason"]
+    assert report["counts"]["added"] == 1 and report["to_import"] == 1
+    assert upload(client, theirs.id, robin, ROSTER)[0] == 404
+    status, problem = upload(client, mine.id, robin, ROSTER, "?apply=true")
+    assert status == 422 and "2 bad row" in problem["message"]
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+
+def test_import_with_skip_bad_rows_adds_the_good_ones_and_invites_them(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+
+    status, report = upload(client, mine.id, robin, ROSTER, "?apply=true&skip_bad_rows=true")
+
+    assert status == 200 and report["applied"] is True
+    assert report["counts"]["added"] == 1 and report["counts"]["invited"] == 1
+    session.expire_all()
+    ana = session.scalars(select(Participant).where(Participant.name == "Ana")).one()
+    assert ana.language == "es" and ana.consent is ConsentState.UNKNOWN
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "participants.import")
+    ).one()
+    assert entry.actor == "api:robin@example.org" and entry.details["bad_rows_skipped"] == 2
+
+
+def test_an_unreadable_upload_is_a_clear_422(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    reply = client.post(
+        f"/api/v1/groups/{mine.id}/import",
+        headers={"Authorization": f"Bearer {robin}"},
+        data={"file": (io.BytesIO("phone\n\xff\xfe".encode("latin-1")), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+    assert reply.status_code == 422 and "UTF-8" in reply.get_json()["message"]
+    status, problem = call(client, "POST", f"/api/v1/groups/{mine.id}/import", robin, {})
+    assert status == 422 and "file" in problem["details"]["files"]
+
+
+# -- outbox and stats ---------------------------------------------------------------------------
+
+
+def test_the_outbox_lists_only_the_callers_groups_and_filters(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, kim = two_coordinators(session, clock)
+    make_participant(session, "+12025550144", theirs, name="Kim's member")
+    for phone, group, state in (
+        ("+12025550142", mine, OutboxState.DELIVERED),
+        ("+12025550144", theirs, OutboxState.QUEUED),
+    ):
+        person = session.scalars(select(Participant).where(Participant.phone == phone)).one()
+        session.add(
+            OutboxMessage(
+                send_key=f"test:{phone}", kind=OutboxKind.ONE_OFF, participant_id=person.id,
+                group_id=group.id, body="See you soon", state=state, due_at=clock.now,
+                sent_at=clock.now if state is OutboxState.DELIVERED else None,
+            )
+        )  # fmt: skip
+    session.commit()
+
+    status, rows = get(client, "/api/v1/outbox", robin)
+    assert status == 200
+    assert [(r["to"], r["state"], r["body"]) for r in rows] == [
+        ("+1******0142", "delivered", "See you soon")
+    ]
+    assert get(client, f"/api/v1/outbox/{rows[0]['id']}", kim)[0] == 404
+    assert get(client, f"/api/v1/outbox?group_id={mine.id}", kim)[0] == 404
+    assert get(client, "/api/v1/outbox?state=queued", robin)[1] == []
+    assert len(get(client, "/api/v1/outbox?state=queued&state=delivered", robin)[1]) == 1
+    later = (clock.now + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    assert get(client, f"/api/v1/outbox?since={later}", robin)[1] == []
+    assert get(client, "/api/v1/outbox?since=2026-03-03T10:00:00", robin)[0] == 422  # no zone
+    assert get(client, "/api/v1/outbox?state=lost", robin)[0] == 422
+
+
+def test_stats_count_a_groups_messages_opt_outs_and_answers(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, _ = two_coordinators(session, clock)
+    make_schedule(session, mine)
+    pat = make_participant(session, "+12025550143", mine, name="Pat")
+    for n, state in enumerate([OutboxState.DELIVERED, OutboxState.DELIVERED, OutboxState.FAILED,
+                               OutboxState.UNDELIVERED, OutboxState.SUPPRESSED]):  # fmt: skip
+        session.add(
+            OutboxMessage(
+                send_key=f"test:{n}", kind=OutboxKind.ONE_OFF, participant_id=pat.id, body="Hi",
+                group_id=mine.id, state=state, due_at=clock.now,
+                sent_at=None if state is OutboxState.SUPPRESSED else clock.now,
+            )
+        )  # fmt: skip
+    session.commit()
+    text_in(client, "+12025550142", "C")
+    text_in(client, "+12025550143", "STOP")
+    clock.now += timedelta(minutes=5)
+
+    status, stats = get(client, f"/api/v1/groups/{mine.id}/stats", robin)
+
+    assert status == 200
+    counted = ("sent", "delivered", "failed", "suppressed", "opted_out", "confirmations")
+    assert [stats[k] for k in counted] == [4, 2, 2, 1, 1, 1]
+    assert stats["declines"] == 0
+    before = (clock.now - timedelta(days=60)).isoformat().replace("+00:00", "Z")
+    until = (clock.now - timedelta(days=31)).isoformat().replace("+00:00", "Z")
+    status, old = get(client, f"/api/v1/groups/{mine.id}/stats?since={before}&until={until}", robin)
+    assert status == 200 and old["sent"] == 0 and old["opted_out"] == 0
+    assert get(client, f"/api/v1/groups/{mine.id}/stats?since={until}&until={before}", robin)[0] \
+        == 422  # fmt: skip
+    assert get(client, f"/api/v1/groups/{theirs.id}/stats", robin)[0] == 404
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+def test_the_audit_log_is_for_admins_and_says_who_did_what(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    admin = token_for(session, clock, "admin@example.org", Role.ADMIN)
+    post(client, "/api/v1/participants", robin, {"group_id": mine.id, "phone": "+12025550177"})
+
+    status, problem = get(client, "/api/v1/audit", robin)
+    assert status == 403 and problem["error"] == "Forbidden"
+    status, entries = get(client, "/api/v1/audit?actor=api:robin@example.org", admin)
+    assert status == 200
+    assert [(e["action"], e["target_type"], e["details"]["group"]) for e in entries] == [
+        ("participant.add", "participant", "CIRCLE")
+    ]
+    assert "+12025550177" not in json.dumps(entries)
+    assert get(client, "/api/v1/audit?action=nothing.like.this", admin)[1] == []
