@@ -5,29 +5,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
-from datetime import timedelta
 from types import FrameType
-from zoneinfo import ZoneInfo
 
 import click
 import prometheus_client
 import waitress
 from flask import Flask
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from scheduler import clock
-from scheduler.planner import plan
 from service import cli as service_cli
 from service.app import create_app
-from service.composer import compose
 from service.config import Settings
 from service.db import get_session
 from service.demo import CIRCLE_KEYPAD_CODE, seed
 from service.dispatch import dispatcher
 from service.gateway import ConsoleGateway
-from service.models import OutboxMessage, OutboxState, Participant
-from service.segments import count_segments
+from service.preview import preview as preview_of
 
 log = logging.getLogger(__name__)
 cli = service_cli.cli
@@ -107,47 +101,17 @@ def demo(host: str, port: int) -> None:
 def preview(code: str, days: int) -> None:
     session = get_session()
     group = service_cli.find_group(session, code)
-    start = service_cli.now()
-    end = start + timedelta(days=days)
-    # Plan for real inside a transaction that is rolled back: the preview is the planner's own
-    # answer, not a second opinion that could disagree with it.
-    plan(session, start, horizon=timedelta(days=days))
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.group_id == group.id,
-            OutboxMessage.campaign_id.is_not(None),
-            OutboxMessage.state.in_([OutboxState.QUEUED, OutboxState.EXPIRED]),
-            OutboxMessage.due_at < end,
-        )
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-    ).all()
-    shown: dict[tuple[str, str, int, str], list[str]] = {}
-    for row in rows:
-        participant = session.get_one(Participant, row.participant_id)
-        zone = ZoneInfo(participant.timezone)
-        try:
-            text = compose(session, row, row.due_at)
-        except ValueError as problem:
-            text = f"(cannot be worded: {problem})"
-        count = count_segments(text)
-        local = row.due_at.astimezone(zone)
-        head = (
-            f"{local:%a %Y-%m-%d %H:%M} {participant.timezone} ({row.due_at:%H:%M} UTC) "
-            f"{row.kind.value}"
-        )
-        note = row.state_reason or ""
-        key = (head, text, count.segments, note)
-        shown.setdefault(key, []).append(participant.name or "")
-    session.rollback()
-    if not shown:
-        click.echo(f"nothing planned for {group.join_code} in the next {days} day(s)")
+    join_code = group.join_code  # the preview rolls the session back, expiring the group
+    lines = preview_of(session, group, service_cli.now(), days)
+    if not lines:
+        click.echo(f"nothing planned for {join_code} in the next {days} day(s)")
         return
-    for (head, text, segments, note), people in shown.items():
-        plural = "s" if segments != 1 else ""
-        click.echo(f"{head} to {len(people)}, {segments} segment{plural}"
-                   + (f"  [{note}]" if note else ""))  # fmt: skip
-        click.echo(f"    {text}")
+    for line in lines:
+        plural = "s" if line.segments != 1 else ""
+        click.echo(f"{line.local} {line.timezone} ({line.due_at:%H:%M} UTC) {line.kind} "
+                   f"to {line.recipients}, {line.segments} segment{plural}"
+                   + (f"  [{line.note}]" if line.note else ""))  # fmt: skip
+        click.echo(f"    {line.text}")
 
 
 def main() -> None:

@@ -1,12 +1,38 @@
-"""Campaign rules as plain functions: reminder offsets and encouragement rotation."""
+"""Campaigns: creating one, pausing and resuming it, reminder offsets, encouragement rotation.
+
+The command line and the API both create campaigns here, so a campaign is checked the same way
+whichever way it came: its offsets, its wording, its pools and its cadence.
+"""
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import audit
+from service.campaign_wording import WordingError, check_template, render
+from service.models import (
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    Group,
+    MeetingSchedule,
+    OutboxMessage,
+)
+from service.outbox import withdraw
+from service.recurrence import Schedule, ScheduleError, validate
+from service.wording import LANGUAGES
+
+MAX_NAME = 120  # Campaign.name
+LONGEST_WINDOW_HOURS = 7 * 24
+LAST_STAGE_DAY = 365
+DEFAULT_ENCOURAGEMENT_TIME = time(12, 0)
 
 _RELATIVE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 _AT_DAY = re.compile(r"(\d+)d@([01]?\d|2[0-3]):([0-5]\d)")
@@ -80,3 +106,214 @@ def rotation_pick(pool_size: int, campaign_id: int, participant_id: int, n: int)
     order = list(range(pool_size))
     random.Random(f"{campaign_id}:{participant_id}:{cycle}").shuffle(order)
     return order[place]
+
+
+class CampaignError(ValueError):
+    """A user-facing reason a campaign was refused.
+
+    field names the input that was wrong, as CampaignSpec calls it ("name", "offsets",
+    "wording", "wording.en", "pool.es", "cadence", "stages", "at", "window_hours", "send_at"),
+    or is None when the group itself is not ready (a reminder needs its meetings).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class CampaignSpec:
+    """What a coordinator asks for; inputs that do not apply to the kind are not read."""
+
+    kind: CampaignKind
+    name: str
+    offsets: list[str] = field(default_factory=list)  # reminder: "2h", "1d@18:00", ...
+    rsvp: bool = False  # reminder: ask C to confirm, N if not coming
+    wording: dict[str, str] = field(default_factory=dict)  # language -> own template
+    pools: dict[str, list[str]] = field(default_factory=dict)  # language -> encouragements
+    cadence: str | None = None  # encouragement: an RRULE in each participant's zone
+    at: time | None = None  # encouragement: local time of day (default 12:00)
+    stages: list[int] = field(default_factory=list)  # encouragement: days since joining
+    window_hours: int = 12  # encouragement: how long a text stays worth sending
+    send_at: datetime | None = None  # broadcast: aware; None is now
+
+
+def create_campaign(
+    session: Session, group: Group, spec: CampaignSpec, *, now: datetime, actor: str
+) -> tuple[Campaign, list[str]]:
+    """Check and add a campaign for group; returns it and warnings about its wording.
+
+    A warning (a text longer than one segment, say) does not stop the campaign; each starts
+    with the field it is about, e.g. "wording.es: This message is 2 segments: ...".
+    """
+    name = spec.name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise CampaignError(f"a campaign's name has 1 to {MAX_NAME} characters", "name")
+    campaign = Campaign(
+        group_id=group.id, kind=spec.kind, name=name, created_at=now, updated_at=now
+    )
+    warnings: list[str] = []
+    if spec.kind is CampaignKind.REMINDER:
+        campaign.offsets = _offsets(spec.offsets)
+        has_meetings = session.scalar(
+            select(MeetingSchedule.id).where(MeetingSchedule.group_id == group.id)
+        )
+        if has_meetings is None:
+            raise CampaignError(
+                f"{group.join_code} has no meetings yet; a reminder campaign needs them"
+            )
+        campaign.rsvp = spec.rsvp
+        campaign.wording = _wording(spec.wording, now, warnings, meeting=True)
+    elif spec.kind is CampaignKind.ENCOURAGEMENT:
+        campaign.wording = {
+            language: "\n".join(_pool(language, lines)) for language, lines in spec.pools.items()
+        }
+        if not 1 <= spec.window_hours <= LONGEST_WINDOW_HOURS:
+            raise CampaignError(
+                f"an encouragement stays worth sending for 1 to {LONGEST_WINDOW_HOURS} hours",
+                "window_hours",
+            )
+        campaign.window_minutes = spec.window_hours * 60
+        campaign.cadence_time = _time_of_day(spec.at)
+        if (spec.cadence is None) == (not spec.stages):
+            raise CampaignError(
+                "an encouragement campaign needs a cadence or stages (one of them)", "cadence"
+            )
+        if spec.cadence is not None:
+            campaign.cadence = _cadence(spec.cadence, group)
+        else:
+            campaign.stages = _stages(spec.stages)
+    else:
+        campaign.wording = _wording(spec.wording, now, warnings, meeting=False)
+        if not campaign.wording:
+            raise CampaignError("a broadcast needs its words in at least one language", "wording")
+        if spec.send_at is not None and spec.send_at.utcoffset() is None:
+            raise CampaignError("a broadcast's time must say its time zone", "send_at")
+        campaign.send_at = (spec.send_at or now).astimezone(UTC)
+    session.add(campaign)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="campaigns.create",
+        now=now,
+        target_type="campaign",
+        target_id=campaign.id,
+        kind=spec.kind.value,
+        name=name,
+    )
+    return campaign, warnings
+
+
+def set_campaign_status(
+    session: Session, campaign: Campaign, status: CampaignStatus, *, now: datetime, actor: str
+) -> int:
+    """Pause or resume a campaign; returns the planned texts taken back when it is paused."""
+    campaign.status = status
+    campaign.updated_at = now
+    released = 0
+    if status is CampaignStatus.PAUSED:
+        released = withdraw(
+            session, OutboxMessage.campaign_id == campaign.id, "campaign paused", now
+        )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=f"campaigns.{status.value}",
+        now=now,
+        target_type="campaign",
+        target_id=campaign.id,
+    )
+    return released
+
+
+def _offsets(texts: list[str]) -> list[str]:
+    if not texts:
+        raise CampaignError(
+            "a reminder campaign needs at least one offset, e.g. 1d@18:00", "offsets"
+        )
+    try:
+        return [Offset.parse(text).text for text in texts]
+    except OffsetError as error:
+        raise CampaignError(str(error), "offsets") from error
+
+
+def _wording(
+    texts: dict[str, str], now: datetime, warnings: list[str], *, meeting: bool
+) -> dict[str, str]:
+    """The coordinator's own templates, each checked and rendered once for a sample person."""
+    wording = {}
+    for language, text in texts.items():
+        where = f"wording.{language}"
+        _known_language(language, where)
+        if not text.strip():
+            continue  # nothing written: the default wording is used
+        try:
+            check_template(text, meeting=meeting)
+            sample = render(
+                text,
+                language=language,
+                now=now,
+                first_name="Alexandra",
+                group="Tuesday Circle",
+                meeting_start=now + timedelta(days=3) if meeting else None,
+                zone="America/New_York" if meeting else None,
+                location="Community Center, Room 5",
+                rsvp=True,
+            )
+        except WordingError as error:
+            raise CampaignError(str(error), where) from error
+        if sample.warning:
+            warnings.append(f"{where}: {sample.warning}")
+        wording[language] = text.strip()
+    return wording
+
+
+def _pool(language: str, lines: list[str]) -> list[str]:
+    """Encouragement lines, one text each, checked as templates without a meeting."""
+    where = f"pool.{language}"
+    _known_language(language, where)
+    if not lines:
+        raise CampaignError("the pool has no messages", where)
+    pool = []
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or "\n" in text:
+            raise CampaignError(f"line {number}: one message per line, none empty", where)
+        try:
+            check_template(text, meeting=False)
+        except WordingError as error:
+            raise CampaignError(f"line {number}: {error}", where) from error
+        pool.append(text)
+    return pool
+
+
+def _known_language(language: str, where: str) -> None:
+    if language not in LANGUAGES:
+        raise CampaignError(f"the language must be one of: {', '.join(LANGUAGES)}", where)
+
+
+def _time_of_day(at: time | None) -> time:
+    if at is None:
+        return DEFAULT_ENCOURAGEMENT_TIME
+    if at.tzinfo is not None:
+        raise CampaignError("a time of day where each person lives, without a zone", "at")
+    return at
+
+
+def _cadence(rule: str, group: Group) -> str:
+    try:
+        validate(
+            Schedule(rrule=rule, first_start=datetime(2026, 1, 1, 12), timezone=group.timezone)
+        )
+    except ScheduleError as error:
+        raise CampaignError(str(error), "cadence") from error
+    return rule.strip()
+
+
+def _stages(days: list[int]) -> list[int]:
+    stages = sorted(set(days))
+    if stages[0] < 0 or stages[-1] > LAST_STAGE_DAY:
+        raise CampaignError(f"days since joining, from 0 to {LAST_STAGE_DAY}", "stages")
+    return stages

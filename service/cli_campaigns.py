@@ -1,34 +1,52 @@
-"""Coordinators' commands for meetings, campaigns and headcounts."""
+"""Coordinators' commands for meetings, campaigns and headcounts: shells around the domain."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from service.campaign_wording import WordingError, check_template, render
-from service.campaigns import Offset, OffsetError
-from service.cli import audited, fail, find_group, now
-from service.composer import schedule_of
+from service import audit
+from service.campaigns import CampaignError, CampaignSpec, create_campaign, set_campaign_status
+from service.cli import fail, find_group, now
 from service.db import get_session
-from service.headcount import answers_by_meeting, headcounts
-from service.models import (
-    Campaign,
-    CampaignKind,
-    CampaignStatus,
-    Group,
-    MeetingChange,
-    MeetingSchedule,
-    OutboxMessage,
+from service.headcount import headcounts
+from service.meetings import (
+    MeetingError,
+    NoMeetings,
+    cancel_meeting,
+    move_meeting,
+    schedule_meetings,
+    schedule_of_group,
+    upcoming,
 )
-from service.outbox import withdraw
-from service.recurrence import Schedule, ScheduleError, occurrences, validate
-from service.wording import LANGUAGES
+from service.models import Campaign, CampaignKind, CampaignStatus, Group
+
+# The domain names its inputs as the API does; these are the same inputs as options here.
+_OPTIONS = {
+    "duration_minutes": "--duration",
+    "key": "--meeting",
+    "offsets": "--offset",
+    "send_at": "--at",
+}
+
+
+def _option(field: str) -> str:
+    """The option a domain field comes from: "wording.en" is --wording-en."""
+    return _OPTIONS.get(field) or "--" + field.replace(".", "-").replace("_", "-")
+
+
+def _meeting_refusal(error: MeetingError) -> str:
+    if isinstance(error, NoMeetings):
+        return f"{error}; see: peerline meetings schedule --help"
+    if error.field is None:
+        return str(error)
+    hint = " (see meetings list)" if error.field == "key" else ""
+    return f"{_option(error.field)}: {error}{hint}"
 
 
 def parse_local(value: str, option: str) -> datetime:
@@ -37,14 +55,6 @@ def parse_local(value: str, option: str) -> datetime:
     except ValueError:
         fail(f"{option}: {value!r} is not a date and time such as 2026-03-03 18:30")
         raise  # unreachable: fail() raises
-
-
-def meeting_of(session: Session, group: Group) -> MeetingSchedule:
-    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
-    if meeting is None:
-        fail(f"{group.join_code} has no meetings yet; see: peerline meetings schedule --help")
-    assert meeting is not None
-    return meeting
 
 
 # -- meetings -----------------------------------------------------------------------------------
@@ -73,39 +83,16 @@ def meetings_schedule(
     session = get_session()
     group = find_group(session, code)
     start = parse_local(first, "--first")
-    candidate = Schedule(
-        rrule=rule.strip(),
-        first_start=start,
-        timezone=group.timezone,
-        duration=timedelta(minutes=duration),
-        location=location,
-    )
     try:
-        validate(candidate)
-    except ScheduleError as error:
-        fail(f"--rule: {error}")
-    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
-    if meeting is None:
-        meeting = MeetingSchedule(group_id=group.id)
-        session.add(meeting)
-    else:
-        meeting.changes.clear()
-    meeting.rrule, meeting.first_start = candidate.rrule, start
-    meeting.duration_minutes, meeting.location = duration, location
-    meeting.updated_at = now()
-    campaign_ids = select(Campaign.id).where(Campaign.group_id == group.id)
-    released = withdraw(
-        session, OutboxMessage.campaign_id.in_(campaign_ids), "schedule changed", now()
-    )
-    audited(
-        session,
-        "meetings.schedule",
-        group,
-        rule=candidate.rrule,
-        first=start.isoformat(),
-    )
+        meeting, released = schedule_meetings(
+            session, group, rule=rule, first=start, duration_minutes=duration,
+            location=location, now=now(), actor=audit.command_line_actor(),
+        )  # fmt: skip
+    except MeetingError as error:
+        fail(_meeting_refusal(error))
+        return
     session.commit()
-    click.echo(f"{group.join_code} meets: {candidate.rrule} from {start:%Y-%m-%d %H:%M} "
+    click.echo(f"{group.join_code} meets: {meeting.rrule} from {start:%Y-%m-%d %H:%M} "
                f"{group.timezone}; {released} planned text(s) will be re-planned")  # fmt: skip
 
 
@@ -116,45 +103,19 @@ def meetings_schedule(
 def meetings_list(code: str, days: int) -> None:
     session = get_session()
     group = find_group(session, code)
-    schedule, changes = schedule_of(group, meeting_of(session, group))
-    start = now()
-    zone = ZoneInfo(group.timezone)
-    counts = answers_by_meeting(session, group.id)
-    click.echo("KEY\tWHEN (LOCAL)\tWHERE\tSTATUS\tCOMING\tNOT COMING")
-    for occurrence in occurrences(
-        schedule, changes, start, start + timedelta(days=days), include_cancelled=True
-    ):
-        status = "cancelled" if occurrence.cancelled else "moved" if occurrence.moved else ""
-        yes, no = counts.get(occurrence.key, (0, 0))
-        click.echo(
-            f"{occurrence.key}\t{occurrence.starts_at.astimezone(zone):%a %Y-%m-%d %H:%M}\t"
-            f"{occurrence.location or ''}\t{status}\t{yes}\t{no}"
-        )
-
-
-def _change_for(session: Session, meeting: MeetingSchedule, key: str) -> MeetingChange:
-    schedule_keys = {c.occurrence_key: c for c in meeting.changes}
-    if key in schedule_keys:
-        return schedule_keys[key]
-    change = MeetingChange(schedule_id=meeting.id, occurrence_key=key, created_at=now())
-    meeting.changes.append(change)
-    return change
-
-
-def _known_occurrence(group: Group, meeting: MeetingSchedule, key: str) -> None:
-    schedule, changes = schedule_of(group, meeting)
     try:
-        wall = datetime.strptime(key, "%Y%m%dT%H%M")
-    except ValueError:
-        fail(f"--meeting: {key!r} is not a meeting key such as 20260303T1830 (see meetings list)")
+        coming_up = upcoming(session, group, now(), days)
+    except MeetingError as error:
+        fail(_meeting_refusal(error))
         return
-    around = wall.replace(tzinfo=ZoneInfo(group.timezone))
-    found = occurrences(
-        schedule, [c for c in changes if c.occurrence_key != key], around - timedelta(days=1),
-        around + timedelta(days=1), include_cancelled=True,
-    )  # fmt: skip
-    if key not in {o.key for o in found}:
-        fail(f"--meeting: {key} is not one of {group.join_code}'s meetings (see meetings list)")
+    zone = ZoneInfo(group.timezone)
+    click.echo("KEY\tWHEN (LOCAL)\tWHERE\tSTATUS\tCOMING\tNOT COMING")
+    for meeting in coming_up:
+        status = "cancelled" if meeting.cancelled else "moved" if meeting.moved else ""
+        click.echo(
+            f"{meeting.key}\t{meeting.starts_at.astimezone(zone):%a %Y-%m-%d %H:%M}\t"
+            f"{meeting.location or ''}\t{status}\t{meeting.coming}\t{meeting.not_coming}"
+        )
 
 
 @meetings.command("cancel", help="Cancel one meeting; its reminders are not sent.")
@@ -164,11 +125,11 @@ def _known_occurrence(group: Group, meeting: MeetingSchedule, key: str) -> None:
 def meetings_cancel(code: str, key: str) -> None:
     session = get_session()
     group = find_group(session, code)
-    meeting = meeting_of(session, group)
-    _known_occurrence(group, meeting, key)
-    _change_for(session, meeting, key).cancelled = True
-    released = withdraw(session, OutboxMessage.occurrence_key == key, "meeting cancelled", now())
-    audited(session, "meetings.cancel", group, meeting=key)
+    try:
+        released = cancel_meeting(session, group, key, now=now(), actor=audit.command_line_actor())
+    except MeetingError as error:
+        fail(_meeting_refusal(error))
+        return
     session.commit()
     click.echo(f"meeting {key} of {group.join_code} cancelled; {released} reminder(s) withdrawn")
 
@@ -184,16 +145,15 @@ def meetings_move(code: str, key: str, to: str | None, location: str | None) -> 
         fail("say where to move it: --to and/or --location")
     session = get_session()
     group = find_group(session, code)
-    meeting = meeting_of(session, group)
-    _known_occurrence(group, meeting, key)
-    change = _change_for(session, meeting, key)
-    change.cancelled = False
-    if to is not None:
-        change.new_start = parse_local(to, "--to")
-    if location is not None:
-        change.new_location = location
-    released = withdraw(session, OutboxMessage.occurrence_key == key, "meeting moved", now())
-    audited(session, "meetings.move", group, meeting=key, to=to, location=location)
+    new_start = parse_local(to, "--to") if to is not None else None
+    try:
+        released = move_meeting(
+            session, group, key, to=new_start, location=location, now=now(),
+            actor=audit.command_line_actor(),
+        )  # fmt: skip
+    except MeetingError as error:
+        fail(_meeting_refusal(error))
+        return
     session.commit()
     click.echo(
         f"meeting {key} of {group.join_code} moved; {released} reminder(s) will be re-planned"
@@ -206,34 +166,6 @@ def meetings_move(code: str, key: str, to: str | None, location: str | None) -> 
 @click.group(help="Reminders, encouragement and broadcasts.")
 def campaigns() -> None:
     pass
-
-
-def _wording(options: dict[str, str | None], *, meeting: bool) -> dict[str, str]:
-    wording = {}
-    for language in LANGUAGES:
-        text = options.get(language)
-        if text is None:
-            continue
-        try:
-            check_template(text, meeting=meeting)
-            sample = render(
-                text,
-                language=language,
-                now=now(),
-                first_name="Alexandra",
-                group="Tuesday Circle",
-                meeting_start=now() + timedelta(days=3) if meeting else None,
-                zone="America/New_York" if meeting else None,
-                location="Community Center, Room 5",
-                rsvp=True,
-            )
-        except WordingError as error:
-            fail(f"--wording-{language}: {error}")
-            raise
-        if sample.warning:
-            click.echo(f"warning: --wording-{language}: {sample.warning}", err=True)
-        wording[language] = text.strip()
-    return wording
 
 
 @campaigns.command("create", help="Create a campaign for a group.")
@@ -261,49 +193,50 @@ def campaigns_create(
 ) -> None:  # fmt: skip
     session = get_session()
     group = find_group(session, code)
-    campaign = Campaign(group_id=group.id, kind=CampaignKind(kind), name=name, created_at=now())
-    if campaign.kind is CampaignKind.REMINDER:
-        if not offsets:
-            fail("a reminder campaign needs at least one --offset, e.g. --offset 1d@18:00")
-        try:
-            campaign.offsets = [Offset.parse(o).text for o in offsets]
-        except OffsetError as error:
-            fail(f"--offset: {error}")
-        meeting_of(session, group)
-        campaign.rsvp = rsvp
-        campaign.wording = _wording({"en": wording_en, "es": wording_es}, meeting=True)
-    elif campaign.kind is CampaignKind.ENCOURAGEMENT:
-        campaign.wording = {
-            lang: "\n".join(_pool(path, lang))
-            for lang, path in (("en", pool_en), ("es", pool_es))
-            if path is not None
+    written = {"en": wording_en, "es": wording_es}
+    spec = CampaignSpec(
+        kind=CampaignKind(kind),
+        name=name,
+        offsets=list(offsets),
+        rsvp=rsvp,
+        wording={language: text for language, text in written.items() if text is not None},
+        cadence=cadence,
+        window_hours=window_hours,
+    )
+    if spec.kind is CampaignKind.ENCOURAGEMENT:
+        pools = {"en": pool_en, "es": pool_es}
+        spec.pools = {
+            language: _pool(path, language) for language, path in pools.items() if path is not None
         }
-        campaign.window_minutes = window_hours * 60
-        campaign.cadence_time = _clock_time(at or "12:00")
-        if (cadence is None) == (stages is None):
-            fail("an encouragement campaign needs --cadence or --stages (one of them)")
-        if cadence is not None:
-            try:
-                validate(Schedule(rrule=cadence, first_start=datetime(2026, 1, 1, 12),
-                                  timezone=group.timezone))  # fmt: skip
-            except ScheduleError as error:
-                fail(f"--cadence: {error}")
-            campaign.cadence = cadence.strip()
-        else:
-            campaign.stages = _stages(stages or "")
-    else:
-        campaign.wording = _wording({"en": wording_en, "es": wording_es}, meeting=False)
-        if not campaign.wording:
-            fail("a broadcast needs its words: --wording-en and/or --wording-es")
-        if at and at.strip().lower() != "now":
-            local = parse_local(at, "--at").replace(tzinfo=ZoneInfo(group.timezone))
-            campaign.send_at = local
-        else:
-            campaign.send_at = now()
-    session.add(campaign)
-    audited(session, "campaigns.create", campaign, kind=kind, name=name)
+        spec.at = _clock_time(at) if at is not None else None
+        spec.stages = _stages(stages) if stages is not None else []
+    elif spec.kind is CampaignKind.BROADCAST and at and at.strip().lower() != "now":
+        spec.send_at = parse_local(at, "--at").replace(tzinfo=ZoneInfo(group.timezone))
+    try:
+        campaign, warnings = create_campaign(
+            session, group, spec, now=now(), actor=audit.command_line_actor()
+        )
+    except CampaignError as error:
+        fail(_campaign_refusal(error, spec))
+        return
+    for warning in warnings:
+        where, _, text = warning.partition(": ")
+        click.echo(f"warning: {_option(where)}: {text}", err=True)
     session.commit()
     click.echo(f"campaign {campaign.id} ({kind}) created for {group.join_code}")
+
+
+def _campaign_refusal(error: CampaignError, spec: CampaignSpec) -> str:
+    """The domain's refusal in this command's words; a missing input is named by its options."""
+    if error.field == "offsets" and not spec.offsets:
+        return "a reminder campaign needs at least one --offset, e.g. --offset 1d@18:00"
+    if error.field == "cadence" and (spec.cadence is None) == (not spec.stages):
+        return "an encouragement campaign needs --cadence or --stages (one of them)"
+    if error.field == "wording" and spec.kind is CampaignKind.BROADCAST:
+        return "a broadcast needs its words: --wording-en and/or --wording-es"
+    if error.field is None:  # the group is not ready: a reminder needs its meetings
+        return f"{error}; see: peerline meetings schedule --help"
+    return f"{_option(error.field)}: {error}"
 
 
 def _pool(path: Path, language: str) -> list[str]:
@@ -311,11 +244,6 @@ def _pool(path: Path, language: str) -> list[str]:
     lines = [line for line in lines if line]
     if not lines:
         fail(f"--pool-{language}: {path} has no messages (one per line)")
-    for number, line in enumerate(lines, start=1):
-        try:
-            check_template(line, meeting=False)
-        except WordingError as error:
-            fail(f"--pool-{language}: line {number}: {error}")
     return lines
 
 
@@ -329,13 +257,10 @@ def _clock_time(value: str) -> time:
 
 def _stages(value: str) -> list[int]:
     try:
-        days = sorted({int(part) for part in value.split(",") if part.strip()})
+        return [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
         fail(f"--stages: {value!r} is not a list of days such as 1,3,7,14")
         raise
-    if not days or days[0] < 0 or days[-1] > 365:
-        fail("--stages: days since joining, from 0 to 365")
-    return days
 
 
 @campaigns.command("list")
@@ -365,14 +290,10 @@ def _set_status(campaign_id: int, status: CampaignStatus) -> None:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         fail(f"no campaign {campaign_id}; see: peerline campaigns list")
-    assert campaign is not None
-    campaign.status = status
-    released = 0
-    if status is CampaignStatus.PAUSED:
-        released = withdraw(
-            session, OutboxMessage.campaign_id == campaign.id, "campaign paused", now()
-        )
-    audited(session, f"campaigns.{status.value}", campaign)
+        return
+    released = set_campaign_status(
+        session, campaign, status, now=now(), actor=audit.command_line_actor()
+    )
     session.commit()
     click.echo(f"campaign {campaign.id} is {status.value}"
                + (f"; {released} planned text(s) withdrawn" if released else ""))  # fmt: skip
@@ -402,7 +323,10 @@ def campaigns_resume(campaign_id: int) -> None:
 def headcount(code: str, days: int) -> None:
     session = get_session()
     group = find_group(session, code)
-    meeting_of(session, group)  # a clear error when there are no meetings yet
+    try:
+        schedule_of_group(session, group)  # a clear error when there are no meetings yet
+    except NoMeetings as error:
+        fail(_meeting_refusal(error))
     zone = ZoneInfo(group.timezone)
     for count in headcounts(session, group, now(), days) or []:
         click.echo(

@@ -17,6 +17,7 @@ from sqlalchemy import case, delete, or_, update
 from sqlalchemy.orm import Session
 
 from service.models import ConsentEvent, InboundMessage, OutboxMessage, Participant
+from service.outbox import withdraw
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class Erased:
 def erase_participant(session: Session, participant: Participant, now: datetime) -> Erased:
     """Purge participant in the caller's transaction; the caller commits."""
     pid, phone = participant.id, participant.phone
+    # Nothing still waiting may go to a number that is no longer on record.
+    withdraw(session, OutboxMessage.participant_id == pid, "erased", now)
     outbox = session.execute(
         update(OutboxMessage)
         .where(or_(OutboxMessage.participant_id == pid, OutboxMessage.to_phone == phone))

@@ -9,11 +9,15 @@ document is generated from the same schemas, at /api/v1/openapi.json. Errors hav
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import Schema, fields
 
-from service.api import audit, groups, imports, inbox, outbox, participants
+from service.api import audit, campaigns, groups, imports, inbox, meetings, outbox, participants
+from service.api.auth import MAX_ID, IdConverter, LocalDateTime
 
 
 class ErrorSchema(Schema):
@@ -29,6 +33,21 @@ class PeerlineApi(Api):  # type: ignore[misc]
 
     def _register_error_handlers(self) -> None:
         """The app's own handler answers every error, in the one shape above."""
+
+    def _register_pagination_header(self) -> None:
+        # The header's value is a JSON object: say so, so clients and checkers can read it.
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata, as JSON.",
+                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+            },
+            lazy=True,
+        )
+
+
+def _id_parameter(_converter: Any) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
 def init_app(app: Flask) -> None:
@@ -48,11 +67,16 @@ def init_app(app: Flask) -> None:
             },
         },
     )
+    app.url_map.converters["id"] = IdConverter
     api = PeerlineApi(app)
+    api.register_converter(IdConverter, _id_parameter)
+    api.register_field(LocalDateTime, "string", None)
     api.register_blueprint(groups.blp, url_prefix="/api/v1/groups")
+    api.register_blueprint(meetings.blp, url_prefix="/api/v1/groups")
     api.register_blueprint(imports.blp, url_prefix="/api/v1/groups")
     api.register_blueprint(participants.participants_blp, url_prefix="/api/v1/participants")
     api.register_blueprint(participants.memberships_blp, url_prefix="/api/v1/memberships")
+    api.register_blueprint(campaigns.blp, url_prefix="/api/v1/campaigns")
     api.register_blueprint(outbox.blp, url_prefix="/api/v1/outbox")
     api.register_blueprint(inbox.blp, url_prefix="/api/v1/inbox")
     api.register_blueprint(audit.blp, url_prefix="/api/v1/audit")

@@ -9,7 +9,7 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service.api.auth import api_blueprint, page_of, require_admin
+from service.api.auth import Input, api_blueprint, id_field, page_of, require_admin
 from service.models import AuditEntry
 
 blp = api_blueprint("audit", "Who did what, when: admins only.")
@@ -25,11 +25,11 @@ class AuditSchema(Schema):
     created_at = fields.DateTime()
 
 
-class AuditQuery(Schema):
+class AuditQuery(Input):
     actor = fields.String(validate=validate.Length(max=120))
     action = fields.String(validate=validate.Length(max=60))
     target_type = fields.String(validate=validate.Length(max=40))
-    target_id = fields.Integer()
+    target_id = id_field()
     since = fields.AwareDateTime()
     until = fields.AwareDateTime()
 

@@ -8,8 +8,10 @@ from typing import Any, NoReturn, TypeVar
 from flask import g, request
 from flask_smorest import Blueprint, abort
 from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import QueryableAttribute
+from werkzeug.routing import IntegerConverter
 
 from service.accounts import authenticate_token, visible_group_ids
 from service.clock import app_clock
@@ -17,6 +19,55 @@ from service.db import get_session
 from service.models import Coordinator, Group, Membership, Participant, Role
 
 T = TypeVar("T")
+
+MAX_ID = 2**31 - 1  # ids are the databases' 32-bit integers
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: a row id; anything else is no such route (404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, min=1, max=MAX_ID)
+
+
+def id_field(**options: Any) -> fields.Integer:
+    """A row id given in a query or body."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **options)
+
+
+class LocalDateTime(fields.NaiveDateTime):
+    """A wall-clock date and time in a group's zone: 2026-03-03T18:30, no offset."""
+
+    def __init__(self, **options: Any) -> None:
+        metadata = {
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$",
+            "example": "2026-03-03T18:30",
+        }
+        metadata.update(options.pop("metadata", {}))
+        super().__init__(metadata=metadata, **options)
+
+
+class Input(Schema):
+    """A request's query or body: no NUL characters anywhere (PostgreSQL's text cannot hold
+    them, and no person types one)."""
+
+    @pre_load
+    def _no_nul(self, data: Any, **_: Any) -> Any:
+        if _holds_nul(data):
+            raise ValidationError("NUL characters are not allowed.")
+        return data
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if hasattr(value, "getlist"):  # a query string: every value of every key
+        return any(_holds_nul(k) or _holds_nul(value.getlist(k)) for k in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def api_blueprint(name: str, description: str) -> Blueprint:

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
-from service.api.auth import api_blueprint, mine, my_group, refuse
+from service.api.auth import Input, api_blueprint, mine, my_group, refuse
 from service.clock import app_clock
 from service.db import get_session
 from service.headcount import Headcount, headcounts
@@ -64,7 +64,7 @@ class Groups(MethodView):
         return _with_counts(list(groups))
 
 
-@blp.route("/<int:group_id>")
+@blp.route("/<id:group_id>")
 class OneGroup(MethodView):
     @blp.response(200, GroupSchema)
     def get(self, group_id: int) -> dict[str, Any]:
@@ -72,7 +72,7 @@ class OneGroup(MethodView):
         return _with_counts([my_group(group_id)])[0]
 
 
-class HeadcountQuery(Schema):
+class HeadcountQuery(Input):
     days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=366))
 
 
@@ -84,7 +84,7 @@ class HeadcountSchema(Schema):
     no_answer = fields.Integer(metadata={"description": "Active members yet to answer."})
 
 
-@blp.route("/<int:group_id>/headcount")
+@blp.route("/<id:group_id>/headcount")
 class GroupHeadcount(MethodView):
     @blp.arguments(HeadcountQuery, location="query")
     @blp.response(200, HeadcountSchema(many=True))
@@ -93,7 +93,7 @@ class GroupHeadcount(MethodView):
         return headcounts(get_session(), my_group(group_id), app_clock()(), query["days"]) or []
 
 
-class StatsQuery(Schema):
+class StatsQuery(Input):
     since = fields.AwareDateTime(
         metadata={"description": "From (ISO 8601); 30 days ago if absent."}
     )
@@ -118,7 +118,7 @@ class StatsSchema(Schema):
     declines = fields.Integer(metadata={"description": "'Not coming' answers."})
 
 
-@blp.route("/<int:group_id>/stats")
+@blp.route("/<id:group_id>/stats")
 class GroupStatistics(MethodView):
     @blp.arguments(StatsQuery, location="query")
     @blp.response(200, StatsSchema)

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
 
 from service import audit
-from service.api.auth import actor, api_blueprint, my_group, refuse
+from service.api.auth import Input, actor, api_blueprint, my_group, refuse
 from service.clock import app_clock
 from service.config import Settings
 from service.db import get_session
@@ -30,7 +30,7 @@ def _larger_uploads() -> None:
     request.max_content_length = MAX_UPLOAD_BYTES
 
 
-class ImportQuery(Schema):
+class ImportQuery(Input):
     apply = fields.Boolean(
         load_default=False, metadata={"description": "Import for real; otherwise a dry run."}
     )
@@ -81,7 +81,7 @@ class ImportReportSchema(Schema):
     counts = fields.Nested(CountsSchema, metadata={"description": "What it does, or would do."})
 
 
-@blp.route("/<int:group_id>/import")
+@blp.route("/<id:group_id>/import")
 class Import(MethodView):
     @blp.arguments(ImportQuery, location="query")
     @blp.arguments(UploadSchema, location="files")

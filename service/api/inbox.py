@@ -12,7 +12,15 @@ from sqlalchemy import select
 
 from service import inbox
 from service.accounts import visible_group_ids
-from service.api.auth import api_blueprint, caller, in_my_groups, not_found, page_of
+from service.api.auth import (
+    Input,
+    api_blueprint,
+    caller,
+    id_field,
+    in_my_groups,
+    not_found,
+    page_of,
+)
 from service.clock import app_clock
 from service.db import get_session
 from service.models import InboundMessage, Participant
@@ -33,12 +41,12 @@ class MessageSchema(Schema):
     received_at = fields.DateTime()
 
 
-class InboxQuery(Schema):
-    group_id = fields.Integer(metadata={"description": "Only this group's messages."})
+class InboxQuery(Input):
+    group_id = id_field(metadata={"description": "Only this group's messages."})
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
 
 
-class ReplySchema(Schema):
+class ReplySchema(Input):
     text = fields.String(required=True, validate=validate.Length(min=1, max=inbox.MAX_REPLY))
 
 
@@ -104,7 +112,7 @@ class Inbox(MethodView):
         return _dump(list(page_of(found, pagination_parameters)))
 
 
-@blp.route("/<int:message_id>/read")
+@blp.route("/<id:message_id>/read")
 class Read(MethodView):
     @blp.response(200, MessageSchema)
     def post(self, message_id: int) -> dict[str, Any]:
@@ -115,7 +123,7 @@ class Read(MethodView):
         return _dump([message])[0]
 
 
-@blp.route("/<int:message_id>/reply")
+@blp.route("/<id:message_id>/reply")
 class Reply(MethodView):
     @blp.arguments(ReplySchema)
     @blp.response(202, QueuedSchema)

@@ -9,7 +9,15 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from service.api.auth import api_blueprint, in_my_groups, my_group, not_found, page_of
+from service.api.auth import (
+    Input,
+    api_blueprint,
+    id_field,
+    in_my_groups,
+    my_group,
+    not_found,
+    page_of,
+)
 from service.db import get_session
 from service.models import Channel, OutboxKind, OutboxMessage, OutboxState, Participant
 from service.phones import mask
@@ -40,14 +48,14 @@ class OutboxSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class OutboxQuery(Schema):
+class OutboxQuery(Input):
     state = fields.List(
         fields.String(validate=validate.OneOf([s.value for s in OutboxState])),
         metadata={"description": "One or more states (repeat the parameter)."},
     )
-    group_id = fields.Integer()
-    campaign_id = fields.Integer()
-    participant_id = fields.Integer()
+    group_id = id_field()
+    campaign_id = id_field()
+    participant_id = id_field()
     kind = fields.String(validate=validate.OneOf([k.value for k in OutboxKind]))
     since = fields.AwareDateTime(metadata={"description": "Due at or after (ISO 8601, with zone)."})
     until = fields.AwareDateTime(metadata={"description": "Due before."})
@@ -99,7 +107,7 @@ class Outbox(MethodView):
         return _dump(list(page_of(rows, pagination_parameters)))
 
 
-@blp.route("/<int:message_id>")
+@blp.route("/<id:message_id>")
 class OneMessage(MethodView):
     @blp.response(200, OutboxSchema)
     def get(self, message_id: int) -> dict[str, Any]:

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from service import audit
 from service.accounts import visible_group_ids
 from service.api.auth import (
+    Input,
     actor,
     api_blueprint,
     caller,
+    id_field,
     in_my_groups,
     my_group,
     my_participant,
@@ -98,7 +100,7 @@ _languages = validate.OneOf(LANGUAGES)
 _channels = validate.OneOf([c.value for c in Channel])
 
 
-class DetailsSchema(Schema):
+class DetailsSchema(Input):
     name = fields.String(allow_none=True, validate=validate.Length(max=MAX_NAME))
     language = fields.String(validate=_languages)
     timezone = fields.String(
@@ -108,7 +110,7 @@ class DetailsSchema(Schema):
 
 
 class NewParticipantSchema(DetailsSchema):
-    group_id = fields.Integer(required=True)
+    group_id = id_field(required=True)
     phone = fields.String(required=True, validate=validate.Length(min=1, max=32))
     consent_note = fields.String(
         validate=validate.Length(min=1, max=MAX_NOTE),
@@ -119,8 +121,8 @@ class NewParticipantSchema(DetailsSchema):
     )
 
 
-class ParticipantQuery(Schema):
-    group_id = fields.Integer(metadata={"description": "Only members of this group."})
+class ParticipantQuery(Input):
+    group_id = id_field(metadata={"description": "Only members of this group."})
     status = fields.String(validate=validate.OneOf([s.value for s in MembershipStatus]))
     consent = fields.String(validate=validate.OneOf([c.value for c in ConsentState]))
 
@@ -142,15 +144,15 @@ class ErasedSchema(Schema):
     ledger_entries = fields.Integer(metadata={"description": "Kept as a keyed hash."})
 
 
-class NewMembershipSchema(Schema):
-    group_id = fields.Integer(required=True)
-    participant_id = fields.Integer(required=True)
+class NewMembershipSchema(Input):
+    group_id = id_field(required=True)
+    participant_id = id_field(required=True)
     consent_note = fields.String(validate=validate.Length(min=1, max=MAX_NOTE))
 
 
-class MembershipQuery(Schema):
-    group_id = fields.Integer()
-    participant_id = fields.Integer()
+class MembershipQuery(Input):
+    group_id = id_field()
+    participant_id = id_field()
     status = fields.String(validate=validate.OneOf([s.value for s in MembershipStatus]))
 
 
@@ -262,7 +264,7 @@ class Participants(MethodView):
         return _enrol(body["group_id"], phone, body, _details(body))
 
 
-@participants_blp.route("/<int:participant_id>")
+@participants_blp.route("/<id:participant_id>")
 class OneParticipant(MethodView):
     @participants_blp.response(200, ParticipantDetailSchema)
     def get(self, participant_id: int) -> dict[str, Any]:
@@ -313,7 +315,7 @@ class OneParticipant(MethodView):
         return erased
 
 
-@participants_blp.route("/<int:participant_id>/consent")
+@participants_blp.route("/<id:participant_id>/consent")
 class ConsentHistory(MethodView):
     @participants_blp.response(200, ConsentEventSchema(many=True))
     def get(self, participant_id: int) -> list[ConsentEvent]:
@@ -362,7 +364,7 @@ class Memberships(MethodView):
         return _enrol(body["group_id"], person.phone, body, Details())
 
 
-@memberships_blp.route("/<int:membership_id>")
+@memberships_blp.route("/<id:membership_id>")
 class OneMembership(MethodView):
     @memberships_blp.response(200, MembershipSchema)
     def get(self, membership_id: int) -> Membership:

@@ -14,7 +14,6 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
-from scheduler.planner import plan
 from service.db import make_engine
 from service.models import (
     Base,
@@ -29,6 +28,7 @@ from service.models import (
     OutboxState,
     Rsvp,
 )
+from service.planner import plan
 from tests.integration.test_sms_conversation import replies
 from tests.support import (
     Clock,
@@ -269,7 +269,7 @@ def test_two_planner_processes_at_once_plan_each_send_once(postgres_url: str) ->
             make_campaign(session, group, CampaignKind.REMINDER, offsets=["1d@18:00", "2h", "30m"])
         script = (
             "import sys; from datetime import datetime; from sqlalchemy.orm import Session;"
-            "from service.db import make_engine; from scheduler.planner import plan;"
+            "from service.db import make_engine; from service.planner import plan;"
             "s = Session(make_engine(sys.argv[1]));"
             "[(plan(s, datetime.fromisoformat(sys.argv[2])), s.commit()) for _ in range(5)]"
         )

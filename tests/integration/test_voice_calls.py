@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
-from scheduler.planner import plan
 from service.app import create_app
 from service.db import sessions
 from service.dispatch import dispatcher
@@ -34,6 +33,7 @@ from service.models import (
     Participant,
     Rsvp,
 )
+from service.planner import plan
 from tests.support import (
     PUBLIC_URL,
     Clock,

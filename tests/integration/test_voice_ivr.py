@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from scheduler.dispatcher import dispatch_due
-from scheduler.planner import plan
 from service.models import (
     Attendance,
     CampaignKind,
@@ -35,6 +34,7 @@ from service.models import (
     Participant,
     Rsvp,
 )
+from service.planner import plan
 from tests.support import (
     PUBLIC_URL,
     Clock,

@@ -52,10 +52,18 @@ class PlanReport:
     cancelled: int = 0
 
 
-def plan(session: Session, now: datetime, horizon: timedelta = HORIZON) -> PlanReport:
-    """Plan every active campaign's sends up to now + horizon; the caller commits."""
+def plan(
+    session: Session, now: datetime, horizon: timedelta = HORIZON, *, group_id: int | None = None
+) -> PlanReport:
+    """Plan every active campaign's sends up to now + horizon; the caller commits.
+
+    group_id limits planning to one group's campaigns (a preview of that group).
+    """
     report = PlanReport()
-    campaigns = session.scalars(select(Campaign).order_by(Campaign.id)).all()
+    query = select(Campaign).order_by(Campaign.id)
+    if group_id is not None:
+        query = query.where(Campaign.group_id == group_id)
+    campaigns = session.scalars(query).all()
     for campaign in campaigns:
         if campaign.status is CampaignStatus.PAUSED:
             report.cancelled += cancel_queued(session, campaign.id, "campaign paused", now)
@@ -65,7 +73,7 @@ def plan(session: Session, now: datetime, horizon: timedelta = HORIZON) -> PlanR
         elif campaign.kind is CampaignKind.ENCOURAGEMENT:
             plan_encouragement(session, campaign, now, horizon, report)
         else:
-            plan_broadcast(session, campaign, now, report)
+            plan_broadcast(session, campaign, now, horizon, report)
     return report
 
 
@@ -178,12 +186,14 @@ def plan_encouragement(
             report.written += _upsert(session, campaign, members, slot, now)
 
 
-def plan_broadcast(session: Session, campaign: Campaign, now: datetime, report: PlanReport) -> None:
+def plan_broadcast(
+    session: Session, campaign: Campaign, now: datetime, horizon: timedelta, report: PlanReport
+) -> None:
     """One text to every member at its time, moved out of each person's quiet hours."""
     group = session.get_one(Group, campaign.group_id)
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     when = campaign.send_at or campaign.created_at
-    if when > now + HORIZON:
+    if when > now + horizon:
         return
     report.cancelled += _cancel_ineligible(session, campaign, now)
     zones = list(

@@ -1,0 +1,238 @@
+"""Campaigns: reminders before meetings, encouragement between them, and broadcasts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from service.api.auth import (
+    Input,
+    actor,
+    api_blueprint,
+    id_field,
+    in_my_groups,
+    my_group,
+    not_found,
+    page_of,
+    refuse,
+)
+from service.campaigns import (
+    LAST_STAGE_DAY,
+    LONGEST_WINDOW_HOURS,
+    MAX_NAME,
+    CampaignError,
+    CampaignSpec,
+    create_campaign,
+    set_campaign_status,
+)
+from service.clock import app_clock
+from service.db import get_session
+from service.models import Campaign, CampaignKind, CampaignStatus, Group
+from service.preview import PreviewLine, preview
+from service.wording import LANGUAGES
+
+blp = api_blueprint("campaigns", "Reminders, encouragement and broadcasts, with a preview.")
+
+_kinds = validate.OneOf([k.value for k in CampaignKind])
+_languages = validate.OneOf(LANGUAGES)
+
+
+class CampaignSchema(Input):
+    id = fields.Integer(dump_only=True)
+    group_id = id_field(required=True)
+    kind = fields.String(required=True, validate=_kinds)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NAME))
+    status = fields.String(dump_only=True, metadata={"description": "active or paused."})
+    offsets = fields.List(
+        fields.String(validate=validate.Length(min=1, max=20)),
+        validate=validate.Length(max=10),
+        metadata={"description": 'Reminder: when, before each meeting: "2h", "30m", "1d@18:00".'},
+    )
+    rsvp = fields.Boolean(metadata={"description": "Reminder: ask C to confirm, N if not."})
+    wording = fields.Dict(
+        keys=fields.String(validate=_languages),
+        values=fields.String(validate=validate.Length(min=1, max=1600)),
+        metadata={
+            "description": "Reminder or broadcast: the group's own words per language, with "
+            "variables such as {{ first_name }} and {{ meeting_when }}; without them, the "
+            "discreet default."
+        },
+    )
+    pools = fields.Dict(
+        keys=fields.String(validate=_languages),
+        values=fields.List(fields.String(validate=validate.Length(min=1, max=1600))),
+        metadata={"description": "Encouragement: messages per language, one is picked each time."},
+    )
+    cadence = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": 'Encouragement: an RRULE, e.g. "FREQ=WEEKLY;BYDAY=WE".'},
+    )
+    at = fields.Time(
+        allow_none=True, metadata={"description": "Encouragement: local time of day (12:00)."}
+    )
+    stages = fields.List(
+        fields.Integer(validate=validate.Range(min=0, max=LAST_STAGE_DAY)),
+        validate=validate.Length(max=50),
+        metadata={"description": "Encouragement: days since joining, e.g. [1, 3, 7, 14]."},
+    )
+    window_hours = fields.Integer(
+        validate=validate.Range(min=1, max=LONGEST_WINDOW_HOURS),
+        metadata={"description": "Encouragement: how long a text stays worth sending."},
+    )
+    send_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "Broadcast: when, with its zone; now if absent."}
+    )
+    created_at = fields.DateTime(dump_only=True)
+
+
+class CreatedSchema(CampaignSchema):
+    warnings = fields.List(
+        fields.String(), dump_only=True, metadata={"description": "e.g. a text of 2 segments."}
+    )
+
+
+class CampaignChangedSchema(CampaignSchema):
+    withdrawn = fields.Integer(
+        dump_only=True, metadata={"description": "Planned texts taken back."}
+    )
+
+
+class CampaignQuery(Input):
+    group_id = id_field()
+    kind = fields.String(validate=_kinds)
+    status = fields.String(validate=validate.OneOf([s.value for s in CampaignStatus]))
+
+
+class PreviewQuery(Input):
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=31))
+
+
+class PreviewSchema(Schema):
+    due_at = fields.DateTime()
+    local = fields.String(metadata={"description": "When, where the recipients live."})
+    timezone = fields.String()
+    kind = fields.String()
+    campaign_id = fields.Integer(allow_none=True)
+    text = fields.String(metadata={"description": "Exactly the words that will go."})
+    segments = fields.Integer()
+    note = fields.String(metadata={"description": "Why it moved or will not go; else empty."})
+    recipients = fields.Integer()
+    names = fields.List(fields.String())
+
+
+def _dump(campaign: Campaign) -> dict[str, Any]:
+    row = {
+        name: getattr(campaign, name)
+        for name in CampaignSchema().fields
+        if name not in ("pools", "at", "window_hours")
+    }
+    row["at"] = campaign.cadence_time
+    row["window_hours"] = campaign.window_minutes // 60
+    if campaign.kind is CampaignKind.ENCOURAGEMENT:  # its wording holds the pools' lines
+        row["pools"] = {lang: text.split("\n") for lang, text in campaign.wording.items()}
+        row["wording"] = {}
+    return row
+
+
+def _my_campaign(campaign_id: int) -> Campaign:
+    found = get_session().scalar(
+        select(Campaign).where(Campaign.id == campaign_id, in_my_groups(Campaign.group_id))
+    )
+    if found is None:
+        not_found(f"campaign {campaign_id}")
+    return found
+
+
+@blp.route("")
+class Campaigns(MethodView):
+    @blp.arguments(CampaignQuery, location="query")
+    @blp.response(200, CampaignSchema(many=True))
+    @blp.paginate()
+    def get(
+        self, query: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
+        """The caller's groups' campaigns, oldest first."""
+        if "group_id" in query:
+            my_group(query["group_id"])
+        rows = select(Campaign).where(in_my_groups(Campaign.group_id))
+        for name, value in query.items():
+            rows = rows.where(getattr(Campaign, name) == value)
+        return [_dump(c) for c in page_of(rows.order_by(Campaign.id), pagination_parameters)]
+
+    @blp.arguments(CampaignSchema)
+    @blp.response(201, CreatedSchema)
+    @blp.alt_response(422, description="Something the campaign needs is missing or wrong.")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a campaign; the planner takes it from there (see its preview)."""
+        session = get_session()
+        group: Group = my_group(body["group_id"])
+        spec = CampaignSpec(
+            kind=CampaignKind(body["kind"]),
+            name=body["name"],
+            offsets=body.get("offsets", []),
+            rsvp=body.get("rsvp", False),
+            wording=body.get("wording", {}),
+            pools=body.get("pools", {}),
+            cadence=body.get("cadence"),
+            at=body.get("at"),
+            stages=body.get("stages", []),
+            window_hours=body.get("window_hours", 12),
+            send_at=body.get("send_at"),
+        )
+        try:
+            campaign, warnings = create_campaign(
+                session, group, spec, now=app_clock()(), actor=actor()
+            )
+        except CampaignError as error:
+            refuse(422, f"{error}.", error.field)
+        session.commit()
+        return {**_dump(campaign), "warnings": warnings}
+
+
+@blp.route("/<id:campaign_id>")
+class OneCampaign(MethodView):
+    @blp.response(200, CampaignSchema)
+    def get(self, campaign_id: int) -> dict[str, Any]:
+        """One campaign."""
+        return _dump(_my_campaign(campaign_id))
+
+
+@blp.route("/<id:campaign_id>/preview")
+class Preview(MethodView):
+    @blp.arguments(PreviewQuery, location="query")
+    @blp.response(200, PreviewSchema(many=True))
+    def get(self, query: dict[str, Any], campaign_id: int) -> list[PreviewLine]:
+        """Exactly what this campaign will send in the next `days` days, and when; sends nothing."""
+        session = get_session()
+        campaign = _my_campaign(campaign_id)
+        group = session.get_one(Group, campaign.group_id)
+        return preview(session, group, app_clock()(), query["days"], campaign_id=campaign.id)
+
+
+def _set(campaign_id: int, status: CampaignStatus) -> dict[str, Any]:
+    session = get_session()
+    campaign = _my_campaign(campaign_id)
+    withdrawn = set_campaign_status(session, campaign, status, now=app_clock()(), actor=actor())
+    session.commit()
+    return {**_dump(campaign), "withdrawn": withdrawn}
+
+
+@blp.route("/<id:campaign_id>/pause")
+class Pause(MethodView):
+    @blp.response(200, CampaignChangedSchema)
+    def post(self, campaign_id: int) -> dict[str, Any]:
+        """Pause: nothing more of it goes until resumed; what was planned is taken back."""
+        return _set(campaign_id, CampaignStatus.PAUSED)
+
+
+@blp.route("/<id:campaign_id>/resume")
+class Resume(MethodView):
+    @blp.response(200, CampaignChangedSchema)
+    def post(self, campaign_id: int) -> dict[str, Any]:
+        """Resume a paused campaign; the planner plans its next sends."""
+        return _set(campaign_id, CampaignStatus.ACTIVE)
