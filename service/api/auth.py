@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import QueryableAttribute
 from werkzeug.routing import IntegerConverter
 
+from service import audit
 from service.accounts import authenticate_token, visible_group_ids
 from service.clock import app_clock
 from service.db import get_session
@@ -124,6 +125,19 @@ def mine(query: Select[T], column: GroupColumn) -> Select[T]:
 def actor() -> str:
     """How the audit log names the caller."""
     return f"api:{caller().email}"
+
+
+def audited(action: str, target_type: str, target_id: int, **details: Any) -> None:
+    """Record what the caller did, in the request's transaction."""
+    audit.record(
+        get_session(),
+        actor=actor(),
+        action=action,
+        now=app_clock()(),
+        target_type=target_type,
+        target_id=target_id,
+        **details,
+    )
 
 
 def require_admin() -> None:

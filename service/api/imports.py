@@ -11,8 +11,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
 
-from service import audit
-from service.api.auth import Input, actor, api_blueprint, my_group, refuse
+from service.api.auth import Input, api_blueprint, audited, my_group, refuse
 from service.clock import app_clock
 from service.config import Settings
 from service.db import get_session
@@ -99,7 +98,8 @@ class Import(MethodView):
         group = my_group(group_id)
         settings: Settings = current_app.extensions["peerline.settings"]
         try:
-            text = upload["file"].read().decode("utf-8-sig")
+            with upload["file"].stream as file:  # a large upload is spooled to a temporary file
+                text = file.read().decode("utf-8-sig")
             parsed = parse(
                 text,
                 default_region=query.get("region", settings.default_region),
@@ -137,13 +137,10 @@ class Import(MethodView):
             result = apply_import(
                 session, plan, wording=current_app.extensions["peerline.wording"], now=moment
             )
-            audit.record(
-                session,
-                actor=actor(),
-                action="participants.import",
-                now=moment,
-                target_type="group",
-                target_id=group.id,
+            audited(
+                "participants.import",
+                "group",
+                group.id,
                 rows=parsed.rows_read,
                 bad_rows_skipped=len(parsed.problems),
                 **result.counts(),

@@ -15,6 +15,7 @@ from service.accounts import visible_group_ids
 from service.api.auth import (
     Input,
     api_blueprint,
+    audited,
     caller,
     id_field,
     in_my_groups,
@@ -119,6 +120,7 @@ class Read(MethodView):
         """Mark a message read."""
         message = _message(message_id)
         inbox.mark_read(message)
+        audited("inbox.read", "inboundmessage", message.id)
         get_session().commit()
         return _dump([message])[0]
 
@@ -138,5 +140,6 @@ class Reply(MethodView):
             session.rollback()
             abort(409, message=f"Not sent: {error}.")
             raise  # abort raises; this line is never reached
+        audited("inbox.reply", "inboundmessage", message.id)
         session.commit()
         return {"outbox_id": row.id, "state": row.state.value}

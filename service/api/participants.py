@@ -10,12 +10,12 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service import audit
 from service.accounts import visible_group_ids
 from service.api.auth import (
     Input,
     actor,
     api_blueprint,
+    audited,
     caller,
     id_field,
     in_my_groups,
@@ -301,16 +301,8 @@ class OneParticipant(MethodView):
             if not groups <= visible:
                 refuse(409, "This person is also in a group you do not run; an admin can erase "
                        "them.")  # fmt: skip
-        moment = app_clock()()
-        audit.record(
-            session,
-            actor=actor(),
-            action="participant.erase",
-            now=moment,
-            target_type="participant",
-            target_id=person.id,
-        )
-        erased = erase_participant(session, person, moment)
+        audited("participant.erase", "participant", person.id)
+        erased = erase_participant(session, person, app_clock()())
         session.commit()
         return erased
 

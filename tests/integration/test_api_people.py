@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from service.models import (
     AuditEntry,
@@ -23,6 +26,7 @@ from service.models import (
     Role,
 )
 from tests.api import call, get, post, token_for, two_coordinators
+from tests.integration.test_import_cli import write_roster
 from tests.support import Clock, make_group, make_participant, make_schedule, text_in
 
 
@@ -253,13 +257,16 @@ def test_memberships_add_to_another_of_my_groups_and_remove(
 def upload(
     client: FlaskClient, group_id: int, token: str, text: str, query: str = ""
 ) -> tuple[int, Any]:
+    # Encoded here, in memory: the test client would spool a large body to a file it never closes.
+    file = FileStorage(io.BytesIO(text.encode()), "roster.csv", content_type="text/csv")
+    boundary, body = encode_multipart(MultiDict({"file": file}))
     return call(
         client,
         "POST",
         f"/api/v1/groups/{group_id}/import{query}",
         token,
-        data={"file": (io.BytesIO(text.encode()), "roster.csv")},
-        content_type="multipart/form-data",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
 
 
@@ -398,13 +405,42 @@ def test_the_audit_log_is_for_admins_and_says_who_did_what(
     mine, _, robin, _ = two_coordinators(session, clock)
     admin = token_for(session, clock, "admin@example.org", Role.ADMIN)
     post(client, "/api/v1/participants", robin, {"group_id": mine.id, "phone": "+12025550177"})
+    text_in(client, "+12025550142", "is there parking?")
+    message = get(client, "/api/v1/inbox", robin)[1][0]["id"]
+    post(client, f"/api/v1/inbox/{message}/reply", robin, {"text": "Yes, behind the hall."})
 
     status, problem = get(client, "/api/v1/audit", robin)
     assert status == 403 and problem["error"] == "Forbidden"
     status, entries = get(client, "/api/v1/audit?actor=api:robin@example.org", admin)
     assert status == 200
-    assert [(e["action"], e["target_type"], e["details"]["group"]) for e in entries] == [
-        ("participant.add", "participant", "CIRCLE")
+    assert [(e["action"], e["target_type"]) for e in entries] == [
+        ("inbox.reply", "inboundmessage"),
+        ("participant.add", "participant"),
     ]
+    assert entries[1]["details"]["group"] == "CIRCLE"
+    assert "Yes, behind" not in json.dumps(entries)
     assert "+12025550177" not in json.dumps(entries)
     assert get(client, "/api/v1/audit?action=nothing.like.this", admin)[1] == []
+
+
+def test_a_ten_thousand_row_roster_through_the_api(
+    client: FlaskClient, session: Session, clock: Clock, tmp_path: Path
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    bad = write_roster(tmp_path)
+    text = (tmp_path / "roster.csv").read_text(encoding="utf-8")
+
+    status, dry = upload(client, mine.id, robin, text)
+    assert status == 200 and dry["applied"] is False
+    assert {p["line"]: p["reason"] for p in dry["problems"]}.keys() == bad.keys()
+    assert all(p["reason"].startswith(bad[p["line"]]) for p in dry["problems"])
+    assert (dry["rows_read"], dry["to_import"], dry["counts"]["added"]) == (10_000, 9_900, 9_900)
+    assert upload(client, mine.id, robin, text, "?apply=true")[0] == 422
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+    status, done = upload(client, mine.id, robin, text, "?apply=true&skip_bad_rows=true")
+    assert status == 200 and done["applied"] is True
+    assert done["counts"] == dry["counts"]
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1 + 9_900
