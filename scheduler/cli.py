@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
+from datetime import UTC, datetime
 from types import FrameType
 
 import click
@@ -18,7 +19,7 @@ from service import cli as service_cli
 from service.app import create_app
 from service.config import Settings
 from service.db import get_session
-from service.demo import CIRCLE_KEYPAD_CODE, seed
+from service.demo import CIRCLE_KEYPAD_CODE, demo_token, seed
 from service.dispatch import dispatcher
 from service.gateway import ConsoleGateway
 from service.preview import preview as preview_of
@@ -79,6 +80,7 @@ def demo(host: str, port: int) -> None:
     with app.app_context():
         service_cli.upgrade_database(settings.database_url)
         phones = seed(app)
+        api_token = demo_token(get_session(), datetime.now(UTC))
     base = f"http://{host}:{port}"
     click.echo(
         f"\nPeerline demo: texts print here instead of going to phones.\n"
@@ -89,6 +91,8 @@ def demo(host: str, port: int) -> None:
         f"  Robin gets the reminder as a call: answer it with the command the console prints.\n"
         f"  Call the IVR line and join by keypad (code {CIRCLE_KEYPAD_CODE}):\n"
         f"    peerline simulate-call --url {base} --from {phones[0]}\n"
+        f"  The coordinators' API, as the demo's coordinator (a new token each run):\n"
+        f"    curl -H 'Authorization: Bearer {api_token}' {base}/api/v1/groups\n"
         f"  Press Ctrl+C to stop.\n"
     )
     _serve(app, host, port)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from service import simulator
+from service.accounts import find_coordinator, issue_token
 from service.config import Settings
 from service.db import get_session, sessions
 from service.models import (
@@ -44,8 +45,17 @@ PEOPLE = [
     ("+12025550104", "Lucia Gomez", "es", "America/Los_Angeles", ConsentState.GRANTED, "MARTES"),
 ]
 NEWCOMER = "+12025550199"
+DEMO_COORDINATOR = "coordinator@example.org"
 CALLER = "+12025550105"  # gets the reminder as a phone call
 CIRCLE_KEYPAD_CODE = "246810"  # what a caller types to join Tuesday Circle
+
+
+def demo_token(session: Session, now: datetime) -> str:
+    """A fresh API token for the demo's coordinator, to try the API with."""
+    coordinator = find_coordinator(session, DEMO_COORDINATOR)
+    _, plain = issue_token(session, coordinator, "demo", now)
+    session.commit()
+    return plain
 
 
 def seed(app: Flask) -> list[str]:
@@ -53,9 +63,7 @@ def seed(app: Flask) -> list[str]:
     settings: Settings = app.extensions["peerline.settings"]
     now = datetime.now(UTC)
     with sessions(app)() as session:
-        coordinator = Coordinator(
-            email="coordinator@example.org", name="Robin Demo", created_at=now
-        )
+        coordinator = Coordinator(email=DEMO_COORDINATOR, name="Robin Demo", created_at=now)
         session.add(coordinator)
         session.flush()
         groups = {

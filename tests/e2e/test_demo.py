@@ -149,3 +149,20 @@ def test_the_console_prints_a_reminder_call_that_the_simulator_can_answer(
     assert any("Tuesday Circle" in said for said in step.said)
     step = phone.press(step, "1")
     assert step.action is None and any("see you" in said.lower() for said in step.said)
+
+
+def test_the_banner_gives_a_token_that_opens_the_coordinators_api(
+    demo: str, tmp_path: Path
+) -> None:
+    banner = (tmp_path / "demo.log").read_text()
+    token = banner.split("Authorization: Bearer ", 1)[1].split("'", 1)[0]
+
+    groups = requests.get(
+        f"{demo}/api/v1/groups", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    assert groups.status_code == 200
+    assert {g["join_code"] for g in groups.json()} == {"CIRCLE", "MARTES"}
+    refused = requests.get(
+        f"{demo}/api/v1/groups", headers={"Authorization": "Bearer x"}, timeout=5
+    )
+    assert refused.status_code == 401
