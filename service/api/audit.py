@@ -7,9 +7,15 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from service.api.auth import Input, api_blueprint, id_field, page_of, require_admin
+from service.api.auth import (
+    Input,
+    api_blueprint,
+    filtered,
+    id_field,
+    page_of,
+    require_admin,
+)
 from service.models import AuditEntry
 
 blp = api_blueprint("audit", "Who did what, when: admins only.")
@@ -45,13 +51,6 @@ class AuditLog(MethodView):
     ) -> list[AuditEntry]:
         """The audit log, newest first, filtered as asked."""
         require_admin()
-        entries = select(AuditEntry)
-        for name in ("actor", "action", "target_type", "target_id"):
-            if name in query:
-                entries = entries.where(getattr(AuditEntry, name) == query[name])
-        if "since" in query:
-            entries = entries.where(AuditEntry.created_at >= query["since"])
-        if "until" in query:
-            entries = entries.where(AuditEntry.created_at < query["until"])
+        entries = filtered(AuditEntry, query, scoped=False, when=AuditEntry.created_at)
         entries = entries.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
         return list(page_of(entries, pagination_parameters))

@@ -17,9 +17,19 @@ from service import audit
 from service.accounts import authenticate_token, visible_group_ids
 from service.clock import app_clock
 from service.db import get_session
-from service.models import Coordinator, Group, Membership, Participant, Role
+from service.models import (
+    Campaign,
+    Coordinator,
+    Group,
+    InboundMessage,
+    Membership,
+    OutboxMessage,
+    Participant,
+    Role,
+)
 
 T = TypeVar("T")
+InAGroup = TypeVar("InAGroup", Campaign, InboundMessage, Membership, OutboxMessage)
 
 MAX_ID = 2**31 - 1  # ids are the databases' 32-bit integers
 
@@ -151,6 +161,45 @@ def my_group(group_id: int) -> Group:
     if group is None:
         not_found(f"group {group_id}")
     return group
+
+
+def one_of_mine(model: type[InAGroup], row_id: int, what: str) -> InAGroup:
+    """The row of model with this id if it belongs to one of the caller's groups, or 404."""
+    found: InAGroup | None = get_session().scalar(
+        select(model).where(model.id == row_id, in_my_groups(model.group_id))
+    )
+    if found is None:
+        not_found(f"{what} {row_id}")
+    return found
+
+
+def filtered(
+    model: type[T],
+    query: dict[str, Any],
+    *,
+    scoped: bool = True,
+    when: QueryableAttribute[Any] | None = None,
+) -> Select[T]:
+    """model's rows, in the caller's groups when scoped, narrowed by every filter in query.
+
+    Each filter is a column equal to the value (or in it, for a list); since and until bound
+    the `when` column. A filter naming another coordinator's group is a 404.
+    """
+    rows = select(model)
+    if scoped:
+        if "group_id" in query:
+            my_group(query["group_id"])
+        rows = rows.where(in_my_groups(getattr(model, "group_id")))  # noqa: B009 - any model
+    for name, value in query.items():
+        if name in ("since", "until"):
+            continue
+        column = getattr(model, name)
+        rows = rows.where(column.in_(value) if isinstance(value, list) else column == value)
+    if when is not None and "since" in query:
+        rows = rows.where(when >= query["since"])
+    if when is not None and "until" in query:
+        rows = rows.where(when < query["until"])
+    return rows
 
 
 def my_participant(participant_id: int) -> Participant:

@@ -7,16 +7,15 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from service.api.auth import (
     Input,
     actor,
     api_blueprint,
+    filtered,
     id_field,
-    in_my_groups,
     my_group,
-    not_found,
+    one_of_mine,
     page_of,
     refuse,
 )
@@ -140,12 +139,7 @@ def _dump(campaign: Campaign) -> dict[str, Any]:
 
 
 def _my_campaign(campaign_id: int) -> Campaign:
-    found = get_session().scalar(
-        select(Campaign).where(Campaign.id == campaign_id, in_my_groups(Campaign.group_id))
-    )
-    if found is None:
-        not_found(f"campaign {campaign_id}")
-    return found
+    return one_of_mine(Campaign, campaign_id, "campaign")
 
 
 @blp.route("")
@@ -157,11 +151,7 @@ class Campaigns(MethodView):
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
         """The caller's groups' campaigns, oldest first."""
-        if "group_id" in query:
-            my_group(query["group_id"])
-        rows = select(Campaign).where(in_my_groups(Campaign.group_id))
-        for name, value in query.items():
-            rows = rows.where(getattr(Campaign, name) == value)
+        rows = filtered(Campaign, query)
         return [_dump(c) for c in page_of(rows.order_by(Campaign.id), pagination_parameters)]
 
     @blp.arguments(CampaignSchema)

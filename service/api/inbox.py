@@ -18,8 +18,8 @@ from service.api.auth import (
     audited,
     caller,
     id_field,
-    in_my_groups,
     not_found,
+    one_of_mine,
     page_of,
 )
 from service.clock import app_clock
@@ -83,14 +83,7 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
 
 def _message(message_id: int) -> InboundMessage:
     """One of the caller's messages; a stranger's (no group) is an admin's alone."""
-    found = get_session().scalar(
-        select(InboundMessage).where(
-            InboundMessage.id == message_id, in_my_groups(InboundMessage.group_id)
-        )
-    )
-    if found is None:
-        not_found(f"message {message_id}")
-    return found
+    return one_of_mine(InboundMessage, message_id, "message")
 
 
 @blp.route("")

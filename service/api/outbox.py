@@ -12,10 +12,9 @@ from sqlalchemy import select
 from service.api.auth import (
     Input,
     api_blueprint,
+    filtered,
     id_field,
-    in_my_groups,
-    my_group,
-    not_found,
+    one_of_mine,
     page_of,
 )
 from service.db import get_session
@@ -91,18 +90,7 @@ class Outbox(MethodView):
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
         """Texts and calls of the caller's groups, latest due first, filtered as asked."""
-        if "group_id" in query:
-            my_group(query["group_id"])
-        rows = select(OutboxMessage).where(in_my_groups(OutboxMessage.group_id))
-        if query.get("state"):
-            rows = rows.where(OutboxMessage.state.in_(query["state"]))
-        for name in ("group_id", "campaign_id", "participant_id", "kind"):
-            if name in query:
-                rows = rows.where(getattr(OutboxMessage, name) == query[name])
-        if "since" in query:
-            rows = rows.where(OutboxMessage.due_at >= query["since"])
-        if "until" in query:
-            rows = rows.where(OutboxMessage.due_at < query["until"])
+        rows = filtered(OutboxMessage, query, when=OutboxMessage.due_at)
         rows = rows.order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
         return _dump(list(page_of(rows, pagination_parameters)))
 
@@ -112,11 +100,5 @@ class OneMessage(MethodView):
     @blp.response(200, OutboxSchema)
     def get(self, message_id: int) -> dict[str, Any]:
         """One text or call."""
-        row = get_session().scalar(
-            select(OutboxMessage).where(
-                OutboxMessage.id == message_id, in_my_groups(OutboxMessage.group_id)
-            )
-        )
-        if row is None:
-            not_found(f"message {message_id}")
+        row = one_of_mine(OutboxMessage, message_id, "message")
         return _dump([row])[0]

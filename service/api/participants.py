@@ -17,11 +17,12 @@ from service.api.auth import (
     api_blueprint,
     audited,
     caller,
+    filtered,
     id_field,
     in_my_groups,
     my_group,
     my_participant,
-    not_found,
+    one_of_mine,
     page_of,
     refuse,
 )
@@ -323,12 +324,7 @@ class ConsentHistory(MethodView):
 
 
 def _my_membership(membership_id: int) -> Membership:
-    found = get_session().scalar(
-        select(Membership).where(Membership.id == membership_id, in_my_groups(Membership.group_id))
-    )
-    if found is None:
-        not_found(f"membership {membership_id}")
-    return found
+    return one_of_mine(Membership, membership_id, "membership")
 
 
 @memberships_blp.route("")
@@ -340,11 +336,7 @@ class Memberships(MethodView):
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[Membership]:
         """Memberships in the caller's groups, filtered by group, person or status."""
-        if "group_id" in query:
-            my_group(query["group_id"])
-        rows = select(Membership).where(in_my_groups(Membership.group_id))
-        for name, value in query.items():
-            rows = rows.where(getattr(Membership, name) == value)
+        rows = filtered(Membership, query)
         return list(page_of(rows.order_by(Membership.id), pagination_parameters))
 
     @memberships_blp.arguments(NewMembershipSchema)
