@@ -444,3 +444,22 @@ def test_a_ten_thousand_row_roster_through_the_api(
     assert done["counts"] == dry["counts"]
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Participant)) == 1 + 9_900
+
+
+def test_erasing_someone_takes_back_what_was_still_waiting_for_them(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    status, alex = post(
+        client, "/api/v1/participants", robin, {"group_id": mine.id, "phone": "+12025550177"}
+    )
+    assert status == 201 and alex["invited"]
+
+    assert call(client, "DELETE", f"/api/v1/participants/{alex['id']}", robin)[0] == 200
+
+    session.expire_all()
+    invitation = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.INVITATION)
+    ).one()
+    assert (invitation.state, invitation.state_reason) == (OutboxState.CANCELED, None)
+    assert invitation.participant_id is None and invitation.to_phone is None
