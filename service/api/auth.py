@@ -223,6 +223,8 @@ def page_of(query: Select[T], pages: PaginationParameters) -> Sequence[T]:
     pages.item_count = session.scalar(
         select(func.count()).select_from(query.order_by(None).subquery())
     )
+    if pages.first_item >= (pages.item_count or 0):
+        return []  # past the last page (and no offset too large for the database to take)
     return session.scalars(query.offset(pages.first_item).limit(pages.page_size)).all()
 
 

@@ -463,3 +463,15 @@ def test_erasing_someone_takes_back_what_was_still_waiting_for_them(
     ).one()
     assert (invitation.state, invitation.state_reason) == (OutboxState.CANCELED, None)
     assert invitation.participant_id is None and invitation.to_phone is None
+
+
+def test_a_page_past_the_end_is_empty_however_far(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _, _, robin, _ = two_coordinators(session, clock)
+    for path in ("/api/v1/participants", "/api/v1/memberships", "/api/v1/inbox"):
+        for page in (2, 13137396988045045006336):
+            reply = client.get(f"{path}?page={page}", headers={"Authorization": f"Bearer {robin}"})
+            assert reply.status_code == 200 and reply.get_json() == [], (path, page)
+    status, problem = get(client, "/api/v1/participants?page=0", robin)
+    assert status == 422 and "page" in problem["details"]["query"]
