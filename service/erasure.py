@@ -3,8 +3,9 @@
 What remains is what statistics need and what keeps a promise: outbox rows keep their kind,
 group, state and times (no words, no number); inbox rows keep their group, intent and time;
 the consent ledger keeps its dated changes and the keyed hash of the number, so a number that
-opted out stays opted out if it is ever imported or texts again. Memberships and RSVPs go
-with the person.
+opted out stays opted out if it is ever imported or texts again; answers about meetings already
+held stay, unattributed, in those meetings' headcounts and the group's stats. Memberships and
+answers about meetings to come go with the person.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, or_, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.models import ConsentEvent, InboundMessage, OutboxMessage, Participant
+from service.models import ConsentEvent, Group, InboundMessage, OutboxMessage, Participant, Rsvp
 from service.outbox import withdraw
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,8 @@ def erase_participant(session: Session, participant: Participant, now: datetime)
         .values(words=None, participant_id=None)
         .execution_options(synchronize_session=False)
     )
-    # The database's own cascades take memberships and RSVPs along.
+    _keep_past_answers(session, pid, now)
+    # The database's own cascade takes memberships along.
     session.execute(delete(Participant).where(Participant.id == pid))
     session.expunge(participant)
     log.info("participant %s erased", pid)
@@ -67,4 +70,24 @@ def erase_participant(session: Session, participant: Participant, now: datetime)
         texts_out=int(outbox.rowcount or 0),  # type: ignore[attr-defined]
         texts_in=int(inbox.rowcount or 0),  # type: ignore[attr-defined]
         ledger_entries=int(ledger.rowcount or 0),  # type: ignore[attr-defined]
+    )
+
+
+def _keep_past_answers(session: Session, pid: int, now: datetime) -> None:
+    """Unattribute answers about meetings already held; drop those about meetings to come."""
+    answers = session.execute(
+        select(Rsvp.id, Rsvp.occurrence_key, Group.timezone)
+        .join(Group, Group.id == Rsvp.group_id)
+        .where(Rsvp.participant_id == pid)
+    ).all()
+    # A key is the meeting's local wall time, 20260303T1830: it sorts as the times do.
+    to_come = [
+        i for i, key, zone in answers if key >= f"{now.astimezone(ZoneInfo(zone)):%Y%m%dT%H%M}"
+    ]
+    session.execute(delete(Rsvp).where(Rsvp.id.in_(to_come)))
+    session.execute(
+        update(Rsvp)
+        .where(Rsvp.participant_id == pid)
+        .values(participant_id=None)
+        .execution_options(synchronize_session=False)
     )

@@ -364,8 +364,9 @@ class Rsvp(Base):
     __table_args__ = (UniqueConstraint("participant_id", "group_id", "occurrence_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    participant_id: Mapped[int] = mapped_column(
-        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    # None once the person was erased: the answer stays, unattributed, in past headcounts.
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
     occurrence_key: Mapped[str] = mapped_column(String(13))

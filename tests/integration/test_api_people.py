@@ -24,6 +24,7 @@ from service.models import (
     OutboxState,
     Participant,
     Role,
+    Rsvp,
 )
 from tests.api import call, get, post, token_for, two_coordinators
 from tests.integration.test_import_cli import write_roster
@@ -475,3 +476,24 @@ def test_a_page_past_the_end_is_empty_however_far(
             assert reply.status_code == 200 and reply.get_json() == [], (path, page)
     status, problem = get(client, "/api/v1/participants?page=0", robin)
     assert status == 422 and "page" in problem["details"]["query"]
+
+
+def test_erasure_keeps_answers_about_meetings_held_and_drops_those_to_come(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    make_schedule(session, mine)  # Tuesdays 18:30 in New York
+    sam_id = sam(session).id
+    text_in(client, "+12025550142", "C")  # for tonight, 3 March
+    clock.now += timedelta(days=1)
+    text_in(client, "+12025550142", "C")  # for next Tuesday, 10 March
+    clock.now += timedelta(minutes=1)
+    stats = f"/api/v1/groups/{mine.id}/stats"
+    assert get(client, stats, robin)[1]["confirmations"] == 2
+
+    assert call(client, "DELETE", f"/api/v1/participants/{sam_id}", robin)[0] == 200
+
+    assert get(client, stats, robin)[1]["confirmations"] == 1
+    session.expire_all()
+    kept = session.execute(select(Rsvp.participant_id, Rsvp.occurrence_key)).all()
+    assert [tuple(row) for row in kept] == [(None, "20260303T1830")]

@@ -289,7 +289,7 @@ def ledger(session: Session, person: Participant) -> list[tuple[ConsentChange, C
     ]
 
 
-def answers(session: Session) -> list[tuple[int, str, Attendance]]:
+def answers(session: Session) -> list[tuple[int | None, str, Attendance]]:
     session.expire_all()
     return [(r.participant_id, r.occurrence_key, r.answer) for r in session.scalars(select(Rsvp))]
 
