@@ -43,6 +43,7 @@ from service.models import (
     OutboxState,
     Participant,
     Role,
+    new_keypad_code,
 )
 from service.outbox import enqueue
 from service.participants import Details, ParticipantError, enrol
@@ -419,6 +420,7 @@ def groups_create(
         on_call_phone=on_call,
         quiet_start=quiet_start,
         quiet_end=quiet_end,
+        keypad_code=unused_keypad_code(session),
         created_at=now(),
     )
     session.add(group)
@@ -428,6 +430,15 @@ def groups_create(
         f"group {code} created: participants text JOIN {code} to join, "
         f"or call and type {group.keypad_code}"
     )
+
+
+def unused_keypad_code(session: Session) -> str:
+    """A keypad code no other group has (900,000 to choose from: a clash is rare, not never)."""
+    taken = set(session.scalars(select(Group.keypad_code).where(Group.keypad_code.is_not(None))))
+    code = new_keypad_code()
+    while code in taken:
+        code = new_keypad_code()
+    return code
 
 
 def parse_quiet_hours(value: str) -> tuple[time, time]:

@@ -85,6 +85,24 @@ def test_groups_create_and_list(runner: FlaskCliRunner, session: Session) -> Non
     ) in listing
 
 
+def test_a_new_group_never_gets_a_keypad_code_another_group_has(
+    runner: FlaskCliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_circle(runner)
+    circle = session.scalars(select(Group)).one()
+    # The random draw first repeats CIRCLE's code, then gives a free one.
+    draws = iter([int(circle.keypad_code or 0) - 100_000, 123_456])
+    monkeypatch.setattr("service.models.secrets.randbelow", lambda _: next(draws))
+
+    result = invoke(runner, "groups", "create", "--name", "Thursday", "--public-name",
+                    "Thursday Circle", "--code", "THURSDAY", "--timezone", "America/Chicago",
+                    "--coordinator", "robin@example.org")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    thursday = session.scalars(select(Group).where(Group.join_code == "THURSDAY")).one()
+    assert thursday.keypad_code == "223456" and "call and type 223456" in result.output
+
+
 def test_groups_calls_turns_landline_fallback_and_voicemail_details_on_and_off(
     runner: FlaskCliRunner, session: Session
 ) -> None:
