@@ -48,6 +48,7 @@ from service.models import (
 from service.outbox import enqueue
 from service.participants import Details, ParticipantError, enrol
 from service.phones import InvalidPhone, mask, normalize
+from service.stats import group_stats
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -790,6 +791,29 @@ def status() -> None:
         )
     else:
         click.echo("sent in the last 15 min: 0")
+
+
+@cli.command(help="What a group's texts and calls came to over the last days.")
+@click.option("--group", "code", required=True)
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660))
+@with_appcontext
+def stats(code: str, days: int) -> None:
+    session = get_session()
+    group = find_group(session, code)
+    until = now()
+    counts = group_stats(session, group.id, until - timedelta(days=days), until)
+    click.echo(f"{group.join_code}, the last {days} day(s):")
+    for label, n in (
+        ("sent", counts.sent),
+        ("delivered", counts.delivered),
+        ("failed or undelivered", counts.failed),
+        ("held back when due (no consent, paused, ...)", counts.suppressed),
+        ("expired (too late to be useful)", counts.expired),
+        ("members who opted out", counts.opted_out),
+        ("coming", counts.confirmations),
+        ("not coming", counts.declines),
+    ):
+        click.echo(f"  {label}: {n:,}")
 
 
 @cli.command(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,9 +20,20 @@ from service.models import (
     MeetingSchedule,
     Membership,
     MembershipStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
     Participant,
 )
-from tests.support import RecordingGateway, invoke, make_group, make_participant
+from tests.support import (
+    Clock,
+    RecordingGateway,
+    invoke,
+    make_group,
+    make_participant,
+    make_schedule,
+    text_in,
+)
 
 
 def count(session: Session, model: type) -> int:
@@ -433,3 +446,35 @@ def test_a_reminder_longer_than_one_segment_is_warned_about(
     assert result.exit_code == 0
     assert "warning: --wording-es: This message is 2 segments: 'á' makes it UCS-2" in result.output
     assert count(session, Campaign) == 1
+
+
+def test_stats_counts_what_a_group_was_sent_and_how_people_answered(
+    runner: FlaskCliRunner, client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    group = make_group(session, "CIRCLE")
+    make_schedule(session, group)
+    sam = make_participant(session, "+12025550142", group)
+    make_participant(session, "+12025550143", group, name="Pat")
+    for n, state in enumerate([OutboxState.DELIVERED, OutboxState.FAILED]):
+        session.add(
+            OutboxMessage(
+                send_key=f"stats:{n}", kind=OutboxKind.ONE_OFF, participant_id=sam.id,
+                group_id=group.id, body="Hi", state=state, due_at=clock.now, sent_at=clock.now,
+            )
+        )  # fmt: skip
+    session.commit()
+    text_in(client, "+12025550142", "C")
+    text_in(client, "+12025550143", "STOP")
+    clock.now += timedelta(minutes=1)
+
+    result = invoke(runner, "stats", "--group", "circle", "--days", "7")
+
+    assert result.exit_code == 0, result.output
+    shown = dict(line.strip().rsplit(": ", 1) for line in result.output.splitlines()[1:])
+    assert shown == {
+        "sent": "2", "delivered": "1", "failed or undelivered": "1",
+        "held back when due (no consent, paused, ...)": "0",
+        "expired (too late to be useful)": "0", "members who opted out": "1",
+        "coming": "1", "not coming": "0",
+    }  # fmt: skip
+    assert invoke(runner, "stats", "--group", "NOPE").exit_code != 0
