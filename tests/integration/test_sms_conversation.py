@@ -440,3 +440,22 @@ def test_leave_from_someone_in_no_group_says_so(client: FlaskClient, session: Se
         "Peerline: You aren't getting reminders for a group with the code CIRCLE. "
         "Reply HELP for help."
     ]
+
+
+def test_a_spanish_speaker_is_told_the_word_that_lifts_twilios_block_too(
+    client: FlaskClient, session: Session
+) -> None:
+    # Twilio lifts its own block (after an English STOP) only on START, YES or UNSTOP, so the
+    # Spanish way back names START beside INICIAR; both opt back in here.
+    make_participant(session, SAM, make_group(session), language="es")
+
+    answer = replies(text_in(client, SAM, "PARAR"))
+
+    assert answer == [
+        "Peerline: Se ha dado de baja y no recibira mas mensajes ni llamadas. Responda START o "
+        "INICIAR para volver."
+    ]
+    for word in ("START", "INICIAR"):
+        replies(text_in(client, SAM, word))
+        assert participant(session, SAM).consent is ConsentState.GRANTED
+        replies(text_in(client, SAM, "PARAR"))

@@ -125,14 +125,15 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "stopped": (
             "Ya no recibirá más llamadas ni mensajes de Peerline. Si cambia de opinión, envíe "
-            "la palabra INICIAR por mensaje de texto a este número. Adiós."
+            "la palabra START o INICIAR por mensaje de texto a este número. Adiós."
         ),
         "silence": "Disculpe, no escuché ninguna opción.",
         "invalid": "Disculpe, esa tecla no es una de las opciones.",
         "goodbye": "Gracias por su tiempo. Cuídese mucho. Adiós.",
         "not_subscribed": (
             "Usted no está recibiendo llamadas ni mensajes de Peerline. Para volver a "
-            "recibirlos, envíe la palabra INICIAR por mensaje de texto a este número. Adiós."
+            "recibirlos, envíe la palabra START o INICIAR por mensaje de texto a este número. "
+            "Adiós."
         ),
         "welcome": "Gracias por llamar a Peerline.",
         "code_prompt": (

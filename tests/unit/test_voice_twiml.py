@@ -236,7 +236,7 @@ def test_declined(scripts: Scripts, language: str, words: str) -> None:
         (
             "es",
             "Ya no recibirá más llamadas ni mensajes de Peerline. Si cambia de opinión, envíe "
-            "la palabra INICIAR por mensaje de texto a este número. Adiós.",
+            "la palabra START o INICIAR por mensaje de texto a este número. Adiós.",
         ),
     ],
 )
@@ -626,7 +626,8 @@ def test_help_by_text_names_the_keywords(
         (
             "es",
             "Usted no está recibiendo llamadas ni mensajes de Peerline. Para volver a "
-            "recibirlos, envíe la palabra INICIAR por mensaje de texto a este número. Adiós.",
+            "recibirlos, envíe la palabra START o INICIAR por mensaje de texto a este número. "
+            "Adiós.",
         ),
     ],
 )
