@@ -19,6 +19,9 @@ from service.gateway import GatewayError, OutgoingCall, OutgoingText, Receipt
 from service.models import (
     Campaign,
     CampaignKind,
+    ConsentChange,
+    ConsentEvent,
+    ConsentSource,
     ConsentState,
     Coordinator,
     Group,
@@ -208,3 +211,23 @@ def make_campaign(session: Session, group: Group, kind: CampaignKind, **fields: 
     session.add(campaign)
     session.commit()
     return campaign
+
+
+def reloaded(session: Session, phone: str) -> Participant:
+    """The participant with this number, as the database has them now."""
+    session.expire_all()
+    found = session.scalar(select(Participant).where(Participant.phone == phone))
+    assert found is not None
+    return found
+
+
+def ledger(session: Session, person: Participant) -> list[tuple[ConsentChange, ConsentSource]]:
+    """Their consent changes, oldest first, and how each came."""
+    return [
+        (e.change, e.source)
+        for e in session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.phone_hash == person.phone_hash)
+            .order_by(ConsentEvent.id)
+        )
+    ]

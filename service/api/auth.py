@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Collection, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from flask import g, request
@@ -124,12 +125,34 @@ def in_my_groups(column: GroupColumn) -> ColumnElement[bool]:
 
     A row of no group (a stranger's text) matches only for an admin.
     """
-    visible = visible_group_ids(get_session(), caller())
+    visible = my_group_ids()
     return true() if visible is None else column.in_(visible)
 
 
 def mine(query: Select[T], column: GroupColumn) -> Select[T]:
     return query.where(in_my_groups(column))
+
+
+def my_group_ids() -> set[int] | None:
+    """The caller's group ids (None: all, for an admin), read once per request."""
+    if "visible_groups" not in g:
+        g.visible_groups = visible_group_ids(get_session(), caller())
+    visible: set[int] | None = g.visible_groups
+    return visible
+
+
+@functools.cache
+def _field_names(schema: type[Schema]) -> tuple[str, ...]:
+    return tuple(schema().fields)
+
+
+def attributes(row: object, schema: type[Schema], *, skip: Collection[str] = ()) -> dict[str, Any]:
+    """The row's attributes that schema shows, as a dict the caller may add to."""
+    return {
+        name: getattr(row, name)
+        for name in _field_names(schema)
+        if name not in skip and hasattr(row, name)
+    }
 
 
 def actor() -> str:

@@ -12,6 +12,7 @@ from service.api.auth import (
     Input,
     actor,
     api_blueprint,
+    attributes,
     filtered,
     id_field,
     my_group,
@@ -125,11 +126,7 @@ class PreviewSchema(Schema):
 
 
 def _dump(campaign: Campaign) -> dict[str, Any]:
-    row = {
-        name: getattr(campaign, name)
-        for name in CampaignSchema().fields
-        if name not in ("pools", "at", "window_hours")
-    }
+    row = attributes(campaign, CampaignSchema, skip=("pools", "at", "window_hours"))
     row["at"] = campaign.cadence_time
     row["window_hours"] = campaign.window_minutes // 60
     if campaign.kind is CampaignKind.ENCOURAGEMENT:  # its wording holds the pools' lines

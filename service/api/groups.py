@@ -9,7 +9,14 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
-from service.api.auth import Input, api_blueprint, mine, my_group, refuse
+from service.api.auth import (
+    Input,
+    api_blueprint,
+    attributes,
+    mine,
+    my_group,
+    refuse,
+)
 from service.clock import app_clock
 from service.db import get_session
 from service.headcount import Headcount, headcounts
@@ -49,7 +56,7 @@ def _with_counts(groups: list[Group]) -> list[dict[str, Any]]:
     )
     dumped = []
     for group in groups:
-        row = {c: getattr(group, c) for c in GroupSchema().fields if hasattr(group, c)}
+        row = attributes(group, GroupSchema)
         row["active_members"] = counts.get(group.id, 0)
         dumped.append(row)
     return dumped

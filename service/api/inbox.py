@@ -11,13 +11,12 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from service import inbox
-from service.accounts import visible_group_ids
 from service.api.auth import (
     Input,
     api_blueprint,
     audited,
-    caller,
     id_field,
+    my_group_ids,
     not_found,
     one_of_mine,
     page_of,
@@ -95,8 +94,7 @@ class Inbox(MethodView):
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
         """Messages needing a human in the caller's groups, urgent first, then newest."""
-        session = get_session()
-        visible = visible_group_ids(session, caller())
+        visible = my_group_ids()
         groups: set[int] | None = visible
         if "group_id" in query:
             if visible is not None and query["group_id"] not in visible:

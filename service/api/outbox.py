@@ -12,6 +12,7 @@ from sqlalchemy import select
 from service.api.auth import (
     Input,
     api_blueprint,
+    attributes,
     filtered,
     id_field,
     one_of_mine,
@@ -74,7 +75,7 @@ def _dump(rows: list[OutboxMessage]) -> list[dict[str, Any]]:
     )
     dumped = []
     for row in rows:
-        item = {name: getattr(row, name) for name in OutboxSchema().fields if name != "to"}
+        item = attributes(row, OutboxSchema, skip=("to",))
         phone = phones.get(row.participant_id) if row.participant_id else row.to_phone
         item["to"] = mask(phone) if phone else None
         dumped.append(item)

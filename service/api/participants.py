@@ -10,17 +10,17 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service.accounts import visible_group_ids
 from service.api.auth import (
     Input,
     actor,
     api_blueprint,
+    attributes,
     audited,
-    caller,
     filtered,
     id_field,
     in_my_groups,
     my_group,
+    my_group_ids,
     my_participant,
     one_of_mine,
     page_of,
@@ -34,6 +34,7 @@ from service.models import (
     Channel,
     ConsentEvent,
     ConsentState,
+    Group,
     Membership,
     MembershipStatus,
     Participant,
@@ -177,7 +178,7 @@ def _dump(participants: list[Participant], *, full: bool = False) -> list[dict[s
     memberships = _memberships(participants)
     dumped = []
     for person in participants:
-        row = {name: getattr(person, name) for name in ParticipantSchema().fields}
+        row = attributes(person, ParticipantSchema, skip=("memberships",))
         row["phone"] = mask(person.phone)
         row["memberships"] = memberships[person.id]
         if full:
@@ -195,9 +196,8 @@ def _details(body: dict[str, Any]) -> Details:
     )
 
 
-def _enrol(group_id: int, phone: str, body: dict[str, Any], details: Details) -> dict[str, Any]:
+def _enrol(group: Group, phone: str, body: dict[str, Any], details: Details) -> dict[str, Any]:
     session = get_session()
-    group = my_group(group_id)
     settings: Settings = current_app.extensions["peerline.settings"]
     try:
         enrolled: Enrolled = enrol(
@@ -257,12 +257,12 @@ class Participants(MethodView):
         opt back in.
         """
         settings: Settings = current_app.extensions["peerline.settings"]
-        my_group(body["group_id"])  # another's group is a 404 before anything else
+        group = my_group(body["group_id"])  # another's group is a 404 before anything else
         try:
             phone = normalize(body["phone"], settings.default_region)
         except InvalidPhone as error:
             refuse(422, str(error), "phone")
-        return _enrol(body["group_id"], phone, body, _details(body))
+        return _enrol(group, phone, body, _details(body))
 
 
 @participants_blp.route("/<id:participant_id>")
@@ -292,7 +292,7 @@ class OneParticipant(MethodView):
         """Erase a person: number, name and words go; counts and their opt-out stay."""
         session = get_session()
         person = my_participant(participant_id)
-        visible = visible_group_ids(session, caller())
+        visible = my_group_ids()
         if visible is not None:
             groups = set(
                 session.scalars(
@@ -344,8 +344,7 @@ class Memberships(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Add someone already in one of the caller's groups to another of them."""
         person = my_participant(body["participant_id"])
-        my_group(body["group_id"])
-        return _enrol(body["group_id"], person.phone, body, Details())
+        return _enrol(my_group(body["group_id"]), person.phone, body, Details())
 
 
 @memberships_blp.route("/<id:membership_id>")
@@ -362,6 +361,6 @@ class OneMembership(MethodView):
         membership = _my_membership(membership_id)
         withdrawn = remove_from_group(session, membership, now=app_clock()(), actor=actor())
         session.commit()
-        row: dict[str, Any] = {n: getattr(membership, n) for n in MembershipSchema().fields}
+        row = attributes(membership, MembershipSchema)
         row["withdrawn"] = withdrawn
         return row

@@ -31,9 +31,11 @@ from tests.support import (
     Clock,
     RecordingGateway,
     invoke,
+    ledger,
     make_group,
     make_participant,
     new_sid,
+    reloaded,
     text_in,
 )
 
@@ -48,24 +50,6 @@ def replies(response: TestResponse) -> list[str]:
     root = ET.fromstring(response.text)  # noqa: S314 - our own TwiML
     assert root.tag == "Response"
     return ["".join(m.itertext()) for m in root.iter("Message")]
-
-
-def participant(session: Session, phone: str) -> Participant:
-    session.expire_all()
-    found = session.scalar(select(Participant).where(Participant.phone == phone))
-    assert found is not None
-    return found
-
-
-def ledger(session: Session, person: Participant) -> list[tuple[ConsentChange, ConsentSource]]:
-    return [
-        (e.change, e.source)
-        for e in session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.phone_hash == person.phone_hash)
-            .order_by(ConsentEvent.id)
-        )
-    ]
 
 
 def variants(word: str) -> list[str]:
@@ -90,7 +74,7 @@ def test_every_opt_out_word_stops_everything_with_one_confirmation(
 
     assert len(answer) == 1
     assert "no more messages" in answer[0]
-    sam = participant(session, SAM)
+    sam = reloaded(session, SAM)
     assert sam.consent is ConsentState.REVOKED
     assert ledger(session, sam)[-1] == (ConsentChange.OPT_OUT, ConsentSource.KEYWORD)
     # A second STOP gets no second confirmation, and no group text reaches them afterwards.
@@ -117,7 +101,7 @@ def test_stop_inside_an_ordinary_sentence_is_not_an_opt_out(
 
     answer = replies(text_in(client, SAM, words))
 
-    assert participant(session, SAM).consent is ConsentState.GRANTED
+    assert reloaded(session, SAM).consent is ConsentState.GRANTED
     assert answer == [
         "Peerline: Thanks, we got your message and passed it to your facilitator. "
         "Reply HELP for help, STOP to cancel."
@@ -138,7 +122,7 @@ def test_start_restores_every_membership_held_before_the_stop(
     assert len(answer) == 1
     assert "Welcome back" in answer[0] and "Circle Group, Tuesday Group" in answer[0]
     assert "STOP to cancel" in answer[0]
-    sam = participant(session, SAM)
+    sam = reloaded(session, SAM)
     assert sam.consent is ConsentState.GRANTED
     assert [e[0] for e in ledger(session, sam)] == [ConsentChange.OPT_OUT, ConsentChange.OPT_IN]
     invoke(runner, "send", "--group", "CIRCLE", "See you Tuesday")
@@ -152,7 +136,7 @@ def test_yes_with_nothing_pending_opts_back_in(client: FlaskClient, session: Ses
     answer = replies(text_in(client, SAM, "Yes"))
 
     assert "Welcome back" in answer[0]
-    assert participant(session, SAM).consent is ConsentState.GRANTED
+    assert reloaded(session, SAM).consent is ConsentState.GRANTED
 
 
 @pytest.mark.parametrize(
@@ -187,7 +171,7 @@ def test_join_then_yes_is_a_double_opt_in(
         "Peerline: To get reminders for Circle Group, reply YES. Msg&data rates may apply. "
         "Reply STOP to cancel."
     ]
-    newcomer = participant(session, NEW)
+    newcomer = reloaded(session, NEW)
     assert newcomer.consent is ConsentState.UNKNOWN
     assert newcomer.memberships[0].status is MembershipStatus.PENDING
     invoke(runner, "send", "--group", "CIRCLE", "Not yet for you")
@@ -197,7 +181,7 @@ def test_join_then_yes_is_a_double_opt_in(
 
     assert "You're in" in second[0] and "Circle Group" in second[0]
     assert "STOP to cancel" in second[0]
-    newcomer = participant(session, NEW)
+    newcomer = reloaded(session, NEW)
     assert newcomer.consent is ConsentState.GRANTED
     assert newcomer.memberships[0].status is MembershipStatus.ACTIVE
     assert ledger(session, newcomer) == [(ConsentChange.OPT_IN, ConsentSource.KEYWORD)]
@@ -244,11 +228,11 @@ def test_a_stranger_who_stops_stays_stopped_when_they_later_join(
 
     text_in(client, NEW, "JOIN CIRCLE")
     invoke(runner, "send", "--group", "CIRCLE", "hello")
-    assert participant(session, NEW).consent is ConsentState.REVOKED
+    assert reloaded(session, NEW).consent is ConsentState.REVOKED
     assert gateway.to(NEW) == []
 
     replies(text_in(client, NEW, "YES"))
-    assert participant(session, NEW).consent is ConsentState.GRANTED
+    assert reloaded(session, NEW).consent is ConsentState.GRANTED
 
 
 def test_leave_leaves_one_group_and_the_others_continue(
@@ -267,7 +251,7 @@ def test_leave_leaves_one_group_and_the_others_continue(
     invoke(runner, "send", "--group", "CIRCLE", "circle news")
     invoke(runner, "send", "--group", "TUESDAY", "tuesday news")
     assert gateway.to(SAM) == ["tuesday news"]
-    assert participant(session, SAM).consent is ConsentState.GRANTED
+    assert reloaded(session, SAM).consent is ConsentState.GRANTED
 
 
 @pytest.mark.parametrize(
@@ -291,7 +275,7 @@ def test_advanced_opt_out_is_recorded_without_a_second_reply(
     answer = replies(text_in(client, SAM, body, OptOutType=opt_out_type))
 
     assert answer == []
-    assert participant(session, SAM).consent is consent
+    assert reloaded(session, SAM).consent is consent
 
 
 def test_crisis_words_get_resources_an_urgent_flag_and_alert_the_coordinator(
@@ -309,7 +293,7 @@ def test_crisis_words_get_resources_an_urgent_flag_and_alert_the_coordinator(
     assert len(alert) == 1
     assert "urgent message from Sam (0142) in Circle Group" in alert[0]
     assert "recovery" not in alert[0]  # the group's internal name never goes out by text
-    assert participant(session, SAM).consent is ConsentState.GRANTED
+    assert reloaded(session, SAM).consent is ConsentState.GRANTED
 
 
 def test_crisis_and_stop_in_one_message_does_both(
@@ -321,7 +305,7 @@ def test_crisis_and_stop_in_one_message_does_both(
 
     assert len(answer) == 2
     assert "988" in answer[0] and "no more messages" in answer[1]
-    assert participant(session, SAM).consent is ConsentState.REVOKED
+    assert reloaded(session, SAM).consent is ConsentState.REVOKED
     dispatch_due(app)
     assert len(gateway.to(ON_CALL)) == 1
 
@@ -372,7 +356,7 @@ def test_a_replayed_message_sid_changes_nothing(
     assert after == before
     dispatch_due(app)
     assert len(gateway.to(ON_CALL)) == 1
-    assert participant(session, SAM).consent is ConsentState.GRANTED
+    assert reloaded(session, SAM).consent is ConsentState.GRANTED
 
 
 def test_every_reply_is_kept_in_the_outbox_as_sent(client: FlaskClient, session: Session) -> None:
@@ -457,5 +441,5 @@ def test_a_spanish_speaker_is_told_the_word_that_lifts_twilios_block_too(
     ]
     for word in ("START", "INICIAR"):
         replies(text_in(client, SAM, word))
-        assert participant(session, SAM).consent is ConsentState.GRANTED
+        assert reloaded(session, SAM).consent is ConsentState.GRANTED
         replies(text_in(client, SAM, "PARAR"))

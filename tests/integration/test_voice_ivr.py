@@ -39,12 +39,14 @@ from tests.support import (
     PUBLIC_URL,
     Clock,
     RecordingGateway,
+    ledger,
     make_campaign,
     make_group,
     make_participant,
     make_schedule,
     new_sid,
     post_signed,
+    reloaded,
     sign,
 )
 
@@ -272,24 +274,6 @@ class Call:
         return self.post(heard.redirect)
 
 
-def refresh(session: Session, phone: str) -> Participant:
-    session.expire_all()
-    found = session.scalar(select(Participant).where(Participant.phone == phone))
-    assert found is not None
-    return found
-
-
-def ledger(session: Session, person: Participant) -> list[tuple[ConsentChange, ConsentSource]]:
-    return [
-        (event.change, event.source)
-        for event in session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.phone_hash == person.phone_hash)
-            .order_by(ConsentEvent.id)
-        )
-    ]
-
-
 def answers(session: Session) -> list[tuple[int | None, str, Attendance]]:
     session.expire_all()
     return [(r.participant_id, r.occurrence_key, r.answer) for r in session.scalars(select(Rsvp))]
@@ -406,7 +390,7 @@ def test_pressing_8_switches_reminders_between_texts_and_calls(
     switched = call.press(call.dial(), "8")
 
     assert switched.last_words(lang) == WORDS[lang]["now_calls"]
-    assert refresh(session, SAM).channel is Channel.VOICE
+    assert reloaded(session, SAM).channel is Channel.VOICE
 
     again = Call(client, SAM)
     menu = again.dial()
@@ -414,7 +398,7 @@ def test_pressing_8_switches_reminders_between_texts_and_calls(
     back = again.press(menu, "8")
 
     assert back.last_words(lang) == WORDS[lang]["now_texts"]
-    assert refresh(session, SAM).channel is Channel.SMS
+    assert reloaded(session, SAM).channel is Channel.SMS
 
 
 def test_after_pressing_8_tonights_reminder_rings_instead_of_texting(
@@ -459,7 +443,7 @@ def test_pressing_9_stops_everything_and_a_planned_text_never_goes(
     stopped = call.press(call.dial(), "9")
 
     assert stopped.last_words(lang) == WORDS[lang]["stopped"]
-    person = refresh(session, SAM)
+    person = reloaded(session, SAM)
     assert person.consent is ConsentState.REVOKED
     assert ledger(session, person) == [(ConsentChange.OPT_OUT, ConsentSource.KEYPAD)]
 
@@ -483,7 +467,7 @@ def test_pressing_4_says_the_menu_in_the_other_language_and_keeps_it(
     assert switched.lines[:2] == [WORDS[other]["greeting"], WORDS[other]["next_meeting"]]
     assert_caller_menu(switched, other, meeting=True, channel=Channel.SMS)
     assert switched.action == f"/twilio/voice/menu?lang={other}&try=1"
-    assert refresh(session, SAM).language == other  # texts and calls follow their choice
+    assert reloaded(session, SAM).language == other  # texts and calls follow their choice
 
     # The rest of the call goes on in that language...
     assert call.press(switched, "1").last_words(other) == WORDS[other]["confirmed"]
@@ -500,7 +484,7 @@ def test_pressing_4_twice_comes_back_to_the_first_language(
 
     assert back.lines[0] == WORDS[lang]["greeting"]
     assert_caller_menu(back, lang, meeting=True, channel=Channel.SMS)
-    assert refresh(session, SAM).language == lang
+    assert reloaded(session, SAM).language == lang
 
 
 def test_silence_says_the_menu_again_once_then_goodbye(
@@ -515,7 +499,7 @@ def test_silence_says_the_menu_again_once_then_goodbye(
     assert_caller_menu(again, lang, meeting=True, channel=Channel.SMS)
     assert call.wait(again).last_words(lang) == words["goodbye"]
     assert answers(session) == []
-    person = refresh(session, SAM)
+    person = reloaded(session, SAM)
     assert (person.channel, person.consent) == (Channel.SMS, ConsentState.GRANTED)
 
 
@@ -534,7 +518,7 @@ def test_a_key_not_on_the_menu_is_said_so_and_the_third_ends_the_call(
 
     assert call.press(heard, key).last_words(lang) == words["goodbye"]
     assert answers(session) == []
-    assert ledger(session, refresh(session, SAM)) == []
+    assert ledger(session, reloaded(session, SAM)) == []
 
 
 def test_a_key_after_a_wrong_one_still_works(
@@ -617,7 +601,7 @@ def test_an_opted_out_caller_cannot_use_the_menu_by_posting_to_it(
         heard = call.post(f"/twilio/voice/menu?lang={lang}&try=1", key)
         assert heard.verbs == ["Say", "Hangup"]
 
-    person = refresh(session, SAM)
+    person = reloaded(session, SAM)
     assert (person.channel, person.language) == (Channel.SMS, lang)
     assert answers(session) == []
 
@@ -737,7 +721,7 @@ def test_pressing_1_at_the_confirmation_joins_by_phone(
     joined = call.press(confirm, "1")
 
     assert joined.last_words(lang) == WORDS[lang]["joined"]
-    newcomer = refresh(session, NEW)
+    newcomer = reloaded(session, NEW)
     assert newcomer.channel is Channel.VOICE  # they chose the phone: reminders come as calls
     assert newcomer.consent is ConsentState.GRANTED
     assert newcomer.language == lang
@@ -810,7 +794,7 @@ def test_a_group_member_joining_a_second_group_by_keypad_keeps_their_settings(
     joined = call.press(confirm, "1")
 
     assert joined.last_words("es") == WORDS["es"]["joined"].replace("Circle", "Friday")
-    person = refresh(session, SAM)
+    person = reloaded(session, SAM)
     assert (person.channel, person.language, person.name) == (Channel.SMS, "es", "Sam Rivera")
     groups = {m.group_id: m.status for m in person.memberships}
     assert groups == {circle.id: MembershipStatus.ACTIVE, second.id: MembershipStatus.ACTIVE}
@@ -838,7 +822,7 @@ def test_joining_by_keypad_then_the_groups_reminder_comes_as_one_call(
     assert gateway.sent == []  # no text: they asked for calls
     assert len(gateway.calls) == 1
     ringing = gateway.calls[0]
-    newcomer = refresh(session, NEW)
+    newcomer = reloaded(session, NEW)
     row = session.scalars(
         select(OutboxMessage).where(
             OutboxMessage.participant_id == newcomer.id, OutboxMessage.occurrence_key == TONIGHT
@@ -924,7 +908,7 @@ def test_a_forged_or_missing_signature_is_refused_and_changes_nothing(
     response = client.post(path, data=form, headers=headers)
 
     assert response.status_code == 403
-    assert refresh(session, SAM).channel is Channel.SMS
+    assert reloaded(session, SAM).channel is Channel.SMS
     assert count(session, Participant) == 1
 
 
@@ -942,7 +926,7 @@ def test_a_signature_over_other_keys_is_refused(
     )
 
     assert response.status_code == 403
-    assert refresh(session, SAM).consent is ConsentState.GRANTED
+    assert reloaded(session, SAM).consent is ConsentState.GRANTED
 
 
 ODD_REQUESTS = {
