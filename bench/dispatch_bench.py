@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.twilio_stub import reset, start_stub, stats, stop_stub
-from service.cli import upgrade_database
+from service.cli.main import upgrade_database
 from service.db import make_engine
 from service.models import (
     Group,
@@ -259,7 +259,8 @@ def run_dispatcher(
     from service.app import create_app
     from service.config import Settings
     from service.db import sessions
-    from service.dispatch import Outcome, dispatcher
+    from service.sending.dispatch import dispatcher
+    from service.sending.steps import Outcome
 
     app = create_app(Settings.from_env(env, mode="test"))
     # A tick still draining when the next is due is skipped, by design: do not log each one.

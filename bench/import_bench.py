@@ -32,12 +32,13 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.cli import upgrade_database
+from service.cli.main import upgrade_database
 from service.db import make_engine
+from service.messages.wording import Wording
 from service.models import ConsentEvent, Group, Membership, OutboxMessage, Participant
+from service.people.roster import parse
+from service.people.roster_import import apply_import, invitation_text, plan_import
 from service.phones import phone_hash
-from service.roster_import import apply_import, invitation_text, parse, plan_import
-from service.wording import Wording
 
 NOW = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
 KEY = "bench-key"

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.cli import upgrade_database
+from service.campaigns.planner import plan
+from service.cli.main import upgrade_database
 from service.db import make_engine
-from service.planner import plan
 
 NOW = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)  # a Tuesday; the group meets Tuesdays 18:30
 HORIZON = timedelta(days=8)

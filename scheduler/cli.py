@@ -1,4 +1,4 @@
-"""The `peerline` command: the coordinators' commands plus those that run the clock."""
+"""The commands that run the clock, `serve`, `worker` and `demo`, on the `peerline` command."""
 
 from __future__ import annotations
 
@@ -12,17 +12,16 @@ import click
 import prometheus_client
 import waitress
 from flask import Flask
-from flask.cli import with_appcontext
 
 from scheduler import clock
-from service import cli as service_cli
 from service.app import create_app
+from service.cli import main as service_cli
+from service.cli.database import upgrade_database
 from service.config import Settings
 from service.db import get_session
-from service.demo import CIRCLE_KEYPAD_CODE, demo_token, seed
-from service.dispatch import dispatcher
-from service.gateway import ConsoleGateway
-from service.preview import preview as preview_of
+from service.demo.seed import CIRCLE_KEYPAD_CODE, demo_token, seed
+from service.sending.dispatch import dispatcher
+from service.sending.gateway import ConsoleGateway
 
 log = logging.getLogger(__name__)
 cli = service_cli.cli
@@ -78,7 +77,7 @@ def demo(host: str, port: int) -> None:
     settings = dataclasses.replace(settings, database_url=f"sqlite:///{path}")
     app = create_app(settings, gateway=ConsoleGateway())
     with app.app_context():
-        service_cli.upgrade_database(settings.database_url)
+        upgrade_database(settings.database_url)
         phones = seed(app)
         api_token = demo_token(get_session(), datetime.now(UTC))
     base = f"http://{host}:{port}"
@@ -96,26 +95,6 @@ def demo(host: str, port: int) -> None:
         f"  Press Ctrl+C to stop.\n"
     )
     _serve(app, host, port)
-
-
-@cli.command(help="Show exactly what a group's campaigns will send, and when, without sending.")
-@click.option("--group", "code", required=True)
-@click.option("--days", default=7, show_default=True)
-@with_appcontext
-def preview(code: str, days: int) -> None:
-    session = get_session()
-    group = service_cli.find_group(session, code)
-    join_code = group.join_code  # the preview rolls the session back, expiring the group
-    lines = preview_of(session, group, service_cli.now(), days)
-    if not lines:
-        click.echo(f"nothing planned for {join_code} in the next {days} day(s)")
-        return
-    for line in lines:
-        plural = "s" if line.segments != 1 else ""
-        click.echo(f"{line.local} {line.timezone} ({line.due_at:%H:%M} UTC) {line.kind} "
-                   f"to {line.recipients}, {line.segments} segment{plural}"
-                   + (f"  [{line.note}]" if line.note else ""))  # fmt: skip
-        click.echo(f"    {line.text}")
 
 
 def main() -> None:

@@ -12,11 +12,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from scheduler.dispatcher import dispatch_due
+from service.campaigns.planner import plan
 from service.clock import app_clock
 from service.db import sessions
-from service.dispatch import dispatcher
 from service.metrics import ProcessMetrics
-from service.planner import plan
+from service.sending.dispatch import dispatcher
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ import logging
 
 from flask import Flask
 
-from service.dispatch import Outcome, dispatcher
+from service.sending.dispatch import dispatcher
+from service.sending.steps import Outcome
 
 log = logging.getLogger(__name__)
 

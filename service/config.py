@@ -13,7 +13,6 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from service.keywords import DEFAULT_CRISIS_WORDS
 from service.phones import is_e164
 
 ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
@@ -44,7 +43,7 @@ class Settings:
     twilio_api_base_url: str = "https://api.twilio.com"
     program_name: str = "Peerline"
     help_contact: str = "your group coordinator"
-    crisis_words: tuple[str, ...] = DEFAULT_CRISIS_WORDS
+    crisis_words: tuple[str, ...] | None = None  # None: the keyword engine's own list
     wording_dir: Path | None = None
     default_region: str = "US"
     log_level: str = "INFO"
@@ -146,7 +145,7 @@ class Settings:
                 "TWILIO_API_BASE_URL", "must be a scheme and host, such as https://api.twilio.com"
             )
 
-        crisis_words = DEFAULT_CRISIS_WORDS
+        crisis_words = None
         if (words := get("PEERLINE_CRISIS_WORDS")) is not None:
             crisis_words = tuple(w.strip() for w in words.split(",") if w.strip())
             if not crisis_words:

@@ -7,8 +7,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from service.accounts import AccountError, create_coordinator, find_coordinator, issue_token
 from service.models import Group, Role
+from service.people.accounts import AccountError, create_coordinator, find_coordinator, issue_token
 from tests.support import Clock, make_group, make_participant
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from service.app import create_app
-from service.cli import upgrade_database
+from service.cli.database import upgrade_database
 from service.config import Settings
 from service.db import sessions
 from service.models import Base

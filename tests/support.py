@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
-from service.cli import cli
+from service.cli.main import cli
 from service.config import Settings
-from service.gateway import GatewayError, OutgoingCall, OutgoingText, Receipt
 from service.models import (
     Campaign,
     CampaignKind,
@@ -31,6 +30,7 @@ from service.models import (
     Participant,
 )
 from service.phones import phone_hash
+from service.sending.gateway import GatewayError, OutgoingCall, OutgoingText, Receipt
 
 AUTH_TOKEN = "12345678901234567890123456789012"
 PUBLIC_URL = "https://peerline.example.org"

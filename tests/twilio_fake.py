@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import phonenumbers
 import pytest
 
-from service.segments import count_segments
+from service.messages.segments import count_segments
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import audit
-from service.campaign_wording import WordingError, check_template, render
+from service.campaigns.recurrence import Schedule, ScheduleError, validate
+from service.campaigns.wording import WordingError, check_template, render
+from service.messages.outbox import withdraw
+from service.messages.wording import LANGUAGES
 from service.models import (
     Campaign,
     CampaignKind,
@@ -25,9 +27,7 @@ from service.models import (
     MeetingSchedule,
     OutboxMessage,
 )
-from service.outbox import withdraw
-from service.recurrence import Schedule, ScheduleError, validate
-from service.wording import LANGUAGES
+from service.people import audit
 
 MAX_NAME = 120  # Campaign.name
 LONGEST_WINDOW_HOURS = 7 * 24

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.campaign_wording import default_pool, default_template, render
-from service.campaigns import rotation_pick
+from service.campaigns.campaigns import rotation_pick
+from service.campaigns.recurrence import Change, Occurrence, Schedule, next_occurrence, occurrences
+from service.campaigns.wording import default_pool, default_template, render
 from service.models import (
     Campaign,
     CampaignKind,
@@ -21,7 +22,6 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
-from service.recurrence import Change, Occurrence, Schedule, next_occurrence, occurrences
 
 
 def schedule_of(group: Group, meeting: MeetingSchedule) -> tuple[Schedule, list[Change]]:

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.composer import schedule_of
+from service.campaigns.composer import schedule_of
+from service.campaigns.recurrence import occurrences
 from service.models import Attendance, Group, MeetingSchedule, Membership, MembershipStatus, Rsvp
-from service.recurrence import occurrences
 
 
 @dataclass(frozen=True)

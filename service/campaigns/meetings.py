@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
-from service import audit
-from service.composer import schedule_of
-from service.headcount import answers_by_meeting
+from service.campaigns.composer import schedule_of
+from service.campaigns.headcount import answers_by_meeting
+from service.campaigns.recurrence import Schedule, ScheduleError, occurrences, validate
+from service.messages.outbox import withdraw
 from service.models import (
     Campaign,
     CampaignKind,
@@ -24,8 +25,7 @@ from service.models import (
     MeetingSchedule,
     OutboxMessage,
 )
-from service.outbox import withdraw
-from service.recurrence import Schedule, ScheduleError, occurrences, validate
+from service.people import audit
 
 MAX_LOCATION = 200  # MeetingSchedule.location and MeetingChange.new_location
 LONGEST_MEETING = 24 * 60  # minutes; the schema's check on duration_minutes

@@ -18,8 +18,11 @@ from sqlalchemy import Select, String, and_, cast, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.campaigns import Offset
-from service.composer import schedule_of
+from service.campaigns.campaigns import Offset
+from service.campaigns.composer import schedule_of
+from service.campaigns.recurrence import Schedule, occurrences
+from service.messages.outbox import withdraw
+from service.messages.quiet_hours import Placement, QuietHours, place_encouragement, place_reminder
 from service.models import (
     Campaign,
     CampaignKind,
@@ -35,9 +38,6 @@ from service.models import (
     Participant,
     UTCDateTime,
 )
-from service.outbox import withdraw
-from service.quiet_hours import Placement, QuietHours, place_encouragement, place_reminder
-from service.recurrence import Schedule, occurrences
 
 log = logging.getLogger(__name__)
 

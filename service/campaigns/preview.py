@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.composer import compose
+from service.campaigns.composer import compose
+from service.campaigns.planner import plan
+from service.messages.segments import count_segments
 from service.models import Group, OutboxMessage, OutboxState, Participant
-from service.planner import plan
-from service.segments import count_segments
 
 
 @dataclass(frozen=True)

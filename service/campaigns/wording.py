@@ -15,8 +15,8 @@ from babel.dates import format_date, format_time
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from service.segments import SegmentCount, count_segments
-from service.wording import LANGUAGES
+from service.messages.segments import SegmentCount, count_segments
+from service.messages.wording import LANGUAGES
 
 VARIABLES: Mapping[str, str] = MappingProxyType(
     {

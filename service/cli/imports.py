@@ -12,16 +12,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from service.cli import audited, fail, find_group, now, settings
+from service.cli.common import audited, fail, find_group, now, settings
 from service.db import get_session
-from service.roster_import import (
-    ImportResult,
-    Parsed,
-    RosterError,
-    apply_import,
-    parse,
-    plan_import,
-)
+from service.people.roster import Parsed, RosterError, parse
+from service.people.roster_import import ImportResult, apply_import, plan_import
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from service.messages.outbox import enqueue
 from service.models import (
     ConsentState,
     InboundMessage,
@@ -15,7 +16,6 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
-from service.outbox import enqueue
 
 MAX_REPLY = 640  # four segments: a reply is a short human answer, not a newsletter
 

@@ -11,10 +11,11 @@ from babel.dates import format_date, format_time
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from service import consent
-from service.composer import next_meeting_for, when_words
-from service.headcount import record_answer
-from service.keywords import Intent, Reading, read_message
+from service.campaigns.composer import next_meeting_for, when_words
+from service.campaigns.headcount import record_answer
+from service.conversation.keywords import DEFAULT_CRISIS_WORDS, Intent, Reading, read_message
+from service.messages.outbox import enqueue, withdraw
+from service.messages.wording import Wording
 from service.models import (
     ConsentSource,
     ConsentState,
@@ -27,9 +28,8 @@ from service.models import (
     OutboxState,
     Participant,
 )
-from service.outbox import enqueue, withdraw
+from service.people import consent
 from service.phones import mask, phone_hash
-from service.wording import Wording
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Conversation:
     wording: Wording
     hash_key: str
     now: datetime
-    crisis_words: tuple[str, ...]
+    crisis_words: tuple[str, ...] | None = None  # None: the keyword engine's own list
 
     def handle(self, text: IncomingText) -> Outcome:
         """Act on one incoming text and decide the replies; the caller commits."""
@@ -74,7 +74,7 @@ class Conversation:
             log.info("message %s was handled already; ignoring the replay", text.message_sid)
             return Outcome()
 
-        reading = read_message(text.body, self.crisis_words)
+        reading = read_message(text.body, self.crisis_words or DEFAULT_CRISIS_WORDS)
         managed = _ADVANCED_OPT_OUT.get((text.opt_out_type or "").upper())
         if managed is not None:
             reading = Reading(managed, language=reading.language, crisis=reading.crisis)

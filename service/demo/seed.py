@@ -1,20 +1,15 @@
-"""The demo: sample groups and people, and a phone in the browser that texts the real webhook."""
+"""The demo's sample data: two groups, their people and campaigns, and an API token to try."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
+from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.wrappers import Response
 
-from service import simulator
-from service.accounts import find_coordinator, issue_token
 from service.config import Settings
-from service.db import get_session, sessions
+from service.db import sessions
 from service.models import (
     Campaign,
     CampaignKind,
@@ -25,16 +20,13 @@ from service.models import (
     ConsentState,
     Coordinator,
     Group,
-    InboundMessage,
     MeetingSchedule,
     Membership,
     MembershipStatus,
-    OutboxMessage,
     Participant,
 )
-from service.phones import InvalidPhone, normalize, phone_hash
-
-bp = Blueprint("demo", __name__, url_prefix="/demo")
+from service.people.accounts import find_coordinator, issue_token
+from service.phones import phone_hash
 
 # Numbers reserved for fiction (555-01xx), so the demo can never text a real person.
 PEOPLE = [
@@ -171,49 +163,3 @@ def _seed_campaigns(session: Session, circle: Group, now: datetime) -> None:
             created_at=now,
         )
     )
-
-
-@bp.get("/phone")
-def phone() -> str:
-    session = get_session()
-    number = request.args.get("from", NEWCOMER)
-    participant = session.scalar(select(Participant).where(Participant.phone == number))
-    inbound = session.scalars(
-        select(InboundMessage).where(InboundMessage.from_phone == number)
-    ).all()
-    outbound_filter = [OutboxMessage.to_phone == number]
-    if participant is not None:
-        outbound_filter.append(OutboxMessage.participant_id == participant.id)
-    outbound = session.scalars(select(OutboxMessage).where(or_(*outbound_filter))).all()
-    timeline = sorted(
-        [("in", m.received_at, m.body, None) for m in inbound]
-        + [("out", m.created_at, m.body, m.state.value) for m in outbound],
-        key=lambda item: (item[1], item[0] == "out"),
-    )
-    people = session.scalars(select(Participant).order_by(Participant.id)).all()
-    phones = [NEWCOMER] + [p.phone for p in people if p.phone != NEWCOMER]
-    return render_template(
-        "phone.html",
-        number=number,
-        participant=participant,
-        timeline=timeline,
-        phones=phones,
-        error=request.args.get("error"),
-    )
-
-
-@bp.post("/phone")
-def send_text() -> Response:
-    settings: Settings = current_app.extensions["peerline.settings"]
-    body = request.form.get("body", "")[:1600]
-    try:
-        number = normalize(request.form.get("from", ""), settings.default_region)
-    except InvalidPhone as error:
-        return redirect(url_for("demo.phone", error=str(error)))
-    assert settings.webhook_token is not None
-    page = url_for("demo.phone") + "?" + urlencode({"from": number})
-    try:
-        simulator.text_service(request.host_url, settings.webhook_token, number, body)
-    except simulator.SimulatorError as error:
-        return redirect(page + "&" + urlencode({"error": str(error)}))
-    return redirect(page)

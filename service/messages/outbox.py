@@ -10,6 +10,8 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.messages.quiet_hours import QuietHours, place_encouragement
+from service.messages.segments import count_segments
 from service.models import (
     Channel,
     ConsentState,
@@ -21,8 +23,6 @@ from service.models import (
     OutboxState,
     Participant,
 )
-from service.quiet_hours import QuietHours, place_encouragement
-from service.segments import count_segments
 
 log = logging.getLogger(__name__)
 

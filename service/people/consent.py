@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import outbox
+from service.messages import outbox
 from service.models import (
     ConsentChange,
     ConsentEvent,

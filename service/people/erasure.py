@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.messages.outbox import withdraw
 from service.models import ConsentEvent, Group, InboundMessage, OutboxMessage, Participant, Rsvp
-from service.outbox import withdraw
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import audit, consent
+from service.messages.outbox import withdraw
+from service.messages.wording import LANGUAGES, Wording
 from service.models import (
     Channel,
     ConsentSource,
@@ -25,10 +26,9 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
-from service.outbox import withdraw
+from service.people import audit, consent
+from service.people.roster_import import invitation_text, invite
 from service.phones import phone_hash
-from service.roster_import import invitation_text, invite
-from service.wording import LANGUAGES, Wording
 
 MAX_NAME = 120
 MAX_NOTE = 500

@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from service.wording import LANGUAGES, Wording
+from service.messages.wording import LANGUAGES, Wording
 
 VOICES: Final[dict[str, tuple[str, str]]] = {
     "en": ("Polly.Joanna", "en-US"),

@@ -1,28 +1,24 @@
-"""Twilio's webhooks: signed form posts in, TwiML out."""
+"""Twilio's text webhooks: an incoming text and a message's status, answered with TwiML."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-from collections.abc import Callable
 from datetime import datetime
-from typing import ParamSpec, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from service.calls import apply_error_code
 from service.clock import app_clock
-from service.config import Settings
-from service.conversation import Conversation, IncomingText
+from service.conversation.replies import Conversation, IncomingText
 from service.db import get_session
+from service.messages.outbox import PROVIDER_STATUS, advance
 from service.models import OutboxMessage, Participant
-from service.outbox import PROVIDER_STATUS, advance
 from service.phones import is_e164, mask
+from service.sending.provider_errors import apply_error_code
+from service.web.webhook import MAX_FIELD, field, settings, signed
 
 log = logging.getLogger(__name__)
 
@@ -30,53 +26,6 @@ bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
 
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
 MAX_BODY = 1600
-MAX_FIELD = 2000
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def settings() -> Settings:
-    value: Settings = current_app.extensions["peerline.settings"]
-    return value
-
-
-def url_twilio_used() -> str:
-    """The URL Twilio signed: rebuilt from PEERLINE_PUBLIC_URL when a proxy sits in front."""
-    public = settings().public_url
-    if public is None:
-        return request.url
-    query = request.query_string.decode()
-    return f"{public}{request.path}" + (f"?{query}" if query else "")
-
-
-def signed(view: Callable[P, R]) -> Callable[P, R]:
-    """Refuse any request that Twilio did not sign with our auth token."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        token = settings().webhook_token
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if not token:
-            log.error("webhook refused: no TWILIO_AUTH_TOKEN is configured to check signatures")
-            abort(403)
-        if not signature or not RequestValidator(token).validate(
-            url_twilio_used(), request.form, signature
-        ):
-            log.warning("webhook refused: bad or missing signature on %s", request.path)
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def field(name: str, *, required: bool = True, limit: int = MAX_FIELD) -> str:
-    value = request.form.get(name, "")
-    if len(value) > limit:
-        abort(400, description=f"{name} is too long")
-    if required and not value:
-        abort(400, description=f"{name} is missing")
-    return value
 
 
 def twiml(response: MessagingResponse) -> Response:

@@ -19,12 +19,12 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import consent
-from service.calls import MACHINE, record_call_status
+from service.campaigns.composer import find_occurrence, next_meeting_for, when_words
+from service.campaigns.headcount import record_answer
+from service.campaigns.recurrence import Occurrence
 from service.clock import app_clock
-from service.composer import find_occurrence, next_meeting_for, when_words
 from service.db import get_session
-from service.headcount import record_answer
+from service.messages.wording import LANGUAGES, Wording
 from service.models import (
     Channel,
     ConsentSource,
@@ -35,11 +35,11 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
+from service.people import consent
 from service.phones import InvalidPhone, mask, normalize, phone_hash
-from service.recurrence import Occurrence
-from service.voice import Scripts
-from service.webhooks import field, settings, signed
-from service.wording import LANGUAGES, Wording
+from service.voice.calls import MACHINE, record_call_status
+from service.voice.scripts import Scripts
+from service.web.webhook import field, settings, signed
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from service import simulator
 from service.config import Settings
-from service.demo import CIRCLE_KEYPAD_CODE
+from service.demo import simulator
+from service.demo.seed import CIRCLE_KEYPAD_CODE
 
 NEWCOMER = "+12025550199"
 

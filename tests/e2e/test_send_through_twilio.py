@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from service.app import create_app
 from service.db import sessions
-from service.gateway import TwilioGateway
 from service.models import (
     ConsentChange,
     ConsentEvent,
@@ -21,6 +20,7 @@ from service.models import (
     OutboxState,
     Participant,
 )
+from service.sending.gateway import TwilioGateway
 from tests.support import PUBLIC_URL, invoke, make_group, make_participant, make_settings
 from tests.twilio_fake import TwilioFakeServer
 

@@ -18,7 +18,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from service.config import Settings
-from service.gateway import GatewayError, OutgoingText, Receipt, TwilioGateway
+from service.sending.gateway import GatewayError, OutgoingText, Receipt, TwilioGateway
 from tests.twilio_fake import OPENAPI_SPEC, TwilioFakeServer
 
 ACCOUNT_SID = "AC5f3c0e2a9b7d41e68c2f0a1b3d5e7f90"

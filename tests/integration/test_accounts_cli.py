@@ -11,10 +11,10 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import accounts
-from service.accounts import LoginRefused
-from service.cli import cli
+from service.cli.main import cli
 from service.models import ApiToken, AuditEntry, Base, Coordinator
+from service.people import accounts
+from service.people.accounts import LoginRefused
 from tests.support import Clock, invoke, make_group
 
 PASSWORD = "correct horse battery staple"

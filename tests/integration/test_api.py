@@ -6,12 +6,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.accounts import (
+from service.models import InboundMessage, OutboxKind, OutboxMessage, Role
+from service.people.accounts import (
     create_coordinator,
     issue_token,
     revoke_token,
 )
-from service.models import InboundMessage, OutboxKind, OutboxMessage, Role
 from tests.api import get, post, token_for, two_coordinators
 from tests.support import (
     Clock,

@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.campaigns.planner import plan
 from service.models import AuditEntry, Campaign, CampaignStatus, OutboxMessage, OutboxState
-from service.planner import plan
 from tests.api import call, get, post, two_coordinators
 from tests.support import Clock, make_schedule
 

@@ -32,6 +32,7 @@ from schemathesis.checks import (
 from schemathesis.core.result import Ok
 from sqlalchemy.orm import Session
 
+from service.campaigns.planner import plan
 from service.models import (
     CampaignKind,
     ConsentState,
@@ -41,7 +42,6 @@ from service.models import (
     OutboxState,
     Role,
 )
-from service.planner import plan
 from tests.api import token_for
 from tests.support import (
     Clock,

@@ -21,7 +21,7 @@ from scheduler.dispatcher import dispatch_due
 from service.app import create_app
 from service.config import ConfigError, Settings
 from service.db import make_engine, sessions
-from service.dispatch import Outcome, claim, dispatcher, due_rows, prepare
+from service.messages.outbox import enqueue
 from service.models import (
     ConsentState,
     OutboxKind,
@@ -30,8 +30,9 @@ from service.models import (
     Participant,
     SendBudget,
 )
-from service.outbox import enqueue
-from service.rate_limit import RateLimiter
+from service.sending.dispatch import dispatcher
+from service.sending.rate_limit import RateLimiter
+from service.sending.steps import Outcome, claim, due_rows, prepare
 from tests.support import (
     Clock,
     make_group,

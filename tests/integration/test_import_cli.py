@@ -12,8 +12,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service import cli_import
-from service.dispatch import send_now
+from service.cli import imports as cli_import
 from service.models import (
     AuditEntry,
     Base,
@@ -29,7 +28,8 @@ from service.models import (
     OutboxState,
     Participant,
 )
-from service.roster_import import ImportPlan, plan_import
+from service.people.roster_import import ImportPlan, plan_import
+from service.sending.dispatch import send_now
 from tests.support import RecordingGateway, invoke, make_group, make_participant, text_in
 
 INVITATION_EN = (

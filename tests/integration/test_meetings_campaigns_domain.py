@@ -10,10 +10,14 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from service.campaigns import CampaignError, CampaignSpec, create_campaign, set_campaign_status
-from service.erasure import erase_participant
-from service.headcount import record_answer
-from service.meetings import (
+from service.campaigns.campaigns import (
+    CampaignError,
+    CampaignSpec,
+    create_campaign,
+    set_campaign_status,
+)
+from service.campaigns.headcount import record_answer
+from service.campaigns.meetings import (
     MeetingError,
     NoMeetings,
     cancel_meeting,
@@ -21,6 +25,8 @@ from service.meetings import (
     schedule_meetings,
     upcoming,
 )
+from service.campaigns.planner import plan
+from service.campaigns.preview import preview
 from service.models import (
     AuditEntry,
     Campaign,
@@ -32,8 +38,7 @@ from service.models import (
     OutboxMessage,
     OutboxState,
 )
-from service.planner import plan
-from service.preview import preview
+from service.people.erasure import erase_participant
 from tests.support import Clock, make_campaign, make_group, make_participant, make_schedule
 
 SAM, LUCIA = "+12025550142", "+12025550145"

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
-from service.cli import alembic_config
+from service.cli.database import alembic_config
 from service.models import Base
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
-from service.gateway import GatewayError
 from service.models import (
     ConsentChange,
     ConsentEvent,
@@ -23,6 +22,7 @@ from service.models import (
     OutboxState,
     Participant,
 )
+from service.sending.gateway import GatewayError
 from tests.support import (
     PUBLIC_URL,
     Clock,

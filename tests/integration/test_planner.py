@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
+from service.campaigns.planner import plan
 from service.db import make_engine
 from service.models import (
     Base,
@@ -28,7 +29,6 @@ from service.models import (
     OutboxState,
     Rsvp,
 )
-from service.planner import plan
 from tests.integration.test_sms_conversation import replies
 from tests.support import (
     Clock,
@@ -269,7 +269,7 @@ def test_two_planner_processes_at_once_plan_each_send_once(postgres_url: str) ->
             make_campaign(session, group, CampaignKind.REMINDER, offsets=["1d@18:00", "2h", "30m"])
         script = (
             "import sys; from datetime import datetime; from sqlalchemy.orm import Session;"
-            "from service.db import make_engine; from service.planner import plan;"
+            "from service.db import make_engine; from service.campaigns.planner import plan;"
             "s = Session(make_engine(sys.argv[1]));"
             "[(plan(s, datetime.fromisoformat(sys.argv[2])), s.commit()) for _ in range(5)]"
         )
@@ -354,7 +354,7 @@ def test_pause_stops_encouragement_but_not_reminders_and_resume_restarts_it(
 def test_preview_shows_what_goes_when_with_moves_and_expiries_and_sends_nothing(
     runner: FlaskCliRunner, session: Session, circle: Group, gateway: RecordingGateway
 ) -> None:
-    from scheduler.cli import preview
+    from service.cli.campaigns import preview
 
     make_participant(session, SAM, circle, name="Sam Rivera")
     make_participant(session, LUCIA, circle, name="Lucia Gomez", language="es")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from scheduler.dispatcher import dispatch_due
-from service.keywords import OPT_OUT_KEYWORDS, OPT_OUT_PHRASES
+from service.conversation.keywords import OPT_OUT_KEYWORDS, OPT_OUT_PHRASES
 from service.models import (
     ConsentChange,
     ConsentEvent,

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
 from service.app import create_app
+from service.campaigns.planner import plan
 from service.db import sessions
-from service.dispatch import dispatcher
 from service.models import (
     Attendance,
     CampaignKind,
@@ -33,7 +33,7 @@ from service.models import (
     Participant,
     Rsvp,
 )
-from service.planner import plan
+from service.sending.dispatch import dispatcher
 from tests.support import (
     PUBLIC_URL,
     Clock,

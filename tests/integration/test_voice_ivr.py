@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from scheduler.dispatcher import dispatch_due
+from service.campaigns.planner import plan
 from service.models import (
     Attendance,
     CampaignKind,
@@ -34,7 +35,6 @@ from service.models import (
     Participant,
     Rsvp,
 )
-from service.planner import plan
 from tests.support import (
     PUBLIC_URL,
     Clock,

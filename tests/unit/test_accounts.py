@@ -11,9 +11,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from service import accounts
-from service.accounts import AccountError, LoginRefused
 from service.models import Base, Coordinator, Group, Role
+from service.people import accounts
+from service.people.accounts import AccountError, LoginRefused
 
 NOW = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
 PASSWORD = "tuesday circle 2026"
@@ -155,7 +155,7 @@ def test_an_unknown_email_costs_a_password_check_all_the_same(
         checked.append(hashed.split("$")[0])
         return check_password_hash(hashed, password)
 
-    monkeypatch.setattr("service.accounts.check_password_hash", spy)
+    monkeypatch.setattr("service.people.accounts.check_password_hash", spy)
     coordinator(session)
 
     refusal(session, "robin@example.org", "not the password")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.campaigns import Offset, OffsetError, rotation_pick
+from service.campaigns.campaigns import Offset, OffsetError, rotation_pick
 
 TUESDAY_1830_NY = datetime(2026, 3, 10, 22, 30, tzinfo=UTC)  # 18:30 EDT (DST began March 8)
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import nodes
 
-from service import campaign_wording
-from service.campaign_wording import (
+from service.campaigns import wording as campaign_wording
+from service.campaigns.wording import (
     VARIABLES,
     Rendered,
     WordingError,
@@ -19,7 +19,7 @@ from service.campaign_wording import (
     default_template,
     render,
 )
-from service.segments import count_segments
+from service.messages.segments import count_segments
 
 NY = "America/New_York"
 LA = "America/Los_Angeles"

@@ -1,4 +1,4 @@
-"""Tests for service.keywords: how Peerline reads an incoming text message."""
+"""Tests for service.conversation.keywords: how Peerline reads an incoming text message."""
 
 import dataclasses
 from collections.abc import Iterator
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from service import keywords
-from service.keywords import DEFAULT_CRISIS_WORDS, Intent, Reading, read_message
+from service.conversation import keywords
+from service.conversation.keywords import DEFAULT_CRISIS_WORDS, Intent, Reading, read_message
 
 # The expected lists are written out here rather than imported, so that a keyword
 # silently dropped from the module fails a test instead of vanishing from both sides.

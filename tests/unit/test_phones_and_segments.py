@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from service.messages.segments import count_segments
 from service.phones import InvalidPhone, is_e164, mask, normalize
-from service.segments import count_segments
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.quiet_hours import (
+from service.messages.quiet_hours import (
     Placement,
     QuietHours,
     place_encouragement,

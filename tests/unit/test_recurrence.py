@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.recurrence import (
+from service.campaigns.recurrence import (
     Change,
     Occurrence,
     Schedule,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import roster_import
 from service.models import Channel
-from service.roster_import import Parsed, Problem, RosterError, Row, parse
+from service.people import roster
+from service.people.roster import Parsed, Problem, RosterError, Row, parse
 
 
 def read(text: str, region: str = "US") -> Parsed:
@@ -212,7 +212,7 @@ def test_a_file_in_another_encoding_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_file_streams_and_stops_at_the_row_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(roster_import, "MAX_ROWS", 100)
+    monkeypatch.setattr(roster, "MAX_ROWS", 100)
     pulled = 0
 
     def endless() -> Iterator[str]:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from service.voice import Notice, Scripts
-from service.wording import Wording
+from service.messages.wording import Wording
+from service.voice.scripts import Notice, Scripts
 
 ACTION = "https://peerline.example/twilio/voice/reminder/k3y?outbox=7&try=1"
 GROUP = "Tuesday Night Recovery Circle"

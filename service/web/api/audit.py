@@ -8,7 +8,8 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
-from service.api.auth import (
+from service.models import AuditEntry
+from service.web.api.auth import (
     Input,
     api_blueprint,
     filtered,
@@ -16,7 +17,6 @@ from service.api.auth import (
     page_of,
     require_admin,
 )
-from service.models import AuditEntry
 
 blp = api_blueprint("audit", "Who did what, when: admins only.")
 

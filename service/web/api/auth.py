@@ -14,8 +14,6 @@ from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import QueryableAttribute
 from werkzeug.routing import IntegerConverter
 
-from service import audit
-from service.accounts import authenticate_token, visible_group_ids
 from service.clock import app_clock
 from service.db import get_session
 from service.models import (
@@ -28,6 +26,8 @@ from service.models import (
     Participant,
     Role,
 )
+from service.people import audit
+from service.people.accounts import authenticate_token, visible_group_ids
 
 T = TypeVar("T")
 InAGroup = TypeVar("InAGroup", Campaign, InboundMessage, Membership, OutboxMessage)

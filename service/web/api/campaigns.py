@@ -8,7 +8,21 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
-from service.api.auth import (
+from service.campaigns.campaigns import (
+    LAST_STAGE_DAY,
+    LONGEST_WINDOW_HOURS,
+    MAX_NAME,
+    CampaignError,
+    CampaignSpec,
+    create_campaign,
+    set_campaign_status,
+)
+from service.campaigns.preview import PreviewLine, preview
+from service.clock import app_clock
+from service.db import get_session
+from service.messages.wording import LANGUAGES
+from service.models import Campaign, CampaignKind, CampaignStatus, Group
+from service.web.api.auth import (
     Input,
     actor,
     api_blueprint,
@@ -20,20 +34,6 @@ from service.api.auth import (
     page_of,
     refuse,
 )
-from service.campaigns import (
-    LAST_STAGE_DAY,
-    LONGEST_WINDOW_HOURS,
-    MAX_NAME,
-    CampaignError,
-    CampaignSpec,
-    create_campaign,
-    set_campaign_status,
-)
-from service.clock import app_clock
-from service.db import get_session
-from service.models import Campaign, CampaignKind, CampaignStatus, Group
-from service.preview import PreviewLine, preview
-from service.wording import LANGUAGES
 
 blp = api_blueprint("campaigns", "Reminders, encouragement and broadcasts, with a preview.")
 

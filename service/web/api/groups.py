@@ -9,7 +9,12 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
-from service.api.auth import (
+from service.campaigns.headcount import Headcount, headcounts
+from service.campaigns.stats import GroupStats, group_stats
+from service.clock import app_clock
+from service.db import get_session
+from service.models import Group, Membership, MembershipStatus
+from service.web.api.auth import (
     Input,
     api_blueprint,
     attributes,
@@ -17,11 +22,6 @@ from service.api.auth import (
     my_group,
     refuse,
 )
-from service.clock import app_clock
-from service.db import get_session
-from service.headcount import Headcount, headcounts
-from service.models import Group, Membership, MembershipStatus
-from service.stats import GroupStats, group_stats
 
 blp = api_blueprint("groups", "Groups the caller coordinates (all of them, for an admin).")
 

@@ -11,11 +11,12 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
 
-from service.api.auth import Input, api_blueprint, audited, my_group, refuse
 from service.clock import app_clock
 from service.config import Settings
 from service.db import get_session
-from service.roster_import import RosterError, apply_import, parse, plan_import
+from service.people.roster import RosterError, parse
+from service.people.roster_import import apply_import, plan_import
+from service.web.api.auth import Input, api_blueprint, audited, my_group, refuse
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,12 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service import inbox
-from service.api.auth import (
+from service.clock import app_clock
+from service.conversation import inbox
+from service.db import get_session
+from service.models import InboundMessage, Participant
+from service.phones import mask
+from service.web.api.auth import (
     Input,
     api_blueprint,
     audited,
@@ -21,10 +25,6 @@ from service.api.auth import (
     one_of_mine,
     page_of,
 )
-from service.clock import app_clock
-from service.db import get_session
-from service.models import InboundMessage, Participant
-from service.phones import mask
 
 blp = api_blueprint("inbox", "Messages that need a human, and the coordinator's replies.")
 

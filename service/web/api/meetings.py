@@ -7,10 +7,7 @@ from typing import Any, NoReturn
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from service.api.auth import Input, LocalDateTime, actor, api_blueprint, my_group, refuse
-from service.clock import app_clock
-from service.db import get_session
-from service.meetings import (
+from service.campaigns.meetings import (
     LONGEST_MEETING,
     MAX_LOCATION,
     MeetingError,
@@ -22,7 +19,10 @@ from service.meetings import (
     schedule_of_group,
     upcoming,
 )
+from service.clock import app_clock
+from service.db import get_session
 from service.models import MeetingSchedule
+from service.web.api.auth import Input, LocalDateTime, actor, api_blueprint, my_group, refuse
 
 blp = api_blueprint("meetings", "When a group meets: its schedule, and single meetings changed.")
 

@@ -9,7 +9,10 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from service.api.auth import (
+from service.db import get_session
+from service.models import Channel, OutboxKind, OutboxMessage, OutboxState, Participant
+from service.phones import mask
+from service.web.api.auth import (
     Input,
     api_blueprint,
     attributes,
@@ -18,9 +21,6 @@ from service.api.auth import (
     one_of_mine,
     page_of,
 )
-from service.db import get_session
-from service.models import Channel, OutboxKind, OutboxMessage, OutboxState, Participant
-from service.phones import mask
 
 blp = api_blueprint("outbox", "Every planned, sent or held-back text and call.")
 

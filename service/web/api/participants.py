@@ -10,7 +10,32 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service.api.auth import (
+from service.clock import app_clock
+from service.config import Settings
+from service.db import get_session
+from service.messages.wording import LANGUAGES
+from service.models import (
+    Channel,
+    ConsentEvent,
+    ConsentState,
+    Group,
+    Membership,
+    MembershipStatus,
+    Participant,
+)
+from service.people.erasure import erase_participant
+from service.people.participants import (
+    MAX_NAME,
+    MAX_NOTE,
+    Details,
+    Enrolled,
+    ParticipantError,
+    enrol,
+    remove_from_group,
+    update_details,
+)
+from service.phones import InvalidPhone, mask, normalize
+from service.web.api.auth import (
     Input,
     actor,
     api_blueprint,
@@ -26,31 +51,6 @@ from service.api.auth import (
     page_of,
     refuse,
 )
-from service.clock import app_clock
-from service.config import Settings
-from service.db import get_session
-from service.erasure import erase_participant
-from service.models import (
-    Channel,
-    ConsentEvent,
-    ConsentState,
-    Group,
-    Membership,
-    MembershipStatus,
-    Participant,
-)
-from service.participants import (
-    MAX_NAME,
-    MAX_NOTE,
-    Details,
-    Enrolled,
-    ParticipantError,
-    enrol,
-    remove_from_group,
-    update_details,
-)
-from service.phones import InvalidPhone, mask, normalize
-from service.wording import LANGUAGES
 
 participants_blp = api_blueprint(
     "participants", "People in the caller's groups: enrol, read, update, erase."

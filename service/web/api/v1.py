@@ -16,8 +16,8 @@ from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import Schema, fields
 
-from service.api import audit, campaigns, groups, imports, inbox, meetings, outbox, participants
-from service.api.auth import MAX_ID, IdConverter, LocalDateTime
+from service.web.api import audit, campaigns, groups, imports, inbox, meetings, outbox, participants
+from service.web.api.auth import MAX_ID, IdConverter, LocalDateTime
 
 
 class ErrorSchema(Schema):

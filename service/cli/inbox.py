@@ -1,0 +1,95 @@
+"""`peerline inbox`: the replies that need a human, read and answered."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.cli.common import audited, fail, find_group, now
+from service.conversation.inbox import InboxError, mark_read
+from service.conversation.inbox import messages as inbox_messages
+from service.conversation.inbox import reply as inbox_answer
+from service.db import get_session
+from service.models import Group, InboundMessage, Participant
+from service.phones import mask
+from service.sending.dispatch import send_now
+
+
+@click.group(
+    invoke_without_command=True,
+    help="What people wrote that needs a human, urgent first; `read ID`, `reply ID TEXT`.",
+)
+@click.option("--group", "code", help="Only this group's messages.")
+@click.option("--unread", is_flag=True, help="Only messages nobody has read.")
+@click.option("--show-phones", is_flag=True, help="Full numbers, to call someone back.")
+@click.pass_context
+@with_appcontext
+def inbox(ctx: click.Context, code: str | None, unread: bool, show_phones: bool) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    session = get_session()
+    groups = [find_group(session, code).id] if code else None
+    found = inbox_messages(session, groups, unread_only=unread)
+    if not found:
+        click.echo("nothing waiting")
+        return
+    names = dict(session.execute(select(Group.id, Group.join_code)).all())
+    people = {
+        p.id: p
+        for p in session.scalars(
+            select(Participant).where(Participant.id.in_({m.participant_id for m in found}))
+        )
+    }
+    click.echo("ID\tURGENT\tREAD\tRECEIVED (UTC)\tGROUP\tFROM\tMESSAGE")
+    for m in found:
+        person = people.get(m.participant_id) if m.participant_id else None
+        phone = person.phone if person else m.from_phone
+        who = (phone if show_phones else mask(phone)) if phone else "(erased)"
+        if person and person.name:
+            who = f"{person.name} {who}"
+        click.echo(
+            f"{m.id}\t{'URGENT' if m.urgent else ''}\t{'read' if m.read else 'new'}\t"
+            f"{m.received_at:%Y-%m-%d %H:%M}\t{names.get(m.group_id or 0, '-')}\t{who}\t{m.body}"
+        )
+
+
+def find_message(session: Session, message_id: int) -> InboundMessage:
+    message = session.get(InboundMessage, message_id)
+    if message is None:
+        fail(f"no message {message_id} in the inbox")
+    assert message is not None
+    return message
+
+
+@inbox.command("read", help="Mark a message read.")
+@click.argument("message_id", type=int)
+@with_appcontext
+def inbox_read(message_id: int) -> None:
+    session = get_session()
+    message = find_message(session, message_id)
+    mark_read(message)
+    audited(session, "inbox.read", message)
+    session.commit()
+    click.echo(f"message {message_id} marked read")
+
+
+@inbox.command("reply", help="Answer a message by text; refused if they opted out.")
+@click.argument("message_id", type=int)
+@click.argument("text")
+@with_appcontext
+def inbox_reply(message_id: int, text: str) -> None:
+    session = get_session()
+    message = find_message(session, message_id)
+    try:
+        row = inbox_answer(session, message, text, now())
+    except InboxError as error:
+        session.rollback()
+        fail(f"not sent: {error}")
+        return
+    audited(session, "inbox.reply", message)
+    session.commit()
+    [sent] = send_now(current_app._get_current_object(), [row.id])  # type: ignore[attr-defined]
+    click.echo(f"reply to message {message_id}: {sent.state.value}")

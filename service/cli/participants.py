@@ -1,0 +1,130 @@
+"""`peerline participants`: enrolling people, listing them, erasing one."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from service.cli.common import audited, fail, find_group, now, settings
+from service.db import get_session
+from service.models import Channel, Membership, Participant
+from service.people import audit
+from service.people.erasure import erase_participant
+from service.people.participants import Details, ParticipantError, enrol
+from service.phones import InvalidPhone, mask, normalize
+from service.sending.dispatch import send_now
+
+
+@click.group(help="Participants and their memberships.")
+def participants() -> None:
+    pass
+
+
+@participants.command("add")
+@click.option("--phone", required=True)
+@click.option("--group", "code", required=True, help="The group's join code.")
+@click.option("--name", default=None)
+@click.option("--language", type=click.Choice(["en", "es"]), default=None)
+@click.option("--timezone", "zone", default=None, help="Defaults to the group's.")
+@click.option("--channel", type=click.Choice([c.value for c in Channel]), default="sms")
+@click.option(
+    "--consented",
+    "consent_note",
+    default=None,
+    help="Record prior written consent (say where it is kept); otherwise they are invited to "
+    "reply YES.",
+)
+@with_appcontext
+def participants_add(
+    phone: str,
+    code: str,
+    name: str | None,
+    language: str | None,
+    zone: str | None,
+    channel: str,
+    consent_note: str | None,
+) -> None:
+    config = settings()
+    session = get_session()
+    try:
+        number = normalize(phone, config.default_region)
+    except InvalidPhone as error:
+        fail(f"--phone: {error}")
+        return
+    group = find_group(session, code)
+    try:
+        enrolled = enrol(
+            session,
+            group,
+            number,
+            Details(name=name, language=language, timezone=zone, channel=Channel(channel)),
+            consent_note=consent_note,
+            secret_key=config.secret_key,
+            wording=current_app.extensions["peerline.wording"],
+            now=now(),
+            actor=audit.command_line_actor(),
+        )
+    except ParticipantError as error:
+        option = {"consent_note": "consented"}.get(error.field or "", error.field)
+        fail(f"--{option}: {error}")
+        return
+    session.commit()
+    if enrolled.opted_out:
+        click.echo(
+            f"{mask(number)} has opted out; added as pending. Only they can opt back in "
+            "(by texting START or JOIN)."
+        )
+        return
+    click.echo(f"{mask(number)} is {enrolled.membership.status.value} in {group.join_code}")
+    if enrolled.invitation is not None:
+        send_now(current_app._get_current_object(), [enrolled.invitation.id])  # type: ignore[attr-defined]
+        click.echo("invited by text to reply YES")
+
+
+@participants.command(
+    "erase", help="Forget a person: number, name and words go; counts and opt-outs stay."
+)
+@click.option("--phone", required=True)
+@click.option("--yes", is_flag=True, help="Do it without asking.")
+@with_appcontext
+def participants_erase(phone: str, yes: bool) -> None:
+    session = get_session()
+    try:
+        number = normalize(phone, settings().default_region)
+    except InvalidPhone as error:
+        fail(f"--phone: {error}")
+        return
+    participant = session.scalar(select(Participant).where(Participant.phone == number))
+    if participant is None:
+        fail(f"no participant has the number {mask(number)}")
+        return
+    if not yes:
+        click.confirm(f"Erase {mask(number)} for good?", abort=True)
+    audited(session, "participant.erase", participant)
+    erased = erase_participant(session, participant, now())
+    session.commit()
+    click.echo(
+        f"{mask(number)} erased: {erased.texts_out} texts to them and {erased.texts_in} from "
+        f"them kept without words or number; {erased.ledger_entries} consent records kept "
+        "as a keyed hash"
+    )
+
+
+@participants.command("list")
+@click.option("--group", "code", default=None)
+@click.option("--show-phones", is_flag=True, help="Show full numbers instead of masked ones.")
+@with_appcontext
+def participants_list(code: str | None, show_phones: bool) -> None:
+    session = get_session()
+    query = select(Participant, Membership).join(Membership).order_by(Participant.id)
+    if code:
+        query = query.where(Membership.group_id == find_group(session, code).id)
+    click.echo("ID\tPHONE\tNAME\tGROUP\tMEMBERSHIP\tCONSENT\tCHANNEL")
+    for participant, membership in session.execute(query):
+        phone = participant.phone if show_phones else mask(participant.phone)
+        click.echo(
+            f"{participant.id}\t{phone}\t{participant.name or ''}\t{membership.group.join_code}\t"
+            f"{membership.status.value}\t{participant.consent.value}\t{participant.channel.value}"
+        )

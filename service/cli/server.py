@@ -1,0 +1,35 @@
+"""`peerline web`: the web app under gunicorn, beside one or more `peerline worker`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from service.config import Settings
+
+
+@click.command(
+    help="Serve the web app with gunicorn (no scheduler: run `peerline worker` beside it)."
+)
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+def web(bind: str, workers: int, threads: int) -> None:
+    Settings.from_env()  # a bad setting stops us here, in one line, not in every worker
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--access-logfile",
+        "-",
+        "service.app:create_app()",
+    ]
+    os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter, fixed arguments

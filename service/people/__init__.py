@@ -1,0 +1,3 @@
+"""The people: participants and their consent, coordinators and their accounts, rosters, erasure
+and the audit log.
+"""
