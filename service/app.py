@@ -14,7 +14,7 @@ from service.clock import app_clock, utc_now
 from service.config import Settings
 from service.messages.wording import Wording
 from service.sending.gateway import Gateway, gateway_for
-from service.web import errors, health, phone, sms, voice
+from service.web import errors, headers, health, phone, sms, voice
 from service.web.api import v1
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ def create_app(
         __name__,
         instance_path=str(settings.instance_dir),
         template_folder=str(_web_templates()),
+        static_folder=str(_web_templates() / "static"),
     )
     logs.configure(settings.log_level)
     app.config.update(
@@ -58,6 +59,7 @@ def create_app(
     v1.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(errors.bp)
+    app.register_blueprint(headers.bp)
     if settings.mode == "demo":
         app.register_blueprint(phone.bp)
     if settings.uses_twilio and settings.public_url is None:

@@ -54,6 +54,7 @@ class Settings:
     send_lease: float = 120.0  # seconds a claimed row is a worker's before others look it up
     twilio_timeout: float = 10.0  # seconds to wait for Twilio's answer before calling it unknown
     metrics_port: int | None = None  # where `peerline worker` serves its own /metrics
+    metrics_token: str | None = None  # the bearer token /metrics on the web port asks for
     call_rate: float | None = 1.0  # calls a second from our number, across all workers
     call_retries: int = 2  # more tries after a busy line or no answer
     call_retry_spacing: float = 30 * 60.0  # seconds between those tries
@@ -178,6 +179,10 @@ class Settings:
         ):
             raise ConfigError("PEERLINE_METRICS_PORT", "a port number from 1 to 65535")
 
+        metrics_token = get("PEERLINE_METRICS_TOKEN")
+        if metrics_token is not None and len(metrics_token) < 16:
+            raise ConfigError("PEERLINE_METRICS_TOKEN", "at least 16 characters, hard to guess")
+
         lease = _positive("PEERLINE_SEND_LEASE", get("PEERLINE_SEND_LEASE") or "120")
         timeout = _positive("TWILIO_TIMEOUT", get("TWILIO_TIMEOUT") or "10")
         if lease < timeout + 3:
@@ -217,6 +222,7 @@ class Settings:
             send_lease=lease,
             twilio_timeout=timeout,
             metrics_port=int(metrics_port) if metrics_port else None,
+            metrics_token=metrics_token,
             call_rate=call_rate,
             call_retries=int(retries),
             call_retry_spacing=spacing * 60,

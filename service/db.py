@@ -17,11 +17,14 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     pool_size: connections kept open (PostgreSQL), enough for every sending thread at once.
     """
     parsed = make_url(url)
+    # A statement's parameters hold phone numbers and words; errors must not quote them.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10, hide_parameters=True
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

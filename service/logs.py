@@ -1,36 +1,53 @@
-"""Logging that never writes a full phone number."""
+"""Logging that never writes a full phone number, in a message, a traceback or a stack."""
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
+from typing import TextIO
 
 from service.phones import mask
 
 # Anything that looks like an international number, however it is punctuated.
-_PHONE = re.compile(r"\+\d[\d\s().-]{6,18}\d")
+_INTERNATIONAL = re.compile(r"\+\d[\d\s().-]{6,18}\d")
+# A national number as people type it (2025550188, 202-555-0188, (202) 555 0188), not part of
+# a longer word or number such as a SID or a hash.
+_NATIONAL = re.compile(r"(?<![\w+])\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-class MaskPhones(logging.Filter):
-    """Rewrites each record's message with every phone number masked."""
+def mask_phones(text: str) -> str:
+    """text with every phone number in it masked: +1******0188."""
+    text = _INTERNATIONAL.sub(lambda m: mask(re.sub(r"[^\d+]", "", m.group())), text)
+    return _NATIONAL.sub(lambda m: mask(re.sub(r"\D", "", m.group())), text)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = _PHONE.sub(lambda m: mask(re.sub(r"[^\d+]", "", m.group())), message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
+
+class MaskingFormatter(logging.Formatter):
+    """Formats a record whole (message, exception and stack), then masks phone numbers in it.
+
+    Masking the finished text, not the message alone, covers what a traceback quotes: an
+    exception's message, a database error's parameters, a line of source.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_phones(super().format(record))
+
+
+def handler(stream: TextIO | None = None) -> logging.Handler:
+    """A handler writing masked lines to stream (standard error by default)."""
+    made = logging.StreamHandler(stream or sys.stderr)
+    made.setFormatter(MaskingFormatter(FORMAT))
+    return made
 
 
 def configure(level: str) -> None:
     """Log to standard error, masked; quiet chatty libraries (twilio-python logs
     request headers at INFO; APScheduler logs every tick)."""
     root = logging.getLogger()
-    if not any(isinstance(f, MaskPhones) for h in root.handlers for f in h.filters):
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler.addFilter(MaskPhones())
-        root.addHandler(handler)
+    if not any(isinstance(h.formatter, MaskingFormatter) for h in root.handlers):
+        root.addHandler(handler())
     root.setLevel(level)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)

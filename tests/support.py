@@ -34,6 +34,7 @@ from service.sending.gateway import GatewayError, OutgoingCall, OutgoingText, Re
 
 AUTH_TOKEN = "12345678901234567890123456789012"
 PUBLIC_URL = "https://peerline.example.org"
+METRICS_TOKEN = "metrics-scraper-token-0123456789"
 
 
 @dataclass
@@ -92,6 +93,7 @@ def make_settings(database_url: str, **overrides: str) -> Settings:
         "PEERLINE_PUBLIC_URL": PUBLIC_URL,
         "PEERLINE_LOG_LEVEL": "DEBUG",
         "PEERLINE_SEND_RATE": "off",  # the tests of the rate limit turn it on
+        "PEERLINE_METRICS_TOKEN": METRICS_TOKEN,
         **overrides,
     }
     return Settings.from_env(env, mode="test")

@@ -26,7 +26,9 @@ def http_error(error: HTTPException) -> tuple[Response | str, int, dict[str, str
     code = error.code or 500
     # The API's abort() (flask-smorest, webargs) brings a message, field problems, headers.
     data = getattr(error, "data", None) or {}
-    headers = dict(data.get("headers") or {})
+    # The error's own headers (Allow on a 405, WWW-Authenticate on a 401), then the API's.
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
     message = data.get("message") or error.description
     if wants_json():
         body: dict[str, object] = {"error": error.name, "message": message}

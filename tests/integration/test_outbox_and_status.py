@@ -24,6 +24,7 @@ from service.models import (
 )
 from service.sending.gateway import GatewayError
 from tests.support import (
+    METRICS_TOKEN,
     PUBLIC_URL,
     Clock,
     RecordingGateway,
@@ -324,7 +325,7 @@ def test_metrics_and_status_report_the_outbox_from_the_database(
     invoke(runner, "send", "--group", "CIRCLE", "hello")
     clock.now += timedelta(minutes=1)  # Alex's retry (5 s, jittered by 20%) is 54-56 s overdue
 
-    page = client.get("/metrics")
+    page = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
 
     assert page.status_code == 200
     assert page.mimetype == "text/plain"

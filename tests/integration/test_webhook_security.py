@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Callable
@@ -9,10 +10,11 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
+from service import logs
 from service.config import Settings
 from service.models import Base, InboundMessage, OutboxMessage
 from tests.support import (
@@ -196,6 +198,53 @@ def test_no_full_phone_number_appears_in_any_log_line(
     digits = re.sub(r"\D", "", logged)
     for phone in (newcomer, ON_CALL, "+12025550188"):
         assert phone[1:] not in digits, f"{phone} leaked into the logs"
+
+
+def test_a_database_error_mid_conversation_logs_its_traceback_without_the_number(
+    client: FlaskClient, session: Session
+) -> None:
+    """What reaches the log is the formatted line, traceback included: the driver's error
+    quotes the statement, and SQLAlchemy would quote its parameters (the number) with it."""
+    make_group(session, "CIRCLE")
+    newcomer = "+12025550177"
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "CREATE FUNCTION refuse_people() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'no new people today'; END $$"
+            )
+        )
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse_people BEFORE INSERT ON participants "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_people()"
+            )
+        )
+    else:
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse_people BEFORE INSERT ON participants "
+                "BEGIN SELECT RAISE(ABORT, 'no new people today'); END"
+            )
+        )
+    session.commit()
+    written = io.StringIO()
+    capture = logs.handler(written)
+    logging.getLogger().addHandler(capture)
+    try:
+        text_in(client, newcomer, "JOIN CIRCLE")
+    finally:
+        logging.getLogger().removeHandler(capture)
+        session.rollback()
+        if session.get_bind().dialect.name == "postgresql":  # the next test's database too
+            session.execute(text("DROP TRIGGER refuse_people ON participants"))
+            session.execute(text("DROP FUNCTION refuse_people()"))
+            session.commit()
+
+    logged = written.getvalue()
+    assert "Traceback" in logged and "no new people today" in logged  # the error is all there
+    digits = re.sub(r"\D", "", logged)
+    assert newcomer[2:] not in digits, f"{newcomer} leaked into a traceback"
 
 
 def test_health_and_readiness(client: FlaskClient) -> None:
