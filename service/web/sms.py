@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -18,13 +17,22 @@ from service.messages.outbox import PROVIDER_STATUS, advance
 from service.models import OutboxMessage, Participant
 from service.phones import is_e164, mask
 from service.sending.provider_errors import apply_error_code
-from service.web.webhook import MAX_FIELD, field, settings, signed
+from service.web.webhook import (
+    MAX_FIELD,
+    field,
+    number,
+    row_id,
+    said,
+    settings,
+    sid,
+    sid_elsewhere,
+    signed,
+)
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
 
-MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
 MAX_BODY = 1600
 
 
@@ -39,11 +47,9 @@ def _now() -> datetime:
 @bp.post("/sms")
 @signed
 def incoming_sms() -> Response:
-    sid = field("MessageSid", limit=34)
+    message_sid = sid("MessageSid", "message")
     sender = field("From", limit=16)
-    body = field("Body", required=False, limit=MAX_BODY)
-    if not MESSAGE_SID.fullmatch(sid):
-        abort(400, description="MessageSid is malformed")
+    body = said("Body", limit=MAX_BODY)
     if not is_e164(sender):
         abort(400, description="From is not an E.164 phone number")
     if any(len(v) > MAX_FIELD for v in request.form.values()):
@@ -52,10 +58,10 @@ def incoming_sms() -> Response:
     config = settings()
     session = get_session()
     text = IncomingText(
-        message_sid=sid,
+        message_sid=message_sid,
         from_phone=sender,
         body=body,
-        opt_out_type=request.form.get("OptOutType") or None,
+        opt_out_type=field("OptOutType", required=False, limit=32) or None,
     )
     for attempt in (1, 2):
         conversation = Conversation(
@@ -75,7 +81,7 @@ def incoming_sms() -> Response:
             session.rollback()
             if attempt == 2:
                 raise
-            log.info("text %s raced another request; handling it again", sid)
+            log.info("text %s raced another request; handling it again", message_sid)
 
     reply = MessagingResponse()
     for words in outcome.replies:
@@ -87,38 +93,34 @@ def incoming_sms() -> Response:
 @bp.post("/sms/status")
 @signed
 def sms_status() -> Response:
-    sid = field("MessageSid", limit=34)
+    message_sid = sid("MessageSid", "message")
     status = field("MessageStatus", limit=32)
-    error_code = field("ErrorCode", required=False, limit=8)
-    if not MESSAGE_SID.fullmatch(sid):
-        abort(400, description="MessageSid is malformed")
-    if error_code and not error_code.isdigit():
-        abort(400, description="ErrorCode is not a number")
+    error_code = number("ErrorCode")
 
     session = get_session()
-    row_id = request.args.get("outbox", "")
-    row = None
-    if row_id.isdigit():
-        row = session.get(OutboxMessage, int(row_id))
-        if row is not None and row.provider_sid not in (None, sid):
-            log.warning("status callback for outbox %s names another message %s", row_id, sid)
-            row = None
+    named = row_id()
+    row = session.get(OutboxMessage, named) if named is not None else None
+    if row is not None and (
+        row.provider_sid not in (None, message_sid) or sid_elsewhere(session, row, message_sid)
+    ):
+        log.warning("status callback for outbox %s names another message %s", named, message_sid)
+        row = None
     if row is None:
-        row = session.scalar(select(OutboxMessage).where(OutboxMessage.provider_sid == sid))
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.provider_sid == message_sid))
     if row is None:
-        log.info("status %s for unknown message %s; ignored", status, sid)
+        log.info("status %s for unknown message %s; ignored", status, message_sid)
         return Response(status=200)
 
     moment = _now()
     if row.provider_sid is None:
-        row.provider_sid = sid  # the callback beat our own record of the send
+        row.provider_sid = message_sid  # the callback beat our own record of the send
     state = PROVIDER_STATUS.get(status)
     if state is not None and advance(row, state, moment):
         log.info("outbox %s is now %s", row.id, state.value)
     if error_code:
-        row.error_code = int(error_code)
+        row.error_code = error_code
         participant = session.get(Participant, row.participant_id) if row.participant_id else None
-        apply_error_code(session, participant, int(error_code), moment, row)
+        apply_error_code(session, participant, error_code, moment, row)
         if participant is not None:
             log.info("error %s for %s recorded", error_code, mask(participant.phone))
     session.commit()

@@ -18,6 +18,7 @@ from typing import ParamSpec
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 from service.campaigns.composer import find_occurrence, next_meeting_for, when_words
 from service.campaigns.headcount import record_answer
@@ -39,7 +40,7 @@ from service.people import consent
 from service.phones import InvalidPhone, mask, normalize, phone_hash
 from service.voice.calls import MACHINE, record_call_status
 from service.voice.scripts import Scripts
-from service.web.webhook import field, settings, signed
+from service.web.webhook import field, row_id, said, settings, sid, sid_elsewhere, signed
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,16 @@ def spoken(view: Callable[P, Response]) -> Callable[P, Response]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         try:
             return view(*args, **kwargs)
+        except HTTPException as refused:  # a parameter no call of ours would carry
+            log.warning(
+                "voice webhook %s refused (%s); the caller hears an apology",
+                request.path,
+                refused.description,
+            )
         except Exception:
             log.exception("voice webhook %s failed; the caller hears an apology", request.path)
-            get_session().rollback()
-            return xml(scripts().error(language=_lang()))
+        get_session().rollback()
+        return xml(scripts().error(language=_lang()))
 
     return wrapper
 
@@ -95,7 +102,7 @@ def _try() -> int:
 
 
 def _digits() -> str:
-    return request.form.get("Digits", "")[:20]
+    return said("Digits", limit=20)
 
 
 def _first_name(participant: Participant) -> str | None:
@@ -118,12 +125,13 @@ def stop_everything(session: Session, participant: Participant, key: str) -> Non
 
 def _call_row(session: Session) -> tuple[OutboxMessage, Participant] | None:
     """The outbox row a reminder call is about, if the request really is about it."""
-    row_id = request.args.get("outbox", "")
-    row = session.get(OutboxMessage, int(row_id)) if row_id.isdigit() else None
+    named = row_id()
+    row = session.get(OutboxMessage, named) if named is not None else None
     if row is None or row.channel is not Channel.VOICE or row.participant_id is None:
         return None
-    sid = request.form.get("CallSid", "")
-    if row.provider_sid not in (None, sid):
+    call_sid = sid("CallSid", "call")
+    if row.provider_sid not in (None, call_sid) or sid_elsewhere(session, row, call_sid):
+        log.warning("call webhook for outbox %s names another call %s", row.id, call_sid)
         return None
     participant = session.get(Participant, row.participant_id)
     return None if participant is None else (row, participant)
@@ -145,8 +153,8 @@ def reminder() -> Response:
         return xml(scripts().error(language="en"))
     row, participant = found
     lang = participant.language
-    answered_by = request.form.get("AnsweredBy", "")[:32] or None
-    row.provider_sid = row.provider_sid or request.form.get("CallSid") or None
+    answered_by = field("AnsweredBy", required=False, limit=32) or None
+    row.provider_sid = row.provider_sid or sid("CallSid", "call")
     row.answered_by = answered_by
     group, occurrence = _occurrence(session, row)
     if answered_by is not None and answered_by.startswith(MACHINE):
@@ -225,19 +233,27 @@ def reminder_key() -> Response:
 @signed
 def call_status() -> Response:
     """Twilio's report on a call: ringing, answered, completed, busy, no answer, failed."""
-    sid = field("CallSid", limit=34)
+    call_sid = sid("CallSid", "call")
     status = field("CallStatus", limit=32)
+    answered_by = field("AnsweredBy", required=False, limit=32) or None
     session = get_session()
-    row_id = request.args.get("outbox", "")
-    row = session.get(OutboxMessage, int(row_id)) if row_id.isdigit() else None
+    named = row_id()
+    row = session.get(OutboxMessage, named) if named is not None else None
+    if row is not None and sid_elsewhere(session, row, call_sid):
+        log.warning("call status for outbox %s names another call %s", named, call_sid)
+        row = None
     if row is None:
-        row = session.scalar(select(OutboxMessage).where(OutboxMessage.provider_sid == sid))
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.provider_sid == call_sid))
     if row is None or row.channel is not Channel.VOICE:
-        log.info("call status %s for unknown call %s; ignored", status, sid)
+        log.info("call status %s for unknown call %s; ignored", status, call_sid)
         return Response(status=200)
-    answered_by = request.form.get("AnsweredBy") or None
     if record_call_status(
-        row, sid=sid, status=status, answered_by=answered_by, settings=settings(), moment=_now()
+        row,
+        sid=call_sid,
+        status=status,
+        answered_by=answered_by,
+        settings=settings(),
+        moment=_now(),
     ):
         session.commit()
     return Response(status=200)
@@ -384,8 +400,8 @@ def join_confirm() -> Response:
     """1 confirms joining (the second step of a keypad opt-in), 2 cancels."""
     session = get_session()
     lang, digits, tries = _lang(), _digits(), _try()
-    group_id = request.args.get("group", "")
-    group = session.get(Group, int(group_id)) if group_id.isdigit() else None
+    group_id = row_id("group")
+    group = session.get(Group, group_id) if group_id is not None else None
     number, participant = _caller(session)
     if group is None or number is None:
         return xml(scripts().error(language=lang))

@@ -6,12 +6,14 @@ import functools
 from collections.abc import Collection, Sequence
 from typing import Any, NoReturn, TypeVar
 
-from flask import g, request
+from flask import Request, g, request
 from flask_smorest import Blueprint, abort
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import QueryableAttribute
+from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.flaskparser import abort as webargs_abort
 from werkzeug.routing import IntegerConverter
 
 from service.clock import app_clock
@@ -61,30 +63,85 @@ class LocalDateTime(fields.NaiveDateTime):
 
 class Input(Schema):
     """A request's query or body: no NUL characters anywhere (PostgreSQL's text cannot hold
-    them, and no person types one)."""
+    them, and no person types one), and no deeper than any request of ours needs."""
 
     @pre_load
-    def _no_nul(self, data: Any, **_: Any) -> Any:
-        if _holds_nul(data):
-            raise ValidationError("NUL characters are not allowed.")
+    def _plain(self, data: Any, **_: Any) -> Any:
+        if problem := _problem(data):
+            raise ValidationError(problem)
         return data
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if hasattr(value, "getlist"):  # a query string: every value of every key
-        return any(_holds_nul(k) or _holds_nul(value.getlist(k)) for k in value)
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
+MAX_DEPTH = 16  # the deepest request body of ours is 3 levels; this leaves room and no more
+
+
+def _problem(data: Any) -> str | None:
+    """What makes a query or body unfit to read, looked at one value at a time (no recursion,
+    so a body nested a thousand deep is refused, not a crash)."""
+    waiting: list[tuple[Any, int]] = [(data, 0)]
+    while waiting:
+        value, depth = waiting.pop()
+        if depth > MAX_DEPTH:
+            return f"The request is nested more than {MAX_DEPTH} levels deep."
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "NUL characters are not allowed."
+        elif hasattr(value, "getlist"):  # a query string: every value of every key
+            waiting.extend(
+                (item, depth + 1) for key in value for item in [key, *value.getlist(key)]
+            )
+        elif isinstance(value, dict):
+            waiting.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            waiting.extend((item, depth + 1) for item in value)
+    return None
+
+
+def json_depth(body: bytes) -> int:
+    """How deep a JSON document's arrays and objects nest, read without decoding it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+class Parser(FlaskParser):
+    """webargs' parser, refusing a JSON body nested deeper than MAX_DEPTH before decoding it:
+    Python's decoder recurses, and a few thousand brackets exhaust its stack."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        body = req.get_data(cache=True)
+        if (
+            is_json_request(req)
+            and body.count(b"[") + body.count(b"{") > MAX_DEPTH
+            and json_depth(body) > MAX_DEPTH
+        ):
+            message = f"The request is nested more than {MAX_DEPTH} levels deep."
+            webargs_abort(422, message=message, messages={"json": [message]})
+        return super()._raw_load_json(req)
+
+
+class ApiBlueprint(Blueprint):  # type: ignore[misc]
+    ARGUMENTS_PARSER = Parser()
 
 
 def api_blueprint(name: str, description: str) -> Blueprint:
     """A blueprint whose every route needs a valid bearer token."""
-    blp = Blueprint(name, __name__, description=description)
+    blp = ApiBlueprint(name, __name__, description=description)
     blp.before_request(_authenticate)
     return blp
 
