@@ -1,33 +1,39 @@
-"""`peerline send` and `peerline status`: a text to a whole group now, and what the outbox holds."""
+"""`peerline send` and `peerline status`: a text to a whole group, and what the outbox holds."""
 
 from __future__ import annotations
 
 import secrets
 import sys
 from collections import Counter
-from datetime import timedelta
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from service.cli.common import audited, fail, find_group, now
 from service.db import get_session
-from service.messages.outbox import enqueue
+from service.messages.group_text import members_at_night, text_group
 from service.metrics import summarize
-from service.models import Membership, MembershipStatus, OutboxKind, OutboxState, Participant
+from service.models import OutboxState
 from service.sending.dispatch import send_now
 
 
 @click.command(
-    "send", help="Text every active member of a group now; consent is checked as each goes."
+    "send",
+    help="Text every active member of a group. Members for whom it is night get it when their "
+    "quiet hours end; consent is checked as each goes.",
 )
 @click.option("--group", "code", required=True)
 @click.option("--key", default=None, help="A name for this send; the same key never sends twice.")
+@click.option(
+    "--at-night",
+    is_flag=True,
+    help="Send now even to members for whom it is night (you are asked to confirm).",
+)
+@click.option("--yes", is_flag=True, help="With --at-night: do not ask.")
 @click.argument("text")
 @with_appcontext
-def send(code: str, key: str | None, text: str) -> None:
+def send(code: str, key: str | None, at_night: bool, yes: bool, text: str) -> None:
     session = get_session()
     group = find_group(session, code)
     body = " ".join(text.split())
@@ -35,43 +41,45 @@ def send(code: str, key: str | None, text: str) -> None:
         fail("the text is empty")
     moment = now()
     key = key or secrets.token_hex(8)
-    members = session.scalars(
-        select(Participant)
-        .join(Membership)
-        .where(Membership.group_id == group.id, Membership.status == MembershipStatus.ACTIVE)
-        .order_by(Participant.id)
-    ).all()
-    ids = []
-    for participant in members:
-        row = enqueue(
-            session,
-            send_key=f"one-off:{group.id}:{key}:{participant.id}",
-            kind=OutboxKind.ONE_OFF,
-            body=body,
-            participant=participant,
-            group_id=group.id,
-            now=moment,
-            expires_at=moment + timedelta(hours=4),
-        )
-        if row is not None:
-            ids.append(row.id)
+    if at_night and not yes:
+        asleep = members_at_night(session, group, moment)
+        if asleep:
+            click.confirm(
+                f"It is night for {asleep} member(s) of {group.join_code} (quiet hours "
+                f"{group.quiet_start:%H:%M}-{group.quiet_end:%H:%M} where they live). "
+                "Text them now anyway?",
+                abort=True,
+            )
+    queued = text_group(session, group, body, key=key, now=moment, at_night=at_night)
     audited(
         session,
         "group.send",
         group,
         key=key,
-        queued=len(ids),
+        queued=len(queued.rows),
+        waiting=len(queued.waiting),
+        at_night=at_night,
     )
     session.commit()
-    if not ids:
+    if not queued.rows:
         click.echo(
             f"nothing to send: {group.join_code} has no active members not already sent {key}"
         )
         return
+    waiting = (
+        f"; {len(queued.waiting)} waiting for their morning (quiet hours "
+        f"{group.quiet_start:%H:%M}-{group.quiet_end:%H:%M} where they live)"
+        if queued.waiting
+        else ""
+    )
+    if not queued.now:
+        click.echo(f"{group.join_code}: nothing sent yet{waiting} (key {key})")
+        return
+    ids = [row.id for row in queued.now]
     rows = send_now(current_app._get_current_object(), ids)  # type: ignore[attr-defined]
     tally = Counter(row.state for row in rows)
     summary = ", ".join(f"{n} {state.value}" for state, n in sorted(tally.items()))
-    click.echo(f"{group.join_code}: {summary} (key {key})")
+    click.echo(f"{group.join_code}: {summary}{waiting} (key {key})")
     if tally.get(OutboxState.FAILED) or tally.get(OutboxState.UNKNOWN):
         sys.exit(1)
 

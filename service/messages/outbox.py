@@ -69,9 +69,11 @@ def enqueue(
     group_id: int | None = None,
     to_phone: str | None = None,
     state: OutboxState = OutboxState.QUEUED,
+    due_at: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> OutboxMessage | None:
-    """Add a row under send_key; return None when that key was planned already."""
+    """Add a row under send_key, due now unless due_at says later; return None when that key
+    was planned already."""
     row = OutboxMessage(
         send_key=send_key,
         kind=kind,
@@ -81,7 +83,7 @@ def enqueue(
         to_phone=None if participant else to_phone,
         segments=count_segments(body).segments if body else 1,
         state=state,
-        due_at=now,
+        due_at=due_at or now,
         expires_at=expires_at,
         created_at=now,
         updated_at=now,

@@ -18,6 +18,8 @@ The rules:
 - Encouragement planned inside quiet hours goes out when they end, if that is before its
   window (default 12 hours from the planned time) closes; otherwise it expires. It expires
   when the window closes.
+- A coordinator's one-off text to a group waits for each member's morning, then has its
+  usual four hours; only when the coordinator says it must go at night does it go at once.
 - A message may go at any moment strictly before it expires and outside quiet hours; at its
   expiry it is too late.
 """
@@ -89,6 +91,11 @@ def place_encouragement(
     if send_at == planned:
         return _as_planned(planned, expires_at)
     return _moved(send_at, expires_at, f"moved out of quiet hours ({_label(quiet, zone)})")
+
+
+def next_allowed(moment: datetime, zone: str, quiet: QuietHours) -> datetime:
+    """The first moment at or after moment that is outside quiet hours in zone."""
+    return _next_allowed(quiet, moment, ZoneInfo(zone))
 
 
 def still_sendable(

@@ -309,7 +309,7 @@ def test_coordinator_actions_are_audited_without_phone_numbers(
     ]
     assert all(e.actor.startswith("cli:") for e in entries)
     assert entries[2].details == {"group": "CIRCLE", "status": "active", "consent_recorded": True}
-    assert entries[3].details == {"key": "k1", "queued": 1}
+    assert entries[3].details == {"key": "k1", "queued": 1, "waiting": 0, "at_night": False}
     assert "5550142" not in repr([e.details for e in entries])
 
 
