@@ -17,6 +17,7 @@ from service.clock import app_clock
 from service.db import sessions
 from service.metrics import ProcessMetrics
 from service.sending.dispatch import dispatcher
+from service.web.journal import Journal, database_reachable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,13 @@ def plan_tick(app: Flask) -> None:
         counters: ProcessMetrics = app.extensions["peerline.metrics"]
         counters.planned.labels("written").inc(report.written)
         counters.planned.labels("withdrawn").inc(report.cancelled)
+
+
+def journal_tick(app: Flask) -> None:
+    """Replay the texts kept in the journal while the database was away, once it is back."""
+    journal: Journal = app.extensions["peerline.journal"]
+    if journal.waiting() and database_reachable(app):
+        journal.replay(app)
 
 
 class _DispatchOverlap(logging.Filter):
@@ -73,6 +81,16 @@ def start(
         max_instances=1,
         coalesce=True,  # after a pause, one tick catches up; the outbox knows what is due
         misfire_grace_time=30,
+    )
+    clock.add_job(
+        journal_tick,
+        "interval",
+        args=[app],
+        seconds=plan_every / 6,
+        id="journal",
+        next_run_time=datetime.now(UTC),  # what a killed process left, replayed on start
+        max_instances=1,
+        coalesce=True,
     )
     clock.start()
     log.info(

@@ -16,6 +16,7 @@ from service.messages.wording import Wording
 from service.sending.gateway import Gateway, gateway_for
 from service.web import errors, headers, health, phone, sms, voice
 from service.web.api import v1
+from service.web.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def create_app(
         settings.wording_dir, program=settings.program_name, contact=settings.help_contact
     )
     app.extensions["peerline.gateway"] = gateway or gateway_for(settings)
+    app.extensions["peerline.journal"] = Journal(settings.instance_dir / "journal")
     # The web's threads, or a worker's sending threads and its ticks, each hold a connection.
     db.init_app(app, settings.database_url, pool_size=max(8, settings.send_threads + 4))
 

@@ -10,6 +10,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# A database that is away is known to be away in seconds, not after the kernel's two minutes,
+# and no statement of ours runs longer than this; a stuck one is stopped by the server.
+CONNECT_TIMEOUT = 3
+STATEMENT_TIMEOUT_MS = 30_000
+POOL_TIMEOUT = 10  # seconds to wait for a free connection before giving up
+
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine for url, with SQLite tuned for a web app and a scheduler sharing one file.
@@ -20,7 +26,16 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     # A statement's parameters hold phone numbers and words; errors must not quote them.
     if parsed.get_backend_name() != "sqlite":
         return create_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10, hide_parameters=True
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=10,
+            pool_timeout=POOL_TIMEOUT,
+            hide_parameters=True,
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT,
+                "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            },
         )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -92,9 +92,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    url: str = request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue("pg_url")
     yield url
-    engine = create_engine(url)
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """The run's PostgreSQL database, emptied after the test."""
+    yield postgres_url
+    engine = create_engine(postgres_url)
     with engine.begin() as conn:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

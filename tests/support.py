@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ from service.sending.gateway import GatewayError, OutgoingCall, OutgoingText, Re
 AUTH_TOKEN = "12345678901234567890123456789012"
 PUBLIC_URL = "https://peerline.example.org"
 METRICS_TOKEN = "metrics-scraper-token-0123456789"
+INSTANCES = tempfile.TemporaryDirectory(prefix="peerline-tests-")  # removed when the run ends
 
 
 @dataclass
@@ -94,6 +96,8 @@ def make_settings(database_url: str, **overrides: str) -> Settings:
         "PEERLINE_LOG_LEVEL": "DEBUG",
         "PEERLINE_SEND_RATE": "off",  # the tests of the rate limit turn it on
         "PEERLINE_METRICS_TOKEN": METRICS_TOKEN,
+        # Each app's own folder: a journal kept by one test's app is never another's.
+        "PEERLINE_INSTANCE_DIR": tempfile.mkdtemp(dir=INSTANCES.name),
         **overrides,
     }
     return Settings.from_env(env, mode="test")

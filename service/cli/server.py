@@ -30,6 +30,8 @@ def web(bind: str, workers: int, threads: int) -> None:
         str(threads),
         "--access-logfile",
         "-",
+        "--config",
+        "python:service.web.gunicorn_hooks",
         "service.app:create_app()",
     ]
     os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter, fixed arguments

@@ -46,6 +46,8 @@ class IncomingText:
     from_phone: str
     body: str
     opt_out_type: str | None = None  # set by Twilio's Advanced Opt-Out
+    # The replies it already got (while the database was away): recorded instead of new ones.
+    answered: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -108,7 +110,8 @@ class Conversation:
                 self._alert_coordinators(participant, inbound)
 
         self.session.flush()
-        for n, reply in enumerate(outcome.replies):
+        sent = outcome.replies if text.answered is None else list(text.answered)
+        for n, reply in enumerate(sent):
             enqueue(
                 self.session,
                 send_key=f"reply:{text.message_sid}:{n}",
@@ -418,3 +421,24 @@ class Conversation:
                 to_phone=group.on_call_phone,
                 now=self.now,
             )
+
+
+def answer_without_database(
+    body: str, wording: Wording, crisis_words: tuple[str, ...] | None = None
+) -> list[str]:
+    """The replies a text gets from its words alone, while the database is away.
+
+    A crisis gets its resources, STOP and START their confirmations and HELP its answer, in
+    the language the words were written in; anything else is told it arrived. What the text
+    changes (consent, an answer about a meeting) is done when the text is replayed.
+    """
+    reading = read_message(body, crisis_words or DEFAULT_CRISIS_WORDS)
+    language = reading.language or "en"
+    replies = [wording.render("crisis", language)] if reading.crisis else []
+    said = {
+        Intent.OPT_OUT: "opted_out",
+        Intent.OPT_IN: "opted_in",
+        Intent.HELP: "help",
+    }.get(reading.intent, "received")
+    replies.append(wording.render(said, language, groups=None))
+    return replies

@@ -9,6 +9,8 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 from markupsafe import escape
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,22 @@ def http_error(error: HTTPException) -> tuple[Response | str, int, dict[str, str
             body["details"] = details
         return jsonify(body), code, headers
     return f"<h1>{escape(error.name)}</h1><p>{escape(message)}</p>", code, headers
+
+
+RETRY_AFTER = "30"  # seconds: a database back from a restart is usually back by then
+
+
+@bp.app_errorhandler(OperationalError)
+@bp.app_errorhandler(InterfaceError)
+@bp.app_errorhandler(SQLAlchemyTimeoutError)
+def database_away(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
+    """The database cannot be reached (or is too busy): say so, and when to try again."""
+    log.error("the database is not reachable on %s: %s", request.path, type(error).__name__)
+    headers = {"Retry-After": RETRY_AFTER}
+    message = "The database is not reachable just now; try again in a minute."
+    if wants_json():
+        return jsonify(error="Service Unavailable", message=message), 503, headers
+    return f"<h1>Service Unavailable</h1><p>{message}</p>", 503, headers
 
 
 @bp.app_errorhandler(Exception)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
 from service.clock import app_clock
-from service.conversation.replies import Conversation, IncomingText
+from service.conversation.replies import Conversation, IncomingText, answer_without_database
 from service.db import get_session
 from service.messages.outbox import PROVIDER_STATUS, advance
 from service.models import OutboxMessage, Participant
 from service.phones import is_e164, mask
 from service.sending.provider_errors import apply_error_code
+from service.web.journal import ANSWERED, REPLAY, Journal, JournalFull
 from service.web.webhook import (
+    DATABASE_AWAY,
     MAX_FIELD,
     field,
     number,
@@ -27,6 +31,7 @@ from service.web.webhook import (
     sid,
     sid_elsewhere,
     signed,
+    url_twilio_used,
 )
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
 
 MAX_BODY = 1600
+
+
+@bp.before_request
+def _replay_leftovers() -> None:
+    journal: Journal = current_app.extensions["peerline.journal"]
+    journal.replay_leftovers(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def twiml(response: MessagingResponse) -> Response:
@@ -55,14 +66,33 @@ def incoming_sms() -> Response:
     if any(len(v) > MAX_FIELD for v in request.form.values()):
         abort(400, description="a field is too long")
 
-    config = settings()
     session = get_session()
+    replayed = request.environ.get(REPLAY)
     text = IncomingText(
         message_sid=message_sid,
         from_phone=sender,
         body=body,
         opt_out_type=field("OptOutType", required=False, limit=32) or None,
+        answered=tuple(request.environ[ANSWERED]) if replayed else None,
     )
+    try:
+        replies = _handle(session, text)
+    except DATABASE_AWAY as error:
+        with contextlib.suppress(Exception):
+            session.rollback()
+        if replayed:
+            raise  # still away: the replayer tries again later
+        replies = _keep_for_later(text, error)
+
+    reply = MessagingResponse()
+    for words in replies:
+        reply.message(words)
+    # Alerts wait in the outbox for the dispatcher's next tick, a second away.
+    return twiml(reply)
+
+
+def _handle(session: Session, text: IncomingText) -> list[str]:
+    config = settings()
     for attempt in (1, 2):
         conversation = Conversation(
             session=session,
@@ -74,20 +104,52 @@ def incoming_sms() -> Response:
         try:
             outcome = conversation.handle(text)
             session.commit()
-            break
+            return outcome.replies
         except IntegrityError:
             # Another request got there first: the same MessageSid (a retry racing the
             # original) or the same new number joining twice at once. Read again what it wrote.
             session.rollback()
             if attempt == 2:
                 raise
-            log.info("text %s raced another request; handling it again", message_sid)
+            log.info("text %s raced another request; handling it again", text.message_sid)
+    raise AssertionError("unreachable")
 
-    reply = MessagingResponse()
-    for words in outcome.replies:
-        reply.message(words)
-    # Alerts wait in the outbox for the dispatcher's next tick, a second away.
-    return twiml(reply)
+
+def _keep_for_later(text: IncomingText, error: Exception) -> list[str]:
+    """The database cannot take the text: keep it in the journal, answer from its words."""
+    try:
+        replies = answer_without_database(
+            text.body, current_app.extensions["peerline.wording"], settings().crisis_words
+        )
+    except Exception:  # the words are kept whatever happens to the answer
+        log.exception("text %s: no answer could be worded without the database", text.message_sid)
+        replies = []
+    journal: Journal = current_app.extensions["peerline.journal"]
+    try:
+        entry = journal.append(
+            url_twilio_used(),
+            request.form,
+            request.headers.get("X-Twilio-Signature", ""),
+            answered=replies,
+            now=_now(),
+        )
+    except (JournalFull, OSError):
+        log.critical(
+            "text %s from %s is LOST: the database is away (%s) and the journal cannot keep it",
+            text.message_sid,
+            mask(text.from_phone),
+            type(error).__name__,
+            exc_info=True,
+        )
+        return replies
+    log.error(
+        "the database is away (%s): text %s kept in the journal as %s",
+        type(error).__name__,
+        text.message_sid,
+        entry.id,
+    )
+    journal.replay_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
+    return replies
 
 
 @bp.post("/sms/status")

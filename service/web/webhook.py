@@ -17,6 +17,8 @@ from typing import ParamSpec, TypeVar
 
 from flask import abort, current_app, request
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
@@ -31,6 +33,9 @@ MAX_ID = 2**31 - 1  # the databases' integer ids
 # and tabs are words' own.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_NUMBER = re.compile(r"[0-9]{1,10}")  # not \d, which takes any script's digits
+# What a database that is away (refusing, silent past the timeouts, or out of connections)
+# raises; anything else is a fault of ours.
+DATABASE_AWAY = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
 SIDS = {
     "message": re.compile(r"(SM|MM)[0-9a-f]{32}"),
     "call": re.compile(r"CA[0-9a-f]{32}"),

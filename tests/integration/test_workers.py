@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
-from service.models import Base, OutboxMessage, OutboxState
+from service.models import OutboxMessage, OutboxState
 from tests.twilio_fake import TwilioFakeServer
 from tests.workers import Worker, all_settled, outbox_states, seed_due_texts, wait_for, worker_env
 
@@ -25,16 +24,6 @@ pytestmark = pytest.mark.postgres
 DELIVERED_ONCE = {OutboxState.SENT, OutboxState.RECONCILED}
 # Each kill -9 round costs a few seconds; PEERLINE_KILL_ROUNDS=50 runs the long version.
 KILL_ROUNDS = int(os.environ.get("PEERLINE_KILL_ROUNDS", "10"))
-
-
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    yield postgres_url
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
 
 
 def assert_each_phone_got_exactly_one(server: TwilioFakeServer, phones: list[str]) -> None:
