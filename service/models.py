@@ -265,6 +265,8 @@ class Membership(Base):
     status: Mapped[MembershipStatus] = mapped_column(
         _enum(MembershipStatus, "membership_status"), default=MembershipStatus.PENDING
     )
+    # This group's name for the person: what its coordinator gave, seen by no other group.
+    name: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -282,6 +284,11 @@ class ConsentEvent(Base):
         ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # The group whose door the change came through (a join code, a coordinator's note, an
+    # import); None for a change made everywhere at once (STOP, START, a carrier's report).
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), index=True
+    )
     change: Mapped[ConsentChange] = mapped_column(_enum(ConsentChange, "consent_change"))
     source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource, "consent_source"))
     words: Mapped[str | None] = mapped_column(Text)  # what the person said or the coordinator noted

@@ -192,7 +192,9 @@ def make_participant(
     session.add(participant)
     session.flush()
     for group in groups:
-        session.add(Membership(participant_id=participant.id, group_id=group.id, status=status))
+        session.add(
+            Membership(participant_id=participant.id, group_id=group.id, status=status, name=name)
+        )
     session.commit()
     return participant
 

@@ -22,6 +22,7 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
+from service.people.participants import first_word, name_in
 
 
 def schedule_of(group: Group, meeting: MeetingSchedule) -> tuple[Schedule, list[Change]]:
@@ -70,7 +71,7 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
         raise ValueError("its campaign or participant is gone")
     group = session.get_one(Group, campaign.group_id)
     language = participant.language
-    first_name = participant.name.split()[0] if participant.name else None
+    first_name = first_word(name_in(session, participant.id, group.id) or participant.name)
     common = {
         "language": language,
         "now": moment,

@@ -13,6 +13,7 @@ from service.campaigns.composer import compose
 from service.campaigns.planner import plan
 from service.messages.segments import count_segments
 from service.models import Group, OutboxMessage, OutboxState, Participant
+from service.people.participants import names_in
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def _lines(
         query = query.where(OutboxMessage.campaign_id == campaign_id)
     # People who get the same words at the same moment in the same zone make one line.
     same: dict[tuple[datetime, str, str, int | None, str, str], list[str]] = {}
+    known_as = names_in(session, [group_id])  # the group's own names for its people
     for row, participant in session.execute(query).all():
         try:
             text = compose(session, row, row.due_at)
@@ -82,7 +84,7 @@ def _lines(
             text,
             row.state_reason or "",
         )
-        same.setdefault(key, []).append(participant.name or "")
+        same.setdefault(key, []).append(known_as.get((participant.id, group_id), ""))
     return [
         PreviewLine(
             due_at=due_at,

@@ -167,8 +167,7 @@ def _count(n: int, thing: str) -> str:
 
 def _counts(result: ImportResult, code: str) -> None:
     lines = [
-        ("new participants", result.added),
-        (f"participants already known, new to {code}", result.joined),
+        (f"new to {code}", result.added),
         (f"already in {code}", result.already_members),
         ("opted out, kept opted out and sent nothing", result.kept_opted_out),
         (f"left {code} earlier, not added back (use: peerline participants add)",

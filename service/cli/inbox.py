@@ -14,6 +14,7 @@ from service.conversation.inbox import messages as inbox_messages
 from service.conversation.inbox import reply as inbox_answer
 from service.db import get_session
 from service.models import Group, InboundMessage, Participant
+from service.people.participants import names_in
 from service.phones import mask
 from service.sending.dispatch import send_now
 
@@ -43,13 +44,14 @@ def inbox(ctx: click.Context, code: str | None, unread: bool, show_phones: bool)
             select(Participant).where(Participant.id.in_({m.participant_id for m in found}))
         )
     }
+    known_as = names_in(session, {m.group_id for m in found if m.group_id is not None})
     click.echo("ID\tURGENT\tREAD\tRECEIVED (UTC)\tGROUP\tFROM\tMESSAGE")
     for m in found:
         person = people.get(m.participant_id) if m.participant_id else None
         phone = person.phone if person else m.from_phone
         who = (phone if show_phones else mask(phone)) if phone else "(erased)"
-        if person and person.name:
-            who = f"{person.name} {who}"
+        if person and (name := known_as.get((person.id, m.group_id or 0))):
+            who = f"{name} {who}"
         click.echo(
             f"{m.id}\t{'URGENT' if m.urgent else ''}\t{'read' if m.read else 'new'}\t"
             f"{m.received_at:%Y-%m-%d %H:%M}\t{names.get(m.group_id or 0, '-')}\t{who}\t{m.body}"

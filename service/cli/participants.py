@@ -125,6 +125,6 @@ def participants_list(code: str | None, show_phones: bool) -> None:
     for participant, membership in session.execute(query):
         phone = participant.phone if show_phones else mask(participant.phone)
         click.echo(
-            f"{participant.id}\t{phone}\t{participant.name or ''}\t{membership.group.join_code}\t"
+            f"{participant.id}\t{phone}\t{membership.name or ''}\t{membership.group.join_code}\t"
             f"{membership.status.value}\t{participant.consent.value}\t{participant.channel.value}"
         )

@@ -29,6 +29,7 @@ from service.models import (
     Participant,
 )
 from service.people import consent
+from service.people.participants import first_word
 from service.phones import mask, phone_hash
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,12 @@ class Conversation:
         outcome: Outcome,
     ) -> None:
         consent.opt_in(
-            self.session, participant, source=ConsentSource.KEYWORD, words=words, now=self.now
+            self.session,
+            participant,
+            source=ConsentSource.KEYWORD,
+            words=words,
+            now=self.now,
+            group_id=pending[0].group_id if len(pending) == 1 else None,
         )
         for membership in pending:
             membership.status = MembershipStatus.ACTIVE
@@ -404,7 +410,7 @@ class Conversation:
             if membership.status is MembershipStatus.LEFT or not group.on_call_phone:
                 continue
             local = self.now.astimezone(ZoneInfo(group.timezone))
-            who = participant.name.split()[0] if participant.name else "a participant"
+            who = first_word(membership.name) or "a participant"  # this group's own name
             body = self._say(
                 "coordinator_alert",
                 group.language,

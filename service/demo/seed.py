@@ -99,6 +99,7 @@ def seed(app: Flask) -> list[str]:
                 Membership(
                     participant_id=person.id,
                     group_id=groups[code].id,
+                    name=name,
                     status=MembershipStatus.ACTIVE,
                     created_at=now,
                 )

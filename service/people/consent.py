@@ -26,9 +26,13 @@ def opt_out(
     source: ConsentSource,
     words: str | None,
     now: datetime,
+    group_id: int | None = None,
 ) -> bool:
-    """Revoke consent for every group and channel; return whether anything changed."""
-    if not _change(session, participant, ConsentChange.OPT_OUT, source, words, now):
+    """Revoke consent for every group and channel; return whether anything changed.
+
+    group_id: the group whose door it came through, if any (its coordinator sees the words).
+    """
+    if not _change(session, participant, ConsentChange.OPT_OUT, source, words, now, group_id):
         return False
     # Nothing planned for them may go out, whatever the dispatcher's timing.
     outbox.withdraw(
@@ -48,9 +52,14 @@ def opt_in(
     source: ConsentSource,
     words: str | None,
     now: datetime,
+    group_id: int | None = None,
 ) -> bool:
-    """Grant consent; return whether anything changed."""
-    return _change(session, participant, ConsentChange.OPT_IN, source, words, now)
+    """Grant consent; return whether the ledger took a new entry: a change, or a group's own
+    record of consent the person had given elsewhere.
+
+    group_id: the group whose door it came through (a join code, a coordinator's note).
+    """
+    return _change(session, participant, ConsentChange.OPT_IN, source, words, now, group_id)
 
 
 def _change(
@@ -60,15 +69,21 @@ def _change(
     source: ConsentSource,
     words: str | None,
     now: datetime,
+    group_id: int | None,
 ) -> bool:
     state = ConsentState.REVOKED if change is ConsentChange.OPT_OUT else ConsentState.GRANTED
     if participant.consent is state:
-        return False
+        # Consent given elsewhere already: a group's own written record of it is still kept,
+        # once, so each group holds its own evidence and none sees another's.
+        own_record = change is ConsentChange.OPT_IN and group_id is not None
+        if not own_record or _granted_in(session, participant.phone_hash, group_id):
+            return False
     participant.consent = state
     session.add(
         ConsentEvent(
             participant_id=participant.id,
             phone_hash=participant.phone_hash,
+            group_id=group_id,
             change=change,
             source=source,
             words=words,
@@ -76,6 +91,16 @@ def _change(
         )
     )
     return True
+
+
+def _granted_in(session: Session, phone_hash: str, group_id: int | None) -> bool:
+    latest = session.scalars(
+        select(ConsentEvent.change)
+        .where(ConsentEvent.phone_hash == phone_hash, ConsentEvent.group_id == group_id)
+        .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+    ).first()
+    return latest is ConsentChange.OPT_IN
 
 
 def opt_out_stranger(

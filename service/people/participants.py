@@ -7,6 +7,7 @@ them active, and anyone else is invited by text to reply YES.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,9 +57,36 @@ class Details:
 class Enrolled:
     participant: Participant
     membership: Membership
-    created: bool  # a new person, not one already known from another group
+    added: bool  # new in this group (False: a member of it already); nothing about other groups
     opted_out: bool  # they had opted out: kept pending, only they can opt back in
     invitation: OutboxMessage | None  # the welcome text asking them to reply YES
+
+
+def name_in(session: Session, participant_id: int, group_id: int | None) -> str | None:
+    """The name a group knows the person by; None when it gave none (or there is no group)."""
+    if group_id is None:
+        return None
+    return session.scalar(
+        select(Membership.name).where(
+            Membership.participant_id == participant_id, Membership.group_id == group_id
+        )
+    )
+
+
+def names_in(session: Session, group_ids: Collection[int]) -> dict[tuple[int, int], str]:
+    """Each (participant, group)'s name for the person, for the groups given."""
+    return {
+        (pid, gid): name or ""
+        for pid, gid, name in session.execute(
+            select(Membership.participant_id, Membership.group_id, Membership.name).where(
+                Membership.group_id.in_(list(group_ids)), Membership.name.is_not(None)
+            )
+        )
+    }
+
+
+def first_word(name: str | None) -> str | None:
+    return name.split()[0] if name and name.split() else None
 
 
 def check_details(details: Details) -> None:
@@ -93,21 +121,23 @@ def enrol(
         raise ParticipantError(
             f"say where the written consent is kept, in 1 to {MAX_NOTE} characters", "consent_note"
         )
-    participant = session.scalar(select(Participant).where(Participant.phone == phone))
-    created = participant is None
+    name = (details.name or "").strip() or None
+    # The same steps for a number known elsewhere as for a new one, so that neither the answer
+    # nor the time it takes says which it was.
+    hashed = phone_hash(phone, secret_key)
+    revoked = consent.revoked_hash(session, hashed)
+    participant = session.scalar(select(Participant).where(Participant.phone_hash == hashed))
     if participant is None:
-        hashed = phone_hash(phone, secret_key)
         participant = Participant(
             phone=phone,
             phone_hash=hashed,
-            name=(details.name or "").strip() or None,
+            name=name,
             language=details.language or group.language,
             timezone=details.timezone or group.timezone,
             channel=details.channel or Channel.SMS,
+            consent=ConsentState.REVOKED if revoked else ConsentState.UNKNOWN,
             created_at=now,
         )
-        if consent.revoked_hash(session, hashed):
-            participant.consent = ConsentState.REVOKED
         session.add(participant)
         session.flush()
     membership = session.scalar(
@@ -115,9 +145,14 @@ def enrol(
             Membership.participant_id == participant.id, Membership.group_id == group.id
         )
     )
+    added = membership is None
     if membership is None:
-        membership = Membership(participant_id=participant.id, group_id=group.id, created_at=now)
+        membership = Membership(
+            participant_id=participant.id, group_id=group.id, name=name, created_at=now
+        )
         session.add(membership)
+    elif name is not None:
+        membership.name = name
     invitation = None
     opted_out = participant.consent is ConsentState.REVOKED
     if opted_out:
@@ -129,6 +164,7 @@ def enrol(
             source=ConsentSource.COORDINATOR,
             words=consent_note.strip(),
             now=now,
+            group_id=group.id,
         )
         membership.status = MembershipStatus.ACTIVE
     elif not (
@@ -156,22 +192,41 @@ def enrol(
         consent_recorded=bool(consent_note) and not opted_out,
         **({"refused": "opted out"} if opted_out else {}),
     )
-    return Enrolled(participant, membership, created, opted_out, invitation)
+    return Enrolled(participant, membership, added, opted_out, invitation)
 
 
 def update_details(
-    session: Session, participant: Participant, details: Details, *, now: datetime, actor: str
+    session: Session,
+    participant: Participant,
+    details: Details,
+    *,
+    groups: Collection[int] | None,
+    now: datetime,
+    actor: str,
 ) -> list[str]:
-    """Change what was given; return the names of the fields that changed."""
+    """Change what was given; return the names of the fields that changed.
+
+    A name is the given groups' name for the person (None: every group's, and the one texts
+    use where a group has none). Language, time zone and channel are the person's own, in every
+    group: the caller decides who may change them.
+    """
     check_details(details)
     changed = []
-    for field in ("name", "language", "timezone", "channel"):
+    if details.name is not None:
+        name = details.name.strip() or None
+        renamed = False
+        for membership in participant.memberships:
+            if (groups is None or membership.group_id in groups) and membership.name != name:
+                membership.name = name
+                renamed = True
+        if groups is None and participant.name != name:
+            participant.name = name
+            renamed = True
+        if renamed:
+            changed.append("name")
+    for field in ("language", "timezone", "channel"):
         value = getattr(details, field)
-        if field == "name" and value is not None:
-            value = value.strip() or None
-            if value == participant.name:
-                continue
-        elif value is None or value == getattr(participant, field):
+        if value is None or value == getattr(participant, field):
             continue
         setattr(participant, field, value)
         changed.append(field)

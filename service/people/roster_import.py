@@ -73,13 +73,14 @@ class Entry:
 
 @dataclass(frozen=True)
 class ImportResult:
-    added: int  # new participants
-    joined: int  # participants already known, new to this group
+    # New to this group, whether or not the number is known elsewhere: an import says no more
+    # about numbers in other groups than about new ones.
+    added: int
     already_members: int
     kept_opted_out: int
     left_before: int  # left this group earlier; not re-added
     invited: int  # welcome texts queued
-    consent_recorded: int  # opt-ins written to the ledger
+    consent_recorded: int  # this group's records of written consent, in the ledger
 
     def counts(self) -> dict[str, int]:
         return asdict(self)
@@ -95,17 +96,14 @@ class ImportPlan:
         """What applying this plan will do, as far as the database could tell when planning."""
         by_standing = {s: sum(e.standing is s for e in self.entries) for s in Standing}
         return ImportResult(
-            added=by_standing[Standing.NEW],
-            joined=by_standing[Standing.JOINING],
+            added=by_standing[Standing.NEW] + by_standing[Standing.JOINING],
             already_members=by_standing[Standing.MEMBER],
             kept_opted_out=by_standing[Standing.OPTED_OUT],
             left_before=by_standing[Standing.LEFT],
             invited=sum(e.action is Action.INVITE and not e.invited_today for e in self.entries),
-            consent_recorded=sum(
-                e.action is Action.RECORD_CONSENT
-                and (e.participant is None or e.participant.consent is not ConsentState.GRANTED)
-                for e in self.entries
-            ),
+            # This group's own record of each person's written consent, whatever other groups
+            # hold.
+            consent_recorded=sum(e.action is Action.RECORD_CONSENT for e in self.entries),
         )
 
 
@@ -279,6 +277,7 @@ def apply_import(
                 "participant_id": id_of(e),
                 "group_id": group.id,
                 "status": status_of(e),
+                "name": e.row.name,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -292,10 +291,19 @@ def apply_import(
             entry.membership.status = status_of(entry)
             entry.membership.updated_at = now
 
+    for entry in plan.entries:
+        if entry.membership is not None and entry.row.name:
+            entry.membership.name = entry.row.name  # the file's name: this group's for them
+
     consenting = (id_of(e) for e in acting if e.action is Action.RECORD_CONSENT)
     recorded = sum(
         consent.opt_in(
-            session, participant, source=ConsentSource.IMPORT, words=plan.consent_note, now=now
+            session,
+            participant,
+            source=ConsentSource.IMPORT,
+            words=plan.consent_note,
+            now=now,
+            group_id=group.id,
         )
         for chunk in _chunks(consenting)
         for participant in session.scalars(select(Participant).where(Participant.id.in_(chunk)))

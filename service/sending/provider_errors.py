@@ -25,6 +25,7 @@ from service.models import (
     Participant,
 )
 from service.people import consent
+from service.people.participants import first_word, name_in
 from service.phones import mask
 from service.sending.gateway import INVALID_TO, LANDLINE_OR_UNREACHABLE, NOT_MOBILE, UNSUBSCRIBED
 
@@ -84,7 +85,8 @@ def notify_coordinator(
         )
         return
     wording: Wording = current_app.extensions["peerline.wording"]
-    who = participant.name.split()[0] if participant.name else "A participant"
+    # The group's own name for them: a coordinator learns nothing another group wrote.
+    who = first_word(name_in(session, participant.id, group.id)) or "A participant"
     body = wording.render(
         "landline_notice",
         group.language,

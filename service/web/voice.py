@@ -37,6 +37,7 @@ from service.models import (
     Participant,
 )
 from service.people import consent
+from service.people.participants import first_word, name_in
 from service.phones import InvalidPhone, mask, normalize, phone_hash
 from service.voice.calls import MACHINE, record_call_status
 from service.voice.scripts import Scripts
@@ -105,8 +106,10 @@ def _digits() -> str:
     return said("Digits", limit=20)
 
 
-def _first_name(participant: Participant) -> str | None:
-    return participant.name.split()[0] if participant.name else None
+def _first_name(participant: Participant, group_id: int | None = None) -> str | None:
+    """How a call greets them: the group's own name for them, else the one they were given."""
+    session = get_session()
+    return first_word(name_in(session, participant.id, group_id) or participant.name)
 
 
 def stop_everything(session: Session, participant: Participant, key: str) -> None:
@@ -176,7 +179,7 @@ def reminder() -> Response:
     return xml(
         scripts().reminder_call(
             language=lang,
-            first_name=_first_name(participant),
+            first_name=_first_name(participant, row.group_id),
             group=group.public_name,
             meeting=row.body or "",
             action=f"/twilio/voice/reminder/key?outbox={row.id}&try=1",
@@ -435,6 +438,7 @@ def join_confirm() -> Response:
         source=ConsentSource.KEYPAD,
         words=f"typed {group.join_code}'s keypad code and pressed 1",
         now=moment,
+        group_id=group.id,
     )
     membership = session.scalar(
         select(Membership).where(

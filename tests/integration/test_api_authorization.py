@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session
 
 from service.models import (
     CampaignKind,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
     InboundMessage,
     Membership,
     OutboxKind,
@@ -198,4 +201,100 @@ def snapshot(session: Session) -> tuple[object, ...]:
         [(m.id, m.status) for m in session.scalars(select(Membership))],
         [(o.id, o.state) for o in session.scalars(select(OutboxMessage))],
         [(i.id, i.read) for i in session.scalars(select(InboundMessage))],
+    )
+
+
+# -- a person in another coordinator's group, entered by number ---------------------------------
+
+KNOWN, UNKNOWN = "+12025550143", "+12025550198"  # in Kim's group; in nobody's
+
+
+def private(body: Any) -> Any:
+    """A response without what names the number itself (its ids, its digits, its times)."""
+    if isinstance(body, list | tuple):
+        return [private(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    hidden = {"id", "participant_id", "phone", "phone_e164", "created_at", "updated_at"}
+    return {key: private(value) for key, value in body.items() if key not in hidden}
+
+
+def test_a_number_in_another_group_looks_to_me_like_a_number_nobody_has(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    """Robin enters the number of Kim's member, and a number nobody has, the same ways: every
+    answer is the same, and nothing of Kim's changes."""
+    theirs, robin, mine = kims_group(client, session, clock)
+    kims_member = session.get_one(Participant, theirs.participant_id)
+    enrol_with_note(session, kims_member, theirs.group_id, clock)
+    before = kims_view(session, theirs)
+
+    answers = {}
+    for phone in (KNOWN, UNKNOWN):
+        roster = io.BytesIO(f"phone,name\n{phone},Pat\n".encode())
+        dry_run = call(
+            client, "POST", f"/api/v1/groups/{mine}/import", robin,
+            data={"file": (roster, "roster.csv")}, content_type="multipart/form-data",
+        )  # fmt: skip
+        enrolled = call(
+            client, "POST", "/api/v1/participants", robin,
+            {"group_id": mine, "phone": phone, "name": "Pat"},
+        )  # fmt: skip
+        person = enrolled[1]["id"]
+        answers[phone] = [
+            dry_run,
+            enrolled,
+            call(client, "GET", f"/api/v1/participants/{person}", robin),
+            call(client, "GET", f"/api/v1/participants/{person}/consent", robin),
+            call(client, "GET", f"/api/v1/participants?group_id={mine}&consent=unknown", robin),
+            call(client, "PATCH", f"/api/v1/participants/{person}", robin, {"language": "es"}),
+            call(client, "PATCH", f"/api/v1/participants/{person}", robin, {"name": "Pat R."}),
+            call(client, "DELETE", f"/api/v1/participants/{person}", robin),
+        ]
+
+    known, unknown = (private(answers[p]) for p in (KNOWN, UNKNOWN))
+    # Robin's list holds Sam as well as the person entered; the rest is the same, answer by
+    # answer, field by field.
+    known[4][1] = [p for p in known[4][1] if p["name"] == "Pat"]
+    unknown[4][1] = [p for p in unknown[4][1] if p["name"] == "Pat"]
+    for n, (mine_known, mine_unknown) in enumerate(zip(known, unknown, strict=True)):
+        assert mine_known == mine_unknown, f"answer {n} tells the numbers apart"
+    assert answers[KNOWN][1][1]["name"] == "Pat" and answers[KNOWN][2][1]["consent"] == "unknown"
+    assert kims_view(session, theirs) == before, "something of Kim's changed"
+
+
+def enrol_with_note(session: Session, person: Participant, group_id: int, clock: Clock) -> None:
+    """Kim recorded the person's written consent: a note only Kim's group should see."""
+    from service.people import consent
+
+    person.consent = ConsentState.UNKNOWN
+    consent.opt_in(
+        session,
+        person,
+        source=ConsentSource.COORDINATOR,
+        words="form in Kim's cabinet",
+        now=clock.now,
+        group_id=group_id,
+    )
+    session.commit()
+
+
+def kims_view(session: Session, theirs: Theirs) -> tuple[object, ...]:
+    session.expire_all()
+    person = session.get_one(Participant, theirs.participant_id)
+    membership = session.get_one(Membership, theirs.membership_id)
+    return (
+        person.name,
+        person.language,
+        person.timezone,
+        person.channel,
+        person.consent,
+        membership.name,
+        membership.status,
+        [
+            (e.change, e.words)
+            for e in session.scalars(
+                select(ConsentEvent).where(ConsentEvent.group_id == theirs.group_id)
+            )
+        ],
     )

@@ -63,8 +63,9 @@ class NoteSchema(Schema):
 
 
 class CountsSchema(Schema):
-    added = fields.Integer(metadata={"description": "New participants."})
-    joined = fields.Integer(metadata={"description": "Known from another group, new here."})
+    added = fields.Integer(
+        metadata={"description": "New to this group (whether or not known elsewhere)."}
+    )
     already_members = fields.Integer()
     kept_opted_out = fields.Integer(metadata={"description": "Opted out: kept so, sent nothing."})
     left_before = fields.Integer(metadata={"description": "Left this group: not added back."})

@@ -14,6 +14,7 @@ from service.clock import app_clock
 from service.conversation import inbox
 from service.db import get_session
 from service.models import InboundMessage, Participant
+from service.people.participants import names_in
 from service.phones import mask
 from service.web.api.auth import (
     Input,
@@ -60,6 +61,7 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
     people = {
         p.id: p for p in get_session().scalars(select(Participant).where(Participant.id.in_(ids)))
     }
+    known_as = names_in(get_session(), {m.group_id for m in messages if m.group_id is not None})
     dumped = []
     for m in messages:
         person = people.get(m.participant_id) if m.participant_id is not None else None
@@ -69,7 +71,7 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
                 "id": m.id,
                 "group_id": m.group_id,
                 "participant_id": m.participant_id,
-                "name": person.name if person else None,
+                "name": known_as.get((person.id, m.group_id or 0)) if person else None,
                 "phone": mask(phone) if phone else None,
                 "body": m.body,
                 "urgent": m.urgent,

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from service.clock import app_clock
 from service.config import Settings
@@ -17,13 +17,14 @@ from service.messages.wording import LANGUAGES
 from service.models import (
     Channel,
     ConsentEvent,
+    ConsentSource,
     ConsentState,
     Group,
     Membership,
     MembershipStatus,
     Participant,
 )
-from service.people.erasure import erase_participant
+from service.people.erasure import erase_in_groups, erase_participant
 from service.people.participants import (
     MAX_NAME,
     MAX_NOTE,
@@ -62,6 +63,9 @@ class MembershipSchema(Schema):
     id = fields.Integer()
     group_id = fields.Integer()
     participant_id = fields.Integer()
+    name = fields.String(
+        allow_none=True, metadata={"description": "This group's name for the person."}
+    )
     status = fields.String(validate=validate.OneOf([s.value for s in MembershipStatus]))
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -70,12 +74,17 @@ class MembershipSchema(Schema):
 class ParticipantSchema(Schema):
     id = fields.Integer()
     phone = fields.String(metadata={"description": "Masked: +1******4567."})
-    name = fields.String(allow_none=True)
+    name = fields.String(
+        allow_none=True, metadata={"description": "The caller's groups' name for the person."}
+    )
     language = fields.String()
     timezone = fields.String()
     channel = fields.String()
     consent = fields.String(
-        metadata={"description": "unknown (not yet said YES), granted, or revoked (opted out)."}
+        metadata={
+            "description": "As far as the caller's groups go: granted (an active member of one "
+            "of them), unknown (not yet said YES to them), or revoked (opted out of everything)."
+        }
     )
     landline = fields.Boolean()
     number_invalid = fields.Boolean()
@@ -91,7 +100,9 @@ class ParticipantDetailSchema(ParticipantSchema):
 
 
 class EnrolledSchema(ParticipantDetailSchema):
-    created = fields.Boolean(metadata={"description": "False: already known from a group."})
+    created = fields.Boolean(
+        metadata={"description": "True: new in this group; false: a member of it already."}
+    )
     invited = fields.Boolean(metadata={"description": "A welcome text asks them to reply YES."})
     opted_out = fields.Boolean(
         metadata={"description": "They had opted out: pending until they text START themselves."}
@@ -130,17 +141,27 @@ class ParticipantQuery(Input):
 
 
 class ConsentEventSchema(Schema):
+    group_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The caller's group it came through; null: made everywhere."},
+    )
     change = fields.String(metadata={"description": "opt_in or opt_out."})
     source = fields.String(
         metadata={"description": "keyword, keypad, coordinator, provider_error or import."}
     )
     words = fields.String(
-        allow_none=True, metadata={"description": "What they said, or the coordinator's note."}
+        allow_none=True,
+        metadata={
+            "description": "What they said, or the coordinator's note; only for a change that "
+            "came through one of the caller's groups."
+        },
     )
     created_at = fields.DateTime()
 
 
 class ErasedSchema(Schema):
+    """What the caller's groups held of the person (an admin's: everything)."""
+
     texts_out = fields.Integer(metadata={"description": "Kept for counts, without words."})
     texts_in = fields.Integer()
     ledger_entries = fields.Integer(metadata={"description": "Kept as a keyed hash."})
@@ -174,13 +195,26 @@ def _memberships(participants: list[Participant]) -> dict[int, list[Membership]]
     return found
 
 
+def seen_consent(person: Participant, mine: list[Membership]) -> ConsentState:
+    """A person's consent as the caller's groups know it: an opt-out holds everywhere, but a
+    YES said to another group is not a YES to these."""
+    if person.consent is ConsentState.REVOKED or my_group_ids() is None:
+        return person.consent
+    if any(m.status is MembershipStatus.ACTIVE for m in mine):
+        return person.consent
+    return ConsentState.UNKNOWN
+
+
 def _dump(participants: list[Participant], *, full: bool = False) -> list[dict[str, Any]]:
     memberships = _memberships(participants)
     dumped = []
     for person in participants:
-        row = attributes(person, ParticipantSchema, skip=("memberships",))
+        mine = memberships[person.id]
+        row = attributes(person, ParticipantSchema, skip=("memberships", "name", "consent"))
         row["phone"] = mask(person.phone)
-        row["memberships"] = memberships[person.id]
+        row["name"] = next((m.name for m in mine if m.name), None)
+        row["consent"] = seen_consent(person, mine)
+        row["memberships"] = mine
         if full:
             row["phone_e164"] = person.phone
         dumped.append(row)
@@ -216,7 +250,7 @@ def _enrol(group: Group, phone: str, body: dict[str, Any], details: Details) -> 
     session.commit()
     row = _dump([enrolled.participant], full=True)[0]
     row.update(
-        created=enrolled.created,
+        created=enrolled.added,
         invited=enrolled.invitation is not None,
         opted_out=enrolled.opted_out,
     )
@@ -244,7 +278,7 @@ class Participants(MethodView):
             .exists()
         )
         if "consent" in query:
-            people = people.where(Participant.consent == query["consent"])
+            people = people.where(_consent_seen_as(ConsentState(query["consent"])))
         return _dump(list(page_of(people.order_by(Participant.id), pagination_parameters)))
 
     @participants_blp.arguments(NewParticipantSchema)
@@ -265,6 +299,26 @@ class Participants(MethodView):
         return _enrol(group, phone, body, _details(body))
 
 
+def _consent_seen_as(state: ConsentState) -> ColumnElement[bool]:
+    """The SQL of seen_consent: people whose consent the caller's groups see as state."""
+    if my_group_ids() is None or state is ConsentState.REVOKED:
+        return Participant.consent == state
+    active_here = (
+        select(Membership.id)
+        .where(
+            Membership.participant_id == Participant.id,
+            in_my_groups(Membership.group_id),
+            Membership.status == MembershipStatus.ACTIVE,
+        )
+        .exists()
+    )
+    if state is ConsentState.GRANTED:
+        return (Participant.consent == ConsentState.GRANTED) & active_here
+    return (Participant.consent != ConsentState.REVOKED) & (
+        (Participant.consent == ConsentState.UNKNOWN) | ~active_here
+    )
+
+
 @participants_blp.route("/<id:participant_id>")
 class OneParticipant(MethodView):
     @participants_blp.response(200, ParticipantDetailSchema)
@@ -275,35 +329,54 @@ class OneParticipant(MethodView):
     @participants_blp.arguments(DetailsSchema)
     @participants_blp.response(200, ParticipantDetailSchema)
     def patch(self, body: dict[str, Any], participant_id: int) -> dict[str, Any]:
-        """Change a name, language, time zone or channel (texts or calls)."""
+        """Change your groups' name for someone; an admin may change their language, time
+        zone or channel too.
+
+        Language, time zone and channel follow the person into every group they may be in, so
+        a coordinator cannot change them (whether the person is in another group is not for a
+        coordinator to learn from the answer): the person changes them by text or keypad, or an
+        admin does.
+        """
         session = get_session()
         person = my_participant(participant_id)
+        details = _details(body)
+        preferences = (details.language, details.timezone, details.channel)
+        if preferences != (None, None, None) and my_group_ids() is not None:
+            refuse(
+                403,
+                "Language, time zone and channel follow the person into every group: they "
+                "change them by text (or keypad), or an admin can.",
+            )
         try:
-            update_details(session, person, _details(body), now=app_clock()(), actor=actor())
+            update_details(
+                session,
+                person,
+                details,
+                groups=my_group_ids(),
+                now=app_clock()(),
+                actor=actor(),
+            )
         except ParticipantError as error:
             refuse(422, str(error), error.field)
         session.commit()
         return _dump([person], full=True)[0]
 
     @participants_blp.response(200, ErasedSchema)
-    @participants_blp.alt_response(409, description="They are also in a group the caller "
-                                   "does not run: an admin must erase them.")  # fmt: skip
     def delete(self, participant_id: int) -> Any:
-        """Erase a person: number, name and words go; counts and their opt-out stay."""
+        """Erase a person as your groups knew them: number, name and words go; counts and their
+        opt-out stay.
+
+        A coordinator erases what their own groups held (the whole person, unless another group
+        holds them too, which the answer does not say); an admin erases the whole person.
+        """
         session = get_session()
         person = my_participant(participant_id)
         visible = my_group_ids()
-        if visible is not None:
-            groups = set(
-                session.scalars(
-                    select(Membership.group_id).where(Membership.participant_id == person.id)
-                )
-            )
-            if not groups <= visible:
-                refuse(409, "This person is also in a group you do not run; an admin can erase "
-                       "them.")  # fmt: skip
         audited("participant.erase", "participant", person.id)
-        erased = erase_participant(session, person, app_clock()())
+        if visible is None:
+            erased = erase_participant(session, person, app_clock()())
+        else:
+            erased = erase_in_groups(session, person, visible, app_clock()())
         session.commit()
         return erased
 
@@ -311,16 +384,32 @@ class OneParticipant(MethodView):
 @participants_blp.route("/<id:participant_id>/consent")
 class ConsentHistory(MethodView):
     @participants_blp.response(200, ConsentEventSchema(many=True))
-    def get(self, participant_id: int) -> list[ConsentEvent]:
-        """Their consent ledger, oldest first: read-only, as the law wants it kept."""
+    def get(self, participant_id: int) -> list[dict[str, Any]]:
+        """Their consent ledger as it concerns the caller's groups, oldest first: the changes
+        that came through them, with their words, and those made everywhere (STOP, START, a
+        carrier's report), without. Read-only, as the law wants it kept."""
         person = my_participant(participant_id)
-        return list(
-            get_session().scalars(
-                select(ConsentEvent)
-                .where(ConsentEvent.phone_hash == person.phone_hash)
-                .order_by(ConsentEvent.created_at, ConsentEvent.id)
-            )
-        )
+        visible = my_group_ids()
+        shown = []
+        for event in get_session().scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.phone_hash == person.phone_hash)
+            .order_by(ConsentEvent.created_at, ConsentEvent.id)
+        ):
+            ours = event.group_id is not None and (visible is None or event.group_id in visible)
+            if event.group_id is not None and not ours:
+                continue  # another group's: not even that it happened
+            if event.group_id is None and visible is not None and event.source in _GROUP_SOURCES:
+                continue  # a note from before changes named their group: whose is unknown
+            row = attributes(event, ConsentEventSchema)
+            if not ours and visible is not None:
+                row["words"] = None
+            shown.append(row)
+        return shown
+
+
+# Changes that always come through one group's door (a coordinator's note, an import).
+_GROUP_SOURCES = (ConsentSource.COORDINATOR, ConsentSource.IMPORT)
 
 
 def _my_membership(membership_id: int) -> Membership:
@@ -342,9 +431,11 @@ class Memberships(MethodView):
     @memberships_blp.arguments(NewMembershipSchema)
     @memberships_blp.response(201, EnrolledSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Add someone already in one of the caller's groups to another of them."""
+        """Add someone already in one of the caller's groups to another of them, under the name
+        the caller's groups know them by."""
         person = my_participant(body["participant_id"])
-        return _enrol(my_group(body["group_id"]), person.phone, body, Details())
+        known_as = next((m.name for m in _memberships([person])[person.id] if m.name), None)
+        return _enrol(my_group(body["group_id"]), person.phone, body, Details(name=known_as))
 
 
 @memberships_blp.route("/<id:membership_id>")
