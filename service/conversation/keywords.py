@@ -20,7 +20,8 @@ other reading:
     1. Keywords.  The WHOLE message is made only of keywords and filler words, at
        least one of them an opt-out keyword (``OPT_OUT_KEYWORDS``, ``FILLER_WORDS``):
        "STOP", "please stop", "stop, thanks", "ok stop now", "STOP STOP",
-       "por favor parar", "basta ya".  Filler words are
+       "por favor parar", "basta ya", "Para", "Remove".  The misspellings carriers
+       honour count too ("unsuscribe", "stpo", "STAHP").  Filler words are
        also ignored around every other keyword below, and a clause that is just
        "nope"/"nah" counts as filler ("Nope. Stop.").  When keywords of several kinds
        appear, opt-out wins ("HELP STOP", "No. Stop.", "1 stop" are opt-outs).  A keyword
@@ -172,6 +173,14 @@ OPT_OUT_KEYWORDS_EN: tuple[str, ...] = (
     "OPTOUT",
     "OPT OUT",
     "OPT-OUT",
+    "REMOVE",
+    # The misspellings people send most (CTIA, carriers' fuzzy opt-out lists).
+    "UNSUBCRIBE",
+    "UNSUSCRIBE",
+    "STPO",
+    "STOPP",
+    "STAHP",
+    "OPOUT",
 )
 # BASTA ("enough") is here so that "basta ya" reads as an opt-out.
 OPT_OUT_KEYWORDS_ES: tuple[str, ...] = (
@@ -183,6 +192,11 @@ OPT_OUT_KEYWORDS_ES: tuple[str, ...] = (
     "BASTA",
     "NO MÁS",
     "DARME DE BAJA",
+    # The imperative of PARAR, alone or with filler ("Para", "para ya"): as a whole message
+    # it cannot be the preposition.
+    "PARA",
+    "DESUSCRIBIR",
+    "DESUSCRIBIRME",
 )
 OPT_OUT_KEYWORDS: tuple[str, ...] = OPT_OUT_KEYWORDS_EN + OPT_OUT_KEYWORDS_ES
 
@@ -205,6 +219,45 @@ OPT_OUT_PHRASES_EN: tuple[str, ...] = (
     "NO MORE REMINDERS",
     "WANT TO OPT OUT",
     "WANT TO UNSUBSCRIBE",
+    "STOP TEXTING",
+    "STOP TXTING",
+    "STOP MSGING",
+    "STOP SENDING",
+    "STOP CALLING",
+    "STOP BOTHERING ME",
+    "STOP SPAMMING ME",
+    "STOP ALL MESSAGES",
+    "STOP ALL TEXTS",
+    "STOP GETTING THESE",
+    "STOP RECEIVING THESE",
+    "QUIT TEXTING",
+    "QUIT SENDING",
+    "QUIT BOTHERING ME",
+    "CANCEL THESE TEXTS",
+    "CANCEL THE REMINDERS",
+    "CANCEL ALL TEXTS",
+    "CANCEL MY TEXT REMINDERS",
+    "END THESE MESSAGES",
+    "END ALL MESSAGES",
+    "I OPT OUT",
+    "LIKE TO OPT OUT",
+    "REVOKE MY CONSENT",
+    "REVOKE CONSENT",
+    "REVOKING CONSENT",
+    "WITHDRAW MY CONSENT",
+    "CEASE ALL TEXTS",
+    "CEASE ALL COMMUNICATIONS",
+    "DISCONTINUE THESE MESSAGES",
+    "DISCONTINUE THE REMINDERS",
+    "DISCONTINUE ANY FURTHER TEXTS",
+    "REMOVE MY NUMBER",
+    "TAKE MY NUMBER OFF",
+    "ERASE MY NUMBER",
+    "NO LONGER WANT THESE TEXTS",
+    "NO LONGER WISH TO RECEIVE",
+    "DO NOT SEND ME ANY MORE",
+    "DO NOT SEND ANY MORE MESSAGES",
+    "DONT CALL OR TEXT",
 )
 OPT_OUT_PHRASES_ES: tuple[str, ...] = (
     "NO ME ESCRIBAN",
@@ -227,6 +280,50 @@ OPT_OUT_PHRASES_ES: tuple[str, ...] = (
     "DARME DE BAJA",
     "DENME DE BAJA",
     "BORREN MI NÚMERO",
+    "YA NO QUIERO RECIBIR",
+    "NO QUIERO RECIBIR MÁS",
+    "NO DESEO RECIBIR",
+    "YA NO DESEO RECIBIR",
+    "NO ME VUELVAN A ESCRIBIR",
+    "NO ME VUELVAN A MANDAR",
+    "PAREN DE MANDARME",
+    "PAREN LOS MENSAJES",
+    "PARE DE ENVIARME",
+    "BÓRRENME DE LA LISTA",
+    "BÓRRENME DE SU LISTA",
+    "BÓRRENME DE SU BASE DE DATOS",
+    "SÁQUENME DE ESTA LISTA",
+    "SALIR DE LA LISTA DE MENSAJES",
+    "ELIMINEN MI NÚMERO",
+    "QUITEN MI NÚMERO",
+    "DÉJENME EN PAZ",
+    "DÉJAME EN PAZ",
+    "BASTA DE MENSAJES",
+    "NO QUIERO QUE ME CONTACTEN",
+    "NO QUIERO QUE ME ESCRIBAN",
+    "NO ME CONTACTEN",
+    "NO ME MOLESTEN",
+    "DEJEN DE MOLESTARME",
+    "DAME DE BAJA",
+    "DAR DE BAJA DE LOS MENSAJES",
+    "RETIRO MI CONSENTIMIENTO",
+    "YA NO AUTORIZO",
+    "DEJEN DE MANDAR",
+    "DEJEN DE ENVIAR",
+    "NO ME LLAMEN NI ME ESCRIBAN",
+    "NO ENVIAR MÁS MENSAJES",
+    "YA NO QUIERO ESTAR EN ESTA LISTA",
+    "YA NO QUIERO QUE ME LLEGUEN",
+    "NO MANDEN MÁS MENSAJES",
+    "NO ME SIGAN MANDANDO",
+    "NO KIERO MAS MENSAJES",
+    "CANCELAR LOS MENSAJES",
+    "CANCELEN MI SUSCRIPCIÓN",
+    "CANCELAR LA SUSCRIPCIÓN",
+    "ALTO A LOS MENSAJES",
+    "NO MÁS TEXTOS",
+    "DETENER MENSAJES",
+    "YA NO QUIERO LOS MENSAJES",
 )
 OPT_OUT_PHRASES: tuple[str, ...] = OPT_OUT_PHRASES_EN + OPT_OUT_PHRASES_ES
 
@@ -243,6 +340,10 @@ OPT_OUT_COMMANDS: tuple[str, ...] = (
     "LEAVE ME ALONE",
     "DELETE MY NUMBER",
     "LOSE MY NUMBER",
+    "DONT TXT ME",
+    "GET ME OFF THIS LIST",
+    "DELETE ME FROM YOUR CONTACTS",
+    "PLEASE GO AWAY",
 )
 REQUEST_OPENERS: tuple[str, ...] = (
     "CAN YOU",
@@ -520,7 +621,7 @@ _NEGATIONS = {"en": _single_words(NEGATION_WORDS_EN), "es": _single_words(NEGATI
 # Words allowed between a negation and the phrase it negates.
 _NEGATION_SKIP = _FILLERS | _units(("EVER", "REALLY"))
 _NEGATION_BRIDGES = {
-    "en": _units(("WANT YOU TO", "WANT U TO", "WANT YA TO", "YOU DARE")),
+    "en": _units(("WANT YOU TO", "WANT U TO", "WANT YA TO", "WANT TO", "YOU DARE")),
     "es": _units(("QUIERO QUE", "QUEREMOS QUE", "QUIERO", "QUEREMOS")),
 }
 # Words allowed before a command phrase at the start of its clause.

@@ -87,14 +87,19 @@ def silent_server() -> Iterator[int]:
     listener.close()
 
 
-@pytest.fixture
-def refused_port() -> int:
-    """A port where nothing listens: connections are refused."""
+def free_port() -> int:
+    """A port where nothing listens (yet)."""
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port: int = probe.getsockname()[1]
     probe.close()
     return port
+
+
+@pytest.fixture
+def refused_port() -> int:
+    """A port where nothing listens: connections are refused."""
+    return free_port()
 
 
 def away_app(app_factory: Callable[[Settings], Flask], port: int) -> Flask:
@@ -225,14 +230,6 @@ def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_repl
 
     invoke(app.test_cli_runner(), "send", "--group", "CIRCLE", "Room 5 tonight")
     assert sorted(t.to for t in gateway.sent) == [ALEX, JORDAN]
-
-
-def free_port() -> int:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port: int = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 class WebProcess:
