@@ -9,6 +9,7 @@ callback still arrives.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -41,7 +42,18 @@ from service.people.participants import first_word, name_in
 from service.phones import InvalidPhone, mask, normalize, phone_hash
 from service.voice.calls import MACHINE, record_call_status
 from service.voice.scripts import Scripts
-from service.web.webhook import field, row_id, said, settings, sid, sid_elsewhere, signed
+from service.web.journal import REPLAY, Journal, JournalFull
+from service.web.webhook import (
+    DATABASE_AWAY,
+    field,
+    row_id,
+    said,
+    settings,
+    sid,
+    sid_elsewhere,
+    signed,
+    url_twilio_used,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +86,68 @@ def spoken(view: Callable[P, Response]) -> Callable[P, Response]:
                 request.path,
                 refused.description,
             )
+        except DATABASE_AWAY as error:
+            with contextlib.suppress(Exception):
+                get_session().rollback()
+            if request.environ.get(REPLAY):
+                raise  # still away: the replayer tries again later
+            return _keep_keypress(error)
         except Exception:
             log.exception("voice webhook %s failed; the caller hears an apology", request.path)
         get_session().rollback()
         return xml(scripts().error(language=_lang()))
 
     return wrapper
+
+
+# The keys kept in the journal when the database is away, by route: an answer about a meeting,
+# STOP (9), and the second step of joining by keypad. Toggles (channel, language) are not kept:
+# replayed twice they would undo themselves; the caller is asked to try again instead.
+_KEPT_KEYS = {
+    "/twilio/voice/reminder/key": ("1", "2", "9"),
+    "/twilio/voice/menu": ("1", "2", "9"),
+    "/twilio/voice/join/confirm": ("1",),
+}
+
+
+def _keep_keypress(error: Exception) -> Response:
+    """The database cannot take a key: keep it in the journal, and say what we can say."""
+    digits, lang = _digits(), _lang()
+    if digits not in _KEPT_KEYS.get(request.path, ()):
+        log.error(
+            "the database is away (%s) on %s: the caller is asked to try again",
+            type(error).__name__,
+            request.path,
+        )
+        return xml(scripts().error(language=lang))
+    journal: Journal = current_app.extensions["peerline.journal"]
+    try:
+        entry = journal.append(
+            url_twilio_used(),
+            request.form,
+            request.headers.get("X-Twilio-Signature", ""),
+            answered=[],
+            now=_now(),
+        )
+    except (JournalFull, OSError):
+        log.critical(
+            "key %s on %s is LOST: the database is away and the journal cannot keep it",
+            digits,
+            request.path,
+            exc_info=True,
+        )
+        return xml(scripts().error(language=lang))
+    log.error(
+        "the database is away (%s): key %s on %s kept in the journal as %s",
+        type(error).__name__,
+        digits,
+        request.path,
+        entry.id,
+    )
+    journal.replay_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
+    return xml(
+        scripts().stopped(language=lang) if digits == "9" else scripts().goodbye(language=lang)
+    )
 
 
 def out_of_tries(digits: str, tries: int) -> bool:
@@ -182,7 +250,7 @@ def reminder() -> Response:
             first_name=_first_name(participant, row.group_id),
             group=group.public_name,
             meeting=row.body or "",
-            action=f"/twilio/voice/reminder/key?outbox={row.id}&try=1",
+            action=f"/twilio/voice/reminder/key?outbox={row.id}&try=1&lang={lang}",
         )
     )
 
@@ -199,7 +267,7 @@ def reminder_key() -> Response:
     row, participant = found
     lang, digits, tries = participant.language, _digits(), _try()
     group, occurrence = _occurrence(session, row)
-    again = f"/twilio/voice/reminder/key?outbox={row.id}&try={tries + 1}"
+    again = f"/twilio/voice/reminder/key?outbox={row.id}&try={tries + 1}&lang={lang}"
     if digits == "1" and occurrence is not None:
         record_answer(session, participant.id, group.id, occurrence.key, True, _now())
         session.commit()

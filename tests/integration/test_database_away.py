@@ -26,7 +26,10 @@ from service.config import Settings
 from service.db import sessions
 from service.models import (
     Attendance,
+    Channel,
     ConsentChange,
+    ConsentEvent,
+    ConsentSource,
     ConsentState,
     InboundMessage,
     OutboxKind,
@@ -49,6 +52,7 @@ from tests.support import (
     make_schedule,
     make_settings,
     new_sid,
+    post_signed,
     sign,
     text_in,
 )
@@ -337,3 +341,42 @@ def test_a_web_process_killed_after_it_journals_loses_nothing_and_doubles_nothin
         worker.terminate()
     assert [str(m.params["To"]) for m in twilio_server.messages] == [ALEX]
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_stop_pressed_on_a_call_while_the_database_is_away_is_heard_kept_and_replayed(
+    pg_url: str,
+    proxy: DatabaseProxy,
+    app_factory: Callable[[Settings], Flask],
+    clock: Clock,
+) -> None:
+    app = app_factory(make_settings(through(pg_url, proxy)))
+    client = app.test_client()
+    with sessions(app)() as setup:
+        circle = make_group(setup, "CIRCLE")
+        person = make_participant(setup, SAM, circle, language="es")
+        call = OutboxMessage(
+            send_key="call:1", kind=OutboxKind.REMINDER, channel=Channel.VOICE,
+            participant_id=person.id, group_id=circle.id, body="Circle, tonight",
+            state=OutboxState.SENT, due_at=clock.now, sent_at=clock.now,
+        )  # fmt: skip
+        setup.add(call)
+        setup.commit()
+        key = f"/twilio/voice/reminder/key?outbox={call.id}&try=1&lang=es"
+    proxy.away("refuse")
+
+    toggled = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "8"})
+    stopped = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "9"})
+
+    assert toggled.status_code == stopped.status_code == 200
+    wording = app.extensions["peerline.wording"]
+    assert html.escape(wording.render("voice/stopped", "es"), quote=False) in stopped.text
+    assert html.escape(wording.render("voice/error", "es"), quote=False) in toggled.text
+    journal: Journal = app.extensions["peerline.journal"]
+    proxy.back()
+    assert journal.replay(app) == 1  # the STOP; a toggle is not kept (twice would undo it)
+
+    with sessions(app)() as session:
+        assert events(session, SAM) == [ConsentChange.OPT_OUT]
+        sources = session.scalars(select(ConsentEvent.source)).all()
+        assert sources == [ConsentSource.KEYPAD]

@@ -193,7 +193,8 @@ def test_the_person_who_answers_hears_the_group_the_time_and_the_keys(
     gather = twiml.find("Gather")
     assert gather is not None
     assert (gather.attrib["input"], gather.attrib["numDigits"]) == ("dtmf", "1")
-    assert gather_action(twiml) == f"/twilio/voice/reminder/key?outbox={row.id}&try=1"
+    action = f"/twilio/voice/reminder/key?outbox={row.id}&try=1&lang={language}"
+    assert gather_action(twiml) == action
     redirect = twiml.find("Redirect")
     assert redirect is not None and redirect.text == gather_action(twiml)
     session.expire_all()
