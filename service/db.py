@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 # A database that is away is known to be away in seconds, not after the kernel's two minutes,
@@ -15,6 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 CONNECT_TIMEOUT = 3
 STATEMENT_TIMEOUT_MS = 30_000
 POOL_TIMEOUT = 10  # seconds to wait for a free connection before giving up
+
+# What a database that is away raises (refusing, silent past the timeouts, out of connections);
+# anything else is a fault of ours.
+DATABASE_AWAY = (OperationalError, InterfaceError, PoolTimeoutError)
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:

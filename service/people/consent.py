@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from service.messages import outbox
@@ -101,6 +102,17 @@ def _granted_in(session: Session, phone_hash: str, group_id: int | None) -> bool
         .limit(1)
     ).first()
     return latest is ConsentChange.OPT_IN
+
+
+def seen_by(groups: Collection[int]) -> ColumnElement[bool]:
+    """The ledger entries a coordinator of these groups sees: those that came through them, and
+    those made everywhere (STOP, START, a carrier's report). Another group's are not shown, nor
+    a note or import from before entries named their group (whose it was is unknown)."""
+    return or_(
+        ConsentEvent.group_id.in_(list(groups)),
+        ConsentEvent.group_id.is_(None)
+        & ConsentEvent.source.not_in([ConsentSource.COORDINATOR, ConsentSource.IMPORT]),
+    )
 
 
 def opt_out_stranger(

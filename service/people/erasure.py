@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from service.messages.outbox import withdraw
 from service.models import (
     ConsentEvent,
-    ConsentSource,
     Group,
     InboundMessage,
     Membership,
@@ -35,6 +34,7 @@ from service.models import (
     Participant,
     Rsvp,
 )
+from service.people.consent import seen_by
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +111,7 @@ def erase_in_groups(
             session.scalar(
                 select(func.count())
                 .select_from(ConsentEvent)
-                .where(
-                    ConsentEvent.phone_hash == participant.phone_hash,
-                    or_(
-                        ConsentEvent.group_id.in_(groups),
-                        ConsentEvent.group_id.is_(None)
-                        & ConsentEvent.source.not_in(
-                            [ConsentSource.COORDINATOR, ConsentSource.IMPORT]
-                        ),
-                    ),
-                )
+                .where(ConsentEvent.phone_hash == participant.phone_hash, seen_by(groups))
             )
             or 0
         ),

@@ -9,9 +9,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 from markupsafe import escape
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
+
+from service.db import DATABASE_AWAY
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,6 @@ def http_error(error: HTTPException) -> tuple[Response | str, int, dict[str, str
 RETRY_AFTER = "30"  # seconds: a database back from a restart is usually back by then
 
 
-@bp.app_errorhandler(OperationalError)
-@bp.app_errorhandler(InterfaceError)
-@bp.app_errorhandler(SQLAlchemyTimeoutError)
 def database_away(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
     """The database cannot be reached (or is too busy): say so, and when to try again."""
     log.error("the database is not reachable on %s: %s", request.path, type(error).__name__)
@@ -54,6 +51,10 @@ def database_away(error: Exception) -> tuple[Response | str, int, dict[str, str]
     if wants_json():
         return jsonify(error="Service Unavailable", message=message), 503, headers
     return f"<h1>Service Unavailable</h1><p>{message}</p>", 503, headers
+
+
+for away in DATABASE_AWAY:
+    bp.app_errorhandler(away)(database_away)
 
 
 @bp.app_errorhandler(Exception)

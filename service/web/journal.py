@@ -18,7 +18,9 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -128,22 +130,18 @@ class Journal:
         """
         done = 0
         with self._locked_files() as files:
-            waiting = [
-                (entry, path)
-                for _, _, _, entry, path in sorted(
-                    (entry.at, n, line, entry, path)
-                    for n, (path, fd) in enumerate(files.items())
-                    for line, entry in enumerate(_unfinished(fd))
-                )
-            ]
+            waiting = [(entry, path) for path, fd in files.items() for entry in _unfinished(fd)]
+            waiting.sort(key=lambda item: item[0].at)  # stable: a file keeps its own order
+            left = Counter(path for _, path in waiting)
             for entry, path in waiting:
                 if not _resend(app, entry):
                     log.info("the database is still away: %d request(s) wait", len(waiting) - done)
                     break
                 _mark_done(files[path], entry.id)
+                left[path] -= 1
                 done += 1
-            for path, fd in files.items():
-                if not list(_unfinished(fd)):
+            for path in files:
+                if not left[path]:
                     path.unlink(missing_ok=True)
         if done:
             log.info("replayed %d journaled request(s)", done)
@@ -169,7 +167,6 @@ class Journal:
             self.replay_in_background(app)
 
     def _replay_until_empty(self, app: Flask) -> None:
-        stop = threading.Event()
         while self.waiting():
             if database_reachable(app):
                 try:
@@ -177,7 +174,7 @@ class Journal:
                 except Exception:
                     log.exception("replaying the journal failed; trying again shortly")
             if self.waiting():
-                stop.wait(RETRY_SECONDS)
+                time.sleep(RETRY_SECONDS)
 
     @contextmanager
     def _locked_files(self) -> Iterator[dict[Path, int]]:

@@ -14,14 +14,13 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from service.clock import app_clock
 from service.conversation.replies import Conversation, IncomingText, answer_without_database
-from service.db import get_session
+from service.db import DATABASE_AWAY, get_session
 from service.messages.outbox import PROVIDER_STATUS, advance
 from service.models import OutboxMessage, Participant
 from service.phones import is_e164, mask
 from service.sending.provider_errors import apply_error_code
 from service.web.journal import ANSWERED, REPLAY, Journal, JournalFull
 from service.web.webhook import (
-    DATABASE_AWAY,
     MAX_FIELD,
     field,
     number,

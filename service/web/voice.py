@@ -25,7 +25,7 @@ from service.campaigns.composer import find_occurrence, next_meeting_for, when_w
 from service.campaigns.headcount import record_answer
 from service.campaigns.recurrence import Occurrence
 from service.clock import app_clock
-from service.db import get_session
+from service.db import DATABASE_AWAY, get_session
 from service.messages.wording import LANGUAGES, Wording
 from service.models import (
     Channel,
@@ -44,7 +44,6 @@ from service.voice.calls import MACHINE, record_call_status
 from service.voice.scripts import Scripts
 from service.web.journal import REPLAY, Journal, JournalFull
 from service.web.webhook import (
-    DATABASE_AWAY,
     field,
     row_id,
     said,

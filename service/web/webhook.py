@@ -17,8 +17,6 @@ from typing import ParamSpec, TypeVar
 
 from flask import abort, current_app, request
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
@@ -33,9 +31,6 @@ MAX_ID = 2**31 - 1  # the databases' integer ids
 # and tabs are words' own.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_NUMBER = re.compile(r"[0-9]{1,10}")  # not \d, which takes any script's digits
-# What a database that is away (refusing, silent past the timeouts, or out of connections)
-# raises; anything else is a fault of ours.
-DATABASE_AWAY = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
 SIDS = {
     "message": re.compile(r"(SM|MM)[0-9a-f]{32}"),
     "call": re.compile(r"CA[0-9a-f]{32}"),
@@ -127,7 +122,13 @@ def row_id(name: str = "outbox") -> int | None:
 
 
 def sid_elsewhere(session: Session, row: OutboxMessage, value: str) -> bool:
-    """Whether another row holds this SID already: then the report is not about row."""
+    """Whether another row holds this SID already: then the report is not about row.
+
+    Asks the database only when row does not hold the SID itself (the SIDs are unique), so the
+    usual callback, about a row that has its SID, costs no query.
+    """
+    if row.provider_sid == value:
+        return False
     other = session.scalar(
         select(OutboxMessage.id).where(
             OutboxMessage.provider_sid == value, OutboxMessage.id != row.id

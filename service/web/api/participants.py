@@ -17,13 +17,13 @@ from service.messages.wording import LANGUAGES
 from service.models import (
     Channel,
     ConsentEvent,
-    ConsentSource,
     ConsentState,
     Group,
     Membership,
     MembershipStatus,
     Participant,
 )
+from service.people import consent
 from service.people.erasure import erase_in_groups, erase_participant
 from service.people.participants import (
     MAX_NAME,
@@ -390,26 +390,18 @@ class ConsentHistory(MethodView):
         carrier's report), without. Read-only, as the law wants it kept."""
         person = my_participant(participant_id)
         visible = my_group_ids()
+        events = select(ConsentEvent).where(ConsentEvent.phone_hash == person.phone_hash)
+        if visible is not None:
+            events = events.where(consent.seen_by(visible))
         shown = []
         for event in get_session().scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.phone_hash == person.phone_hash)
-            .order_by(ConsentEvent.created_at, ConsentEvent.id)
+            events.order_by(ConsentEvent.created_at, ConsentEvent.id)
         ):
-            ours = event.group_id is not None and (visible is None or event.group_id in visible)
-            if event.group_id is not None and not ours:
-                continue  # another group's: not even that it happened
-            if event.group_id is None and visible is not None and event.source in _GROUP_SOURCES:
-                continue  # a note from before changes named their group: whose is unknown
             row = attributes(event, ConsentEventSchema)
-            if not ours and visible is not None:
-                row["words"] = None
+            if visible is not None and event.group_id not in visible:
+                row["words"] = None  # made everywhere: the person's words are no group's note
             shown.append(row)
         return shown
-
-
-# Changes that always come through one group's door (a coordinator's note, an import).
-_GROUP_SOURCES = (ConsentSource.COORDINATOR, ConsentSource.IMPORT)
 
 
 def _my_membership(membership_id: int) -> Membership:
