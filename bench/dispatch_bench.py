@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.twilio_stub import reset, start_stub, stats, stop_stub
-from service.cli.main import upgrade_database
+from service.cli.database import upgrade_database
 from service.db import make_engine
 from service.models import (
     Group,

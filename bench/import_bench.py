@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.cli.main import upgrade_database
+from service.cli.database import upgrade_database
 from service.db import make_engine
 from service.messages.wording import Wording
 from service.models import ConsentEvent, Group, Membership, OutboxMessage, Participant
@@ -143,7 +143,9 @@ def baseline(
         session.execute(
             insert(Membership),
             [{"participant_id": ids[p["phone"]], "group_id": 1,
-              "status": "active" if note else "pending", "created_at": NOW, "updated_at": NOW}
+              "status": "active" if note else "pending", "language": p["language"],
+              "timezone": p["timezone"], "channel": p["channel"], "created_at": NOW,
+              "updated_at": NOW}
              for p in people],
         )  # fmt: skip
         if note:

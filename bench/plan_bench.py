@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.campaigns.planner import plan
-from service.cli.main import upgrade_database
+from service.cli.database import upgrade_database
 from service.db import make_engine
 
 NOW = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)  # a Tuesday; the group meets Tuesdays 18:30
@@ -61,8 +61,9 @@ def populate(engine: Engine, participants: int) -> None:
             f"'h' || CAST(i AS TEXT), 'en', 'America/New_York', 'sms', false, 'granted', :now "
             f"FROM ({numbers}) AS numbers"), {"n": participants, "now": NOW})  # fmt: skip
         conn.execute(text(
-            "INSERT INTO memberships (participant_id, group_id, status, created_at, updated_at) "
-            "SELECT id, 1, 'active', :now, :now FROM participants"), {"now": NOW})  # fmt: skip
+            "INSERT INTO memberships (participant_id, group_id, status, language, timezone, "
+            "channel, created_at, updated_at) SELECT id, 1, 'active', language, timezone, "
+            "channel, :now, :now FROM participants"), {"now": NOW})  # fmt: skip
 
 
 def baseline(engine: Engine) -> float:

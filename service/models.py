@@ -236,6 +236,9 @@ class Participant(Base):
     phone: Mapped[str] = mapped_column(String(16), unique=True)
     phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(120))
+    # The person's own language, time zone and channel: set by the first group that enrolled
+    # them, then changed only by the person (text or keypad), an admin, or a coordinator of
+    # every group they are in. Used where no one group speaks (HELP, a caller's own menu).
     language: Mapped[str] = mapped_column(String(8), default="en")
     timezone: Mapped[str] = mapped_column(String(64))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.SMS)
@@ -255,7 +258,10 @@ class Participant(Base):
 
 class Membership(Base):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("participant_id", "group_id"),)
+    __table_args__ = (
+        UniqueConstraint("participant_id", "group_id"),
+        CheckConstraint("language IN ('en', 'es')", name="language"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(
@@ -267,6 +273,12 @@ class Membership(Base):
     )
     # This group's name for the person: what its coordinator gave, seen by no other group.
     name: Mapped[str | None] = mapped_column(String(120))
+    # How this group reaches the person: what its coordinator set, or the person's own choice
+    # (which the person's words or keys write into every group at once). The participant's own
+    # columns hold the person's choice; a group's reminders read these.
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

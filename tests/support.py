@@ -19,6 +19,7 @@ from service.config import Settings
 from service.models import (
     Campaign,
     CampaignKind,
+    Channel,
     ConsentChange,
     ConsentEvent,
     ConsentSource,
@@ -26,10 +27,10 @@ from service.models import (
     Coordinator,
     Group,
     MeetingSchedule,
-    Membership,
     MembershipStatus,
     Participant,
 )
+from service.people.participants import joining
 from service.phones import phone_hash
 from service.sending.gateway import GatewayError, OutgoingCall, OutgoingText, Receipt
 
@@ -180,21 +181,25 @@ def make_participant(
     language: str = "en",
     consent: ConsentState = ConsentState.GRANTED,
     status: MembershipStatus = MembershipStatus.ACTIVE,
+    timezone: str = "America/New_York",
+    channel: Channel = Channel.SMS,
 ) -> Participant:
+    """Someone in groups, each reaching them by the person's own language, zone and channel."""
     participant = Participant(
         phone=phone,
         phone_hash=phone_hash(phone, "insecure-test-key"),
         name=name,
         language=language,
-        timezone="America/New_York",
+        timezone=timezone,
+        channel=channel,
         consent=consent,
     )
     session.add(participant)
     session.flush()
     for group in groups:
-        session.add(
-            Membership(participant_id=participant.id, group_id=group.id, status=status, name=name)
-        )
+        membership = joining(participant, group.id, now=participant.created_at, name=name)
+        membership.status = status
+        session.add(membership)
     session.commit()
     return participant
 

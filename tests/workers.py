@@ -17,6 +17,7 @@ from typing import Self
 from sqlalchemy import Engine, create_engine, func, insert, select
 
 from service.models import (
+    Channel,
     ConsentState,
     Coordinator,
     Group,
@@ -154,7 +155,14 @@ def seed_members(
             conn.execute(
                 insert(Membership),
                 [
-                    {"participant_id": p, "group_id": group, "status": MembershipStatus.ACTIVE}
+                    {
+                        "participant_id": p,
+                        "group_id": group,
+                        "status": MembershipStatus.ACTIVE,
+                        "language": "en",
+                        "timezone": "America/New_York",
+                        "channel": Channel.SMS,
+                    }
                     for p in people
                 ],
             )

@@ -22,7 +22,7 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
-from service.people.participants import first_word, name_in
+from service.people.participants import first_word
 
 
 def schedule_of(group: Group, meeting: MeetingSchedule) -> tuple[Schedule, list[Change]]:
@@ -70,8 +70,15 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
     if campaign is None or participant is None:
         raise ValueError("its campaign or participant is gone")
     group = session.get_one(Group, campaign.group_id)
-    language = participant.language
-    first_name = first_word(name_in(session, participant.id, group.id) or participant.name)
+    # As this group reaches them: its language, zone and name for the person.
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.participant_id == participant.id, Membership.group_id == group.id
+        )
+    )
+    reach: Membership | Participant = membership or participant
+    language = reach.language
+    first_name = first_word((membership.name if membership else None) or participant.name)
     common = {
         "language": language,
         "now": moment,
@@ -92,7 +99,7 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
         return render(
             text,
             meeting_start=occurrence.starts_at,
-            zone=participant.timezone,
+            zone=reach.timezone,
             location=occurrence.location,
             rsvp=rsvp,
             **common,  # type: ignore[arg-type]
@@ -137,8 +144,11 @@ def next_meeting_for(
     return group, occurrence
 
 
-def when_words(participant: Participant, language: str, start: datetime, now: datetime) -> str:
-    """A meeting's time as the person would say it: "tomorrow at 6:30 PM", "hoy a las 18:30"."""
+def when_words(
+    person: Participant | Membership, language: str, start: datetime, now: datetime
+) -> str:
+    """A meeting's time as the person would say it: "tomorrow at 6:30 PM", "hoy a las 18:30",
+    in their own zone (a membership: the zone their group has for them)."""
     return render(
         "{{ meeting_when }}",
         language=language,
@@ -146,5 +156,5 @@ def when_words(participant: Participant, language: str, start: datetime, now: da
         first_name=None,
         group="",
         meeting_start=start,
-        zone=participant.timezone,
+        zone=person.timezone,
     ).text

@@ -103,7 +103,7 @@ def plan_reminders(
     report.cancelled += _cancel_ineligible(session, campaign, now)
 
     quiet = QuietHours(group.quiet_start, group.quiet_end)
-    zones = session.scalars(_eligible(group.id).with_only_columns(Participant.timezone).distinct())
+    zones = session.scalars(_eligible(group.id).with_only_columns(Membership.timezone).distinct())
     for zone in list(zones):
         for occurrence in (o for o in found if not o.cancelled):
             for index, offset in enumerate(offsets):
@@ -120,7 +120,7 @@ def plan_reminders(
                     occurrence.key,
                     placement,
                 )
-                members = _eligible(group.id).where(Participant.timezone == zone)
+                members = _eligible(group.id).where(Membership.timezone == zone)
                 report.written += _upsert(session, campaign, members, slot, now)
 
 
@@ -135,7 +135,7 @@ def plan_encouragement(
     report.cancelled += _cancel_ineligible(session, campaign, now)
     if campaign.cadence:
         zones = list(
-            session.scalars(_eligible(group.id).with_only_columns(Participant.timezone).distinct())
+            session.scalars(_eligible(group.id).with_only_columns(Membership.timezone).distinct())
         )
         for zone in zones:
             started = campaign.created_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
@@ -157,13 +157,13 @@ def plan_encouragement(
                     place_encouragement(occurrence.starts_at, zone, quiet, window),
                 )
                 members = _not_paused(
-                    _eligible(group.id).where(Participant.timezone == zone), occurrence.starts_at
+                    _eligible(group.id).where(Membership.timezone == zone), occurrence.starts_at
                 )
                 report.written += _upsert(session, campaign, members, slot, now)
         return
     joined = session.execute(
         _eligible(group.id).with_only_columns(
-            Participant.id, Participant.timezone, Membership.created_at
+            Participant.id, Membership.timezone, Membership.created_at
         )
     ).all()
     for participant_id, zone, since in joined:
@@ -197,7 +197,7 @@ def plan_broadcast(
         return
     report.cancelled += _cancel_ineligible(session, campaign, now)
     zones = list(
-        session.scalars(_eligible(group.id).with_only_columns(Participant.timezone).distinct())
+        session.scalars(_eligible(group.id).with_only_columns(Membership.timezone).distinct())
     )
     window = timedelta(minutes=campaign.window_minutes)
     for zone in zones:
@@ -208,7 +208,7 @@ def plan_broadcast(
             when.strftime("%Y%m%dT%H%M"),
             place_encouragement(when, zone, quiet, window),
         )
-        members = _eligible(group.id).where(Participant.timezone == zone)
+        members = _eligible(group.id).where(Membership.timezone == zone)
         report.written += _upsert(session, campaign, members, slot, now)
 
 
@@ -235,7 +235,8 @@ def _cancel_ineligible(session: Session, campaign: Campaign, now: datetime) -> i
 
 
 def _eligible(group_id: int) -> Select[Participant]:
-    """Members who may be planned for: active in the group and consenting."""
+    """Members who may be planned for: active in the group and consenting. Their membership
+    is joined: it holds the zone and channel through which this group reaches them."""
     return (
         select(Participant)
         .join(Membership, Membership.participant_id == Participant.id)
@@ -272,7 +273,7 @@ def _upsert(
     rows = members.with_only_columns(
         key.label("send_key"),
         literal(slot.kind, kind_type).label("kind"),
-        cast(Participant.channel, channel_type).label("channel"),
+        cast(Membership.channel, channel_type).label("channel"),
         Participant.id.label("participant_id"),
         literal(campaign.group_id).label("group_id"),
         literal(campaign.id).label("campaign_id"),

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from service.campaigns.composer import compose
 from service.campaigns.planner import plan
 from service.messages.segments import count_segments
-from service.models import Group, OutboxMessage, OutboxState, Participant
-from service.people.participants import names_in
+from service.models import Group, Membership, OutboxMessage, OutboxState
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,12 @@ def _lines(
 ) -> list[PreviewLine]:
     # An inner join: the rows of someone erased since they were planned go to nobody.
     query = (
-        select(OutboxMessage, Participant)
-        .join(Participant, Participant.id == OutboxMessage.participant_id)
+        select(OutboxMessage, Membership)
+        .join(
+            Membership,
+            (Membership.participant_id == OutboxMessage.participant_id)
+            & (Membership.group_id == OutboxMessage.group_id),
+        )
         .where(
             OutboxMessage.group_id == group_id,
             OutboxMessage.campaign_id.is_not(None),
@@ -70,21 +73,20 @@ def _lines(
         query = query.where(OutboxMessage.campaign_id == campaign_id)
     # People who get the same words at the same moment in the same zone make one line.
     same: dict[tuple[datetime, str, str, int | None, str, str], list[str]] = {}
-    known_as = names_in(session, [group_id])  # the group's own names for its people
-    for row, participant in session.execute(query).all():
+    for row, membership in session.execute(query).all():
         try:
             text = compose(session, row, row.due_at)
         except ValueError as problem:
             text = f"(cannot be worded: {problem})"
         key = (
             row.due_at,
-            participant.timezone,
+            membership.timezone,  # as the group has it
             row.kind.value,
             row.campaign_id,
             text,
             row.state_reason or "",
         )
-        same.setdefault(key, []).append(known_as.get((participant.id, group_id), ""))
+        same.setdefault(key, []).append(membership.name or "")  # the group's own name
     return [
         PreviewLine(
             due_at=due_at,

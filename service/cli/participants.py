@@ -126,5 +126,5 @@ def participants_list(code: str | None, show_phones: bool) -> None:
         phone = participant.phone if show_phones else mask(participant.phone)
         click.echo(
             f"{participant.id}\t{phone}\t{membership.name or ''}\t{membership.group.join_code}\t"
-            f"{membership.status.value}\t{participant.consent.value}\t{participant.channel.value}"
+            f"{membership.status.value}\t{participant.consent.value}\t{membership.channel.value}"
         )

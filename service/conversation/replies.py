@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from service.campaigns.composer import next_meeting_for, when_words
 from service.campaigns.headcount import record_answer
 from service.conversation.keywords import DEFAULT_CRISIS_WORDS, Intent, Reading, read_message
-from service.messages.outbox import enqueue, withdraw
+from service.messages.outbox import enqueue, membership_of, withdraw
 from service.messages.wording import Wording
 from service.models import (
     ConsentSource,
@@ -29,7 +29,7 @@ from service.models import (
     Participant,
 )
 from service.people import consent
-from service.people.participants import first_word
+from service.people.participants import first_word, joining
 from service.phones import mask, phone_hash
 
 log = logging.getLogger(__name__)
@@ -254,11 +254,11 @@ class Conversation:
             return
         group, occurrence = upcoming
         record_answer(self.session, participant.id, group.id, occurrence.key, coming, self.now)
-        when = when_words(participant, participant.language, occurrence.starts_at, self.now)
+        # Said as the group's reminder said it: its language, its zone for the person.
+        reach = membership_of(self.session, participant.id, group.id) or participant
+        when = when_words(reach, reach.language, occurrence.starts_at, self.now)
         name = "rsvp_confirmed" if coming else "rsvp_declined"
-        outcome.replies.append(
-            self._say(name, participant.language, group=group.public_name, when=when)
-        )
+        outcome.replies.append(self._say(name, reach.language, group=group.public_name, when=when))
 
     def _pause(self, participant: Participant, weeks: int | None, outcome: Outcome) -> None:
         """Stop encouragement (never reminders) for some weeks, or until RESUME."""
@@ -291,9 +291,7 @@ class Conversation:
             )
         )
         if membership is None:
-            membership = Membership(
-                participant_id=participant.id, group_id=group.id, created_at=self.now
-            )
+            membership = joining(participant, group.id, now=self.now)
             self.session.add(membership)
         lang = participant.language
         if (

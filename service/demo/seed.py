@@ -21,11 +21,11 @@ from service.models import (
     Coordinator,
     Group,
     MeetingSchedule,
-    Membership,
     MembershipStatus,
     Participant,
 )
 from service.people.accounts import find_coordinator, issue_token
+from service.people.participants import joining
 from service.phones import phone_hash
 
 # Numbers reserved for fiction (555-01xx), so the demo can never text a real person.
@@ -95,15 +95,9 @@ def seed(app: Flask) -> list[str]:
             )
             session.add(person)
             session.flush()
-            session.add(
-                Membership(
-                    participant_id=person.id,
-                    group_id=groups[code].id,
-                    name=name,
-                    status=MembershipStatus.ACTIVE,
-                    created_at=now,
-                )
-            )
+            membership = joining(person, groups[code].id, now=now, name=name)
+            membership.status = MembershipStatus.ACTIVE
+            session.add(membership)
             session.add(
                 ConsentEvent(
                     participant_id=person.id,

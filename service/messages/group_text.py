@@ -41,7 +41,7 @@ class GroupText:
 def members_at_night(session: Session, group: Group, moment: datetime) -> int:
     """How many of the group's active members are in their quiet hours at moment."""
     quiet = QuietHours(group.quiet_start, group.quiet_end)
-    return sum(quiet.contains(moment, person.timezone) for person in _members(session, group))
+    return sum(quiet.contains(moment, zone) for _, zone in _members(session, group))
 
 
 def text_group(
@@ -56,8 +56,8 @@ def text_group(
     """Queue body for every active member of group, once per key; the caller commits."""
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     queued = GroupText()
-    for person in _members(session, group):
-        due = now if at_night else next_allowed(now, person.timezone, quiet)
+    for person, zone in _members(session, group):
+        due = now if at_night else next_allowed(now, zone, quiet)
         row = enqueue(
             session,
             send_key=f"one-off:{group.id}:{key}:{person.id}",
@@ -74,12 +74,12 @@ def text_group(
     return queued
 
 
-def _members(session: Session, group: Group) -> list[Participant]:
-    return list(
-        session.scalars(
-            select(Participant)
-            .join(Membership)
-            .where(Membership.group_id == group.id, Membership.status == MembershipStatus.ACTIVE)
-            .order_by(Participant.id)
-        )
+def _members(session: Session, group: Group) -> list[tuple[Participant, str]]:
+    """The group's active members, each with their time zone as the group has it."""
+    rows = session.execute(
+        select(Participant, Membership.timezone)
+        .join(Membership)
+        .where(Membership.group_id == group.id, Membership.status == MembershipStatus.ACTIVE)
+        .order_by(Participant.id)
     )
+    return [(person, zone) for person, zone in rows]

@@ -114,18 +114,31 @@ def withdraw(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-MembershipStatuses = Mapping[tuple[int, int], MembershipStatus]
+Memberships = Mapping[tuple[int, int], Membership]  # by (participant, group)
+
+
+def membership_of(
+    session: Session, participant_id: int, group_id: int, memberships: Memberships | None = None
+) -> Membership | None:
+    """The person's membership of the group, from memberships a batch loaded when given."""
+    if memberships is not None:
+        return memberships.get((participant_id, group_id))
+    return session.scalar(
+        select(Membership).where(
+            Membership.participant_id == participant_id, Membership.group_id == group_id
+        )
+    )
 
 
 def blocked_reason(
     session: Session,
     row: OutboxMessage,
     now: datetime,
-    memberships: MembershipStatuses | None = None,
+    memberships: Memberships | None = None,
 ) -> OutboxState | None:
     """Why row may not go out now (suppressed or expired), re-checked at the moment of sending.
 
-    memberships, when given, holds the (participant, group) statuses a batch loaded at once.
+    memberships, when given, holds the (participant, group) memberships a batch loaded at once.
     """
     if row.expires_at is not None and now >= row.expires_at:
         row.state_reason = "too late to be useful"
@@ -158,16 +171,8 @@ def blocked_reason(
         row.state_reason = "encouragement paused"
         return OutboxState.SUPPRESSED
     if row.group_id is not None:
-        if memberships is not None:
-            status = memberships.get((participant.id, row.group_id))
-        else:
-            status = session.scalar(
-                select(Membership.status).where(
-                    Membership.participant_id == participant.id,
-                    Membership.group_id == row.group_id,
-                )
-            )
-        if status is not MembershipStatus.ACTIVE:
+        membership = membership_of(session, participant.id, row.group_id, memberships)
+        if membership is None or membership.status is not MembershipStatus.ACTIVE:
             row.state_reason = "not an active member"
             return OutboxState.SUPPRESSED
     return None
@@ -183,18 +188,22 @@ _PLANNED = (
 )
 
 
-def hold_for_quiet_hours(session: Session, row: OutboxMessage, moment: datetime) -> bool:
+def hold_for_quiet_hours(
+    session: Session, row: OutboxMessage, moment: datetime, memberships: Memberships | None = None
+) -> bool:
     """Hold back a planned text that would land in the person's quiet hours (after an outage,
-    say): it goes back to the queue for the next allowed moment inside its window, or expires."""
+    say): it goes back to the queue for the next allowed moment inside its window, or expires.
+    The hours are the group's, in the person's zone as the group has it."""
     if row.kind not in _PLANNED or row.participant_id is None or row.group_id is None:
         return False
-    participant = session.get_one(Participant, row.participant_id)
+    membership = membership_of(session, row.participant_id, row.group_id, memberships)
+    zone = (membership or session.get_one(Participant, row.participant_id)).timezone
     group = session.get_one(Group, row.group_id)
     quiet = QuietHours(group.quiet_start, group.quiet_end)
-    if not quiet.contains(moment, participant.timezone):
+    if not quiet.contains(moment, zone):
         return False
     window = (row.expires_at - moment) if row.expires_at else DEFAULT_VALIDITY
-    placement = place_encouragement(moment, participant.timezone, quiet, window=window)
+    placement = place_encouragement(moment, zone, quiet, window=window)
     if placement.send_at is None:
         row.state, row.state_reason = OutboxState.EXPIRED, "only quiet hours were left"
     else:

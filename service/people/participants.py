@@ -62,6 +62,48 @@ class Enrolled:
     invitation: OutboxMessage | None  # the welcome text asking them to reply YES
 
 
+REACH = ("language", "timezone", "channel")  # how a group reaches a person
+
+
+def choose(
+    participant: Participant,
+    *,
+    language: str | None = None,
+    timezone: str | None = None,
+    channel: Channel | None = None,
+) -> None:
+    """The person's own choice (by text or keypad, or what their number turned out to be): it
+    holds for them and in every group they are in. None leaves a value as it is."""
+    chosen = {"language": language, "timezone": timezone, "channel": channel}
+    for target in (participant, *participant.memberships):
+        for field, value in chosen.items():
+            if value is not None:
+                setattr(target, field, value)
+
+
+def _set_reach(membership: Membership, details: Details) -> None:
+    for field in REACH:
+        value = getattr(details, field)
+        if value is not None:
+            setattr(membership, field, value)
+
+
+def joining(
+    participant: Participant, group_id: int, *, now: datetime, name: str | None = None
+) -> Membership:
+    """A new membership that reaches the person as they chose: their own language, time zone
+    and channel. (A coordinator's enrolment sets the group's own instead.)"""
+    return Membership(
+        participant_id=participant.id,
+        group_id=group_id,
+        name=name,
+        language=participant.language or "en",
+        timezone=participant.timezone,
+        channel=participant.channel or Channel.SMS,
+        created_at=now,
+    )
+
+
 def name_in(session: Session, participant_id: int, group_id: int | None) -> str | None:
     """The name a group knows the person by; None when it gave none (or there is no group)."""
     if group_id is None:
@@ -147,12 +189,22 @@ def enrol(
     )
     added = membership is None
     if membership is None:
+        # This group reaches them as its coordinator says, or as the group does: never as
+        # another group set, which would tell this one that the number is known elsewhere.
         membership = Membership(
-            participant_id=participant.id, group_id=group.id, name=name, created_at=now
+            participant_id=participant.id,
+            group_id=group.id,
+            name=name,
+            language=details.language or group.language,
+            timezone=details.timezone or group.timezone,
+            channel=details.channel or Channel.SMS,
+            created_at=now,
         )
         session.add(membership)
-    elif name is not None:
-        membership.name = name
+    else:
+        _set_reach(membership, details)
+        if name is not None:
+            membership.name = name
     invitation = None
     opted_out = participant.consent is ConsentState.REVOKED
     if opted_out:
@@ -175,7 +227,7 @@ def enrol(
             session,
             participant,
             group,
-            body=invitation_text(wording, group, participant.language),
+            body=invitation_text(wording, group, membership.language),
             now=now,
         )
     membership.updated_at = now
@@ -207,8 +259,9 @@ def update_details(
     """Change what was given; return the names of the fields that changed.
 
     A name is the given groups' name for the person (None: every group's, and the one texts
-    use where a group has none). Language, time zone and channel are the person's own, in every
-    group: the caller decides who may change them.
+    use where a group has none). Language, time zone and channel change how the given groups
+    reach the person (None: every group), and the person's own choice too when the given groups
+    are all the groups they are in.
     """
     check_details(details)
     changed = []
@@ -224,12 +277,24 @@ def update_details(
             renamed = True
         if renamed:
             changed.append("name")
-    for field in ("language", "timezone", "channel"):
+    mine = [m for m in participant.memberships if groups is None or m.group_id in groups]
+    # The person's own choice changes only for someone who speaks for every group they are in:
+    # otherwise it would change how another group reaches them.
+    everywhere = groups is None or all(
+        m.group_id in groups
+        for m in participant.memberships
+        if m.status is not MembershipStatus.LEFT
+    )
+    for field in REACH:
         value = getattr(details, field)
-        if value is None or value == getattr(participant, field):
+        if value is None:
             continue
-        setattr(participant, field, value)
-        changed.append(field)
+        targets: list[Participant | Membership] = [*mine, *([participant] if everywhere else [])]
+        moved = [t for t in targets if getattr(t, field) != value]
+        for target in moved:
+            setattr(target, field, value)
+        if moved:
+            changed.append(field)
     if changed:
         audit.record(
             session,

@@ -278,6 +278,10 @@ def apply_import(
                 "group_id": group.id,
                 "status": status_of(e),
                 "name": e.row.name,
+                # How this group reaches them is the file's, never what another group set.
+                "language": e.row.language,
+                "timezone": e.row.timezone,
+                "channel": e.row.channel,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -313,7 +317,7 @@ def apply_import(
     segments = {lang: count_segments(body).segments for lang, body in bodies.items()}
 
     def language_of(entry: Entry) -> str:
-        return entry.participant.language if entry.participant else entry.row.language
+        return entry.membership.language if entry.membership else entry.row.language
 
     # The plan left out anyone invited today already, so a clash on a send key means someone
     # invited them meanwhile: the whole import fails, and can simply be run again.

@@ -1,7 +1,7 @@
 """What a provider's error says about a person: opted out, a landline, a number that is not valid.
 
-A text that fails because the number is a landline becomes a call where the group allows it,
-and the group's coordinator is told either way.
+A text that fails because the number is a landline becomes a call in each group that allows it,
+and each group's coordinator is told either way.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from service.models import (
     Channel,
     ConsentSource,
     Group,
+    Membership,
     MembershipStatus,
     OutboxKind,
     OutboxMessage,
@@ -35,20 +36,32 @@ log = logging.getLogger(__name__)
 def landline_fallback(
     session: Session, participant: Participant, row: OutboxMessage | None, moment: datetime
 ) -> None:
-    """A text failed because the number is a landline: call instead where the group allows it,
-    and tell the group's coordinator either way."""
-    if participant.channel is Channel.VOICE:
-        return
-    groups = [m.group for m in participant.memberships if m.status is not MembershipStatus.LEFT]
-    switch = any(group.voice_fallback for group in groups)
-    if switch:
-        participant.channel = Channel.VOICE
+    """A text failed because the number is a landline: each group that allows it calls
+    instead, and each group's coordinator is told what their group does."""
+    texting = [
+        m
+        for m in participant.memberships
+        if m.status is not MembershipStatus.LEFT and m.channel is Channel.SMS
+    ]
+    switched = [m for m in texting if m.group.voice_fallback]
+    for membership in switched:
+        membership.channel = Channel.VOICE
+    if switched:
+        participant.channel = Channel.VOICE  # their number takes calls, not texts
         log.info("%s cannot take texts: switched to calls", mask(participant.phone))
-        useful = row is not None and (row.expires_at is None or row.expires_at > moment)
-        if row is not None and row.kind is OutboxKind.REMINDER and useful:
-            enqueue_call_instead(session, row, moment)
-    for group in groups:
-        notify_coordinator(session, group, participant, switched=switch, moment=moment)
+    if row is not None and _call_instead(row, switched, moment):
+        enqueue_call_instead(session, row, moment)
+    for membership in texting:
+        notify_coordinator(
+            session, membership.group, participant, switched=membership in switched, moment=moment
+        )
+
+
+def _call_instead(row: OutboxMessage, switched: list[Membership], moment: datetime) -> bool:
+    """A reminder that failed as a text, still in time, to a group now calling the person."""
+    in_time = row.expires_at is None or row.expires_at > moment
+    calling = any(m.group_id == row.group_id for m in switched)
+    return row.kind is OutboxKind.REMINDER and in_time and calling
 
 
 def enqueue_call_instead(session: Session, row: OutboxMessage, moment: datetime) -> None:

@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session
 from service.campaigns.composer import compose
 from service.messages.outbox import (
     PROVIDER_STATUS,
-    MembershipStatuses,
+    Memberships,
     blocked_reason,
     hold_for_quiet_hours,
+    membership_of,
 )
 from service.messages.segments import count_segments
 from service.models import (
@@ -207,9 +208,9 @@ def prepare(
     }
     groups = list(session.scalars(select(Group).where(Group.id.in_(group_ids))))
     memberships = {
-        (pid, gid): status
-        for pid, gid, status in session.execute(
-            select(Membership.participant_id, Membership.group_id, Membership.status).where(
+        (m.participant_id, m.group_id): m
+        for m in session.scalars(
+            select(Membership).where(
                 Membership.participant_id.in_(people_ids), Membership.group_id.in_(group_ids)
             )
         )
@@ -245,12 +246,20 @@ def prepare(
 
 
 def _check(
-    session: Session, row: OutboxMessage, moment: datetime, memberships: MembershipStatuses
+    session: Session,
+    row: OutboxMessage,
+    moment: datetime,
+    memberships: Memberships,
 ) -> Outcome | None:
     """Settle row if it may not go now; None when it is ready, worded, to go."""
     participant = session.get(Participant, row.participant_id) if row.participant_id else None
-    # Reminders reach people the way they ask for now; everything else is a text.
-    wanted = participant.channel if participant and row.kind is OutboxKind.REMINDER else None
+    membership = (
+        membership_of(session, row.participant_id, row.group_id, memberships)
+        if row.participant_id is not None and row.group_id is not None
+        else None
+    )
+    # Reminders reach people the way their group does now; everything else is a text.
+    wanted = membership.channel if membership and row.kind is OutboxKind.REMINDER else None
     if (wanted or Channel.SMS) is not row.channel and row.campaign_id is not None:
         row.body = None  # worded for the other channel: word it again for this one
     row.channel = wanted or Channel.SMS
@@ -258,7 +267,7 @@ def _check(
     if blocked is not None:
         row.state = blocked
         return Outcome.EXPIRED if blocked is OutboxState.EXPIRED else Outcome.SUPPRESSED
-    if hold_for_quiet_hours(session, row, moment):
+    if hold_for_quiet_hours(session, row, moment, memberships):
         return Outcome.EXPIRED if row.state is OutboxState.EXPIRED else Outcome.DEFERRED
     if (participant.phone if participant else row.to_phone) is None:
         row.state, row.state_reason = OutboxState.FAILED, "no phone number"

@@ -26,6 +26,7 @@ from service.campaigns.headcount import record_answer
 from service.campaigns.recurrence import Occurrence
 from service.clock import app_clock
 from service.db import DATABASE_AWAY, get_session
+from service.messages.outbox import membership_of
 from service.messages.wording import LANGUAGES, Wording
 from service.models import (
     Channel,
@@ -38,7 +39,7 @@ from service.models import (
     Participant,
 )
 from service.people import consent
-from service.people.participants import first_word, name_in
+from service.people.participants import choose, first_word, joining, name_in
 from service.phones import InvalidPhone, mask, normalize, phone_hash
 from service.voice.calls import MACHINE, record_call_status
 from service.voice.scripts import Scripts
@@ -207,6 +208,15 @@ def _call_row(session: Session) -> tuple[OutboxMessage, Participant] | None:
     return None if participant is None else (row, participant)
 
 
+def _as_the_group_reaches(
+    session: Session, row: OutboxMessage, participant: Participant
+) -> Membership | Participant:
+    """The language and zone the call's group speaks to the person in (as its text would)."""
+    if row.group_id is None:
+        return participant
+    return membership_of(session, participant.id, row.group_id) or participant
+
+
 def _occurrence(session: Session, row: OutboxMessage) -> tuple[Group, Occurrence | None]:
     group = session.get_one(Group, row.group_id)
     return group, find_occurrence(session, group, row.occurrence_key or "")
@@ -222,13 +232,14 @@ def reminder() -> Response:
     if found is None:
         return xml(scripts().error(language="en"))
     row, participant = found
-    lang = participant.language
+    reach = _as_the_group_reaches(session, row, participant)
+    lang = reach.language
     answered_by = field("AnsweredBy", required=False, limit=32) or None
     row.provider_sid = row.provider_sid or sid("CallSid", "call")
     row.answered_by = answered_by
     group, occurrence = _occurrence(session, row)
     if answered_by is not None and answered_by.startswith(MACHINE):
-        when = when_words(participant, lang, occurrence.starts_at, _now()) if occurrence else None
+        when = when_words(reach, lang, occurrence.starts_at, _now()) if occurrence else None
         row.voicemail_left = True
         session.commit()
         wording: Wording = current_app.extensions["peerline.wording"]
@@ -264,13 +275,14 @@ def reminder_key() -> Response:
     if found is None:
         return xml(scripts().error(language="en"))
     row, participant = found
-    lang, digits, tries = participant.language, _digits(), _try()
+    reach = _as_the_group_reaches(session, row, participant)
+    lang, digits, tries = reach.language, _digits(), _try()
     group, occurrence = _occurrence(session, row)
     again = f"/twilio/voice/reminder/key?outbox={row.id}&try={tries + 1}&lang={lang}"
     if digits == "1" and occurrence is not None:
         record_answer(session, participant.id, group.id, occurrence.key, True, _now())
         session.commit()
-        when = when_words(participant, lang, occurrence.starts_at, _now())
+        when = when_words(reach, lang, occurrence.starts_at, _now())
         return xml(scripts().confirmed(language=lang, group=group.public_name, meeting_when=when))
     if digits == "2" and occurrence is not None:
         record_answer(session, participant.id, group.id, occurrence.key, False, _now())
@@ -409,7 +421,11 @@ def caller_menu() -> Response:
             )
         return xml(scripts().attendance_cancelled(language=lang))
     if digits == "8":
-        participant.channel = Channel.SMS if participant.channel is Channel.VOICE else Channel.VOICE
+        # The person's own choice: it holds in every group they are in.
+        choose(
+            participant,
+            channel=Channel.SMS if participant.channel is Channel.VOICE else Channel.VOICE,
+        )
         session.commit()
         return xml(scripts().switched(language=lang, channel=participant.channel.value))
     if digits == "9":
@@ -418,7 +434,7 @@ def caller_menu() -> Response:
         return xml(scripts().stopped(language=lang))
     if digits == "4":
         other = "es" if lang == "en" else "en"
-        participant.language = other  # their choice of language holds for texts and calls
+        choose(participant, language=other)  # for texts and calls, in every group
         session.commit()
         return _caller_menu(session, participant, other, 1, None)
     silent = digits == ""
@@ -513,7 +529,7 @@ def join_confirm() -> Response:
         )
     )
     if membership is None:
-        membership = Membership(participant_id=participant.id, group_id=group.id, created_at=moment)
+        membership = joining(participant, group.id, now=moment)
         session.add(membership)
     membership.status = MembershipStatus.ACTIVE
     membership.updated_at = moment

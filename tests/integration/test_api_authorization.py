@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from service.models import (
     CampaignKind,
+    Channel,
     ConsentEvent,
     ConsentSource,
     ConsentState,
@@ -32,6 +33,7 @@ from service.models import (
     Participant,
     Role,
 )
+from service.people.participants import choose
 from tests.api import call, token_for, two_coordinators
 from tests.support import Clock, make_campaign, make_participant, make_schedule, text_in
 
@@ -223,10 +225,13 @@ def test_a_number_in_another_group_looks_to_me_like_a_number_nobody_has(
     client: FlaskClient, session: Session, clock: Clock
 ) -> None:
     """Robin enters the number of Kim's member, and a number nobody has, the same ways: every
-    answer is the same, and nothing of Kim's changes."""
+    answer is the same, and nothing of Kim's changes. Kim's member speaks Spanish, lives in
+    Chicago and takes calls, by their own choice: none of it shows to Robin."""
     theirs, robin, mine = kims_group(client, session, clock)
     kims_member = session.get_one(Participant, theirs.participant_id)
     enrol_with_note(session, kims_member, theirs.group_id, clock)
+    choose(kims_member, language="es", timezone="America/Chicago", channel=Channel.VOICE)
+    session.commit()
     before = kims_view(session, theirs)
 
     answers = {}
@@ -247,7 +252,13 @@ def test_a_number_in_another_group_looks_to_me_like_a_number_nobody_has(
             call(client, "GET", f"/api/v1/participants/{person}", robin),
             call(client, "GET", f"/api/v1/participants/{person}/consent", robin),
             call(client, "GET", f"/api/v1/participants?group_id={mine}&consent=unknown", robin),
-            call(client, "PATCH", f"/api/v1/participants/{person}", robin, {"language": "es"}),
+            call(
+                client,
+                "PATCH",
+                f"/api/v1/participants/{person}",
+                robin,
+                {"language": "en", "timezone": "Europe/London", "channel": "sms"},
+            ),
             call(client, "PATCH", f"/api/v1/participants/{person}", robin, {"name": "Pat R."}),
             call(client, "DELETE", f"/api/v1/participants/{person}", robin),
         ]
@@ -291,6 +302,7 @@ def kims_view(session: Session, theirs: Theirs) -> tuple[object, ...]:
         person.consent,
         membership.name,
         membership.status,
+        (membership.language, membership.timezone, membership.channel),
         [
             (e.change, e.words)
             for e in session.scalars(

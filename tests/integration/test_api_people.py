@@ -144,11 +144,8 @@ def test_reading_and_updating_a_participant(
     )
     assert (status, body["name"]) == (200, "Sam R.")
     assert get(client, f"/api/v1/participants/{sam_id}", robin)[1]["phone_e164"] == "+12025550142"
-    # What follows the person into every group is theirs (or an admin's) to change.
-    preferences = {"channel": "voice", "timezone": "America/Chicago"}
-    status, problem = call(client, "PATCH", f"/api/v1/participants/{sam_id}", robin, preferences)
-    assert status == 403 and "follow the person" in problem["message"]
     admin = token_for(session, clock, "admin@example.org", Role.ADMIN)
+    preferences = {"channel": "voice", "timezone": "America/Chicago"}
     status, body = call(client, "PATCH", f"/api/v1/participants/{sam_id}", admin, preferences)
     assert (status, body["channel"], body["timezone"]) == (200, "voice", "America/Chicago")
     status, problem = call(
@@ -161,6 +158,67 @@ def test_reading_and_updating_a_participant(
     assert [m.name for m in sam(session).memberships] == ["Sam R."]  # Robin's group's name
     actions = session.scalars(select(AuditEntry.action).where(AuditEntry.actor.like("api:%")))
     assert list(actions) == ["participant.update", "participant.update"]
+
+
+def reach(session: Session, phone: str) -> tuple[object, ...]:
+    """The person's own language, zone and channel, then each group's, by group."""
+    session.expire_all()
+    person = session.scalars(select(Participant).where(Participant.phone == phone)).one()
+    groups = sorted(person.memberships, key=lambda m: m.group_id)
+    return (
+        (person.language, person.timezone, person.channel.value),
+        [(m.language, m.timezone, m.channel.value) for m in groups],
+    )
+
+
+def test_a_coordinator_sets_how_their_group_reaches_someone_and_no_other_group(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    """Robin may set the language, zone and channel Robin's group uses. The person's own
+    choice (what other groups start from, what HELP answers in) changes too only while every
+    group they are in is Robin's; Kim's group goes on as Kim set it."""
+    _, theirs, robin, kim = two_coordinators(session, clock)
+    sam_id = sam(session).id
+    spanish_calls = {"language": "es", "channel": "voice", "timezone": "America/Chicago"}
+    status, body = call(client, "PATCH", f"/api/v1/participants/{sam_id}", robin, spanish_calls)
+    assert status == 200
+    assert (body["language"], body["channel"], body["timezone"]) == (
+        "es",
+        "voice",
+        "America/Chicago",
+    )
+    everywhere = ("es", "America/Chicago", "voice")
+    assert reach(session, "+12025550142") == (everywhere, [everywhere])
+
+    # Kim enrols the same number, as Kim's group would anyone: in its language and zone, by text.
+    status, body = post(
+        client, "/api/v1/participants", kim,
+        {"group_id": theirs.id, "phone": "+12025550142", "name": "S."},
+    )  # fmt: skip
+    kims = ("en", "America/New_York", "sms")
+    assert status == 201
+    assert (body["language"], body["timezone"], body["channel"]) == kims
+    assert reach(session, "+12025550142") == (everywhere, [everywhere, kims])
+
+    # Now Robin's change is Robin's group's alone, and the answer looks as it did before.
+    status, body = call(
+        client, "PATCH", f"/api/v1/participants/{sam_id}", robin, {"channel": "sms"}
+    )
+    assert (status, body["channel"], body["language"]) == (200, "sms", "es")
+    texts = ("es", "America/Chicago", "sms")
+    assert reach(session, "+12025550142") == (everywhere, [texts, kims])
+    assert get(client, f"/api/v1/participants/{sam_id}", kim)[1]["channel"] == "sms"
+    assert get(client, f"/api/v1/participants/{sam_id}", kim)[1]["language"] == "en"
+
+    # An admin speaks for every group.
+    admin = token_for(session, clock, "admin@example.org", Role.ADMIN)
+    status, _ = call(client, "PATCH", f"/api/v1/participants/{sam_id}", admin, {"language": "en"})
+    assert status == 200
+    english = ("en", "America/Chicago", "voice")
+    assert reach(session, "+12025550142") == (
+        english,
+        [("en", "America/Chicago", "sms"), kims],
+    )
 
 
 def test_listing_filters_by_group_status_and_consent(

@@ -32,10 +32,7 @@ PEOPLE = {
 
 
 def living_in(session: Session, phone: str, zone: str, *groups: Group) -> Participant:
-    person = make_participant(session, phone, *groups)
-    person.timezone = zone
-    session.commit()
-    return person
+    return make_participant(session, phone, *groups, timezone=zone)
 
 
 def local(moment: datetime, zone: str) -> datetime:

@@ -360,10 +360,15 @@ def test_people_already_known_are_joined_kept_or_left_alone(
         .join(OutboxMessage)
         .order_by(Participant.phone)
     ).all()
+    # Someone known to OTHER in Spanish is invited as anyone new to CIRCLE would be, in the
+    # group's language: an invitation in their own would tell CIRCLE they are known elsewhere.
     assert [tuple(row) for row in invitations] == [
-        ("+12025550143", INVITATION_ES),
+        ("+12025550143", INVITATION_EN),
         ("+12025550145", INVITATION_ES),
     ]
+    elsewhere = people["+12025550143"]
+    by_group = {m.group_id: m.language for m in elsewhere.memberships}
+    assert (elsewhere.language, by_group) == ("es", {other.id: "es", group.id: "en"})
 
 
 def test_bad_input_is_a_clear_error_and_changes_nothing(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from service.cli.database import alembic_config
 from service.models import Base
@@ -81,4 +82,70 @@ def test_migrations_go_down_to_nothing_and_up_again(empty_database: str) -> None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     command.upgrade(config, "head")
     assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
+    engine.dispose()
+
+
+def test_each_group_reaches_a_person_as_they_were_reached_before(empty_database: str) -> None:
+    """0008 gives every membership the person's language, zone and channel: nothing changes
+    for anyone on upgrade, and the new columns refuse what the old ones refused."""
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0007")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO coordinators (email, name, created_at) "
+                "VALUES ('robin@example.org', 'Robin', CURRENT_TIMESTAMP)"
+            )
+        )
+        for code in ("CIRCLE", "MARTES"):
+            conn.execute(
+                text(
+                    "INSERT INTO groups (coordinator_id, name, public_name, join_code, "
+                    "keypad_code, timezone, language, quiet_start, quiet_end, created_at) "
+                    "VALUES (1, :code, :code, :code, :keypad, 'America/New_York', 'en', "
+                    "'21:00:00', '08:00:00', CURRENT_TIMESTAMP)"
+                ),
+                {"code": code, "keypad": "1111" if code == "CIRCLE" else "2222"},
+            )
+        people = [
+            ("+12025550142", "es", "America/Chicago", "voice"),
+            ("+12025550143", "en", "Europe/London", "sms"),
+        ]
+        for number, (phone, language, zone, channel) in enumerate(people, start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO participants (phone, phone_hash, language, timezone, channel, "
+                    "landline, number_invalid, consent, created_at) VALUES (:phone, :phone, "
+                    ":language, :zone, :channel, false, false, 'granted', CURRENT_TIMESTAMP)"
+                ),
+                {"phone": phone, "language": language, "zone": zone, "channel": channel},
+            )
+            for group in (1, 2):
+                conn.execute(
+                    text(
+                        "INSERT INTO memberships (participant_id, group_id, status, created_at, "
+                        "updated_at) VALUES (:p, :g, 'active', CURRENT_TIMESTAMP, "
+                        "CURRENT_TIMESTAMP)"
+                    ),
+                    {"p": number, "g": group},
+                )
+
+    command.upgrade(config, "0008")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT participant_id, group_id, language, timezone, channel FROM memberships "
+                "ORDER BY participant_id, group_id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (1, 1, "es", "America/Chicago", "voice"),
+        (1, 2, "es", "America/Chicago", "voice"),
+        (2, 1, "en", "Europe/London", "sms"),
+        (2, 2, "en", "Europe/London", "sms"),
+    ]
+    for column, value in (("language", "fr"), ("channel", "fax")):
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(f"UPDATE memberships SET {column} = '{value}'"))  # noqa: S608
     engine.dispose()

@@ -20,6 +20,7 @@ from service.models import (
     Base,
     CampaignKind,
     CampaignStatus,
+    Channel,
     Group,
     MeetingChange,
     MeetingSchedule,
@@ -127,6 +128,36 @@ def test_a_reminder_goes_once_at_its_time_worded_for_its_reader(
     assert "hoy a las 18:30" in gateway.to(LUCIA)[0]
     sent = [r for r in rows(session) if r.state is OutboxState.SENT]
     assert len(sent) == 2 and all(r.body for r in sent)  # what went out is kept on the row
+
+
+def test_each_group_reaches_the_same_person_its_own_way(
+    app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
+) -> None:
+    """Sam is in two groups: CIRCLE texts in English, in New York time; MARTES calls, in
+    Spanish, with the meeting said in Chicago time. Each reminder goes as its group has it."""
+    martes = make_group(session, "MARTES", coordinator_email="kim@example.org")
+    make_schedule(session, martes)
+    make_participant(session, SAM, circle, martes, name="Sam Rivera")
+    spanish_calls = session.scalars(
+        select(Membership).where(Membership.group_id == martes.id)
+    ).one()
+    spanish_calls.language, spanish_calls.timezone = "es", "America/Chicago"
+    spanish_calls.channel = Channel.VOICE
+    for group in (circle, martes):
+        make_campaign(session, group, CampaignKind.REMINDER, offsets=["2h"], rsvp=True)
+    session.commit()
+
+    advance(app, session, clock, TONIGHT_UTC - timedelta(hours=1))
+
+    assert gateway.to(SAM) == [
+        "Hi Sam, a reminder: Circle Group meets today at 6:30 PM at Room 5. "
+        "Reply C to confirm, N if you can't come."
+    ]
+    [call] = gateway.calls
+    assert call.to == SAM
+    [row] = [r for r in rows(session) if r.group_id == martes.id and r.state is OutboxState.SENT]
+    assert row.channel is Channel.VOICE and row.body is not None
+    assert "hoy a las 17:30" in row.body  # 18:30 in New York is 17:30 in Chicago
 
 
 def test_a_meeting_moved_after_planning_reminds_at_the_new_time_only(
@@ -390,9 +421,10 @@ def test_a_broadcast_goes_once_to_every_member_and_waits_out_quiet_hours(
     gateway: RecordingGateway,
 ) -> None:
     make_participant(session, SAM, circle, name="Sam Rivera")
-    late_owl = make_participant(session, LUCIA, circle, name="Lucia Gomez", language="es")
-    late_owl.timezone = "Asia/Kolkata"  # 22:30 there when it is 12:00 in New York
-    session.commit()
+    # 22:30 in Kolkata when it is 12:00 in New York
+    make_participant(
+        session, LUCIA, circle, name="Lucia Gomez", language="es", timezone="Asia/Kolkata"
+    )
     created = invoke(
         runner, "campaigns", "create", "--group", "CIRCLE", "--kind", "broadcast",
         "--name", "room", "--at", "now",

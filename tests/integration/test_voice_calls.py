@@ -33,6 +33,7 @@ from service.models import (
     Participant,
     Rsvp,
 )
+from service.people.participants import choose
 from service.sending.dispatch import dispatcher
 from tests.support import (
     PUBLIC_URL,
@@ -65,10 +66,7 @@ def circle(session: Session) -> Group:
 
 
 def caller(session: Session, group: Group, phone: str = SAM, **fields: object) -> Participant:
-    person = make_participant(session, phone, group, **fields)  # type: ignore[arg-type]
-    person.channel = Channel.VOICE
-    session.commit()
-    return person
+    return make_participant(session, phone, group, channel=Channel.VOICE, **fields)  # type: ignore[arg-type]
 
 
 def ring(app: Flask, session: Session, clock: Clock, when: datetime = TWO_HOURS_BEFORE) -> None:
@@ -244,7 +242,7 @@ def test_key_9_stops_every_later_call_and_text(
     event = session.scalars(select(ConsentEvent).order_by(ConsentEvent.id.desc())).first()
     assert event is not None and event.source is ConsentSource.KEYPAD
     # Next week's reminder, and a switch back to texts, reach nobody.
-    person.channel = Channel.SMS
+    choose(person, channel=Channel.SMS)
     session.commit()
     calls_before = len(gateway.calls)
     ring(app, session, clock, TWO_HOURS_BEFORE + timedelta(days=7))

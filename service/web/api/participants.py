@@ -28,6 +28,7 @@ from service.people.erasure import erase_in_groups, erase_participant
 from service.people.participants import (
     MAX_NAME,
     MAX_NOTE,
+    REACH,
     Details,
     Enrolled,
     ParticipantError,
@@ -67,6 +68,9 @@ class MembershipSchema(Schema):
         allow_none=True, metadata={"description": "This group's name for the person."}
     )
     status = fields.String(validate=validate.OneOf([s.value for s in MembershipStatus]))
+    language = fields.String(metadata={"description": "The language this group writes in."})
+    timezone = fields.String(metadata={"description": "This group's time zone for the person."})
+    channel = fields.String(metadata={"description": "sms or voice: how this group reaches them."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -77,9 +81,15 @@ class ParticipantSchema(Schema):
     name = fields.String(
         allow_none=True, metadata={"description": "The caller's groups' name for the person."}
     )
-    language = fields.String()
-    timezone = fields.String()
-    channel = fields.String()
+    language = fields.String(
+        metadata={"description": "As the caller's groups reach them (an admin: their own)."}
+    )
+    timezone = fields.String(
+        metadata={"description": "As the caller's groups have it (an admin: their own)."}
+    )
+    channel = fields.String(
+        metadata={"description": "sms or voice, as the caller's groups reach them."}
+    )
     consent = fields.String(
         metadata={
             "description": "As far as the caller's groups go: granted (an active member of one "
@@ -214,6 +224,11 @@ def _dump(participants: list[Participant], *, full: bool = False) -> list[dict[s
         row["phone"] = mask(person.phone)
         row["name"] = next((m.name for m in mine if m.name), None)
         row["consent"] = seen_consent(person, mine)
+        if my_group_ids() is not None and mine:
+            # How the caller's groups reach them, not how another group does (or the person's
+            # first group set): that would say the number is known elsewhere.
+            for field in REACH:
+                row[field] = getattr(mine[0], field)
         row["memberships"] = mine
         if full:
             row["phone_e164"] = person.phone
@@ -329,24 +344,15 @@ class OneParticipant(MethodView):
     @participants_blp.arguments(DetailsSchema)
     @participants_blp.response(200, ParticipantDetailSchema)
     def patch(self, body: dict[str, Any], participant_id: int) -> dict[str, Any]:
-        """Change your groups' name for someone; an admin may change their language, time
-        zone or channel too.
+        """Change your groups' name for someone, and how your groups reach them: language,
+        time zone, channel.
 
-        Language, time zone and channel follow the person into every group they may be in, so
-        a coordinator cannot change them (whether the person is in another group is not for a
-        coordinator to learn from the answer): the person changes them by text or keypad, or an
-        admin does.
+        The person's own choice (which their other groups, if any, use) changes too only when
+        every group they are in is yours, or for an admin; the answer is the same either way.
         """
         session = get_session()
         person = my_participant(participant_id)
         details = _details(body)
-        preferences = (details.language, details.timezone, details.channel)
-        if preferences != (None, None, None) and my_group_ids() is not None:
-            refuse(
-                403,
-                "Language, time zone and channel follow the person into every group: they "
-                "change them by text (or keypad), or an admin can.",
-            )
         try:
             update_details(
                 session,
