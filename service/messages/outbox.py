@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from service.messages.quiet_hours import QuietHours, place_encouragement
 from service.messages.segments import count_segments
+from service.metrics import note_settled
 from service.models import (
     Channel,
     ConsentState,
@@ -105,13 +107,18 @@ def withdraw(
     state: OutboxState = OutboxState.CANCELED,
 ) -> int:
     """Take back rows still waiting that match condition; planning brings back wanted ones."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(condition, OutboxMessage.state == OutboxState.QUEUED)
-        .values(state=state, state_reason=reason, updated_at=now)
-        .execution_options(synchronize_session=False)
+    kinds = Counter(
+        session.scalars(
+            update(OutboxMessage)
+            .where(condition, OutboxMessage.state == OutboxState.QUEUED)
+            .values(state=state, state_reason=reason, updated_at=now)
+            .returning(OutboxMessage.kind)
+            .execution_options(synchronize_session=False)
+        )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for kind, n in kinds.items():
+        note_settled(session, state, kind, n)
+    return kinds.total()
 
 
 MembershipStatuses = Mapping[tuple[int, int], MembershipStatus]

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from service.campaigns.composer import compose
@@ -36,7 +36,10 @@ from service.messages.outbox import (
     hold_for_quiet_hours,
 )
 from service.messages.segments import count_segments
+from service.metrics import note_settled
 from service.models import (
+    IN_FLIGHT_ROWS,
+    QUEUED_ROWS,
     Channel,
     ConsentState,
     Group,
@@ -99,12 +102,6 @@ class Attempt:
     error: GatewayError | None = None
     handed_at: datetime | None = None
     reason: str | None = None
-
-
-# Written out rather than bound, so the planner can match the partial indexes' own predicates
-# (ix_outbox_messages_due, ix_outbox_messages_in_flight) even in a prepared, generic plan.
-QUEUED_ROWS = text("outbox_messages.state = 'queued'")
-IN_FLIGHT_ROWS = text("outbox_messages.state IN ('sending', 'unknown')")
 
 
 def due_rows(
@@ -311,12 +308,24 @@ def record(
                 if a.receipt is not None
             ],
         )
+        written = Counter(a.ready.kind for a in sent)
         if (result.rowcount or 0) not in (-1, len(sent)):  # type: ignore[attr-defined]
             log.warning(
                 "%d sent row(s) were taken over before their results were written: "
                 "they are settled from Twilio's records",
                 len(sent) - result.rowcount,  # type: ignore[attr-defined]
             )
+            written = Counter(
+                session.scalars(
+                    select(OutboxMessage.kind).where(
+                        OutboxMessage.id.in_([a.ready.id for a in sent]),
+                        OutboxMessage.attempt_id == claim_id,
+                        OutboxMessage.state == OutboxState.SENT,
+                    )
+                )
+            )
+        for kind, n in written.items():
+            note_settled(session, OutboxState.SENT, kind, n)
     others = [a for a in attempts if a.outcome is not Outcome.SENT]
     if not others:
         return

@@ -4,11 +4,7 @@ door answers at once and says so, instead of hanging a web thread or answering 5
 from __future__ import annotations
 
 import html
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import requests
 from flask import Flask
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
@@ -42,7 +37,6 @@ from service.people.accounts import TOKEN_PREFIX
 from service.web.journal import Journal
 from tests.dbproxy import Away, DatabaseProxy, proxy_to
 from tests.support import (
-    PUBLIC_URL,
     Clock,
     RecordingGateway,
     invoke,
@@ -53,11 +47,10 @@ from tests.support import (
     make_settings,
     new_sid,
     post_signed,
-    sign,
     text_in,
 )
 from tests.twilio_fake import TwilioFakeServer
-from tests.workers import Worker, all_settled, wait_for, worker_env
+from tests.workers import WebProcess, Worker, all_settled, free_port, wait_for, worker_env
 
 # Twilio gives up on a webhook after 15 seconds: the one time bound the tests hold anything to.
 TWILIO_PATIENCE = 15.0
@@ -89,15 +82,6 @@ def silent_server() -> Iterator[int]:
     for conn in held:
         conn.close()
     listener.close()
-
-
-def free_port() -> int:
-    """A port where nothing listens (yet)."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port: int = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 @pytest.fixture
@@ -234,59 +218,6 @@ def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_repl
 
     invoke(app.test_cli_runner(), "send", "--group", "CIRCLE", "Room 5 tonight")
     assert sorted(t.to for t in gateway.sent) == [ALEX, JORDAN]
-
-
-class WebProcess:
-    """`peerline web` (gunicorn) in its own process group, so a kill takes all of it."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.log = log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from scheduler.cli import main; main()",
-                "web",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "--threads",
-                "2",
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(self._up, 30, "peerline web to start")
-
-    def _up(self) -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    def text(self, sender: str, body: str) -> requests.Response:
-        form = {
-            "MessageSid": new_sid(),
-            "AccountSid": "AC" + "a" * 32,
-            "From": sender,
-            "To": "+15005550006",
-            "Body": body,
-        }
-        return requests.post(
-            f"http://127.0.0.1:{self.port}/twilio/sms",
-            data=form,
-            headers={"X-Twilio-Signature": sign(PUBLIC_URL + "/twilio/sms", form)},
-            timeout=TWILIO_PATIENCE,
-        )
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-        self.log.close()
 
 
 @pytest.mark.postgres
