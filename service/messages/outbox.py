@@ -73,17 +73,19 @@ def enqueue(
     state: OutboxState = OutboxState.QUEUED,
     due_at: datetime | None = None,
     expires_at: datetime | None = None,
+    channel: Channel = Channel.SMS,
 ) -> OutboxMessage | None:
     """Add a row under send_key, due now unless due_at says later; return None when that key
     was planned already."""
     row = OutboxMessage(
         send_key=send_key,
         kind=kind,
+        channel=channel,
         body=body,
         participant_id=participant.id if participant else None,
         group_id=group_id,
         to_phone=None if participant else to_phone,
-        segments=count_segments(body).segments if body else 1,
+        segments=count_segments(body).segments if body and channel is Channel.SMS else 1,
         state=state,
         due_at=due_at or now,
         expires_at=expires_at,

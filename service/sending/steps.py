@@ -81,7 +81,7 @@ class Ready:
 
     id: int
     to: str
-    body: str  # for a call, the reminder sentence the call will speak
+    body: str  # for a call, the sentence the call will speak (a reminder, a call back's question)
     segments: int
     kind: OutboxKind
     channel: Channel
@@ -246,11 +246,16 @@ def _check(
 ) -> Outcome | None:
     """Settle row if it may not go now; None when it is ready, worded, to go."""
     participant = session.get(Participant, row.participant_id) if row.participant_id else None
-    # Reminders reach people the way they ask for now; everything else is a text.
-    wanted = participant.channel if participant and row.kind is OutboxKind.REMINDER else None
-    if (wanted or Channel.SMS) is not row.channel and row.campaign_id is not None:
+    # Reminders reach people the way they ask for now; an invitation goes as it was made (a call
+    # back to a caller is a call); everything else is a text.
+    wanted = Channel.SMS
+    if participant is not None and row.kind is OutboxKind.REMINDER:
+        wanted = participant.channel
+    elif row.kind is OutboxKind.INVITATION:
+        wanted = row.channel
+    if wanted is not row.channel and row.campaign_id is not None:
         row.body = None  # worded for the other channel: word it again for this one
-    row.channel = wanted or Channel.SMS
+    row.channel = wanted
     blocked = blocked_reason(session, row, moment, memberships)
     if blocked is not None:
         row.state = blocked

@@ -7,6 +7,7 @@ import html
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from scheduler.dispatcher import dispatch_due
 from service.config import Settings
 from service.db import sessions
 from service.models import (
@@ -27,6 +29,7 @@ from service.models import (
     ConsentSource,
     ConsentState,
     InboundMessage,
+    MembershipStatus,
     OutboxKind,
     OutboxMessage,
     OutboxState,
@@ -37,6 +40,7 @@ from service.people.accounts import TOKEN_PREFIX
 from service.web.journal import Journal
 from tests.dbproxy import Away, DatabaseProxy, proxy_to
 from tests.support import (
+    PUBLIC_URL,
     Clock,
     RecordingGateway,
     invoke,
@@ -296,18 +300,138 @@ def test_a_stop_pressed_on_a_call_while_the_database_is_away_is_heard_kept_and_r
         key = f"/twilio/voice/reminder/key?outbox={call.id}&try=1&lang=es"
     proxy.away("refuse")
 
-    toggled = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "8"})
+    off_menu = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "8"})
     stopped = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "9"})
 
-    assert toggled.status_code == stopped.status_code == 200
-    wording = app.extensions["peerline.wording"]
-    assert html.escape(wording.render("voice/stopped", "es"), quote=False) in stopped.text
-    assert html.escape(wording.render("voice/error", "es"), quote=False) in toggled.text
+    assert off_menu.status_code == stopped.status_code == 200
+    assert said(app, "voice/stopped", "es") in stopped.text
+    assert said(app, "voice/error", "es") in off_menu.text
     journal: Journal = app.extensions["peerline.journal"]
     proxy.back()
-    assert journal.replay(app) == 1  # the STOP; a toggle is not kept (twice would undo it)
+    assert journal.replay(app) == 1  # the STOP; a key the reminder's menu does not offer is not
 
     with sessions(app)() as session:
         assert events(session, SAM) == [ConsentChange.OPT_OUT]
         sources = session.scalars(select(ConsentEvent.source)).all()
         assert sources == [ConsentSource.KEYPAD]
+
+
+def said(app: Flask, name: str, language: str, **variables: str) -> str:
+    """Words from the wording files, as they appear in TwiML."""
+    wording = app.extensions["peerline.wording"]
+    return html.escape(wording.render(name, language, **variables), quote=False)
+
+
+def caller(phone: str, digits: str | None = None, call: str | None = None) -> dict[str, str]:
+    """A call to Peerline's number as Twilio posts each of its steps."""
+    form = {"CallSid": call or new_sid("CA"), "AccountSid": "AC" + "a" * 32, "From": phone}
+    return form | ({"Digits": digits} if digits is not None else {})
+
+
+def next_step(twiml: str) -> str:
+    """Where the caller's next key goes."""
+    gather = ET.fromstring(twiml).find("Gather")  # noqa: S314 - our own TwiML
+    assert gather is not None, twiml
+    return gather.get("action") or ""
+
+
+def replayed_twice(app: Flask, waiting: int) -> None:
+    """Replay the journal; then again, as after a replayer killed before it marked them done."""
+    journal: Journal = app.extensions["peerline.journal"]
+    kept = {path: path.read_bytes() for path in journal.folder.glob("*.jsonl")}
+    assert journal.replay(app) == waiting
+    assert not journal.waiting()
+    for path, content in kept.items():
+        path.write_bytes(content)
+    assert journal.replay(app) == waiting
+
+
+@pytest.mark.postgres
+def test_a_channel_or_language_chosen_on_a_call_while_the_database_is_away_holds_once(
+    pg_url: str, proxy: DatabaseProxy, app_factory: Callable[[Settings], Flask]
+) -> None:
+    app = app_factory(make_settings(through(pg_url, proxy)))
+    client = app.test_client()
+    with sessions(app)() as setup:
+        make_participant(setup, SAM, make_group(setup, "CIRCLE"))  # English, by text
+    call = new_sid("CA")
+    menu = next_step(post_signed(client, "/twilio/voice", caller(SAM, call=call)).text)
+    proxy.away("refuse")  # while Sam listens to the menu
+
+    to_calls = post_signed(client, menu, caller(SAM, "8", call))
+    to_spanish = post_signed(client, menu, caller(SAM, "4", call))
+
+    assert to_calls.status_code == to_spanish.status_code == 200
+    assert said(app, "voice/switched", "en", channel="voice") in to_calls.text
+    assert said(app, "voice/language_switched", "es") in to_spanish.text  # in the one chosen
+    assert proxy.connections > 0
+    proxy.back()
+    replayed_twice(app, 2)
+
+    with sessions(app)() as session:
+        sam = session.scalars(select(Participant).where(Participant.phone == SAM)).one()
+        assert (sam.channel, sam.language) == (Channel.VOICE, "es")  # not switched back
+    # Sam's next call is in Spanish, and offers texts back.
+    heard = post_signed(client, "/twilio/voice", caller(SAM)).text
+    assert said(app, "voice/channel_option", "es", new_channel="sms") in heard
+
+
+@pytest.mark.postgres
+def test_a_code_typed_while_the_database_is_away_is_kept_and_joins_only_when_confirmed(
+    pg_url: str,
+    proxy: DatabaseProxy,
+    app_factory: Callable[[Settings], Flask],
+    gateway: RecordingGateway,
+) -> None:
+    app = app_factory(make_settings(through(pg_url, proxy)))
+    client = app.test_client()
+    with sessions(app)() as setup:
+        circle = make_group(setup, "CIRCLE")
+        code, group_name = circle.keypad_code or "", circle.public_name
+    call = new_sid("CA")
+    prompt = next_step(post_signed(client, "/twilio/voice?lang=es", caller(LUCIA, call=call)).text)
+    proxy.away("refuse")  # while Lucia types her group's code
+
+    kept = post_signed(client, prompt, caller(LUCIA, code, call))
+
+    assert kept.status_code == 200
+    assert said(app, "voice/code_kept", "es") in kept.text
+    proxy.back()
+    replayed_twice(app, 1)
+
+    with sessions(app)() as session:
+        lucia = session.scalars(select(Participant).where(Participant.phone == LUCIA)).one()
+        assert (lucia.consent, lucia.language, lucia.channel) == (
+            ConsentState.UNKNOWN,
+            "es",
+            Channel.VOICE,
+        )
+        assert [m.status for m in lucia.memberships] == [MembershipStatus.PENDING]
+        assert events(session, LUCIA) == []  # no consent from a code alone
+        (ask,) = session.scalars(select(OutboxMessage)).all()  # one call back, once
+        assert (ask.kind, ask.channel, ask.state) == (
+            OutboxKind.INVITATION,
+            Channel.VOICE,
+            OutboxState.QUEUED,
+        )
+
+    # The call back rings her phone (a landline can take it) and asks, in Spanish.
+    dispatch_due(app)
+    (ringing,) = gateway.calls
+    assert ringing.to == LUCIA
+    assert ringing.url == f"{PUBLIC_URL}/twilio/voice/call-back?outbox={ask.id}"
+    with sessions(app)() as session:
+        answered_sid = session.get_one(OutboxMessage, ask.id).provider_sid or ""
+    outbound = {"CallSid": answered_sid, "AccountSid": "AC" + "a" * 32, "To": LUCIA}
+    question = post_signed(client, ringing.url.removeprefix(PUBLIC_URL), outbound).text
+    assert said(app, "voice/call_back", "es", group=group_name) in question
+    assert said(app, "voice/join_options", "es") in question
+
+    joined = post_signed(client, next_step(question), outbound | {"Digits": "1"})
+
+    assert said(app, "voice/joined", "es", group=group_name) in joined.text
+    with sessions(app)() as session:
+        lucia = session.scalars(select(Participant).where(Participant.phone == LUCIA)).one()
+        assert lucia.consent is ConsentState.GRANTED
+        assert [m.status for m in lucia.memberships] == [MembershipStatus.ACTIVE]
+        assert ledger(session, lucia) == [(ConsentChange.OPT_IN, ConsentSource.KEYPAD)]
