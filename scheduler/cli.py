@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
+import threading
 from datetime import UTC, datetime
 from types import FrameType
 
 import click
-import prometheus_client
 import waitress
 from flask import Flask
+from waitress.server import create_server
 
 from scheduler import clock
 from service.app import create_app
@@ -20,6 +21,7 @@ from service.cli.database import upgrade_database
 from service.config import Settings
 from service.db import get_session
 from service.demo.seed import CIRCLE_KEYPAD_CODE, demo_token, seed
+from service.metrics import OUTBOX_PATH, metrics_app
 from service.sending.dispatch import dispatcher
 from service.sending.gateway import ConsoleGateway
 
@@ -60,9 +62,13 @@ def worker() -> None:
     app = create_app()
     port = app.extensions["peerline.settings"].metrics_port
     if port is not None:
-        # This process's own counters (sends, lateness) and the outbox gauges, for Prometheus.
-        prometheus_client.start_http_server(port, registry=app.extensions["peerline.registry"])
-        log.info("metrics at http://0.0.0.0:%s/metrics", port)
+        # This process's own counters at /metrics, the database's gauges at /metrics/outbox.
+        served = metrics_app(
+            app.extensions["peerline.registry"], app.extensions["peerline.outbox_registry"]
+        )
+        server = create_server(served, host="0.0.0.0", port=port, threads=2)  # noqa: S104
+        threading.Thread(target=server.run, name="peerline-metrics", daemon=True).start()
+        log.info("metrics at http://0.0.0.0:%s/metrics and %s", port, OUTBOX_PATH)
     clock.run_until_stopped(app)
 
 

@@ -51,10 +51,13 @@ def create_app(
     # The web's threads, or a worker's sending threads and its ticks, each hold a connection.
     db.init_app(app, settings.database_url, pool_size=max(8, settings.send_threads + 4))
 
-    # A worker serves this registry on its own port; the web, at /metrics.
+    # This process's counters, at /metrics; the database's gauges apart, at /metrics/outbox, so
+    # that one scrape job reads them once (a worker serves both on its own port).
     registry = app.extensions["peerline.registry"] = CollectorRegistry()
-    registry.register(metrics.OutboxCollector(db.sessions(app), lambda: app_clock(app)()))
-    app.extensions["peerline.metrics"] = metrics.ProcessMetrics(registry)
+    counters = app.extensions["peerline.metrics"] = metrics.ProcessMetrics(registry)
+    metrics.count_settled(db.sessions(app), counters.settled)
+    outbox = app.extensions["peerline.outbox_registry"] = CollectorRegistry()
+    outbox.register(metrics.OutboxCollector(db.sessions(app), lambda: app_clock(app)()))
 
     app.register_blueprint(sms.bp)
     app.register_blueprint(voice.bp)

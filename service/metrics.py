@@ -1,74 +1,259 @@
-"""What the outbox holds, for /metrics and `peerline status`, read from the database.
+"""What the outbox holds and what each process did with it, for Prometheus and `peerline status`.
 
-The numbers come from the database at the moment they are asked for, not from counters in one
-process, so every web and worker process reports the same truth.
+A scrape reads no more than it must, however long the outbox's history grows:
+
+- **What is live** (rows queued, sending or unknown) is read from the database at each scrape,
+  in two statements that go through the partial indexes holding only live rows
+  (``ix_outbox_messages_due``, ``ix_outbox_messages_in_flight``): they read as many rows as
+  are live, never the delivered past. These gauges describe the database, not a process, so
+  they are served apart, at ``/metrics/outbox`` (on the web port, with the token, and on a
+  worker's metrics port); one scrape job reads them from one target, so no series repeats.
+- **What has settled** (sent, delivered, failed, suppressed, expired, canceled, ...) is not
+  read at all: each process counts the rows it moves into those states, when the transaction
+  that moved them commits (``peerline_outbox_settled_total``), beside what its planner and
+  dispatcher did. Prometheus sums the processes; a rolled-back change is never counted. These
+  are served at ``/metrics``. Under gunicorn the web's workers share their counts through
+  ``PROMETHEUS_MULTIPROC_DIR`` (set by `peerline web`), so a scrape sees all of them.
+- `peerline status`, asked by a person, reads the whole table once (``totals``) and the
+  lateness of the last 15 minutes; no scrape does.
+
+Rows change state through the ORM (counted by watching each flush) and through a few bulk
+statements (withdrawals, the planner's expired slots, the dispatcher's sent batch), which
+count what they moved with ``note_settled``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+import os
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction, sessionmaker
 
-from service.models import OutboxKind, OutboxMessage, OutboxState
+from service.models import IN_FLIGHT_ROWS, QUEUED_ROWS, OutboxKind, OutboxMessage, OutboxState
+
+LIVE = (OutboxState.QUEUED, OutboxState.SENDING, OutboxState.UNKNOWN)
+SETTLED = tuple(state for state in OutboxState if state not in LIVE)
+RECENT = timedelta(minutes=15)
+QUANTILES = (0.5, 0.9, 0.99)
+OUTBOX_PATH = "/metrics/outbox"
+_PENDING = "peerline.metrics.settled"  # a session's moves, counted when it commits
+
+
+# -- what is live: the database's gauges ------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class OutboxSummary:
-    by_state_and_kind: dict[tuple[str, str], int]
+class LiveOutbox:
+    rows: dict[tuple[OutboxState, OutboxKind], int]  # every live state and kind, 0 included
     due_now: int  # queued rows whose time has come
     oldest_due_seconds: float  # how late the most overdue queued row is; 0 when none
     stuck_sending: int  # 'sending' rows past their lease: a worker died mid-send
-    # Lateness (due to handed over) of what went out in the last RECENT, by quantile.
-    recent_sent: int
-    lateness: dict[float, float]
+    lookups_due: int  # 'unknown' rows whose lookup in Twilio's records is due
 
 
-RECENT = timedelta(minutes=15)
-QUANTILES = (0.5, 0.9, 0.99)
+def live(session: Session, now: datetime) -> LiveOutbox:
+    """The live rows, read through the partial indexes that hold only them."""
+    rows = {(state, kind): 0 for state in LIVE for kind in OutboxKind}
+    due_now, oldest = 0, None
+    for kind, n, due, first in session.execute(
+        select(
+            OutboxMessage.kind,
+            func.count(),
+            func.count().filter(OutboxMessage.due_at <= now),
+            func.min(OutboxMessage.due_at),
+        )
+        .where(QUEUED_ROWS)
+        .group_by(OutboxMessage.kind)
+    ):
+        rows[OutboxState.QUEUED, kind] = n
+        due_now += due
+        oldest = first if oldest is None else min(oldest, first)
+    lapsed: Tally[OutboxState] = Tally()
+    for state, kind, n, past_lease in session.execute(
+        select(
+            OutboxMessage.state,
+            OutboxMessage.kind,
+            func.count(),
+            func.count().filter(OutboxMessage.lease_until <= now),
+        )
+        .where(IN_FLIGHT_ROWS)
+        .group_by(OutboxMessage.state, OutboxMessage.kind)
+    ):
+        rows[state, kind] = n
+        lapsed[state] += past_lease
+    return LiveOutbox(
+        rows=rows,
+        due_now=due_now,
+        oldest_due_seconds=max(0.0, (now - oldest).total_seconds()) if due_now and oldest else 0.0,
+        stuck_sending=lapsed[OutboxState.SENDING],
+        lookups_due=lapsed[OutboxState.UNKNOWN],
+    )
 
 
-def summarize(session: Session, now: datetime) -> OutboxSummary:
+class OutboxCollector(Collector):
+    """The live outbox, asked of the database on every scrape of /metrics/outbox."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def describe(self) -> Iterator[Metric]:
+        # Registering must not touch the database (it may not be migrated yet, as in the demo).
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        with self.sessions() as session:
+            outbox = live(session, self.clock())
+        rows = GaugeMetricFamily(
+            "peerline_outbox_messages",
+            "Live outbox rows (queued, sending, unknown) by state and kind.",
+            labels=["state", "kind"],
+        )
+        for (state, kind), n in sorted(outbox.rows.items()):
+            rows.add_metric([state.value, kind.value], n)
+        yield rows
+        yield GaugeMetricFamily(
+            "peerline_outbox_due", "Queued rows whose time has come.", value=outbox.due_now
+        )
+        yield GaugeMetricFamily(
+            "peerline_outbox_lateness_seconds",
+            "How late the most overdue queued row is.",
+            value=outbox.oldest_due_seconds,
+        )
+        yield GaugeMetricFamily(
+            "peerline_outbox_stuck_sending",
+            "Rows in 'sending' past their lease.",
+            value=outbox.stuck_sending,
+        )
+        yield GaugeMetricFamily(
+            "peerline_outbox_lookups_due",
+            "Rows in 'unknown' whose lookup in Twilio's records is due.",
+            value=outbox.lookups_due,
+        )
+
+
+# -- what settled: each process's counters ------------------------------------------------------
+
+
+class ProcessMetrics:
+    """What this process's planner, dispatcher and webhooks did, counted as it happens."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.planned = Counter(
+            "peerline_planner_rows",
+            "Outbox rows this process's planner wrote (planned or moved) and withdrew.",
+            ["action"],
+            registry=registry,
+        )
+        self.outcomes = Counter(
+            "peerline_dispatch_outcomes",
+            "Rows this process's dispatcher settled, by outcome (sent, retry, unknown, ...).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.lateness = Histogram(
+            "peerline_dispatch_lateness_seconds",
+            "From a row's due time to its hand-over to the gateway, in this process.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+            registry=registry,
+        )
+        self.settled = Counter(
+            "peerline_outbox_settled",
+            "Outbox rows this process moved into a state past the queue, by state and kind.",
+            ["state", "kind"],
+            registry=registry,
+        )
+        for state in SETTLED:
+            for kind in OutboxKind:
+                self.settled.labels(state.value, kind.value)  # every series from 0
+
+
+def note_settled(session: Session, state: OutboxState, kind: OutboxKind, n: int = 1) -> None:
+    """Count n rows a bulk statement moved into state, once session's transaction commits."""
+    if state in SETTLED and n:
+        pending: Tally[tuple[OutboxState, OutboxKind]] = session.info.setdefault(_PENDING, Tally())
+        pending[state, kind] += n
+
+
+def count_settled(sessions: sessionmaker[Session], counter: Counter) -> None:
+    """Count every row the sessions move into a settled state, when the move commits."""
+
+    def flushed(session: Session, _flush: UOWTransaction) -> None:
+        for row in _outbox_rows(session.new, session.dirty):
+            history = inspect(row).attrs.state.history
+            if history.added and history.added[0] not in (history.deleted or ()):
+                note_settled(session, history.added[0], row.kind)
+
+    def committed(session: Session) -> None:
+        for (state, kind), n in session.info.pop(_PENDING, {}).items():
+            counter.labels(state.value, kind.value).inc(n)
+
+    def ended(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            session.info.pop(_PENDING, None)  # rolled back or closed: nothing moved
+
+    event.listen(sessions, "after_flush", flushed)
+    event.listen(sessions, "after_commit", committed)
+    event.listen(sessions, "after_transaction_end", ended)
+
+
+def _outbox_rows(*groups: Iterable[object]) -> Iterator[OutboxMessage]:
+    for group in groups:
+        yield from (row for row in group if isinstance(row, OutboxMessage))
+
+
+# -- serving ------------------------------------------------------------------------------------
+
+
+def process_registry(own: CollectorRegistry) -> CollectorRegistry:
+    """This process's counters; under gunicorn, every worker's of this server, summed."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shared = CollectorRegistry()
+        MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
+        return shared
+    return own
+
+
+def metrics_app(own: CollectorRegistry, outbox: CollectorRegistry) -> Callable[..., Any]:
+    """The WSGI app a worker serves on its metrics port: its own counters at /metrics, the
+    database's gauges at /metrics/outbox."""
+    counters, gauges = make_wsgi_app(own), make_wsgi_app(outbox)
+
+    def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        chosen = gauges if environ.get("PATH_INFO") == OUTBOX_PATH else counters
+        return chosen(environ, start_response)
+
+    return route
+
+
+# -- for a person asking: `peerline status` -----------------------------------------------------
+
+
+def totals(session: Session) -> dict[tuple[str, str], int]:
+    """Every row by state and kind: the whole table, read once for a person who asked."""
     counts = session.execute(
         select(OutboxMessage.state, OutboxMessage.kind, func.count()).group_by(
             OutboxMessage.state, OutboxMessage.kind
         )
     ).all()
-    due = session.execute(
-        select(func.count(), func.min(OutboxMessage.due_at)).where(
-            OutboxMessage.state == OutboxState.QUEUED, OutboxMessage.due_at <= now
-        )
-    ).one()
-    stuck = session.scalar(
-        select(func.count()).where(
-            OutboxMessage.state == OutboxState.SENDING, OutboxMessage.lease_until <= now
-        )
-    )
-    recent_sent, lateness = _recent_lateness(session, now)
-    oldest = due[1]
-    return OutboxSummary(
-        by_state_and_kind={(s.value, k.value): n for s, k, n in counts},
-        due_now=int(due[0] or 0),
-        oldest_due_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
-        stuck_sending=int(stuck or 0),
-        recent_sent=recent_sent,
-        lateness=lateness,
-    )
+    return {(s.value, k.value): n for s, k, n in counts}
 
 
-def _recent_lateness(session: Session, now: datetime) -> tuple[int, dict[float, float]]:
+def recent_lateness(session: Session, now: datetime) -> tuple[int, dict[float, float]]:
     """How many texts went out in the last RECENT, and their lateness by quantile.
 
-    PostgreSQL computes the quantiles itself (a scrape may come every few seconds, over
-    hundreds of thousands of rows); SQLite, the embedded one-process default, hands over the
-    rows and Python ranks them.
+    PostgreSQL computes the quantiles itself; SQLite, the embedded one-process default, hands
+    over the rows and Python ranks them.
     """
     recent = (
         OutboxMessage.sent_at >= now - RECENT,
@@ -94,70 +279,3 @@ def _recent_lateness(session: Session, now: datetime) -> tuple[int, dict[float, 
 def _quantile(ordered: list[float], q: float) -> float:
     """The q-quantile of ordered values (nearest rank)."""
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-class OutboxCollector(Collector):
-    """Prometheus collector that asks the database on every scrape."""
-
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
-        self.sessions = sessions
-        self.clock = clock
-
-    def describe(self) -> Iterator[Metric]:
-        # Registering must not touch the database (it may not be migrated yet, as in the demo).
-        return iter(())
-
-    def collect(self) -> Iterator[Metric]:
-        with self.sessions() as session:
-            summary = summarize(session, self.clock())
-        rows = GaugeMetricFamily(
-            "peerline_outbox_messages", "Outbox rows by state and kind.", labels=["state", "kind"]
-        )
-        for (state, kind), n in sorted(summary.by_state_and_kind.items()):
-            rows.add_metric([state, kind], n)
-        yield rows
-        yield GaugeMetricFamily(
-            "peerline_outbox_due", "Queued rows whose time has come.", value=summary.due_now
-        )
-        yield GaugeMetricFamily(
-            "peerline_outbox_lateness_seconds",
-            "How late the most overdue queued row is.",
-            value=summary.oldest_due_seconds,
-        )
-        yield GaugeMetricFamily(
-            "peerline_outbox_stuck_sending",
-            "Rows in 'sending' past their lease.",
-            value=summary.stuck_sending,
-        )
-        recent = GaugeMetricFamily(
-            "peerline_outbox_recent_lateness_seconds",
-            "Due to handed over, for texts sent in the last 15 minutes, by quantile.",
-            labels=["quantile"],
-        )
-        for q, seconds in summary.lateness.items():
-            recent.add_metric([str(q)], seconds)
-        yield recent
-
-
-class ProcessMetrics:
-    """What this process's planner and dispatcher did, counted as it happens."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.planned = Counter(
-            "peerline_planner_rows",
-            "Outbox rows this process's planner wrote (planned or moved) and withdrew.",
-            ["action"],
-            registry=registry,
-        )
-        self.outcomes = Counter(
-            "peerline_dispatch_outcomes",
-            "Rows this process's dispatcher settled, by outcome (sent, retry, unknown, ...).",
-            ["outcome"],
-            registry=registry,
-        )
-        self.lateness = Histogram(
-            "peerline_dispatch_lateness_seconds",
-            "From a row's due time to its hand-over to the gateway, in this process.",
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
-            registry=registry,
-        )

@@ -416,6 +416,13 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# The live rows, written out rather than bound so that a query's plan matches the partial
+# indexes' own predicates (ix_outbox_messages_due, ix_outbox_messages_in_flight) even when it
+# is prepared and generic: whatever reads through them reads as many rows as are live.
+QUEUED_ROWS = text("outbox_messages.state = 'queued'")
+IN_FLIGHT_ROWS = text("outbox_messages.state IN ('sending', 'unknown')")
+
+
 class OutboxMessage(Base):
     """One outgoing text or call; a row before it is anything else."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import requests
 from sqlalchemy import Engine, create_engine, func, insert, select
 
 from service.models import (
@@ -29,7 +31,7 @@ from service.models import (
     Participant,
 )
 from service.phones import phone_hash
-from tests.support import AUTH_TOKEN, PUBLIC_URL
+from tests.support import AUTH_TOKEN, PUBLIC_URL, new_sid, sign
 from tests.twilio_fake import TwilioFakeServer
 
 ACCOUNT_SID = "AC" + "a" * 32
@@ -229,3 +231,72 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 def all_settled(database_url: str) -> bool:
     states = outbox_states(database_url)
     return not any(states.get(state) for state in IN_FLIGHT)
+
+
+def free_port() -> int:
+    """A port where nothing listens (yet)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port: int = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+class WebProcess:
+    """`peerline web` (gunicorn) in its own process group, so a kill takes all of it."""
+
+    def __init__(self, env: dict[str, str], log: Path, *, workers: int = 1) -> None:
+        self.port = free_port()
+        self.log = log.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from scheduler.cli import main; main()",
+                "web",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                "2",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self._up, 30, "peerline web to start")
+
+    def _up(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def get(self, path: str, headers: dict[str, str]) -> requests.Response:
+        return requests.get(f"http://127.0.0.1:{self.port}{path}", headers=headers, timeout=15)
+
+    def post_signed(self, path: str, form: dict[str, str]) -> requests.Response:
+        """POST form to path, signed for the public URL as Twilio signs."""
+        return requests.post(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=form,
+            headers={"X-Twilio-Signature": sign(PUBLIC_URL + path, form)},
+            timeout=15,
+        )
+
+    def text(self, sender: str, body: str) -> requests.Response:
+        form = {
+            "MessageSid": new_sid(),
+            "AccountSid": ACCOUNT_SID,
+            "From": sender,
+            "To": "+15005550006",
+            "Body": body,
+        }
+        return self.post_signed("/twilio/sms", form)
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.log.close()

@@ -23,6 +23,7 @@ from service.campaigns.composer import schedule_of
 from service.campaigns.recurrence import Schedule, occurrences
 from service.messages.outbox import withdraw
 from service.messages.quiet_hours import Placement, QuietHours, place_encouragement, place_reminder
+from service.metrics import note_settled
 from service.models import (
     Campaign,
     CampaignKind,
@@ -318,7 +319,9 @@ def _upsert(
         ),
     )
     result = session.execute(statement, execution_options={"preserve_rowcount": True})
-    return max(0, int(result.rowcount))  # type: ignore[attr-defined]
+    written = max(0, int(result.rowcount))  # type: ignore[attr-defined]
+    note_settled(session, state, slot.kind, written)  # counted only when already too late
+    return written
 
 
 def cancel_queued(session: Session, campaign_id: int, reason: str, now: datetime) -> int:

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from service.cli.common import audited, fail, find_group, now
 from service.db import get_session
 from service.messages.group_text import members_at_night, text_group
-from service.metrics import summarize
+from service.metrics import live, recent_lateness, totals
 from service.models import OutboxState
 from service.sending.dispatch import send_now
 
@@ -87,17 +87,18 @@ def send(code: str, key: str | None, at_night: bool, yes: bool, text: str) -> No
 @click.command(help="What the outbox holds: by state and kind, what is due, what is stuck.")
 @with_appcontext
 def status() -> None:
-    summary = summarize(get_session(), now())
+    session, moment = get_session(), now()
     click.echo("STATE\tKIND\tROWS")
-    for (state, kind), n in sorted(summary.by_state_and_kind.items()):
+    for (state, kind), n in sorted(totals(session).items()):
         click.echo(f"{state}\t{kind}\t{n}")
-    click.echo(f"due now: {summary.due_now} (most overdue by {summary.oldest_due_seconds:.0f} s)")
-    click.echo(f"stuck in sending past their lease: {summary.stuck_sending}")
-    if summary.lateness:
-        p50, p99 = summary.lateness[0.5], summary.lateness[0.99]
+    outbox = live(session, moment)
+    click.echo(f"due now: {outbox.due_now} (most overdue by {outbox.oldest_due_seconds:.0f} s)")
+    click.echo(f"stuck in sending past their lease: {outbox.stuck_sending}")
+    sent, lateness = recent_lateness(session, moment)
+    if lateness:
+        p50, p99 = lateness[0.5], lateness[0.99]
         click.echo(
-            f"sent in the last 15 min: {summary.recent_sent}, "
-            f"due to handed over p50 {p50:.1f} s, p99 {p99:.1f} s"
+            f"sent in the last 15 min: {sent}, due to handed over p50 {p50:.1f} s, p99 {p99:.1f} s"
         )
     else:
         click.echo("sent in the last 15 min: 0")

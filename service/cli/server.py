@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import click
 
@@ -18,6 +19,9 @@ from service.config import Settings
 @click.option("--threads", default=4, show_default=True)
 def web(bind: str, workers: int, threads: int) -> None:
     Settings.from_env()  # a bad setting stops us here, in one line, not in every worker
+    # Each worker counts into files here, so /metrics shows the sum of them all, not the counts
+    # of whichever worker answers the scrape (see service.metrics). A fresh folder each start.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="peerline-metrics-")
     argv = [
         sys.executable,
         "-m",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from service.messages.quiet_hours import QuietHours, place_encouragement
 from service.messages.segments import count_segments
+from service.metrics import note_settled
 from service.models import (
     Channel,
     ConsentState,
@@ -71,17 +73,19 @@ def enqueue(
     state: OutboxState = OutboxState.QUEUED,
     due_at: datetime | None = None,
     expires_at: datetime | None = None,
+    channel: Channel = Channel.SMS,
 ) -> OutboxMessage | None:
     """Add a row under send_key, due now unless due_at says later; return None when that key
     was planned already."""
     row = OutboxMessage(
         send_key=send_key,
         kind=kind,
+        channel=channel,
         body=body,
         participant_id=participant.id if participant else None,
         group_id=group_id,
         to_phone=None if participant else to_phone,
-        segments=count_segments(body).segments if body else 1,
+        segments=count_segments(body).segments if body and channel is Channel.SMS else 1,
         state=state,
         due_at=due_at or now,
         expires_at=expires_at,
@@ -105,13 +109,18 @@ def withdraw(
     state: OutboxState = OutboxState.CANCELED,
 ) -> int:
     """Take back rows still waiting that match condition; planning brings back wanted ones."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(condition, OutboxMessage.state == OutboxState.QUEUED)
-        .values(state=state, state_reason=reason, updated_at=now)
-        .execution_options(synchronize_session=False)
+    kinds = Counter(
+        session.scalars(
+            update(OutboxMessage)
+            .where(condition, OutboxMessage.state == OutboxState.QUEUED)
+            .values(state=state, state_reason=reason, updated_at=now)
+            .returning(OutboxMessage.kind)
+            .execution_options(synchronize_session=False)
+        )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for kind, n in kinds.items():
+        note_settled(session, state, kind, n)
+    return kinds.total()
 
 
 Memberships = Mapping[tuple[int, int], Membership]  # by (participant, group)

@@ -29,6 +29,7 @@ from service.metrics import ProcessMetrics
 from service.models import (
     Channel,
     Membership,
+    OutboxKind,
     OutboxMessage,
     OutboxState,
     Participant,
@@ -206,12 +207,14 @@ class Dispatcher:
         )
 
     def place_call(self, ready: Ready) -> Receipt:
-        """Ring the person; Twilio fetches what to say from /twilio/voice/reminder once answered."""
+        """Ring the person; once answered, Twilio fetches what to say from /twilio/voice/reminder
+        (or /twilio/voice/call-back, for a call back that asks a caller to confirm joining)."""
         base = self.settings.public_url or ""
+        page = "call-back" if ready.kind is OutboxKind.INVITATION else "reminder"
         return self.gateway.place_call(
             OutgoingCall(
                 to=ready.to,
-                url=f"{base}/twilio/voice/reminder?outbox={ready.id}",
+                url=f"{base}/twilio/voice/{page}?outbox={ready.id}",
                 status_callback=f"{base}/twilio/voice/status?outbox={ready.id}" if base else None,
             )
         )

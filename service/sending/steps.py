@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from service.campaigns.composer import compose
@@ -37,7 +37,10 @@ from service.messages.outbox import (
     membership_of,
 )
 from service.messages.segments import count_segments
+from service.metrics import note_settled
 from service.models import (
+    IN_FLIGHT_ROWS,
+    QUEUED_ROWS,
     Channel,
     ConsentState,
     Group,
@@ -79,7 +82,7 @@ class Ready:
 
     id: int
     to: str
-    body: str  # for a call, the reminder sentence the call will speak
+    body: str  # for a call, the sentence the call will speak (a reminder, a call back's question)
     segments: int
     kind: OutboxKind
     channel: Channel
@@ -100,12 +103,6 @@ class Attempt:
     error: GatewayError | None = None
     handed_at: datetime | None = None
     reason: str | None = None
-
-
-# Written out rather than bound, so the planner can match the partial indexes' own predicates
-# (ix_outbox_messages_due, ix_outbox_messages_in_flight) even in a prepared, generic plan.
-QUEUED_ROWS = text("outbox_messages.state = 'queued'")
-IN_FLIGHT_ROWS = text("outbox_messages.state IN ('sending', 'unknown')")
 
 
 def due_rows(
@@ -258,11 +255,16 @@ def _check(
         if row.participant_id is not None and row.group_id is not None
         else None
     )
-    # Reminders reach people the way their group does now; everything else is a text.
-    wanted = membership.channel if membership and row.kind is OutboxKind.REMINDER else None
-    if (wanted or Channel.SMS) is not row.channel and row.campaign_id is not None:
+    # Reminders reach people the way their group does now; an invitation goes as it was made
+    # (a call back to a caller is a call); everything else is a text.
+    wanted = Channel.SMS
+    if membership is not None and row.kind is OutboxKind.REMINDER:
+        wanted = membership.channel
+    elif row.kind is OutboxKind.INVITATION:
+        wanted = row.channel
+    if wanted is not row.channel and row.campaign_id is not None:
         row.body = None  # worded for the other channel: word it again for this one
-    row.channel = wanted or Channel.SMS
+    row.channel = wanted
     blocked = blocked_reason(session, row, moment, memberships)
     if blocked is not None:
         row.state = blocked
@@ -320,12 +322,24 @@ def record(
                 if a.receipt is not None
             ],
         )
+        written = Counter(a.ready.kind for a in sent)
         if (result.rowcount or 0) not in (-1, len(sent)):  # type: ignore[attr-defined]
             log.warning(
                 "%d sent row(s) were taken over before their results were written: "
                 "they are settled from Twilio's records",
                 len(sent) - result.rowcount,  # type: ignore[attr-defined]
             )
+            written = Counter(
+                session.scalars(
+                    select(OutboxMessage.kind).where(
+                        OutboxMessage.id.in_([a.ready.id for a in sent]),
+                        OutboxMessage.attempt_id == claim_id,
+                        OutboxMessage.state == OutboxState.SENT,
+                    )
+                )
+            )
+        for kind, n in written.items():
+            note_settled(session, OutboxState.SENT, kind, n)
     others = [a for a in attempts if a.outcome is not Outcome.SENT]
     if not others:
         return

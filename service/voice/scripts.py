@@ -15,7 +15,8 @@ Keys the routes read from ``Digits``:
 - unknown caller (``stranger_menu``, ``unknown_code``): digits end with ``#``. ``*`` asks
   how to get help; a lone ``other_language_key`` (4) switches language, which no join
   code can be mistaken for (codes have 3 to 12 characters); anything else is a code.
-- joining (``join_confirm``): 1 confirm, 2 cancel.
+- joining (``join_confirm``), and the call back that asks a caller whose code was typed while
+  the database was away (``call_back``): 1 confirm, 2 cancel.
 
 Privacy: a reminder call names only the group's public name; a voicemail names neither
 group nor location unless ``details_allowed`` (the time alone reveals no topic).
@@ -189,6 +190,10 @@ class Scripts:
         """Confirm the channel reminders come by from now on ("sms" or "voice")."""
         return self._last_words(language, "voice/switched", channel=_channel(channel))
 
+    def language_switched(self, *, language: str) -> str:
+        """Confirm, in the language chosen, that it is the one we speak from now on."""
+        return self._last_words(language, "voice/language_switched")
+
     def attendance_cancelled(self, *, language: str) -> str:
         """Confirm that a caller's attendance is cancelled, and hang up."""
         return self._last_words(language, "voice/attendance_cancelled")
@@ -233,6 +238,31 @@ class Scripts:
         )
         self._say(gather, lang, "voice/join_options")
         response.redirect(action, method="POST")
+        return str(response)
+
+    def code_kept(self, *, language: str) -> str:
+        """Tell a caller whose code cannot be checked now that we will call back to ask."""
+        return self._last_words(language, "voice/code_kept")
+
+    def call_back(self, *, language: str, question: str, action: str, timeout: int = 6) -> str:
+        """Ask, on the call back, whether they want to join the group their code named."""
+        lang = _language(language)
+        response = VoiceResponse()
+        self._speak(response, lang, question)
+        gather = response.gather(
+            input="dtmf", num_digits=1, action=action, method="POST", timeout=timeout
+        )
+        self._say(gather, lang, "voice/join_options")
+        response.redirect(action, method="POST")
+        return str(response)
+
+    def call_back_voicemail(self, *, language: str) -> str:
+        """Ask an answering machine, after its beep, for a call; no group is named."""
+        lang = _language(language)
+        response = VoiceResponse()
+        response.pause(length=1)
+        self._say(response, lang, "voice/call_back_voicemail")
+        response.hangup()
         return str(response)
 
     def joined(self, *, language: str, group: str) -> str:

@@ -1,7 +1,9 @@
-"""Liveness, readiness and Prometheus metrics: /healthz, /readyz and /metrics.
+"""Liveness, readiness and Prometheus metrics: /healthz, /readyz, /metrics and /metrics/outbox.
 
-/metrics on the web port answers only a scraper with the bearer token PEERLINE_METRICS_TOKEN;
-without that setting it is not served there at all (a worker serves its own on its port).
+Both metrics pages answer only a scraper with the bearer token PEERLINE_METRICS_TOKEN; without
+that setting they are not served on the web port at all (a worker serves its own on its port).
+/metrics holds this server's own counters; /metrics/outbox the database's live gauges, for one
+scrape job (see service.metrics).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from service import db
+from service.metrics import OUTBOX_PATH, process_registry
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +32,25 @@ def healthz() -> Response:
 
 @bp.get("/metrics")
 def prometheus() -> Response:
+    _scraper_only()
+    registry = process_registry(current_app.extensions["peerline.registry"])
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+@bp.get(OUTBOX_PATH)
+def prometheus_outbox() -> Response:
+    _scraper_only()
+    registry = current_app.extensions["peerline.outbox_registry"]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _scraper_only() -> None:
     token = current_app.extensions["peerline.settings"].metrics_token
     if token is None:
         abort(404)
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         raise Unauthorized("a bearer token is needed", www_authenticate=WWWAuthenticate("Bearer"))
-    registry = current_app.extensions["peerline.registry"]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/readyz")

@@ -34,14 +34,15 @@ from service.models import (
     ConsentState,
     Group,
     Membership,
-    MembershipStatus,
+    OutboxKind,
     OutboxMessage,
     Participant,
 )
 from service.people import consent
-from service.people.participants import choose, first_word, joining, name_in
+from service.people.participants import choose, first_word, name_in
 from service.phones import InvalidPhone, mask, normalize, phone_hash
 from service.voice.calls import MACHINE, record_call_status
+from service.voice.joining import ask_by_call_back, decline_join, join_by_keypad, pending_join
 from service.voice.scripts import Scripts
 from service.web.journal import REPLAY, Journal, JournalFull
 from service.web.webhook import (
@@ -100,20 +101,43 @@ def spoken(view: Callable[P, Response]) -> Callable[P, Response]:
     return wrapper
 
 
-# The keys kept in the journal when the database is away, by route: an answer about a meeting,
-# STOP (9), and the second step of joining by keypad. Toggles (channel, language) are not kept:
-# replayed twice they would undo themselves; the caller is asked to try again instead.
-_KEPT_KEYS = {
-    "/twilio/voice/reminder/key": ("1", "2", "9"),
-    "/twilio/voice/menu": ("1", "2", "9"),
-    "/twilio/voice/join/confirm": ("1",),
-}
+REMINDER_KEY, MENU, JOIN = "/twilio/voice/reminder/key", "/twilio/voice/menu", "/twilio/voice/join"
+JOIN_CONFIRM, CALL_BACK_KEY = "/twilio/voice/join/confirm", "/twilio/voice/call-back/key"
+
+
+def _heard_while_away(digits: str, lang: str) -> str | None:
+    """What the caller hears for a key the journal keeps while the database is away; None for a
+    key it cannot keep (they are asked to try again).
+
+    A kept key means the same however often it is replayed: an answer about a meeting, STOP (9),
+    a join confirmed or declined, the channel chosen (8: the menu's URL names the channel it
+    offered to leave, so the key means "the other one", never "toggle"), the language chosen (4:
+    the other of the menu's), and a group's keypad code (replayed, it asks the caller to confirm
+    by a call back). The words need no database; the change is made when the key is replayed.
+    """
+    say, path = scripts(), request.path
+    if path in (REMINDER_KEY, MENU) and digits == "9":
+        return say.stopped(language=lang)
+    if path in (REMINDER_KEY, MENU) and digits in ("1", "2"):
+        return say.goodbye(language=lang)
+    if path == MENU and digits == "8":
+        offered = _offered_channel()
+        chosen = _other_channel(offered) if offered else None
+        return say.switched(language=lang, channel=chosen.value) if chosen else None
+    if path == MENU and digits == "4":
+        return say.language_switched(language=_other_language(lang))
+    if path == JOIN and _is_code(digits.rstrip("#")):
+        return say.code_kept(language=lang)
+    if (path == JOIN_CONFIRM and digits == "1") or (path == CALL_BACK_KEY and digits in ("1", "2")):
+        return say.goodbye(language=lang)
+    return None
 
 
 def _keep_keypress(error: Exception) -> Response:
     """The database cannot take a key: keep it in the journal, and say what we can say."""
     digits, lang = _digits(), _lang()
-    if digits not in _KEPT_KEYS.get(request.path, ()):
+    heard = _heard_while_away(digits, lang)
+    if heard is None:
         log.error(
             "the database is away (%s) on %s: the caller is asked to try again",
             type(error).__name__,
@@ -131,23 +155,19 @@ def _keep_keypress(error: Exception) -> Response:
         )
     except (JournalFull, OSError):
         log.critical(
-            "key %s on %s is LOST: the database is away and the journal cannot keep it",
-            digits,
+            "a key on %s is LOST: the database is away and the journal cannot keep it",
             request.path,
             exc_info=True,
         )
         return xml(scripts().error(language=lang))
     log.error(
-        "the database is away (%s): key %s on %s kept in the journal as %s",
+        "the database is away (%s): a key on %s kept in the journal as %s",
         type(error).__name__,
-        digits,
         request.path,
         entry.id,
     )
     journal.replay_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
-    return xml(
-        scripts().stopped(language=lang) if digits == "9" else scripts().goodbye(language=lang)
-    )
+    return xml(heard)
 
 
 def out_of_tries(digits: str, tries: int) -> bool:
@@ -172,6 +192,25 @@ def _try() -> int:
 
 def _digits() -> str:
     return said("Digits", limit=20)
+
+
+def _is_code(digits: str) -> bool:
+    """Whether keys typed at the stranger's prompt can be a group's keypad code."""
+    return digits.isascii() and digits.isdigit()
+
+
+def _other_language(lang: str) -> str:
+    return "es" if lang == "en" else "en"
+
+
+def _offered_channel() -> Channel | None:
+    """The channel a caller's menu offered to switch from, as its URL says; None if it says none."""
+    value = request.args.get("channel", "")
+    return Channel(value) if value in (Channel.SMS, Channel.VOICE) else None
+
+
+def _other_channel(channel: Channel) -> Channel:
+    return Channel.SMS if channel is Channel.VOICE else Channel.VOICE
 
 
 def _first_name(participant: Participant, group_id: int | None = None) -> str | None:
@@ -344,11 +383,18 @@ def call_status() -> Response:
 # -- the IVR line ----------------------------------------------------------------------------
 
 
+def _caller_number() -> str | None:
+    """The caller's number; None if withheld or unreadable."""
+    try:
+        return normalize(request.form.get("From", ""), settings().default_region)
+    except InvalidPhone:
+        return None
+
+
 def _caller(session: Session) -> tuple[str | None, Participant | None]:
     """The caller's number (None if withheld or unreadable) and who they are, if we know."""
-    try:
-        number = normalize(request.form.get("From", ""), settings().default_region)
-    except InvalidPhone:
+    number = _caller_number()
+    if number is None:
         return None, None
     return number, session.scalar(select(Participant).where(Participant.phone == number))
 
@@ -368,14 +414,25 @@ def _caller_menu(
             when=when_words(participant, lang, occurrence.starts_at, _now()),
             location=occurrence.location,
         )
+    channel = participant.channel.value
     return xml(
         scripts().caller_menu(
             language=lang,
             first_name=_first_name(participant),
             next_meeting=sentence,
-            channel=participant.channel.value,
-            action=f"/twilio/voice/menu?lang={lang}&try={tries}",
+            channel=channel,
+            action=f"/twilio/voice/menu?lang={lang}&try={tries}&channel={channel}",
             notice="silence" if notice == "silence" else "invalid" if notice else None,
+        )
+    )
+
+
+def _join_confirm(lang: str, group: Group, tries: int) -> Response:
+    return xml(
+        scripts().join_confirm(
+            language=lang,
+            group=group.public_name,
+            action=f"/twilio/voice/join/confirm?group={group.id}&lang={lang}&try={tries}",
         )
     )
 
@@ -396,6 +453,9 @@ def incoming_call() -> Response:
         )
     if participant.consent is ConsentState.REVOKED:
         return xml(scripts().not_subscribed(language=participant.language))
+    pending = pending_join(participant)
+    if pending is not None:  # a join they have not confirmed yet: this call can
+        return _join_confirm(participant.language, pending.group, 1)
     return _caller_menu(session, participant, participant.language, 1, None)
 
 
@@ -421,11 +481,9 @@ def caller_menu() -> Response:
             )
         return xml(scripts().attendance_cancelled(language=lang))
     if digits == "8":
-        # The person's own choice: it holds in every group they are in.
-        choose(
-            participant,
-            channel=Channel.SMS if participant.channel is Channel.VOICE else Channel.VOICE,
-        )
+        # The other channel than the one the menu offered to leave: the same key, twice (a
+        # replay, a retry), makes the same choice. The person's own: it holds in every group.
+        choose(participant, channel=_other_channel(_offered_channel() or participant.channel))
         session.commit()
         return xml(scripts().switched(language=lang, channel=participant.channel.value))
     if digits == "9":
@@ -433,7 +491,7 @@ def caller_menu() -> Response:
         session.commit()
         return xml(scripts().stopped(language=lang))
     if digits == "4":
-        other = "es" if lang == "en" else "en"
+        other = _other_language(lang)
         choose(participant, language=other)  # for texts and calls, in every group
         session.commit()
         return _caller_menu(session, participant, other, 1, None)
@@ -447,21 +505,27 @@ def caller_menu() -> Response:
 @signed
 @spoken
 def join() -> Response:
-    """An unknown caller typed a join code (ended with #), * for help, or 4 for the language."""
-    session = get_session()
+    """An unknown caller typed a join code (ended with #), * for help, or 4 for the language.
+
+    Only a code needs the database; when it is away, the code is kept and, replayed, asks the
+    caller to confirm by a call back (see service.voice.joining).
+    """
     lang, digits, tries = _lang(), _digits().rstrip("#"), _try()
-    number, _ = _caller(session)
+    number = _caller_number()
     if digits == "*" or number is None:
         return xml(scripts().help_by_text(language=lang))
     if digits == "4":
-        other = "es" if lang == "en" else "en"
+        other = _other_language(lang)
         return xml(
             scripts().stranger_menu(language=other, action=f"/twilio/voice/join?lang={other}&try=1")
         )
+    session = get_session()
+    if request.environ.get(REPLAY):
+        return _call_back_later(session, number, digits, lang)
     retry = f"/twilio/voice/join?lang={lang}&try={tries + 1}"
     group = (
         session.scalar(select(Group).where(Group.keypad_code == digits))
-        if digits.isdigit()
+        if _is_code(digits)
         else None
     )
     if group is None:
@@ -470,13 +534,32 @@ def join() -> Response:
         if digits == "":
             return xml(scripts().stranger_menu(language=lang, action=retry))
         return xml(scripts().unknown_code(language=lang, action=retry))
-    return xml(
-        scripts().join_confirm(
-            language=lang,
-            group=group.public_name,
-            action=f"/twilio/voice/join/confirm?group={group.id}&lang={lang}&try=1",
-        )
+    return _join_confirm(lang, group, 1)
+
+
+def _call_back_later(session: Session, number: str, digits: str, lang: str) -> Response:
+    """A code kept while the database was away, replayed: the caller has hung up, so a pending
+    join and a call back to ask them, once."""
+    group = session.scalar(select(Group).where(Group.keypad_code == digits))
+    if group is None:
+        log.info("%s typed, while the database was away, a code of no group", mask(number))
+        return xml(scripts().goodbye(language=lang))
+    row = ask_by_call_back(
+        session,
+        phone=number,
+        phone_hash=phone_hash(number, settings().secret_key),
+        group=group,
+        language=lang,
+        call_sid=sid("CallSid", "call"),
+        wording=current_app.extensions["peerline.wording"],
+        now=_now(),
     )
+    session.commit()
+    if row is not None:
+        log.info(
+            "%s typed %s's code while we were away: calling back", mask(number), group.join_code
+        )
+    return xml(scripts().goodbye(language=lang))
 
 
 @bp.post("/join/confirm")
@@ -496,13 +579,7 @@ def join_confirm() -> Response:
     if digits != "1":
         if out_of_tries(digits, tries):
             return xml(scripts().goodbye(language=lang))
-        return xml(
-            scripts().join_confirm(
-                language=lang,
-                group=group.public_name,
-                action=f"/twilio/voice/join/confirm?group={group.id}&lang={lang}&try={tries + 1}",
-            )
-        )
+        return _join_confirm(lang, group, tries + 1)
     moment = _now()
     if participant is None:
         participant = Participant(
@@ -515,24 +592,89 @@ def join_confirm() -> Response:
         )
         session.add(participant)
         session.flush()
-    consent.opt_in(
+    join_by_keypad(
         session,
         participant,
-        source=ConsentSource.KEYPAD,
+        group,
         words=f"typed {group.join_code}'s keypad code and pressed 1",
         now=moment,
-        group_id=group.id,
     )
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.participant_id == participant.id, Membership.group_id == group.id
-        )
-    )
-    if membership is None:
-        membership = joining(participant, group.id, now=moment)
-        session.add(membership)
-    membership.status = MembershipStatus.ACTIVE
-    membership.updated_at = moment
     session.commit()
     log.info("%s joined %s by keypad", mask(number), group.join_code)
     return xml(scripts().joined(language=participant.language, group=group.public_name))
+
+
+# -- the call back, for a code typed while the database was away -------------------------------
+
+
+def _call_back_row(session: Session) -> tuple[OutboxMessage, Participant, Group] | None:
+    found = _call_row(session)
+    if found is None or found[0].kind is not OutboxKind.INVITATION or found[0].group_id is None:
+        return None
+    row, participant = found
+    return row, participant, session.get_one(Group, row.group_id)
+
+
+@bp.post("/call-back")
+@signed
+@spoken
+def call_back() -> Response:
+    """Someone, or something, answered the call back that asks a caller to confirm joining."""
+    session = get_session()
+    found = _call_back_row(session)
+    if found is None:
+        return xml(scripts().error(language="en"))
+    row, participant, _ = found
+    lang = participant.language
+    answered_by = field("AnsweredBy", required=False, limit=32) or None
+    row.provider_sid = row.provider_sid or sid("CallSid", "call")
+    row.answered_by = answered_by
+    if answered_by is not None and answered_by.startswith(MACHINE):
+        row.voicemail_left = True  # no group named: whoever plays the tape may not be them
+        session.commit()
+        return xml(scripts().call_back_voicemail(language=lang))
+    session.commit()
+    return xml(
+        scripts().call_back(
+            language=lang,
+            question=row.body or "",
+            action=f"/twilio/voice/call-back/key?outbox={row.id}&try=1&lang={lang}",
+        )
+    )
+
+
+@bp.post("/call-back/key")
+@signed
+@spoken
+def call_back_key() -> Response:
+    """1 on the call back joins (their confirmation), 2 declines; anything else asks again."""
+    session = get_session()
+    found = _call_back_row(session)
+    if found is None:
+        return xml(scripts().error(language=_lang()))
+    row, participant, group = found
+    lang, digits, tries = participant.language, _digits(), _try()
+    if digits == "1":
+        join_by_keypad(
+            session,
+            participant,
+            group,
+            words=f"typed {group.join_code}'s keypad code, and pressed 1 when called back",
+            now=_now(),
+        )
+        session.commit()
+        log.info("%s joined %s by keypad, called back", mask(participant.phone), group.join_code)
+        return xml(scripts().joined(language=lang, group=group.public_name))
+    if digits == "2":
+        decline_join(session, participant, group, _now())
+        session.commit()
+        return xml(scripts().goodbye(language=lang))
+    if out_of_tries(digits, tries):
+        return xml(scripts().goodbye(language=lang))
+    return xml(
+        scripts().call_back(
+            language=lang,
+            question=row.body or "",
+            action=f"/twilio/voice/call-back/key?outbox={row.id}&try={tries + 1}&lang={lang}",
+        )
+    )

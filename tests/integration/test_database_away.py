@@ -4,24 +4,21 @@ door answers at once and says so, instead of hanging a web thread or answering 5
 from __future__ import annotations
 
 import html
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import requests
 from flask import Flask
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from scheduler.dispatcher import dispatch_due
 from service.config import Settings
 from service.db import sessions
 from service.models import (
@@ -32,6 +29,7 @@ from service.models import (
     ConsentSource,
     ConsentState,
     InboundMessage,
+    MembershipStatus,
     OutboxKind,
     OutboxMessage,
     OutboxState,
@@ -53,11 +51,10 @@ from tests.support import (
     make_settings,
     new_sid,
     post_signed,
-    sign,
     text_in,
 )
 from tests.twilio_fake import TwilioFakeServer
-from tests.workers import Worker, all_settled, wait_for, worker_env
+from tests.workers import WebProcess, Worker, all_settled, free_port, wait_for, worker_env
 
 # Twilio gives up on a webhook after 15 seconds: the one time bound the tests hold anything to.
 TWILIO_PATIENCE = 15.0
@@ -89,15 +86,6 @@ def silent_server() -> Iterator[int]:
     for conn in held:
         conn.close()
     listener.close()
-
-
-def free_port() -> int:
-    """A port where nothing listens (yet)."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port: int = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 @pytest.fixture
@@ -236,59 +224,6 @@ def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_repl
     assert sorted(t.to for t in gateway.sent) == [ALEX, JORDAN]
 
 
-class WebProcess:
-    """`peerline web` (gunicorn) in its own process group, so a kill takes all of it."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.log = log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from scheduler.cli import main; main()",
-                "web",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "--threads",
-                "2",
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(self._up, 30, "peerline web to start")
-
-    def _up(self) -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    def text(self, sender: str, body: str) -> requests.Response:
-        form = {
-            "MessageSid": new_sid(),
-            "AccountSid": "AC" + "a" * 32,
-            "From": sender,
-            "To": "+15005550006",
-            "Body": body,
-        }
-        return requests.post(
-            f"http://127.0.0.1:{self.port}/twilio/sms",
-            data=form,
-            headers={"X-Twilio-Signature": sign(PUBLIC_URL + "/twilio/sms", form)},
-            timeout=TWILIO_PATIENCE,
-        )
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-        self.log.close()
-
-
 @pytest.mark.postgres
 def test_a_web_process_killed_after_it_journals_loses_nothing_and_doubles_nothing(
     pg_url: str, proxy: DatabaseProxy, twilio_server: TwilioFakeServer, tmp_path: Path
@@ -365,18 +300,138 @@ def test_a_stop_pressed_on_a_call_while_the_database_is_away_is_heard_kept_and_r
         key = f"/twilio/voice/reminder/key?outbox={call.id}&try=1&lang=es"
     proxy.away("refuse")
 
-    toggled = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "8"})
+    off_menu = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "8"})
     stopped = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "9"})
 
-    assert toggled.status_code == stopped.status_code == 200
-    wording = app.extensions["peerline.wording"]
-    assert html.escape(wording.render("voice/stopped", "es"), quote=False) in stopped.text
-    assert html.escape(wording.render("voice/error", "es"), quote=False) in toggled.text
+    assert off_menu.status_code == stopped.status_code == 200
+    assert said(app, "voice/stopped", "es") in stopped.text
+    assert said(app, "voice/error", "es") in off_menu.text
     journal: Journal = app.extensions["peerline.journal"]
     proxy.back()
-    assert journal.replay(app) == 1  # the STOP; a toggle is not kept (twice would undo it)
+    assert journal.replay(app) == 1  # the STOP; a key the reminder's menu does not offer is not
 
     with sessions(app)() as session:
         assert events(session, SAM) == [ConsentChange.OPT_OUT]
         sources = session.scalars(select(ConsentEvent.source)).all()
         assert sources == [ConsentSource.KEYPAD]
+
+
+def said(app: Flask, name: str, language: str, **variables: str) -> str:
+    """Words from the wording files, as they appear in TwiML."""
+    wording = app.extensions["peerline.wording"]
+    return html.escape(wording.render(name, language, **variables), quote=False)
+
+
+def caller(phone: str, digits: str | None = None, call: str | None = None) -> dict[str, str]:
+    """A call to Peerline's number as Twilio posts each of its steps."""
+    form = {"CallSid": call or new_sid("CA"), "AccountSid": "AC" + "a" * 32, "From": phone}
+    return form | ({"Digits": digits} if digits is not None else {})
+
+
+def next_step(twiml: str) -> str:
+    """Where the caller's next key goes."""
+    gather = ET.fromstring(twiml).find("Gather")  # noqa: S314 - our own TwiML
+    assert gather is not None, twiml
+    return gather.get("action") or ""
+
+
+def replayed_twice(app: Flask, waiting: int) -> None:
+    """Replay the journal; then again, as after a replayer killed before it marked them done."""
+    journal: Journal = app.extensions["peerline.journal"]
+    kept = {path: path.read_bytes() for path in journal.folder.glob("*.jsonl")}
+    assert journal.replay(app) == waiting
+    assert not journal.waiting()
+    for path, content in kept.items():
+        path.write_bytes(content)
+    assert journal.replay(app) == waiting
+
+
+@pytest.mark.postgres
+def test_a_channel_or_language_chosen_on_a_call_while_the_database_is_away_holds_once(
+    pg_url: str, proxy: DatabaseProxy, app_factory: Callable[[Settings], Flask]
+) -> None:
+    app = app_factory(make_settings(through(pg_url, proxy)))
+    client = app.test_client()
+    with sessions(app)() as setup:
+        make_participant(setup, SAM, make_group(setup, "CIRCLE"))  # English, by text
+    call = new_sid("CA")
+    menu = next_step(post_signed(client, "/twilio/voice", caller(SAM, call=call)).text)
+    proxy.away("refuse")  # while Sam listens to the menu
+
+    to_calls = post_signed(client, menu, caller(SAM, "8", call))
+    to_spanish = post_signed(client, menu, caller(SAM, "4", call))
+
+    assert to_calls.status_code == to_spanish.status_code == 200
+    assert said(app, "voice/switched", "en", channel="voice") in to_calls.text
+    assert said(app, "voice/language_switched", "es") in to_spanish.text  # in the one chosen
+    assert proxy.connections > 0
+    proxy.back()
+    replayed_twice(app, 2)
+
+    with sessions(app)() as session:
+        sam = session.scalars(select(Participant).where(Participant.phone == SAM)).one()
+        assert (sam.channel, sam.language) == (Channel.VOICE, "es")  # not switched back
+    # Sam's next call is in Spanish, and offers texts back.
+    heard = post_signed(client, "/twilio/voice", caller(SAM)).text
+    assert said(app, "voice/channel_option", "es", new_channel="sms") in heard
+
+
+@pytest.mark.postgres
+def test_a_code_typed_while_the_database_is_away_is_kept_and_joins_only_when_confirmed(
+    pg_url: str,
+    proxy: DatabaseProxy,
+    app_factory: Callable[[Settings], Flask],
+    gateway: RecordingGateway,
+) -> None:
+    app = app_factory(make_settings(through(pg_url, proxy)))
+    client = app.test_client()
+    with sessions(app)() as setup:
+        circle = make_group(setup, "CIRCLE")
+        code, group_name = circle.keypad_code or "", circle.public_name
+    call = new_sid("CA")
+    prompt = next_step(post_signed(client, "/twilio/voice?lang=es", caller(LUCIA, call=call)).text)
+    proxy.away("refuse")  # while Lucia types her group's code
+
+    kept = post_signed(client, prompt, caller(LUCIA, code, call))
+
+    assert kept.status_code == 200
+    assert said(app, "voice/code_kept", "es") in kept.text
+    proxy.back()
+    replayed_twice(app, 1)
+
+    with sessions(app)() as session:
+        lucia = session.scalars(select(Participant).where(Participant.phone == LUCIA)).one()
+        assert (lucia.consent, lucia.language, lucia.channel) == (
+            ConsentState.UNKNOWN,
+            "es",
+            Channel.VOICE,
+        )
+        assert [m.status for m in lucia.memberships] == [MembershipStatus.PENDING]
+        assert events(session, LUCIA) == []  # no consent from a code alone
+        (ask,) = session.scalars(select(OutboxMessage)).all()  # one call back, once
+        assert (ask.kind, ask.channel, ask.state) == (
+            OutboxKind.INVITATION,
+            Channel.VOICE,
+            OutboxState.QUEUED,
+        )
+
+    # The call back rings her phone (a landline can take it) and asks, in Spanish.
+    dispatch_due(app)
+    (ringing,) = gateway.calls
+    assert ringing.to == LUCIA
+    assert ringing.url == f"{PUBLIC_URL}/twilio/voice/call-back?outbox={ask.id}"
+    with sessions(app)() as session:
+        answered_sid = session.get_one(OutboxMessage, ask.id).provider_sid or ""
+    outbound = {"CallSid": answered_sid, "AccountSid": "AC" + "a" * 32, "To": LUCIA}
+    question = post_signed(client, ringing.url.removeprefix(PUBLIC_URL), outbound).text
+    assert said(app, "voice/call_back", "es", group=group_name) in question
+    assert said(app, "voice/join_options", "es") in question
+
+    joined = post_signed(client, next_step(question), outbound | {"Digits": "1"})
+
+    assert said(app, "voice/joined", "es", group=group_name) in joined.text
+    with sessions(app)() as session:
+        lucia = session.scalars(select(Participant).where(Participant.phone == LUCIA)).one()
+        assert lucia.consent is ConsentState.GRANTED
+        assert [m.status for m in lucia.memberships] == [MembershipStatus.ACTIVE]
+        assert ledger(session, lucia) == [(ConsentChange.OPT_IN, ConsentSource.KEYPAD)]

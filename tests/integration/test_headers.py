@@ -87,16 +87,22 @@ def test_no_strict_transport_security_over_plain_http(
     assert_protected(dict(response.headers))
 
 
-def test_metrics_answer_only_the_scraper_with_its_token(client: FlaskClient) -> None:
-    refused = client.get("/metrics")
-    wrong = client.get("/metrics", headers={"Authorization": "Bearer not-the-token-at-all"})
-    scraped = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [("/metrics", "peerline_outbox_settled"), ("/metrics/outbox", "peerline_outbox_due")],
+)
+def test_metrics_answer_only_the_scraper_with_its_token(
+    client: FlaskClient, path: str, shown: str
+) -> None:
+    refused = client.get(path)
+    wrong = client.get(path, headers={"Authorization": "Bearer not-the-token-at-all"})
+    scraped = client.get(path, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
 
     assert refused.status_code == wrong.status_code == 401
     assert refused.headers["WWW-Authenticate"].lower().startswith("bearer")
     assert "peerline_outbox" not in refused.text + wrong.text
     assert scraped.status_code == 200
-    assert "peerline_outbox_due" in scraped.text
+    assert shown in scraped.text
 
 
 def test_without_a_token_the_web_port_serves_no_metrics(
@@ -105,10 +111,11 @@ def test_without_a_token_the_web_port_serves_no_metrics(
     settings = dataclasses.replace(make_settings(database_url), metrics_token=None)
     client = app_factory(settings).test_client()
 
-    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    for path in ("/metrics", "/metrics/outbox"):
+        response = client.get(path, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
 
-    assert response.status_code == 404
-    assert "peerline_outbox" not in response.text
+        assert response.status_code == 404
+        assert "peerline_outbox" not in response.text
 
 
 def test_a_short_metrics_token_is_refused_at_start_up() -> None:

@@ -32,9 +32,13 @@ from service.models import (
     Membership,
     MembershipStatus,
     OutboxMessage,
+    OutboxState,
     Participant,
     Rsvp,
 )
+from service.phones import phone_hash
+from service.sending.gateway import GatewayError
+from service.voice.joining import ask_by_call_back
 from tests.support import (
     PUBLIC_URL,
     Clock,
@@ -360,7 +364,7 @@ def test_a_member_hears_their_next_meeting_and_their_menu(
     words = WORDS[lang]
     assert heard.lines[:2] == [words["greeting"], words["next_meeting"]]
     assert_caller_menu(heard, lang, meeting=True, channel=Channel.SMS)
-    assert heard.action == f"/twilio/voice/menu?lang={lang}&try=1"
+    assert heard.action == f"/twilio/voice/menu?lang={lang}&try=1&channel=sms"
     assert heard.gather.get("timeout") == "6"
     assert "recovery" not in heard.said  # the group's internal name is never spoken
 
@@ -399,6 +403,19 @@ def test_pressing_8_switches_reminders_between_texts_and_calls(
 
     assert back.last_words(lang) == WORDS[lang]["now_texts"]
     assert reloaded(session, SAM).channel is Channel.SMS
+
+
+def test_8_posted_twice_from_one_menu_makes_the_choice_it_offered_once(
+    client: FlaskClient, session: Session, sam: Participant, lang: str
+) -> None:
+    call = Call(client, SAM)
+    menu = call.dial()
+
+    call.press(menu, "8")
+    again = call.press(menu, "8")  # the same request once more: Twilio retrying, or a replay
+
+    assert again.last_words(lang) == WORDS[lang]["now_calls"]
+    assert reloaded(session, SAM).channel is Channel.VOICE
 
 
 def test_after_pressing_8_tonights_reminder_rings_instead_of_texting(
@@ -466,7 +483,7 @@ def test_pressing_4_says_the_menu_in_the_other_language_and_keeps_it(
 
     assert switched.lines[:2] == [WORDS[other]["greeting"], WORDS[other]["next_meeting"]]
     assert_caller_menu(switched, other, meeting=True, channel=Channel.SMS)
-    assert switched.action == f"/twilio/voice/menu?lang={other}&try=1"
+    assert switched.action == f"/twilio/voice/menu?lang={other}&try=1&channel=sms"
     assert reloaded(session, SAM).language == other  # texts and calls follow their choice
 
     # The rest of the call goes on in that language...
@@ -846,6 +863,149 @@ def test_joining_by_keypad_then_the_groups_reminder_comes_as_one_call(
     assert answered.is_menu()
 
 
+# -- a call back, for a code typed while the database was away -----------------------------------
+
+CALL_BACK = {
+    "en": "Hello, this is Peerline, calling you back. You entered the join code for Circle Group. "
+    "Do you want to join it?",
+    "es": "Hola, le llama Peerline para devolverle la llamada. Usted marcó el código para unirse "
+    "a Circle Group. ¿Quiere unirse?",
+}
+CALL_BACK_VOICEMAIL = {
+    "en": "Hello, this is Peerline, returning your call. Please call this number again when you "
+    "can. Goodbye.",
+    "es": "Hola, le llama Peerline para devolverle la llamada. Por favor, vuelva a llamar a este "
+    "número cuando pueda. Adiós.",
+}
+
+
+def call_back(app: Flask, session: Session, circle: Group, lang: str, call: str) -> OutboxMessage:
+    """What a replayed code does: a pending join, and the call back, rung."""
+    row = ask_by_call_back(
+        session,
+        phone=NEW,
+        phone_hash=phone_hash(NEW, "insecure-test-key"),
+        group=circle,
+        language=lang,
+        call_sid=call,
+        wording=app.extensions["peerline.wording"],
+        now=datetime(2026, 3, 3, 17, 0, tzinfo=UTC),
+    )
+    session.commit()
+    assert row is not None
+    dispatch_due(app)
+    return reloaded_row(session, row.id)
+
+
+def reloaded_row(session: Session, row_id: int) -> OutboxMessage:
+    session.expire_all()
+    return session.get_one(OutboxMessage, row_id)
+
+
+def answer(client: FlaskClient, row: OutboxMessage, path: str, **extra: str) -> Heard:
+    form = {**Call(client, NEW, sid=row.provider_sid or "").form(None), "Direction": "outbound-api"}
+    return hear(post_signed(client, path, {**form, **extra}))
+
+
+def test_a_call_back_asks_and_only_1_joins(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    circle: Group,
+    gateway: RecordingGateway,
+    lang: str,
+) -> None:
+    row = call_back(app, session, circle, lang, new_sid("CA"))
+    (ringing,) = gateway.calls
+    assert ringing.url == f"{PUBLIC_URL}/twilio/voice/call-back?outbox={row.id}"
+
+    asked = answer(client, row, f"/twilio/voice/call-back?outbox={row.id}")
+
+    assert asked.lines == [CALL_BACK[lang], WORDS[lang]["join_options"]]
+    assert all(say.voice == VOICE[lang] for say in asked.says)
+    assert count(session, ConsentEvent) == 0  # asked, not joined
+    silence = answer(client, row, asked.redirect)
+    assert silence.lines == asked.lines
+    joined = answer(client, row, silence.action, Digits="1")
+    assert joined.last_words(lang) == WORDS[lang]["joined"]
+    newcomer = reloaded(session, NEW)
+    assert ledger(session, newcomer) == [(ConsentChange.OPT_IN, ConsentSource.KEYPAD)]
+    assert [m.status for m in newcomer.memberships] == [MembershipStatus.ACTIVE]
+
+
+def test_2_on_the_call_back_declines_and_a_replay_does_not_ask_again(
+    app: Flask, client: FlaskClient, session: Session, circle: Group, lang: str
+) -> None:
+    call = new_sid("CA")
+    row = call_back(app, session, circle, lang, call)
+
+    asked = answer(client, row, f"/twilio/voice/call-back?outbox={row.id}")
+    declined = answer(client, row, asked.action, Digits="2")
+
+    assert declined.last_words(lang) == WORDS[lang]["goodbye"]
+    again = ask_by_call_back(
+        session,
+        phone=NEW,
+        phone_hash=phone_hash(NEW, "insecure-test-key"),
+        group=circle,
+        language=lang,
+        call_sid=call,
+        wording=app.extensions["peerline.wording"],
+        now=datetime(2026, 3, 3, 18, 0, tzinfo=UTC),
+    )
+    session.commit()
+    assert again is None
+    newcomer = reloaded(session, NEW)
+    assert [m.status for m in newcomer.memberships] == [MembershipStatus.LEFT]
+    assert newcomer.consent is ConsentState.UNKNOWN
+    assert count(session, ConsentEvent) == 0
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_a_machine_hears_no_group_and_calling_back_offers_the_join(
+    app: Flask, client: FlaskClient, session: Session, circle: Group, lang: str
+) -> None:
+    row = call_back(app, session, circle, lang, new_sid("CA"))
+
+    tape = answer(
+        client, row, f"/twilio/voice/call-back?outbox={row.id}", AnsweredBy="machine_end_beep"
+    )
+
+    assert tape.verbs == ["Pause", "Say", "Hangup"]
+    assert tape.said == CALL_BACK_VOICEMAIL[lang]
+    assert "Circle" not in tape.said
+    assert reloaded_row(session, row.id).voicemail_left
+
+    # They call back: their join waits for their key, so this call asks for it.
+    call = Call(client, NEW)
+    confirm = call.dial()
+    assert confirm.lines == [WORDS[lang]["join_confirm"], WORDS[lang]["join_options"]]
+    assert call.press(confirm, "1").last_words(lang) == WORDS[lang]["joined"]
+    assert reloaded(session, NEW).consent is ConsentState.GRANTED
+
+
+def test_joining_by_calling_in_withdraws_the_call_back_still_waiting(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    circle: Group,
+    gateway: RecordingGateway,
+    clock: Clock,
+    lang: str,
+) -> None:
+    gateway.failures[NEW] = GatewayError("rate limited", code=20429, retryable=True)
+    row = call_back(app, session, circle, lang, new_sid("CA"))  # not rung yet: it waits
+    del gateway.failures[NEW]
+
+    call = Call(client, NEW)
+    call.press(call.dial(), "1")
+    clock.now += timedelta(minutes=5)  # long past its retry
+    dispatch_due(app)
+
+    assert reloaded_row(session, row.id).state is OutboxState.CANCELED
+    assert gateway.calls == []  # nobody rings to ask what they answered already
+
+
 # -- withheld numbers --------------------------------------------------------------------------
 
 
@@ -955,6 +1115,9 @@ ODD_REQUESTS = {
         "1",
     ),
     "confirm, no From": ("/twilio/voice/join/confirm?group={group}&lang=fr&try=abc", None, "1"),
+    "menu, channel odd": ("/twilio/voice/menu?lang=en&try=1&channel=fax", SAM, "8"),
+    "call back, unknown row": ("/twilio/voice/call-back?outbox=999999", NEW, None),
+    "call back, no row": ("/twilio/voice/call-back/key?lang=en&try=1", NEW, "1"),
 }
 
 
@@ -984,7 +1147,7 @@ def test_an_unknown_language_and_a_garbled_try_count_as_english_and_a_first_try(
     heard = call.post("/twilio/voice/menu?lang=fr&try=abc", "7")
 
     assert heard.lines[:2] == [WORDS["en"]["invalid"], WORDS["en"]["next_meeting"]]
-    assert heard.action == "/twilio/voice/menu?lang=en&try=2"
+    assert heard.action == "/twilio/voice/menu?lang=en&try=2&channel=sms"
 
 
 def test_an_unknown_group_at_the_confirmation_is_an_apology_not_a_join(

@@ -310,6 +310,9 @@ def valid_requests(session: Session) -> dict[str, tuple[dict[str, str], dict[str
     sam = make_participant(session, SAM, group)
     text = sent_row(session, sam, group, sid=new_sid(), key="text")
     call = sent_row(session, sam, group, sid=None, channel=Channel.VOICE, key="call")
+    asking = sent_row(session, sam, group, sid=None, channel=Channel.VOICE, key="call-back")
+    asking.kind = OutboxKind.INVITATION
+    session.commit()
     caller = {"CallSid": new_sid("CA"), "From": SAM, "To": "+15005550006"}
     stranger = {**caller, "From": "+12025550199"}
     assert text.provider_sid is not None
@@ -335,7 +338,18 @@ def valid_requests(session: Session) -> dict[str, tuple[dict[str, str], dict[str
             {**caller, "Digits": "1"},
             {"outbox": str(call.id), "try": "1"},
         ),
-        "/twilio/voice/menu": ({**caller, "Digits": "1"}, {"lang": "en", "try": "1"}),
+        "/twilio/voice/menu": (
+            {**caller, "Digits": "1"},
+            {"lang": "en", "try": "1", "channel": "sms"},
+        ),
+        "/twilio/voice/call-back": (
+            {**caller, "AnsweredBy": "human"},
+            {"outbox": str(asking.id)},
+        ),
+        "/twilio/voice/call-back/key": (
+            {**caller, "Digits": "1"},
+            {"outbox": str(asking.id), "try": "1", "lang": "es"},
+        ),
         "/twilio/voice/join": ({**stranger, "Digits": "246810"}, {"lang": "en", "try": "1"}),
         "/twilio/voice/join/confirm": (
             {**stranger, "Digits": "1"},
@@ -364,7 +378,9 @@ def test_no_signed_request_gets_a_server_error_and_a_refused_one_changes_nothing
     query = {
         **query,
         **data.draw(
-            st.dictionaries(st.sampled_from(["outbox", "lang", "try", "group"]), VALUES, max_size=2)
+            st.dictionaries(
+                st.sampled_from(["outbox", "lang", "try", "group", "channel"]), VALUES, max_size=2
+            )
         ),
     }
     before = row_counts(session)
