@@ -247,6 +247,17 @@ def _call_row(session: Session) -> tuple[OutboxMessage, Participant] | None:
     return None if participant is None else (row, participant)
 
 
+def _answered_by_a_machine(row: OutboxMessage) -> bool:
+    """Note on the row who answered its call; True (a voicemail is left) for a machine."""
+    answered_by = field("AnsweredBy", required=False, limit=32) or None
+    row.provider_sid = row.provider_sid or sid("CallSid", "call")
+    row.answered_by = answered_by
+    machine = answered_by is not None and answered_by.startswith(MACHINE)
+    if machine:
+        row.voicemail_left = True
+    return machine
+
+
 def _as_the_group_reaches(
     session: Session, row: OutboxMessage, participant: Participant
 ) -> Membership | Participant:
@@ -273,13 +284,9 @@ def reminder() -> Response:
     row, participant = found
     reach = _as_the_group_reaches(session, row, participant)
     lang = reach.language
-    answered_by = field("AnsweredBy", required=False, limit=32) or None
-    row.provider_sid = row.provider_sid or sid("CallSid", "call")
-    row.answered_by = answered_by
     group, occurrence = _occurrence(session, row)
-    if answered_by is not None and answered_by.startswith(MACHINE):
+    if _answered_by_a_machine(row):
         when = when_words(reach, lang, occurrence.starts_at, _now()) if occurrence else None
-        row.voicemail_left = True
         session.commit()
         wording: Wording = current_app.extensions["peerline.wording"]
         return xml(
@@ -626,11 +633,7 @@ def call_back() -> Response:
         return xml(scripts().error(language="en"))
     row, participant, _ = found
     lang = participant.language
-    answered_by = field("AnsweredBy", required=False, limit=32) or None
-    row.provider_sid = row.provider_sid or sid("CallSid", "call")
-    row.answered_by = answered_by
-    if answered_by is not None and answered_by.startswith(MACHINE):
-        row.voicemail_left = True  # no group named: whoever plays the tape may not be them
+    if _answered_by_a_machine(row):  # no group named: whoever plays the tape may not be them
         session.commit()
         return xml(scripts().call_back_voicemail(language=lang))
     session.commit()
