@@ -141,6 +141,17 @@ def value(text: str, series: str) -> float:
     return 0.0
 
 
+def sam_sent_alex_waiting(
+    runner: FlaskCliRunner, session: Session, gateway: RecordingGateway
+) -> None:
+    """A group text: Sam's goes; Alex's is rate limited and waits to be tried again."""
+    circle = make_group(session, "CIRCLE")
+    make_participant(session, SAM, circle)
+    make_participant(session, ALEX, circle)
+    gateway.failures[ALEX] = GatewayError("rate limited", code=20429, retryable=True)
+    invoke(runner, "send", "--group", "CIRCLE", "hello")
+
+
 def test_a_scrape_reads_only_live_rows_however_long_the_history(
     app: Flask,
     runner: FlaskCliRunner,
@@ -149,11 +160,7 @@ def test_a_scrape_reads_only_live_rows_however_long_the_history(
     gateway: RecordingGateway,
     clock: Clock,
 ) -> None:
-    circle = make_group(session, "CIRCLE")
-    make_participant(session, SAM, circle)
-    make_participant(session, ALEX, circle)
-    gateway.failures[ALEX] = GatewayError("rate limited", code=20429, retryable=True)
-    invoke(runner, "send", "--group", "CIRCLE", "hello")  # Sam's goes; Alex's waits to retry
+    sam_sent_alex_waiting(runner, session, gateway)
     add_history(session, HISTORY, clock)
     engine: Engine = sessions(app).kw["bind"]
 
@@ -181,11 +188,7 @@ def test_counts_follow_a_send_from_queue_to_delivered(
     gateway: RecordingGateway,
     clock: Clock,
 ) -> None:
-    circle = make_group(session, "CIRCLE")
-    make_participant(session, SAM, circle)
-    make_participant(session, ALEX, circle)
-    gateway.failures[ALEX] = GatewayError("rate limited", code=20429, retryable=True)
-    invoke(runner, "send", "--group", "CIRCLE", "hello")
+    sam_sent_alex_waiting(runner, session, gateway)
     add_history(session, 50, clock)
     sent = 'peerline_outbox_settled_total{kind="one_off",state="sent"}'
     delivered = 'peerline_outbox_settled_total{kind="one_off",state="delivered"}'
