@@ -25,6 +25,9 @@ RUN pip install --no-compile -c constraints.txt . \
 
 USER peerline
 WORKDIR /var/lib/peerline
+# The journal of texts and keys taken while the database was away lives here until it is
+# replayed: it must outlive the container (mount a volume; one per container).
+VOLUME ["/var/lib/peerline"]
 EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
