@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from scheduler.dispatcher import dispatch_due
-from service.conversation.keywords import OPT_OUT_KEYWORDS, OPT_OUT_PHRASES
+from service.conversation.keywords import OPT_OUT_KEYWORDS
+from service.conversation.revocation import RULES, Kind
 from service.models import (
     ConsentChange,
     ConsentEvent,
@@ -56,7 +57,9 @@ def variants(word: str) -> list[str]:
     return [word.lower(), f"  {word.upper()}!! ", f"'{word.title()}.'"]
 
 
-OPT_OUTS = [v for w in (*OPT_OUT_KEYWORDS, *OPT_OUT_PHRASES) for v in variants(w)]
+# Every keyword, and every request to stop the grammar documents with an example.
+REQUESTS = [e for rule in RULES if rule.kind in (Kind.REVOKE, Kind.ALONE) for e in rule.examples]
+OPT_OUTS = [v for w in (*OPT_OUT_KEYWORDS, *REQUESTS) for v in variants(w)]
 
 
 @pytest.mark.parametrize("words", OPT_OUTS)
