@@ -97,6 +97,8 @@ class Conversation:
             from_phone=text.from_phone,
             body=text.body,
             intent=reading.intent.value,
+            # The on-call alert sends a coordinator to the inbox, whatever else the text did.
+            needs_reply=reading.crisis,
             urgent=reading.crisis,
             received_at=self.now,
         )

@@ -312,6 +312,17 @@ def test_crisis_and_stop_in_one_message_does_both(
     assert reloaded(session, SAM).consent is ConsentState.REVOKED
     dispatch_due(app)
     assert len(gateway.to(ON_CALL)) == 1
+    # The alert says "check the inbox": the message is there, urgent.
+    message = session.scalars(select(InboundMessage)).one()
+    assert (message.intent, message.urgent, message.needs_reply) == ("opt_out", True, True)
+
+
+def test_a_strangers_crisis_text_reaches_an_admins_inbox(
+    client: FlaskClient, session: Session
+) -> None:
+    assert "988" in replies(text_in(client, NEW, "I want to die"))[0]
+    message = session.scalars(select(InboundMessage)).one()
+    assert (message.urgent, message.needs_reply, message.group_id) == (True, True, None)
 
 
 def test_other_messages_reach_the_inbox_with_one_acknowledgement_a_day(
