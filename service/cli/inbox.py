@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.cli.common import audited, fail, find_group, now
-from service.conversation.inbox import InboxError, mark_read
+from service.conversation.inbox import MAYBE_STOP_NOTE, InboxError, mark_read, may_ask_to_stop
 from service.conversation.inbox import messages as inbox_messages
 from service.conversation.inbox import reply as inbox_answer
 from service.db import get_session
@@ -21,7 +21,8 @@ from service.sending.dispatch import send_now
 
 @click.group(
     invoke_without_command=True,
-    help="What people wrote that needs a human, urgent first; `read ID`, `reply ID TEXT`.",
+    help="What people wrote that needs a human, urgent first, then what may ask to stop; "
+    "`read ID`, `reply ID TEXT`.",
 )
 @click.option("--group", "code", help="Only this group's messages.")
 @click.option("--unread", is_flag=True, help="Only messages nobody has read.")
@@ -45,17 +46,24 @@ def inbox(ctx: click.Context, code: str | None, unread: bool, show_phones: bool)
         )
     }
     known_as = names_in(session, {m.group_id for m in found if m.group_id is not None})
-    click.echo("ID\tURGENT\tREAD\tRECEIVED (UTC)\tGROUP\tFROM\tMESSAGE")
+    click.echo("ID\tFLAGS\tREAD\tRECEIVED (UTC)\tGROUP\tFROM\tMESSAGE")
     for m in found:
+        flags = ", ".join(
+            flag
+            for flag, shown in (("URGENT", m.urgent), ("MAYBE STOP", may_ask_to_stop(m)))
+            if shown
+        )
         person = people.get(m.participant_id) if m.participant_id else None
         phone = person.phone if person else m.from_phone
         who = (phone if show_phones else mask(phone)) if phone else "(erased)"
         if person and (name := known_as.get((person.id, m.group_id or 0))):
             who = f"{name} {who}"
         click.echo(
-            f"{m.id}\t{'URGENT' if m.urgent else ''}\t{'read' if m.read else 'new'}\t"
+            f"{m.id}\t{flags}\t{'read' if m.read else 'new'}\t"
             f"{m.received_at:%Y-%m-%d %H:%M}\t{names.get(m.group_id or 0, '-')}\t{who}\t{m.body}"
         )
+    if any(may_ask_to_stop(m) for m in found):
+        click.echo(f"\n{MAYBE_STOP_NOTE}")
 
 
 def find_message(session: Session, message_id: int) -> InboundMessage:

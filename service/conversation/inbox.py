@@ -1,4 +1,5 @@
-"""The replies that need a human: urgent ones first, marked read, answered through the outbox."""
+"""The replies that need a human: urgent ones first, then those that may ask to stop, marked
+read, answered through the outbox."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from service.conversation.keywords import Intent
 from service.messages.outbox import enqueue
 from service.models import (
     ConsentState,
@@ -19,6 +21,18 @@ from service.models import (
 
 MAX_REPLY = 640  # four segments: a reply is a short human answer, not a newsletter
 
+# Shown beside a message whose words may ask to stop everything: nothing was stopped.
+MAYBE_STOP_NOTE = (
+    "MAYBE STOP: the words may ask us to stop all texts and calls, but nothing was stopped. "
+    "Unless the message was urgent, the sender was told that replying STOP (PARAR in Spanish) "
+    "stops everything. If unsure, ask them."
+)
+
+
+def may_ask_to_stop(message: InboundMessage) -> bool:
+    """Say whether the message's words may ask to stop everything (and nothing stopped)."""
+    return message.intent == Intent.MAYBE_OPT_OUT.value
+
 
 class InboxError(Exception):
     """A reply that may not go; the message says why, for the coordinator."""
@@ -27,7 +41,8 @@ class InboxError(Exception):
 def needing_a_human(
     group_ids: Collection[int] | None, *, unread_only: bool = False
 ) -> Select[InboundMessage]:
-    """What people wrote that a human should read, urgent first, then newest first.
+    """What people wrote that a human should read: urgent first, then what may ask to stop,
+    then newest first.
 
     group_ids None means every group (an admin); otherwise only those groups' messages.
     """
@@ -37,7 +52,10 @@ def needing_a_human(
     if unread_only:
         query = query.where(InboundMessage.read.is_(False))
     query = query.order_by(
-        InboundMessage.urgent.desc(), InboundMessage.received_at.desc(), InboundMessage.id.desc()
+        InboundMessage.urgent.desc(),
+        (InboundMessage.intent == Intent.MAYBE_OPT_OUT.value).desc(),
+        InboundMessage.received_at.desc(),
+        InboundMessage.id.desc(),
     )
     return query
 

@@ -3,17 +3,12 @@
 This module is the written rule for how Peerline reads a reply.  It is pure: no
 network, no database, no clock.  ``read_message(body)`` returns a ``Reading``.
 
-Normalisation (applied to the message and to every list below alike)
-    Apostrophes of any shape (straight, curly, modifier letter, acute accent,
-    backtick) are dropped, so "don't" and "dont" read alike.  Then
-    Unicode NFKC, case folding, accents removed ("Sí" == "si", "AYÚDA" == "ayuda"),
-    invisible format characters (zero-width spaces, direction marks) removed.
-    The text is cut into words: runs of letters and digits.  Everything else
-    (spaces, punctuation, emoji, control characters, hyphens) only separates words, so
-    "  Stop!! ", "'stop.'", "STOP 🙏" all read as "stop" and "OPT-OUT" reads as
-    "opt out".  The marks . , ; : ! ? ¡ ¿ … dashes and line breaks also end a clause,
-    which matters only for the negation guard and for command phrases (below).
-    No input can make ``read_message`` raise.
+Normalisation
+    The message and every list below are folded the same way (``words.py``): case,
+    accents and apostrophes do not matter, punctuation and emoji only separate words,
+    and . , ; : ! ? ¡ ¿ … dashes and line breaks end a clause.  "  Stop!! ", "'stop.'",
+    "STOP 🙏" all read as "stop"; "OPT-OUT" reads as "opt out".  No input can make
+    ``read_message`` raise.
 
 Opt-out (revocation of consent for everything), checked first; it beats every
 other reading:
@@ -24,32 +19,23 @@ other reading:
        honour count too ("unsuscribe", "stpo", "STAHP").  Filler words are
        also ignored around every other keyword below, and a clause that is just
        "nope"/"nah" counts as filler ("Nope. Stop.").  When keywords of several kinds
-       appear, opt-out wins ("HELP STOP", "No. Stop.", "1 stop" are opt-outs).  A keyword
-       inside an ordinary sentence is NOT an opt-out: "I can't stop thinking about
-       it", "Is there a bus stop near the hall?", "I want to quit drinking",
-       "Did the meeting end late?", "stop by the office later?", and neither is
-       "STOP. Who is this?" (a person reads it).
-    2. Phrases (US FCC 24-24, 47 CFR 64.1200(a)(10): consent may be revoked by any
-       reasonable means).  ``OPT_OUT_PHRASES`` count anywhere in the message:
-       "can you stop texting me", "please unsubscribe me", "no more texts",
-       "I want to opt out", "ya no quiero mensajes", "dejen de escribirme".
-       Negation guard: a phrase is not a revocation when the word before it in the
-       same clause (skipping filler words and "ever"/"really") is a negation of the
-       phrase's language (``NEGATION_WORDS_EN``/``_ES``), or a negation followed by
-       "want you to" / "quiero (que)": "don't stop texting me", "please never stop
-       sending me these", "I don't want you to stop texting me", "no dejen de
-       escribirme", "no quiero darme de baja".  English "no" is not a negation
-       ("no stop texting me" is an opt-out), and a phrase that itself starts with a
-       negation is never guarded ("no no me escriban" is an opt-out).
-       ``OPT_OUT_COMMANDS`` ("remove me", "take me off", "don't text me", "leave me
-       alone", "delete my number", "lose my number") are also ordinary statements
-       about other people ("my kids don't text me anymore", "will they remove me
-       from the group?", "I wish they'd leave me alone"), so they count only as a
-       command: at the start of a clause, after optional filler words and an
-       optional request opener (``REQUEST_OPENERS``: "can you", "I want you to"...):
-       "Please remove me", "Hi. Take me off this list", "could you please lose my
-       number", "Leave me alone!".  Everything that is not read as an opt-out goes
-       to a person's inbox, so a miss here is caught by a human.
+       appear, opt-out wins ("HELP STOP", "No. Stop.", "1 stop" are opt-outs).
+    2. Plain language (US FCC 24-24, 47 CFR 64.1200(a)(10): consent may be revoked by
+       any reasonable means).  Every other message is read by the grammar of
+       ``revocation.py``: requests to stop in statements and commands, in English and
+       Spanish ("I no longer want these texts", "I withdraw my consent", "please take me
+       off your list", "ya no quiero mensajes", "retiro mi consentimiento", "Paren"), with
+       a negation guard ("don't stop texting me", "no dejen de escribirme"), a guard for
+       what is said of others ("my kids don't text me anymore"), and the rule that a stop
+       word doing something else is not a request ("stop by the church", "I can't stop
+       crying", "quit smoking", "cancel my appointment").  A request about one group, a
+       waitlist or a meeting ("take me off the waitlist") is an ordinary MESSAGE.
+
+Maybe an opt-out (MAYBE_OPT_OUT), when the grammar says the message may be a request
+to stop but cannot tell: "enough", "too many texts", "please don't text me so early",
+"take me off", "STOP. Who is this?", "stop it you're making me laugh", "ya no quiero".
+Nothing changes; the caller puts the message before a person, marked, and tells the
+participant how to stop everything.  JOIN and LEAVE (below) are read before it.
 
 Then, for the WHOLE message (filler words allowed before and after; when keywords
 of several kinds appear, the first kind in this list wins):
@@ -104,12 +90,12 @@ of several kinds appear, the first kind in this list wins):
              keywords and too short to be codes anyway.
 
 language
-    "en" or "es": the language of the keyword or phrase that decided the reading;
+    "en" or "es": the language of the keyword or grammar rule that decided the reading;
     None when it reads the same in both (C, 1, N, NO, 2), unless another keyword of
     the same kind names one ("C, confirmo" is "es").  For MESSAGE it is the language
-    of a revocation phrase or JOIN/LEAVE/PAUSE keyword that was seen but not acted on
-    (negated phrase, command phrase inside a statement, JOIN/LEAVE with a bad or
-    missing code, PAUSE with a number outside 1..52), else None.
+    of a request to stop or a JOIN/LEAVE/PAUSE keyword that was seen but not acted on
+    (negated, said of others, about one group, JOIN/LEAVE with a bad or missing code,
+    PAUSE with a number outside 1..52), else None.
 
 weeks
     Set only for PAUSE, when a number of weeks was given; otherwise None.
@@ -126,10 +112,17 @@ crisis
 import enum
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, TypeAlias
+from typing import NamedTuple
+
+from service.conversation.revocation import (
+    NEGATION_WORDS_EN,
+    NEGATION_WORDS_ES,
+    Verdict,
+    read_revocation,
+)
+from service.conversation.words import FILLER_WORDS, Words, split, units
 
 
 class Intent(enum.StrEnum):
@@ -145,6 +138,7 @@ class Intent(enum.StrEnum):
     RESUME = "resume"
     JOIN = "join"
     LEAVE = "leave"
+    MAYBE_OPT_OUT = "maybe_opt_out"
     MESSAGE = "message"
 
 
@@ -199,166 +193,6 @@ OPT_OUT_KEYWORDS_ES: tuple[str, ...] = (
     "DESUSCRIBIRME",
 )
 OPT_OUT_KEYWORDS: tuple[str, ...] = OPT_OUT_KEYWORDS_EN + OPT_OUT_KEYWORDS_ES
-
-OPT_OUT_PHRASES_EN: tuple[str, ...] = (
-    "STOP TEXTING ME",
-    "STOP MESSAGING ME",
-    "STOP SENDING ME",
-    "STOP CONTACTING ME",
-    "STOP CALLING ME",
-    "STOP THE TEXTS",
-    "STOP THE MESSAGES",
-    "STOP THE REMINDERS",
-    "STOP THESE TEXTS",
-    "STOP THESE MESSAGES",
-    "STOP THESE REMINDERS",
-    "UNSUBSCRIBE ME",
-    "OPT ME OUT",
-    "NO MORE TEXTS",
-    "NO MORE MESSAGES",
-    "NO MORE REMINDERS",
-    "WANT TO OPT OUT",
-    "WANT TO UNSUBSCRIBE",
-    "STOP TEXTING",
-    "STOP TXTING",
-    "STOP MSGING",
-    "STOP SENDING",
-    "STOP CALLING",
-    "STOP BOTHERING ME",
-    "STOP SPAMMING ME",
-    "STOP ALL MESSAGES",
-    "STOP ALL TEXTS",
-    "STOP GETTING THESE",
-    "STOP RECEIVING THESE",
-    "QUIT TEXTING",
-    "QUIT SENDING",
-    "QUIT BOTHERING ME",
-    "CANCEL THESE TEXTS",
-    "CANCEL THE REMINDERS",
-    "CANCEL ALL TEXTS",
-    "CANCEL MY TEXT REMINDERS",
-    "END THESE MESSAGES",
-    "END ALL MESSAGES",
-    "I OPT OUT",
-    "LIKE TO OPT OUT",
-    "REVOKE MY CONSENT",
-    "REVOKE CONSENT",
-    "REVOKING CONSENT",
-    "WITHDRAW MY CONSENT",
-    "CEASE ALL TEXTS",
-    "CEASE ALL COMMUNICATIONS",
-    "DISCONTINUE THESE MESSAGES",
-    "DISCONTINUE THE REMINDERS",
-    "DISCONTINUE ANY FURTHER TEXTS",
-    "REMOVE MY NUMBER",
-    "TAKE MY NUMBER OFF",
-    "ERASE MY NUMBER",
-    "NO LONGER WANT THESE TEXTS",
-    "NO LONGER WISH TO RECEIVE",
-    "DO NOT SEND ME ANY MORE",
-    "DO NOT SEND ANY MORE MESSAGES",
-    "DONT CALL OR TEXT",
-)
-OPT_OUT_PHRASES_ES: tuple[str, ...] = (
-    "NO ME ESCRIBAN",
-    "NO ME ESCRIBAS",
-    "NO ME ENVÍEN",
-    "NO ME ENVÍES",
-    "NO ME MANDEN",
-    "NO ME MANDES",
-    "DEJEN DE ESCRIBIRME",
-    "DEJEN DE ENVIARME",
-    "DEJEN DE MANDARME",
-    "DEJA DE ESCRIBIRME",
-    "DEJA DE ENVIARME",
-    "DEJA DE MANDARME",
-    "YA NO QUIERO MENSAJES",
-    "NO QUIERO MÁS MENSAJES",
-    "NO MÁS MENSAJES",
-    "QUÍTENME DE LA LISTA",
-    "SÁQUENME DE LA LISTA",
-    "DARME DE BAJA",
-    "DENME DE BAJA",
-    "BORREN MI NÚMERO",
-    "YA NO QUIERO RECIBIR",
-    "NO QUIERO RECIBIR MÁS",
-    "NO DESEO RECIBIR",
-    "YA NO DESEO RECIBIR",
-    "NO ME VUELVAN A ESCRIBIR",
-    "NO ME VUELVAN A MANDAR",
-    "PAREN DE MANDARME",
-    "PAREN LOS MENSAJES",
-    "PARE DE ENVIARME",
-    "BÓRRENME DE LA LISTA",
-    "BÓRRENME DE SU LISTA",
-    "BÓRRENME DE SU BASE DE DATOS",
-    "SÁQUENME DE ESTA LISTA",
-    "SALIR DE LA LISTA DE MENSAJES",
-    "ELIMINEN MI NÚMERO",
-    "QUITEN MI NÚMERO",
-    "DÉJENME EN PAZ",
-    "DÉJAME EN PAZ",
-    "BASTA DE MENSAJES",
-    "NO QUIERO QUE ME CONTACTEN",
-    "NO QUIERO QUE ME ESCRIBAN",
-    "NO ME CONTACTEN",
-    "NO ME MOLESTEN",
-    "DEJEN DE MOLESTARME",
-    "DAME DE BAJA",
-    "DAR DE BAJA DE LOS MENSAJES",
-    "RETIRO MI CONSENTIMIENTO",
-    "YA NO AUTORIZO",
-    "DEJEN DE MANDAR",
-    "DEJEN DE ENVIAR",
-    "NO ME LLAMEN NI ME ESCRIBAN",
-    "NO ENVIAR MÁS MENSAJES",
-    "YA NO QUIERO ESTAR EN ESTA LISTA",
-    "YA NO QUIERO QUE ME LLEGUEN",
-    "NO MANDEN MÁS MENSAJES",
-    "NO ME SIGAN MANDANDO",
-    "NO KIERO MAS MENSAJES",
-    "CANCELAR LOS MENSAJES",
-    "CANCELEN MI SUSCRIPCIÓN",
-    "CANCELAR LA SUSCRIPCIÓN",
-    "ALTO A LOS MENSAJES",
-    "NO MÁS TEXTOS",
-    "DETENER MENSAJES",
-    "YA NO QUIERO LOS MENSAJES",
-)
-OPT_OUT_PHRASES: tuple[str, ...] = OPT_OUT_PHRASES_EN + OPT_OUT_PHRASES_ES
-
-OPT_OUT_COMMANDS: tuple[str, ...] = (
-    "REMOVE ME",
-    "TAKE ME OFF",
-    "DON'T TEXT ME",
-    "DONT TEXT ME",
-    "DO NOT TEXT ME",
-    "DON'T MESSAGE ME",
-    "DO NOT MESSAGE ME",
-    "DON'T CONTACT ME",
-    "DO NOT CONTACT ME",
-    "LEAVE ME ALONE",
-    "DELETE MY NUMBER",
-    "LOSE MY NUMBER",
-    "DONT TXT ME",
-    "GET ME OFF THIS LIST",
-    "DELETE ME FROM YOUR CONTACTS",
-    "PLEASE GO AWAY",
-)
-REQUEST_OPENERS: tuple[str, ...] = (
-    "CAN YOU",
-    "CAN U",
-    "COULD YOU",
-    "COULD U",
-    "WOULD YOU",
-    "WOULD U",
-    "WILL YOU",
-    "WILL U",
-    "I WANT YOU TO",
-    "I NEED YOU TO",
-    "I'D LIKE YOU TO",
-    "I WOULD LIKE YOU TO",
-)
 
 OPT_IN_KEYWORDS_EN: tuple[str, ...] = ("START", "UNSTOP")
 OPT_IN_KEYWORDS_ES: tuple[str, ...] = ("INICIAR", "COMENZAR", "REANUDAR")
@@ -423,54 +257,9 @@ LEAVE_KEYWORDS_EN: tuple[str, ...] = ("LEAVE",)
 LEAVE_KEYWORDS_ES: tuple[str, ...] = ("SALIR",)
 LEAVE_KEYWORDS: tuple[str, ...] = LEAVE_KEYWORDS_EN + LEAVE_KEYWORDS_ES
 
-FILLER_WORDS: tuple[str, ...] = (
-    "PLEASE",
-    "PLS",
-    "PLZ",
-    "NOW",
-    "RIGHT NOW",
-    "THANKS",
-    "THANK YOU",
-    "THX",
-    "TY",
-    "OK",
-    "OKAY",
-    "JUST",
-    "HI",
-    "HEY",
-    "HELLO",
-    "POR FAVOR",
-    "PORFA",
-    "PORFAVOR",
-    "GRACIAS",
-    "MUCHAS GRACIAS",
-    "YA",
-    "VALE",
-    "HOLA",
-    "AHORA",
-)
-# Only as a clause of its own: "Nope stop" may be about a bus stop, "Nope. Stop." is
 # not.  "NO" was here; it is now a decline keyword, whose clause rule keeps the same
 # guard ("no stop" is a MESSAGE, "No. Stop." an opt-out).
 INTERJECTIONS: tuple[str, ...] = ("NOPE", "NAH")
-
-NEGATION_WORDS_EN: tuple[str, ...] = (
-    "NOT",
-    "NEVER",
-    "NVR",
-    "DON'T",
-    "DNT",
-    "DOESN'T",
-    "DIDN'T",
-    "WON'T",
-    "CAN'T",
-    "CANNOT",
-    "SHOULDN'T",
-    "WOULDN'T",
-    "COULDN'T",
-    "MUSTN'T",
-)
-NEGATION_WORDS_ES: tuple[str, ...] = ("NO", "NUNCA", "JAMÁS", "TAMPOCO", "NI")
 
 DEFAULT_CRISIS_WORDS: tuple[str, ...] = (
     "suicide",
@@ -513,57 +302,7 @@ DEFAULT_CRISIS_WORDS: tuple[str, ...] = (
     "sobredosis",
 )
 
-# --- Normalisation -----------------------------------------------------------------
-
-# Dropped before NFKC because NFKC turns the acute accent U+00B4 into a space plus a
-# combining mark, which would split "don" + U+00B4 + "t" (a Spanish-keyboard habit).
-_APOSTROPHES = dict.fromkeys(map(ord, "'\u2018\u2019\u201b\u02bc\u02bb\u2032\u00b4`\uff07"))
-_CLAUSE_MARKS = ".,;:!?¡¿…\n\r\u2028\u2029\u2013\u2014\u3002\u060c\u061f"
-_WORD_OR_MARK = re.compile(r"[^\W_]+|[" + re.escape(_CLAUSE_MARKS) + "]")
 _CODE = re.compile(r"[A-Z0-9]{3,12}")
-
-Words: TypeAlias = tuple[str, ...]
-
-
-def _fold(text: str) -> str:
-    """Return the text in the one comparable form used for messages and lists alike."""
-    text = unicodedata.normalize("NFKC", text.translate(_APOSTROPHES))
-    # upper() before casefold() so letters without a case round trip (Turkish
-    # dotless i, Greek final sigma) land on the same form whichever case the sender typed.
-    text = text.translate(_APOSTROPHES).upper().casefold()
-    decomposed = unicodedata.normalize("NFD", text)
-    # Invisible format characters (zero-width space, direction marks, soft hyphen)
-    # are dropped rather than read as spaces: "S<ZWSP>TOP" still looks like STOP.
-    return "".join(c for c in decomposed if not _dropped(c))
-
-
-def _dropped(char: str) -> bool:
-    category = unicodedata.category(char)
-    return category[0] == "M" or category == "Cf"
-
-
-def _split(text: str) -> tuple[Words, tuple[int, ...]]:
-    """Return the words of the text and, for each word, the number of its clause."""
-    words: list[str] = []
-    clauses: list[int] = []
-    clause = 0
-    for match in _WORD_OR_MARK.finditer(_fold(text)):
-        piece = match.group()
-        if piece in _CLAUSE_MARKS:
-            clause += 1
-        else:
-            words.append(piece)
-            clauses.append(clause)
-    return tuple(words), tuple(clauses)
-
-
-def _words(text: str) -> Words:
-    return _split(text)[0]
-
-
-def _units(entries: Iterable[str]) -> frozenset[Words]:
-    # An entry that normalises to nothing would match everywhere; drop it.
-    return frozenset(w for w in map(_words, entries) if w)
 
 
 # --- Compiled tables ---------------------------------------------------------------
@@ -593,13 +332,13 @@ def _keyword_table() -> dict[Words, tuple[Intent, str | None]]:
         (Intent.RESUME, "en", RESUME_KEYWORDS_EN),
         (Intent.RESUME, "es", RESUME_KEYWORDS_ES),
     ):
-        for unit in _units(entries):
+        for unit in units(entries):
             table[unit] = (intent, language)
     return table
 
 
 def _single_words(entries: Iterable[str]) -> frozenset[str]:
-    return frozenset(w for unit in _units(entries) for w in unit if len(unit) == 1)
+    return frozenset(w for unit in units(entries) for w in unit if len(unit) == 1)
 
 
 _KEYWORDS = _keyword_table()
@@ -615,25 +354,9 @@ _PAUSE = dict.fromkeys(_single_words(PAUSE_KEYWORDS_EN), "en") | dict.fromkeys(
 _PAUSE_FOR = _single_words(PAUSE_FOR_WORDS)
 _WEEK_WORDS = _single_words(PAUSE_WEEK_WORDS)
 
-_FILLERS = _units(FILLER_WORDS)
+_FILLERS = units(FILLER_WORDS)
 _INTERJECTIONS = _single_words(INTERJECTIONS)
-_NEGATIONS = {"en": _single_words(NEGATION_WORDS_EN), "es": _single_words(NEGATION_WORDS_ES)}
-# Words allowed between a negation and the phrase it negates.
-_NEGATION_SKIP = _FILLERS | _units(("EVER", "REALLY"))
-_NEGATION_BRIDGES = {
-    "en": _units(("WANT YOU TO", "WANT U TO", "WANT YA TO", "WANT TO", "YOU DARE")),
-    "es": _units(("QUIERO QUE", "QUEREMOS QUE", "QUIERO", "QUEREMOS")),
-}
-# Words allowed before a command phrase at the start of its clause.
-_COMMAND_SKIP = _FILLERS | _units(("SO", "AND", "ALSO", "YES", "YEAH", "NO", "SI"))
-_OPENERS = _units(REQUEST_OPENERS)
-
-# (words, language, must open a clause)
-_PHRASES: tuple[tuple[Words, str, bool], ...] = (
-    tuple((w, "en", False) for w in sorted(_units(OPT_OUT_PHRASES_EN)))
-    + tuple((w, "es", False) for w in sorted(_units(OPT_OUT_PHRASES_ES)))
-    + tuple((w, "en", True) for w in sorted(_units(OPT_OUT_COMMANDS)))
-)
+_NEGATIONS = _single_words(NEGATION_WORDS_EN) | _single_words(NEGATION_WORDS_ES)
 
 # A lone word in one of these lists is something the participant typed on purpose,
 # not a group code.
@@ -642,8 +365,7 @@ _NOT_CODES = (
     | _JOIN.keys()
     | _LEAVE.keys()
     | _INTERJECTIONS
-    | _NEGATIONS["en"]
-    | _NEGATIONS["es"]
+    | _NEGATIONS
 )
 
 # Consent and carrier keywords first: a participant's STOP, START or HELP must be
@@ -684,83 +406,17 @@ def _unit_at(words: Words, clauses: tuple[int, ...], start: int, unit: Words) ->
     )
 
 
-def _skip_back(
-    words: Words, clauses: tuple[int, ...], k: int, clause: int, units: frozenset[Words]
-) -> int:
-    """Walk back from index ``k`` over any run of ``units`` inside ``clause``."""
-    moved = True
-    while moved and k >= 0 and clauses[k] == clause:
-        moved = False
-        for unit in units:
-            if _unit_at(words, clauses, k - len(unit) + 1, unit):
-                k -= len(unit)
-                moved = True
-                break
-    return k
-
-
-def _skip_forward(words: Words, k: int, units: frozenset[Words]) -> int:
-    """Walk forward from index ``k`` over any run of ``units``."""
+def _skip_forward(words: Words, k: int, skip: frozenset[Words]) -> int:
+    """Walk forward from index ``k`` over any run of ``skip``."""
     moved = True
     while moved and k < len(words):
         moved = False
-        for unit in units:
+        for unit in skip:
             if words[k : k + len(unit)] == unit:
                 k += len(unit)
                 moved = True
                 break
     return k
-
-
-def _negated(words: Words, clauses: tuple[int, ...], start: int, language: str) -> bool:
-    """Say whether the phrase at ``start`` is negated by the words just before it."""
-    clause = clauses[start]
-    k = _skip_back(words, clauses, start - 1, clause, _NEGATION_SKIP)
-    for bridge in _NEGATION_BRIDGES[language]:
-        if (
-            k >= 0
-            and clauses[k] == clause
-            and _unit_at(words, clauses, k - len(bridge) + 1, bridge)
-        ):
-            k = _skip_back(words, clauses, k - len(bridge), clause, _NEGATION_SKIP)
-            break
-    return k >= 0 and clauses[k] == clause and words[k] in _NEGATIONS[language]
-
-
-def _opens_clause(words: Words, clauses: tuple[int, ...], start: int) -> bool:
-    """Say whether the phrase at ``start`` is a command: first in its clause."""
-    clause = clauses[start]
-    k = _skip_back(words, clauses, start - 1, clause, _COMMAND_SKIP)
-    for opener in _OPENERS:
-        if (
-            k >= 0
-            and clauses[k] == clause
-            and _unit_at(words, clauses, k - len(opener) + 1, opener)
-        ):
-            k = _skip_back(words, clauses, k - len(opener), clause, _COMMAND_SKIP)
-            break
-    return k < 0 or clauses[k] != clause
-
-
-def _revocation(words: Words, clauses: tuple[int, ...]) -> tuple[str | None, str | None]:
-    """Return the language of the first revocation phrase, and of any that was set aside."""
-    set_aside: str | None = None
-    for start in range(len(words)):
-        for phrase, language, command in _PHRASES:
-            if not _unit_at(words, clauses, start, phrase):
-                continue
-            if command:
-                counts = _opens_clause(words, clauses, start)
-            elif phrase[0] in _NEGATIONS[language]:
-                # "No, no me escriban" repeats the no for emphasis; it is not a double
-                # negative, so phrases that already start negated are not guarded.
-                counts = True
-            else:
-                counts = not _negated(words, clauses, start, language)
-            if counts:
-                return language, None
-            set_aside = set_aside or language
-    return None, set_aside
 
 
 def _keyword_only(words: Words, clauses: tuple[int, ...]) -> list[_Found] | None:
@@ -813,6 +469,20 @@ def _keyword_only(words: Words, clauses: tuple[int, ...]) -> list[_Found] | None
         ):
             return None
     return result
+
+
+def _opt_out_clauses(words: Words, clauses: tuple[int, ...]) -> dict[int, str]:
+    """Return each clause made only of opt-out keywords and filler, with its language."""
+    by_clause: dict[int, list[str]] = {}
+    for word, clause in zip(words, clauses, strict=True):
+        by_clause.setdefault(clause, []).append(word)
+    found: dict[int, str] = {}
+    for number, inside in by_clause.items():
+        keywords = _keyword_only(tuple(inside), (number,) * len(inside))
+        opt_outs = [k for k in keywords or () if k.intent is Intent.OPT_OUT]
+        if opt_outs:
+            found[number] = next((k.language for k in opt_outs if k.language), "en")
+    return found
 
 
 def _pause_argument(words: Words, k: int) -> tuple[int, str] | None:
@@ -886,7 +556,7 @@ def _join_or_leave(words: Words) -> Reading | None:
 
 @functools.lru_cache(maxsize=32)
 def _crisis_units(crisis_words: tuple[str, ...]) -> frozenset[Words]:
-    return _units(crisis_words)
+    return units(crisis_words)
 
 
 _DEFAULT_CRISIS_UNITS = _crisis_units(DEFAULT_CRISIS_WORDS)
@@ -906,13 +576,13 @@ def _has_crisis(words: Words, crisis_words: Sequence[str]) -> bool:
 
 def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) -> Reading:
     """Return what the participant meant by ``body``, by the rule in the module docstring."""
-    words, clauses = _split(body)
+    words, clauses = split(body)
     crisis = _has_crisis(words, crisis_words)
 
     keywords = _keyword_only(words, clauses)
     if keywords:
-        # Every revocation phrase has a word that is neither keyword nor filler, so a
-        # keywords-only message never holds one and can be settled here.
+        # Every rule of the grammar of revocation needs a word that is neither keyword
+        # nor filler, so a keywords-only message is settled here.
         rank = min(_PRIORITY.index(found.intent) for found in keywords)
         strongest = [found for found in keywords if _PRIORITY.index(found.intent) == rank]
         # The first strongest keyword that names a language names it: "1" is neither
@@ -921,13 +591,16 @@ def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) 
         weeks = next((found.weeks for found in strongest if found.weeks), None)
         return Reading(strongest[0].intent, language=language, crisis=crisis, weeks=weeks)
 
-    revoked, set_aside = _revocation(words, clauses)
-    if revoked:
-        return Reading(Intent.OPT_OUT, language=revoked, crisis=crisis)
+    revocation = read_revocation(words, clauses, _opt_out_clauses(words, clauses))
+    if revocation.verdict is Verdict.REVOKED:
+        return Reading(Intent.OPT_OUT, language=revocation.language, crisis=crisis)
 
     command = _join_or_leave(words)
     if command is not None and command.intent is not Intent.MESSAGE:
         return Reading(command.intent, command.code, command.language, crisis)
+
+    if revocation.verdict is Verdict.MAYBE:
+        return Reading(Intent.MAYBE_OPT_OUT, language=revocation.language, crisis=crisis)
 
     code: str | None = None
     # A crisis word must reach a person, never an automatic "no such group" reply.
@@ -938,6 +611,7 @@ def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) 
         and _CODE.fullmatch(words[0].upper())
     ):
         code = words[0].upper()
+    set_aside = revocation.language if revocation.verdict is Verdict.SET_ASIDE else None
     cue = (
         set_aside or (command.language if command is not None else None) or _pause_near_miss(words)
     )

@@ -1,4 +1,10 @@
-"""What Peerline does with a text a participant sends: consent, joining, help, the inbox."""
+"""What Peerline does with a text a participant sends: consent, joining, help, the inbox.
+
+A text that may ask to stop everything but cannot be told (``Intent.MAYBE_OPT_OUT``) changes
+nothing by itself: it goes to the inbox marked with its intent, and its writer is told, in
+their language, that a person will read it and that STOP ends all texts and calls. It never
+gets the "we got your message" acknowledgement, which would suggest nothing else is needed.
+"""
 
 from __future__ import annotations
 
@@ -91,6 +97,8 @@ class Conversation:
             from_phone=text.from_phone,
             body=text.body,
             intent=reading.intent.value,
+            # The on-call alert sends a coordinator to the inbox, whatever else the text did.
+            needs_reply=reading.crisis,
             urgent=reading.crisis,
             received_at=self.now,
         )
@@ -149,6 +157,12 @@ class Conversation:
                 self.session, hashed, source=ConsentSource.KEYWORD, words=text.body, now=self.now
             ):
                 outcome.replies.append(self._say("opted_out", language))
+            return None
+        if reading.intent is Intent.MAYBE_OPT_OUT:
+            # Nobody texts a stranger, but an admin should see that someone may want us to stop.
+            inbound.needs_reply = True
+            if not reading.crisis:
+                outcome.replies.append(self._say("maybe_stop", language))
             return None
         group = self._group_for_join(reading)
         if group is None:
@@ -243,6 +257,9 @@ class Conversation:
         if intent is Intent.RESUME:
             participant.encouragement_paused_until = None
             outcome.replies.append(self._say("resumed", lang))
+            return
+        if intent is Intent.MAYBE_OPT_OUT:
+            self._maybe_opt_out(participant, inbound, outcome)
             return
         self._to_inbox(participant, inbound, outcome)
 
@@ -355,6 +372,19 @@ class Conversation:
             self._say("left", lang, group=leaving.group.public_name, others=others)
         )
 
+    def _maybe_opt_out(
+        self, participant: Participant, inbound: InboundMessage, outcome: Outcome
+    ) -> None:
+        """Put a text that may ask to stop before a person; tell its writer how to stop for sure.
+
+        Consent is unchanged. The answer goes every time, not once a day like the
+        acknowledgement: it is the one way the writer learns that nothing has stopped yet.
+        """
+        inbound.needs_reply = True
+        if participant.consent is ConsentState.REVOKED or inbound.urgent:
+            return  # no automatic words to someone who stopped us; the crisis reply says enough
+        outcome.replies.append(self._say("maybe_stop", participant.language))
+
     def _to_inbox(
         self, participant: Participant, inbound: InboundMessage, outcome: Outcome
     ) -> None:
@@ -433,8 +463,9 @@ def answer_without_database(
     """The replies a text gets from its words alone, while the database is away.
 
     A crisis gets its resources, STOP and START their confirmations and HELP its answer, in
-    the language the words were written in; anything else is told it arrived. What the text
-    changes (consent, an answer about a meeting) is done when the text is replayed.
+    the language the words were written in; a text that may ask to stop is told how to stop
+    for sure; anything else is told it arrived. What the text changes (consent, an answer
+    about a meeting, its place in the inbox) is done when the text is replayed.
     """
     reading = read_message(body, crisis_words or DEFAULT_CRISIS_WORDS)
     language = reading.language or "en"
@@ -443,6 +474,7 @@ def answer_without_database(
         Intent.OPT_OUT: "opted_out",
         Intent.OPT_IN: "opted_in",
         Intent.HELP: "help",
+        Intent.MAYBE_OPT_OUT: "maybe_stop",
     }.get(reading.intent, "received")
     replies.append(wording.render(said, language, groups=None))
     return replies

@@ -165,3 +165,19 @@ def test_headcount_per_meeting_for_the_callers_group_only(
     ]
     assert get(client, f"/api/v1/groups/{theirs.id}/headcount", robin)[0] == 404
     assert get(client, f"/api/v1/groups/{mine.id}/headcount?days=0", robin)[0] == 422
+
+
+def test_a_text_that_may_ask_to_stop_is_marked_and_listed_before_older_ordinary_ones(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _, _, robin, _ = two_coordinators(session, clock)
+    text_in(client, "+12025550142", "too many texts")
+    text_in(client, "+12025550142", "can I bring a friend?")
+
+    status, listed = get(client, "/api/v1/inbox", robin)
+
+    assert status == 200
+    assert [(m["body"], m["maybe_stop"], m["urgent"]) for m in listed] == [
+        ("too many texts", True, False),
+        ("can I bring a friend?", False, False),
+    ]

@@ -132,6 +132,7 @@ def test_the_api_answers_503_with_a_time_to_try_again(
 # -- texts that arrive while the database is away ------------------------------------------------
 
 SAM, ALEX, JORDAN, LUCIA = "+12025550142", "+12025550143", "+12025550144", "+12025550145"
+ROBIN = "+12025550146"
 
 
 @pytest.fixture
@@ -171,6 +172,7 @@ def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_repl
         make_participant(setup, ALEX, circle, consent=ConsentState.REVOKED)
         make_participant(setup, JORDAN, circle)
         make_participant(setup, LUCIA, circle, language="es")
+        make_participant(setup, ROBIN, circle)
     proxy.away(how)
 
     answers = {}
@@ -179,6 +181,7 @@ def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_repl
         (ALEX, "START"),
         (JORDAN, "C"),
         (LUCIA, "ya no quiero mensajes"),
+        (ROBIN, "too many texts"),
     ]:
         started = time.monotonic()
         response = text_in(client, phone, words)
@@ -191,24 +194,34 @@ def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_repl
     assert "Welcome back" in answers[ALEX]
     assert "we got your message" in answers[JORDAN]
     assert "Se ha dado de baja" in answers[LUCIA]
+    assert "reply STOP" in answers[ROBIN] and "a person will read" in answers[ROBIN]
     journal: Journal = app.extensions["peerline.journal"]
     assert journal.waiting()
 
     proxy.back()
     kept = {path: path.read_bytes() for path in journal.folder.glob("*.jsonl")}
-    assert journal.replay(app) == 4
+    assert journal.replay(app) == 5
     assert not journal.waiting()
     # A replayer killed after the database took the texts, before it marked them done: the
     # same requests come again, and change nothing.
     for path, content in kept.items():
         path.write_bytes(content)
-    assert journal.replay(app) == 4
+    assert journal.replay(app) == 5
 
     with sessions(app)() as session:
         assert events(session, SAM) == [ConsentChange.OPT_OUT]
         assert events(session, ALEX) == [ConsentChange.OPT_IN]
         assert events(session, LUCIA) == [ConsentChange.OPT_OUT]
-        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 4
+        assert events(session, ROBIN) == []
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 5
+        maybe = session.scalars(
+            select(InboundMessage).where(InboundMessage.intent == "maybe_opt_out")
+        ).one()
+        assert (maybe.body, maybe.needs_reply, maybe.auto_acknowledged) == (
+            "too many texts",
+            True,
+            False,
+        )
         assert session.scalars(select(Rsvp.answer)).all() == [Attendance.YES]
         replies = session.scalars(
             select(OutboxMessage.body).where(OutboxMessage.kind == OutboxKind.REPLY)
@@ -221,7 +234,7 @@ def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_repl
         )
 
     invoke(app.test_cli_runner(), "send", "--group", "CIRCLE", "Room 5 tonight")
-    assert sorted(t.to for t in gateway.sent) == [ALEX, JORDAN]
+    assert sorted(t.to for t in gateway.sent) == [ALEX, JORDAN, ROBIN]
 
 
 @pytest.mark.postgres

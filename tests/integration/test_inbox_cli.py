@@ -90,3 +90,23 @@ def test_marking_read_and_unknown_messages(
 
     assert "nothing waiting" in invoke(runner, "inbox", "--unread").output
     assert missing.exit_code != 0 and "no message 999 in the inbox" in missing.output
+
+
+def test_a_text_that_may_ask_to_stop_is_listed_after_the_urgent_ones_marked_and_explained(
+    runner: FlaskCliRunner, client: FlaskClient, session: Session
+) -> None:
+    circle = make_group(session, "CIRCLE")
+    make_participant(session, SAM, circle, name="Sam Rivera")
+    make_participant(session, ALEX, circle, name="Alex Kim")
+    text_in(client, SAM, "too many texts")
+    text_in(client, SAM, "can I bring a friend next week?")
+    text_in(client, ALEX, "I want to die tonight")
+
+    listing = invoke(runner, "inbox").output.splitlines()
+
+    assert listing[0].split("\t")[:2] == ["ID", "FLAGS"]
+    assert "I want to die tonight" in listing[1] and "URGENT" in listing[1]
+    assert "too many texts" in listing[2] and listing[2].split("\t")[1] == "MAYBE STOP"
+    assert "can I bring a friend next week?" in listing[3] and listing[3].split("\t")[1] == ""
+    assert "MAYBE STOP: the words may ask us to stop all texts and calls" in listing[-1]
+    assert "nothing was stopped" in listing[-1]

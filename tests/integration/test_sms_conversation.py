@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from scheduler.dispatcher import dispatch_due
-from service.conversation.keywords import OPT_OUT_KEYWORDS, OPT_OUT_PHRASES
+from service.conversation.keywords import OPT_OUT_KEYWORDS
+from service.conversation.replies import Conversation, IncomingText, answer_without_database
+from service.conversation.revocation import RULES, Kind
 from service.models import (
     ConsentChange,
     ConsentEvent,
@@ -56,7 +58,9 @@ def variants(word: str) -> list[str]:
     return [word.lower(), f"  {word.upper()}!! ", f"'{word.title()}.'"]
 
 
-OPT_OUTS = [v for w in (*OPT_OUT_KEYWORDS, *OPT_OUT_PHRASES) for v in variants(w)]
+# Every keyword, and every request to stop the grammar documents with an example.
+REQUESTS = [e for rule in RULES if rule.kind in (Kind.REVOKE, Kind.ALONE) for e in rule.examples]
+OPT_OUTS = [v for w in (*OPT_OUT_KEYWORDS, *REQUESTS) for v in variants(w)]
 
 
 @pytest.mark.parametrize("words", OPT_OUTS)
@@ -308,6 +312,17 @@ def test_crisis_and_stop_in_one_message_does_both(
     assert reloaded(session, SAM).consent is ConsentState.REVOKED
     dispatch_due(app)
     assert len(gateway.to(ON_CALL)) == 1
+    # The alert says "check the inbox": the message is there, urgent.
+    message = session.scalars(select(InboundMessage)).one()
+    assert (message.intent, message.urgent, message.needs_reply) == ("opt_out", True, True)
+
+
+def test_a_strangers_crisis_text_reaches_an_admins_inbox(
+    client: FlaskClient, session: Session
+) -> None:
+    assert "988" in replies(text_in(client, NEW, "I want to die"))[0]
+    message = session.scalars(select(InboundMessage)).one()
+    assert (message.urgent, message.needs_reply, message.group_id) == (True, True, None)
 
 
 def test_other_messages_reach_the_inbox_with_one_acknowledgement_a_day(
@@ -443,3 +458,142 @@ def test_a_spanish_speaker_is_told_the_word_that_lifts_twilios_block_too(
         replies(text_in(client, SAM, word))
         assert reloaded(session, SAM).consent is ConsentState.GRANTED
         replies(text_in(client, SAM, "PARAR"))
+
+
+MAYBE_EN = (
+    "Peerline: Thanks, a person will read your message. If you want no more texts or calls "
+    "from us at all, reply STOP."
+)
+MAYBE_ES = (
+    "Peerline: Gracias, una persona va a leer su mensaje. Si no quiere mas mensajes ni llamadas "
+    "nuestras, responda PARAR."
+)
+
+
+@pytest.mark.parametrize(
+    ("words", "language", "answer"),
+    [
+        ("too many texts", "en", MAYBE_EN),
+        ("Please don't text me so early", "en", MAYBE_EN),
+        ("take me off", "en", MAYBE_EN),
+        ("STOP. Who is this?", "en", MAYBE_EN),
+        ("Ya no quiero", "es", MAYBE_ES),
+    ],
+)
+def test_a_text_that_may_ask_to_stop_reaches_a_person_marked_and_is_answered_honestly(
+    client: FlaskClient,
+    session: Session,
+    runner: FlaskCliRunner,
+    gateway: RecordingGateway,
+    words: str,
+    language: str,
+    answer: str,
+) -> None:
+    make_participant(session, SAM, make_group(session, "CIRCLE"), language=language)
+
+    first = replies(text_in(client, SAM, words))
+    again = replies(text_in(client, SAM, words))
+
+    # Told every time how to stop for sure, never "we got your message" as if that were all.
+    assert first == again == [answer]
+    sam = reloaded(session, SAM)
+    assert sam.consent is ConsentState.GRANTED
+    assert ledger(session, sam) == []
+    inbox = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+    assert [(m.intent, m.needs_reply, m.auto_acknowledged) for m in inbox] == [
+        ("maybe_opt_out", True, False)
+    ] * 2
+    # An ordinary message the same day still gets its one acknowledgement.
+    assert len(replies(text_in(client, SAM, "see you Tuesday"))) == 1
+    session.expire_all()
+    acknowledged = select(InboundMessage.auto_acknowledged).order_by(InboundMessage.id)
+    assert session.scalars(acknowledged).all() == [False, False, True]
+    # Nothing stopped: until a person decides, the group's texts still reach them.
+    assert invoke(runner, "send", "--group", "CIRCLE", "Room 5 tonight").exit_code == 0
+    assert gateway.to(SAM) == ["Room 5 tonight"]
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "I no longer want these texts",
+        "I withdraw my consent",
+        "please take me off your list",
+        "ya no quiero recibir recordatorios",
+        "Paren",
+    ],
+)
+def test_a_plain_language_revocation_stops_everything_and_is_confirmed(
+    client: FlaskClient,
+    session: Session,
+    runner: FlaskCliRunner,
+    gateway: RecordingGateway,
+    words: str,
+) -> None:
+    make_participant(session, SAM, make_group(session, "CIRCLE"))
+
+    answer = replies(text_in(client, SAM, words))
+
+    assert len(answer) == 1 and "no more messages" in answer[0]
+    assert reloaded(session, SAM).consent is ConsentState.REVOKED
+    invoke(runner, "send", "--group", "CIRCLE", "Room 5 tonight")
+    assert gateway.to(SAM) == []
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Take me off the waitlist for the Monday group, I got into Thursday",
+        "Stop by the church at 6?",
+        "Please don't ever stop sending me these",
+    ],
+)
+def test_a_group_change_a_negated_request_or_an_unrelated_stop_is_an_ordinary_message(
+    client: FlaskClient, session: Session, words: str
+) -> None:
+    make_participant(session, SAM, make_group(session))
+
+    answer = replies(text_in(client, SAM, words))
+
+    assert reloaded(session, SAM).consent is ConsentState.GRANTED
+    assert len(answer) == 1 and "passed it to your facilitator" in answer[0]
+    message = session.scalars(select(InboundMessage)).one()
+    assert message.intent == "message" and message.needs_reply
+
+
+def test_a_stranger_whose_text_may_ask_to_stop_is_answered_honestly_and_seen_by_an_admin(
+    client: FlaskClient, session: Session
+) -> None:
+    assert replies(text_in(client, NEW, "too many texts")) == [MAYBE_EN]
+    message = session.scalars(select(InboundMessage)).one()
+    assert (message.intent, message.needs_reply, message.group_id) == ("maybe_opt_out", True, None)
+    assert session.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+def test_a_text_that_may_ask_to_stop_kept_while_the_database_was_away_is_replayed_marked(
+    app: Flask, session: Session, clock: Clock
+) -> None:
+    make_participant(session, SAM, make_group(session), language="es")
+    wording = app.extensions["peerline.wording"]
+    # What the webhook answered from the words alone while the database was away...
+    answered = answer_without_database("Ya no quiero", wording)
+    assert answered == [MAYBE_ES]
+    # ...and the same text replayed once the database is back.
+    with app.app_context():
+        conversation = Conversation(session, wording, "insecure-test-key", clock.now)
+        outcome = conversation.handle(
+            IncomingText(new_sid(), SAM, "Ya no quiero", answered=tuple(answered))
+        )
+        session.commit()
+
+    assert outcome.replies == [MAYBE_ES]
+    message = session.scalars(select(InboundMessage)).one()
+    assert (message.intent, message.needs_reply, message.auto_acknowledged) == (
+        "maybe_opt_out",
+        True,
+        False,
+    )
+    assert session.scalars(
+        select(OutboxMessage.body).where(OutboxMessage.kind == OutboxKind.REPLY)
+    ).all() == [MAYBE_ES]
+    assert reloaded(session, SAM).consent is ConsentState.GRANTED

@@ -1,4 +1,5 @@
-"""The inbox: what people wrote that needs a human, urgent first; replies go by text."""
+"""The inbox: what people wrote that needs a human, urgent first, then what may ask to stop;
+replies go by text."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class MessageSchema(Schema):
     phone = fields.String(allow_none=True, metadata={"description": "Masked: +1******4567."})
     body = fields.String()
     urgent = fields.Boolean()
+    maybe_stop = fields.Boolean(metadata={"description": inbox.MAYBE_STOP_NOTE})
     read = fields.Boolean()
     received_at = fields.DateTime()
 
@@ -75,6 +77,7 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
                 "phone": mask(phone) if phone else None,
                 "body": m.body,
                 "urgent": m.urgent,
+                "maybe_stop": inbox.may_ask_to_stop(m),
                 "read": m.read,
                 "received_at": m.received_at,
             }
@@ -95,7 +98,8 @@ class Inbox(MethodView):
     def get(
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
-        """Messages needing a human in the caller's groups, urgent first, then newest."""
+        """Messages needing a human in the caller's groups: urgent first, then what may ask to
+        stop, then newest."""
         visible = my_group_ids()
         groups: set[int] | None = visible
         if "group_id" in query:
