@@ -71,7 +71,8 @@ How a message is read
                 rule explains makes its clause MAYBE: "stop it you're making me laugh",
                 "take me off" (off what?), "remove me from the photo".
     KEEP        a wish for texts to go on ("keep them coming", "don't drop me", "sigan
-                mandando") anywhere in the message turns a REVOKED reading into MAYBE.
+                mandando", or a change of channel: "just text", "mejor mándenme
+                mensaje") anywhere in the message turns a REVOKED reading into MAYBE.
     QUESTION    a clause that opens with a question word.
 
     The message is REVOKED when a clause is; otherwise by its ALONE clauses as above;
@@ -728,6 +729,12 @@ RULES: tuple[Rule, ...] = (
         ),
         ("(don't | do not) (drop | remove | delete | unsubscribe) me",),
         ("(want | wanna | would like | id like) to stay",),
+        # A change of channel, not of mind: "stop calling" beside it is for a person to read.
+        (
+            "(just | only) (text | texts | message | messages | call | calls)",
+            "Don't call me, just text",
+        ),
+        ("(text | message | call) me instead",),
     ),
     # --- English: stop words, left for a person when nothing else explains them ----------------
     *_rules(
@@ -982,6 +989,10 @@ RULES: tuple[Rule, ...] = (
             "Dejen de escribirme. No, mejor sigan mandando",
         ),
         ("(quiero | deseo) seguir (recibiendo | en)",),
+        (
+            "(mejor | solo | sólo) (mándenme | manden | envíenme | llámenme | mensajes | llamadas)",
+            "No me llamen, mejor mándenme mensaje",
+        ),
     ),
     # --- Spanish: stop words, left for a person when nothing else explains them ----------------
     *_rules(
