@@ -187,7 +187,7 @@ class Campaigns(MethodView):
                 session, group, spec, now=app_clock()(), actor=actor()
             )
         except CampaignError as error:
-            refuse(422, f"{error}.", error.field)
+            refuse(422, f"{str(error).rstrip('.')}.", error.field)
         session.commit()
         return {**_dump(campaign), "warnings": warnings, "words": words}
 
