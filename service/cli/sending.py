@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from service.campaigns.wording import WordingError, check_template, word_for
 from service.cli.common import audited, fail, find_group, now
 from service.db import get_session
-from service.messages.group_text import members_at_night, text_group
+from service.messages.group_text import active_members, members_at_night, text_group
 from service.messages.segments import SegmentCount, count_segments
 from service.metrics import live, recent_lateness, totals
 from service.models import Membership, OutboxState
@@ -46,6 +46,17 @@ def send(code: str, key: str | None, at_night: bool, yes: bool, text: str) -> No
         fail(f"not sent: {error}")
     moment = now()
     key = key or secrets.token_hex(8)
+
+    def word(membership: Membership) -> str:
+        return word_for(
+            text, group=group, membership=membership, language=membership.language, now=moment
+        )
+
+    members = active_members(session, group)
+    if members:
+        # The costliest copy (the longest name) is what the coordinator needs to know.
+        costliest = max((count_segments(word(m)) for _, m in members), key=_cost)
+        click.echo(f"{group.join_code}: {costliest.summary()}")
     if at_night and not yes:
         asleep = members_at_night(session, group, moment)
         if asleep:
@@ -55,17 +66,7 @@ def send(code: str, key: str | None, at_night: bool, yes: bool, text: str) -> No
                 "Text them now anyway?",
                 abort=True,
             )
-
-    def word(membership: Membership) -> str:
-        return word_for(
-            text, group=group, membership=membership, language=membership.language, now=moment
-        )
-
     queued = text_group(session, group, word, key=key, now=moment, at_night=at_night)
-    if queued.rows:
-        # The costliest copy (the longest name) is what the coordinator needs to know.
-        costliest = max((count_segments(row.body or "") for row in queued.rows), key=_cost)
-        click.echo(f"{group.join_code}: {costliest.summary()}")
     audited(
         session,
         "group.send",

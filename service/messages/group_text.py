@@ -43,7 +43,7 @@ class GroupText:
 def members_at_night(session: Session, group: Group, moment: datetime) -> int:
     """How many of the group's active members are in their quiet hours at moment."""
     quiet = QuietHours(group.quiet_start, group.quiet_end)
-    return sum(quiet.contains(moment, m.timezone) for _, m in _members(session, group))
+    return sum(quiet.contains(moment, m.timezone) for _, m in active_members(session, group))
 
 
 def text_group(
@@ -59,7 +59,7 @@ def text_group(
     commits."""
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     queued = GroupText()
-    for person, membership in _members(session, group):
+    for person, membership in active_members(session, group):
         due = now if at_night else next_allowed(now, membership.timezone, quiet)
         row = enqueue(
             session,
@@ -77,7 +77,7 @@ def text_group(
     return queued
 
 
-def _members(session: Session, group: Group) -> list[tuple[Participant, Membership]]:
+def active_members(session: Session, group: Group) -> list[tuple[Participant, Membership]]:
     """The group's active members, each with their membership (zone, language, name)."""
     rows = session.execute(
         select(Participant, Membership)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.cli.main import cli
 from service.models import Campaign, InboundMessage, Membership, OutboxMessage
 from tests.api import get, post, two_coordinators
 from tests.support import (
@@ -98,6 +101,22 @@ def test_send_shows_the_character_that_makes_it_ucs2_before_it_goes(
     )
     assert "1 sent" in lines[1]
     assert gateway.to(SAM) == [text]
+
+
+def test_at_night_the_cost_is_shown_before_the_question_and_no_queues_nothing(
+    runner: FlaskCliRunner, session: Session, clock: Clock, gateway: RecordingGateway
+) -> None:
+    make_participant(session, SAM, make_group(session, "CIRCLE"))
+    clock.now = datetime(2026, 3, 4, 4, 0, tzinfo=UTC)  # 23:00 in New York
+
+    declined = runner.invoke(
+        cli, ["send", "--group", "CIRCLE", "--at-night", "Hi {{ first_name }}"], input="n\n"
+    )
+
+    assert declined.exit_code != 0
+    cost = declined.output.index("CIRCLE: 6 characters, 1 segment, GSM-7.")
+    assert cost < declined.output.index("It is night for 1 member(s) of CIRCLE")
+    assert gateway.sent == [] and outbox_rows(session) == 0
 
 
 # -- campaigns -----------------------------------------------------------------------------------
