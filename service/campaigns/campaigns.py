@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.campaigns.recurrence import Schedule, ScheduleError, validate
-from service.campaigns.wording import WordingError, check_template, render
+from service.campaigns.wording import WordingError, check_template
 from service.messages.outbox import withdraw
+from service.messages.segments import SegmentCount
 from service.messages.wording import LANGUAGES
 from service.models import (
     Campaign,
@@ -140,11 +141,12 @@ class CampaignSpec:
 
 def create_campaign(
     session: Session, group: Group, spec: CampaignSpec, *, now: datetime, actor: str
-) -> tuple[Campaign, list[str]]:
-    """Check and add a campaign for group; returns it and warnings about its wording.
+) -> tuple[Campaign, list[str], dict[str, SegmentCount]]:
+    """Check and add a campaign for group; returns it, warnings, and its wording's cost.
 
     A warning (a text longer than one segment, say) does not stop the campaign; each starts
-    with the field it is about, e.g. "wording.es: This message is 2 segments: ...".
+    with the field it is about, e.g. "wording.es: This message is 2 segments: ...". The cost is
+    counted per language of the campaign's own wording, as it reads for a sample person.
     """
     name = spec.name.strip()
     if not name or len(name) > MAX_NAME:
@@ -153,6 +155,7 @@ def create_campaign(
         group_id=group.id, kind=spec.kind, name=name, created_at=now, updated_at=now
     )
     warnings: list[str] = []
+    summaries: dict[str, SegmentCount] = {}
     if spec.kind is CampaignKind.REMINDER:
         campaign.offsets = _offsets(spec.offsets)
         has_meetings = session.scalar(
@@ -163,7 +166,7 @@ def create_campaign(
                 f"{group.join_code} has no meetings yet; a reminder campaign needs them"
             )
         campaign.rsvp = spec.rsvp
-        campaign.wording = _wording(spec.wording, now, warnings, meeting=True)
+        campaign.wording = _wording(spec.wording, warnings, summaries, meeting=True)
     elif spec.kind is CampaignKind.ENCOURAGEMENT:
         campaign.wording = {
             language: "\n".join(_pool(language, lines)) for language, lines in spec.pools.items()
@@ -184,7 +187,7 @@ def create_campaign(
         else:
             campaign.stages = _stages(spec.stages)
     else:
-        campaign.wording = _wording(spec.wording, now, warnings, meeting=False)
+        campaign.wording = _wording(spec.wording, warnings, summaries, meeting=False)
         if not campaign.wording:
             raise CampaignError("a broadcast needs its words in at least one language", "wording")
         if spec.send_at is not None and spec.send_at.utcoffset() is None:
@@ -202,7 +205,7 @@ def create_campaign(
         kind=spec.kind.value,
         name=name,
     )
-    return campaign, warnings
+    return campaign, warnings, summaries
 
 
 def set_campaign_status(
@@ -240,9 +243,9 @@ def _offsets(texts: list[str]) -> list[str]:
 
 
 def _wording(
-    texts: dict[str, str], now: datetime, warnings: list[str], *, meeting: bool
+    texts: dict[str, str], warnings: list[str], summaries: dict[str, SegmentCount], *, meeting: bool
 ) -> dict[str, str]:
-    """The coordinator's own templates, each checked and rendered once for a sample person."""
+    """The coordinator's own templates, each checked by the one rule for outgoing words."""
     wording = {}
     for language, text in texts.items():
         where = f"wording.{language}"
@@ -250,22 +253,12 @@ def _wording(
         if not text.strip():
             continue  # nothing written: the default wording is used
         try:
-            check_template(text, meeting=meeting)
-            sample = render(
-                text,
-                language=language,
-                now=now,
-                first_name="Alexandra",
-                group="Tuesday Circle",
-                meeting_start=now + timedelta(days=3) if meeting else None,
-                zone="America/New_York" if meeting else None,
-                location="Community Center, Room 5",
-                rsvp=True,
-            )
+            checked = check_template(text, meeting=meeting, language=language)
         except WordingError as error:
             raise CampaignError(str(error), where) from error
-        if sample.warning:
-            warnings.append(f"{where}: {sample.warning}")
+        if checked.warning:
+            warnings.append(f"{where}: {checked.warning}")
+        summaries[language] = checked.count
         wording[language] = text.strip()
     return wording
 

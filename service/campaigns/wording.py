@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -15,8 +15,10 @@ from babel.dates import format_date, format_time
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from service.messages.segments import SegmentCount, count_segments
+from service.messages.segments import MAX_CHARACTERS, SegmentCount, count_segments
 from service.messages.wording import LANGUAGES
+from service.models import Group, Membership
+from service.people.participants import first_word
 
 VARIABLES: Mapping[str, str] = MappingProxyType(
     {
@@ -31,6 +33,16 @@ VARIABLES: Mapping[str, str] = MappingProxyType(
 )
 
 _MEETING_VARIABLES = frozenset({"meeting_day", "meeting_time", "meeting_when"})
+
+# A text not about a meeting (a one-off to a group, a broadcast, encouragement, an inbox reply)
+# knows only who it goes to and from which group.
+PLAIN_VARIABLES = ("first_name", "group")
+
+# The longest value each variable can take, for the length limit: names as long as the
+# database keeps them, and a meeting on the longest day and month in words, in either language.
+_LONGEST_NAME = 120  # Membership.name, Participant.name
+_LONGEST_GROUP = 60  # Group.public_name
+_LONGEST_LOCATION = 200  # MeetingSchedule.location
 
 # Text filters only: anything that takes a size or a replacement (center, indent, replace)
 # can blow a short template up into megabytes.
@@ -124,15 +136,61 @@ _PHRASING = {
 }
 
 
-def check_template(text: str, *, meeting: bool = True) -> None:
-    """Refuse a template that cannot be rendered, with a WordingError a coordinator can act on.
+@dataclass(frozen=True)
+class Checked:
+    """A coordinator's text that may go: as it reads for a sample person, and what it costs."""
 
-    `meeting` says whether the text will be rendered for a meeting (reminders) or without one
-    (encouragement, broadcasts), where meeting_day, meeting_time and meeting_when have no value.
+    sample: str
+    count: SegmentCount
+
+    @property
+    def summary(self) -> str:
+        return self.count.summary()
+
+    @property
+    def warning(self) -> str | None:
+        """Set when the text takes more than one segment."""
+        return _segment_warning(self.sample, self.count)
+
+
+def check_template(text: str, *, meeting: bool = True, language: str = "en") -> Checked:
+    """Check a coordinator's outgoing words the one way every door checks them.
+
+    Refused, with a WordingError a coordinator can act on: an empty text, a syntax error, a
+    variable the kind of text does not have (`meeting` says whether it is about a meeting, a
+    reminder, or not: a one-off, a broadcast, encouragement, an inbox reply, which have only
+    PLAIN_VARIABLES), and a text that could come out longer than Twilio takes once filled in
+    with the longest names. Returns the text as it reads for a sample person, with its cost.
     """
-    _, used = _compile(text)
+    template, used = _compile(text, VARIABLES if meeting else PLAIN_VARIABLES)
     if not meeting:
-        _refuse_missing(used, _MEETING_VARIABLES)
+        _refuse_missing(used, frozenset(VARIABLES) - frozenset(PLAIN_VARIABLES))
+    longest = max(len(_squash(_fill(template, values))) for values in _longest_values())
+    if longest > MAX_CHARACTERS:
+        raise WordingError(
+            f"This message can come out {longest} characters long with the longest names and "
+            f"places; a text holds at most {MAX_CHARACTERS}."
+            if used
+            else f"This message is {longest} characters long; a text holds at most "
+            f"{MAX_CHARACTERS}."
+        )
+    phrasing = _PHRASING.get(language, _PHRASING["en"])
+    reference = datetime(2026, 3, 3, 9, tzinfo=ZoneInfo("America/New_York"))
+    sample = _squash(
+        _fill(
+            template,
+            {
+                "first_name": "Alexandra",
+                "group": "Tuesday Circle",
+                "location": "Community Center, Room 5",
+                "reply_instructions": phrasing.reply,
+                **_meeting_words(reference + timedelta(days=3, hours=9), reference, phrasing),
+            },
+        )
+    )
+    if not sample:
+        raise WordingError("This message comes out empty; write the text to send.")
+    return Checked(sample, count_segments(sample))
 
 
 def render(
@@ -174,13 +232,28 @@ def render(
         values.update(
             _meeting_words(meeting_start.astimezone(tz), (send_at or now).astimezone(tz), phrasing)
         )
-    # Collapsing whitespace also turns the U+202F Babel puts before "PM" into a plain space,
-    # which keeps English times in GSM-7.
-    body = " ".join(_fill(template, values).split())
+    body = _squash(_fill(template, values))
     if not body:
         raise WordingError("This message comes out empty for this participant.")
     count = count_segments(body)
     return Rendered(body, count.segments, count.encoding, _segment_warning(body, count))
+
+
+def word_for(
+    text: str, *, group: Group | None, membership: Membership | None, language: str, now: datetime
+) -> str:
+    """Word a text that is not about a meeting for one person, as their group knows them.
+
+    first_name is the group's own name for the person (never another group's), group its public
+    name; `language` is the person's in that group, for the word used when no name is known.
+    """
+    return render(
+        text,
+        language=membership.language if membership else language,
+        now=now,
+        first_name=first_word(membership.name if membership else None),
+        group=group.public_name if group else "",
+    ).text
 
 
 def default_template(kind: str, language: str) -> str:
@@ -198,7 +271,7 @@ def default_pool(language: str) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-def _compile(text: str) -> tuple[Template, frozenset[str]]:
+def _compile(text: str, allowed: Iterable[str] = VARIABLES) -> tuple[Template, frozenset[str]]:
     """Parse, vet and trial-render text; return the template and the variables it uses."""
     if not text.strip():
         raise WordingError("The message is empty; write the text to send.")
@@ -218,9 +291,9 @@ def _compile(text: str) -> tuple[Template, frozenset[str]]:
     unknown = [node.name for node in ast.find_all(nodes.Name) if node.name not in VARIABLES]
     if unknown:
         names = ", ".join(f"{{{{ {name} }}}}" for name in dict.fromkeys(unknown))
-        allowed = ", ".join(f"{{{{ {name} }}}}" for name in VARIABLES)
+        choices = ", ".join(f"{{{{ {name} }}}}" for name in allowed)
         plural = "s" if len(set(unknown)) > 1 else ""
-        raise WordingError(f"Unknown variable{plural} {names}; use one of {allowed}.")
+        raise WordingError(f"Unknown variable{plural} {names}; use one of {choices}.")
     try:
         # Unknown filters are only found when compiling.
         template = env.from_string(ast)
@@ -239,6 +312,29 @@ def _environment() -> SandboxedEnvironment:
     )
     env.filters = {name: env.filters[name] for name in _FILTERS}
     return env
+
+
+def _squash(text: str) -> str:
+    # Collapsing whitespace also turns the U+202F Babel puts before "PM" into a plain space,
+    # which keeps English times in GSM-7.
+    return " ".join(text.split())
+
+
+def _longest_values() -> list[dict[str, str]]:
+    """Every variable at its longest, once per language."""
+    # Wednesday, September 30 (2026), a day not today or tomorrow: the longest day and month.
+    meeting = datetime(2026, 9, 30, 22, 30, tzinfo=UTC)
+    reference = datetime(2026, 9, 1, tzinfo=UTC)
+    return [
+        {
+            "first_name": "W" * _LONGEST_NAME,
+            "group": "W" * _LONGEST_GROUP,
+            "location": "W" * _LONGEST_LOCATION,
+            "reply_instructions": phrasing.reply,
+            **_meeting_words(meeting, reference, phrasing),
+        }
+        for phrasing in _PHRASING.values()
+    ]
 
 
 def _fill(template: Template, values: Mapping[str, str]) -> str:
@@ -284,7 +380,10 @@ def _describe(node: nodes.Node) -> str:
 def _refuse_missing(used: frozenset[str], absent: frozenset[str]) -> None:
     if missing := [name for name in VARIABLES if name in used and name in absent]:
         names = " and ".join(f"{{{{ {name} }}}}" for name in missing)
-        raise WordingError(f"This message uses {names}, but it is not about a meeting.")
+        allowed = " or ".join(f"{{{{ {name} }}}}" for name in PLAIN_VARIABLES)
+        raise WordingError(
+            f"This message uses {names}, but it is not about a meeting; it can use {allowed}."
+        )
 
 
 def _meeting_words(local: datetime, reference: datetime, phrasing: _Phrasing) -> dict[str, str]:

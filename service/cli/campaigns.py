@@ -74,12 +74,14 @@ def campaigns_create(
     elif spec.kind is CampaignKind.BROADCAST and at and at.strip().lower() != "now":
         spec.send_at = parse_local(at, "--at").replace(tzinfo=ZoneInfo(group.timezone))
     try:
-        campaign, warnings = create_campaign(
+        campaign, warnings, summaries = create_campaign(
             session, group, spec, now=now(), actor=audit.command_line_actor()
         )
     except CampaignError as error:
         fail(_campaign_refusal(error, spec))
         return
+    for language, summary in summaries.items():
+        click.echo(f"--wording-{language}: {summary.summary()}")
     for warning in warnings:
         where, _, text = warning.partition(": ")
         click.echo(f"warning: {option_of(where)}: {text}", err=True)

@@ -8,11 +8,13 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.campaigns.wording import WordingError
 from service.cli.common import audited, fail, find_group, now
 from service.conversation.inbox import MAYBE_STOP_NOTE, InboxError, mark_read, may_ask_to_stop
 from service.conversation.inbox import messages as inbox_messages
 from service.conversation.inbox import reply as inbox_answer
 from service.db import get_session
+from service.messages.segments import count_segments
 from service.models import Group, InboundMessage, Participant
 from service.people.participants import names_in
 from service.phones import mask
@@ -95,10 +97,11 @@ def inbox_reply(message_id: int, text: str) -> None:
     message = find_message(session, message_id)
     try:
         row = inbox_answer(session, message, text, now())
-    except InboxError as error:
+    except (InboxError, WordingError) as error:
         session.rollback()
         fail(f"not sent: {error}")
         return
+    click.echo(f"reply to message {message_id}: {count_segments(row.body or '').summary()}")
     audited(session, "inbox.reply", message)
     session.commit()
     [sent] = send_now(current_app._get_current_object(), [row.id])  # type: ignore[attr-defined]

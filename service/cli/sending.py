@@ -10,18 +10,22 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from service.campaigns.wording import WordingError, check_template, word_for
 from service.cli.common import audited, fail, find_group, now
 from service.db import get_session
-from service.messages.group_text import members_at_night, text_group
+from service.messages.group_text import active_members, members_at_night, text_group
+from service.messages.segments import SegmentCount, count_segments
 from service.metrics import live, recent_lateness, totals
-from service.models import OutboxState
+from service.models import Membership, OutboxState
 from service.sending.dispatch import send_now
 
 
 @click.command(
     "send",
-    help="Text every active member of a group. Members for whom it is night get it when their "
-    "quiet hours end; consent is checked as each goes.",
+    help="Text every active member of a group. The text may use {{ first_name }} (the group's "
+    "name for each member) and {{ group }}; its cost in segments is shown before it goes. "
+    "Members for whom it is night get it when their quiet hours end; consent is checked as "
+    "each goes.",
 )
 @click.option("--group", "code", required=True)
 @click.option("--key", default=None, help="A name for this send; the same key never sends twice.")
@@ -36,11 +40,23 @@ from service.sending.dispatch import send_now
 def send(code: str, key: str | None, at_night: bool, yes: bool, text: str) -> None:
     session = get_session()
     group = find_group(session, code)
-    body = " ".join(text.split())
-    if not body:
-        fail("the text is empty")
+    try:
+        check_template(text, meeting=False)
+    except WordingError as error:
+        fail(f"not sent: {error}")
     moment = now()
     key = key or secrets.token_hex(8)
+
+    def word(membership: Membership) -> str:
+        return word_for(
+            text, group=group, membership=membership, language=membership.language, now=moment
+        )
+
+    members = active_members(session, group)
+    if members:
+        # The costliest copy (the longest name) is what the coordinator needs to know.
+        costliest = max((count_segments(word(m)) for _, m in members), key=_cost)
+        click.echo(f"{group.join_code}: {costliest.summary()}")
     if at_night and not yes:
         asleep = members_at_night(session, group, moment)
         if asleep:
@@ -50,7 +66,7 @@ def send(code: str, key: str | None, at_night: bool, yes: bool, text: str) -> No
                 "Text them now anyway?",
                 abort=True,
             )
-    queued = text_group(session, group, body, key=key, now=moment, at_night=at_night)
+    queued = text_group(session, group, word, key=key, now=moment, at_night=at_night)
     audited(
         session,
         "group.send",
@@ -82,6 +98,10 @@ def send(code: str, key: str | None, at_night: bool, yes: bool, text: str) -> No
     click.echo(f"{group.join_code}: {summary}{waiting} (key {key})")
     if tally.get(OutboxState.FAILED) or tally.get(OutboxState.UNKNOWN):
         sys.exit(1)
+
+
+def _cost(count: SegmentCount) -> tuple[int, int]:
+    return count.segments, count.characters
 
 
 @click.command(help="What the outbox holds: by state and kind, what is due, what is stuck.")

@@ -9,17 +9,18 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from service.campaigns.wording import check_template, word_for
 from service.conversation.keywords import Intent
 from service.messages.outbox import enqueue
 from service.models import (
     ConsentState,
+    Group,
     InboundMessage,
+    Membership,
     OutboxKind,
     OutboxMessage,
     Participant,
 )
-
-MAX_REPLY = 640  # four segments: a reply is a short human answer, not a newsletter
 
 # Shown beside a message whose words may ask to stop everything: nothing was stopped.
 MAYBE_STOP_NOTE = (
@@ -75,13 +76,15 @@ def mark_read(message: InboundMessage) -> None:
     message.read = True
 
 
-def reply(session: Session, message: InboundMessage, body: str, now: datetime) -> OutboxMessage:
-    """Queue a coordinator's answer to message; refused when its writer may not be texted."""
-    body = " ".join(body.split())
-    if not body:
-        raise InboxError("the reply is empty")
-    if len(body) > MAX_REPLY:
-        raise InboxError(f"the reply is {len(body)} characters; keep it under {MAX_REPLY}")
+def reply(session: Session, message: InboundMessage, text: str, now: datetime) -> OutboxMessage:
+    """Queue a coordinator's answer to message; refused when its writer may not be texted.
+
+    The answer is checked and worded as every coordinator's text is (service.campaigns.wording):
+    {{ first_name }} and {{ group }}, up to Twilio's 1,600 characters; a WordingError says why
+    the words cannot go. A reply has no shorter limit of its own: the coordinator sees its cost
+    before it goes, and a long answer is theirs to give.
+    """
+    check_template(text, meeting=False)
     participant = (
         session.get(Participant, message.participant_id) if message.participant_id else None
     )
@@ -96,6 +99,19 @@ def reply(session: Session, message: InboundMessage, body: str, now: datetime) -
         )
     if participant.consent is not ConsentState.GRANTED:
         raise InboxError("this person has not confirmed they want texts (no YES yet)")
+    group = session.get(Group, message.group_id) if message.group_id is not None else None
+    membership = (
+        session.scalar(
+            select(Membership).where(
+                Membership.participant_id == participant.id, Membership.group_id == group.id
+            )
+        )
+        if group is not None
+        else None
+    )
+    body = word_for(
+        text, group=group, membership=membership, language=participant.language, now=now
+    )
     answered = session.scalar(
         select(func.count()).where(OutboxMessage.send_key.like(f"inbox:{message.id}:%"))
     )

@@ -3,11 +3,13 @@
 Quiet hours hold for every text a coordinator sends to a group, as for reminders: a member
 for whom it is night now gets the text when their quiet hours end, with the usual four hours
 to be useful after that. Only a coordinator who says so explicitly (`at_night`) sends it at
-once to everyone. Consent is checked again as each copy goes.
+once to everyone. Consent is checked again as each copy goes. Each copy is worded for its
+member when it is queued (their name in the group, in the group's language for them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,28 +43,29 @@ class GroupText:
 def members_at_night(session: Session, group: Group, moment: datetime) -> int:
     """How many of the group's active members are in their quiet hours at moment."""
     quiet = QuietHours(group.quiet_start, group.quiet_end)
-    return sum(quiet.contains(moment, zone) for _, zone in _members(session, group))
+    return sum(quiet.contains(moment, m.timezone) for _, m in active_members(session, group))
 
 
 def text_group(
     session: Session,
     group: Group,
-    body: str,
+    word: Callable[[Membership], str],
     *,
     key: str,
     now: datetime,
     at_night: bool = False,
 ) -> GroupText:
-    """Queue body for every active member of group, once per key; the caller commits."""
+    """Queue a text worded by word for every active member of group, once per key; the caller
+    commits."""
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     queued = GroupText()
-    for person, zone in _members(session, group):
-        due = now if at_night else next_allowed(now, zone, quiet)
+    for person, membership in active_members(session, group):
+        due = now if at_night else next_allowed(now, membership.timezone, quiet)
         row = enqueue(
             session,
             send_key=f"one-off:{group.id}:{key}:{person.id}",
             kind=OutboxKind.ONE_OFF,
-            body=body,
+            body=word(membership),
             participant=person,
             group_id=group.id,
             now=now,
@@ -74,12 +77,12 @@ def text_group(
     return queued
 
 
-def _members(session: Session, group: Group) -> list[tuple[Participant, str]]:
-    """The group's active members, each with their time zone as the group has it."""
+def active_members(session: Session, group: Group) -> list[tuple[Participant, Membership]]:
+    """The group's active members, each with their membership (zone, language, name)."""
     rows = session.execute(
-        select(Participant, Membership.timezone)
+        select(Participant, Membership)
         .join(Membership)
         .where(Membership.group_id == group.id, Membership.status == MembershipStatus.ACTIVE)
         .order_by(Participant.id)
     )
-    return [(person, zone) for person, zone in rows]
+    return [(person, membership) for person, membership in rows]

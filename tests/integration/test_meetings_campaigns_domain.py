@@ -326,7 +326,9 @@ def test_a_reminder_campaign_is_created_with_its_wording_and_warnings(
         },
     )
 
-    campaign, warnings = create_campaign(session, meeting_circle, spec, now=clock.now, actor=ACTOR)
+    campaign, warnings, _ = create_campaign(
+        session, meeting_circle, spec, now=clock.now, actor=ACTOR
+    )
     session.commit()
 
     assert (campaign.name, campaign.offsets, campaign.rsvp) == ("Tuesday", ["1d@18:00", "2h"], True)
@@ -352,7 +354,7 @@ def test_an_encouragement_campaign_keeps_its_pools_cadence_and_time(
         window_hours=6,
     )
 
-    campaign, warnings = create_campaign(session, circle, spec, now=clock.now, actor=ACTOR)
+    campaign, warnings, _ = create_campaign(session, circle, spec, now=clock.now, actor=ACTOR)
     session.commit()
 
     assert warnings == []
@@ -364,19 +366,19 @@ def test_an_encouragement_campaign_keeps_its_pools_cadence_and_time(
 def test_encouragement_by_stages_and_a_broadcast_at_its_time(
     session: Session, circle: Group, clock: Clock
 ) -> None:
-    staged, _ = create_campaign(
+    staged, _, _ = create_campaign(
         session, circle,
         CampaignSpec(kind=CampaignKind.ENCOURAGEMENT, name="welcome", stages=[14, 1, 3, 1]),
         now=clock.now, actor=ACTOR,
     )  # fmt: skip
     later = datetime(2026, 3, 4, 10, 0, tzinfo=ZoneInfo("America/New_York"))
-    broadcast, _ = create_campaign(
+    broadcast, _, _ = create_campaign(
         session, circle,
         CampaignSpec(kind=CampaignKind.BROADCAST, name="room", wording={"en": "Room 7 tonight."},
                      send_at=later),
         now=clock.now, actor=ACTOR,
     )  # fmt: skip
-    right_away, _ = create_campaign(
+    right_away, _, _ = create_campaign(
         session, circle,
         CampaignSpec(kind=CampaignKind.BROADCAST, name="now", wording={"es": "Sala 7 hoy."}),
         now=clock.now, actor=ACTOR,

@@ -333,12 +333,14 @@ def test_the_sandbox_still_refuses_what_the_node_check_would_let_through(
     ("text", "message"),
     [
         ("See you {{ meeting_day }}.",
-         "This message uses {{ meeting_day }}, but it is not about a meeting."),
+         "This message uses {{ meeting_day }}, but it is not about a meeting; "
+         "it can use {{ first_name }} or {{ group }}."),
         ("{{ meeting_when }}, {{ meeting_time }}",
          "This message uses {{ meeting_time }} and {{ meeting_when }}, "
-         "but it is not about a meeting."),
+         "but it is not about a meeting; it can use {{ first_name }} or {{ group }}."),
         ("{% if meeting_day %}Soon.{% endif %}",
-         "This message uses {{ meeting_day }}, but it is not about a meeting."),
+         "This message uses {{ meeting_day }}, but it is not about a meeting; "
+         "it can use {{ first_name }} or {{ group }}."),
     ],
 )  # fmt: skip
 def test_meeting_words_without_a_meeting_are_refused(text: str, message: str) -> None:

@@ -314,3 +314,18 @@ def refuse(status: int, message: str, field: str | None = None) -> NoReturn:
     details: dict[str, Any] = {"json": {field: [message]}} if field else {}
     abort(status, message=message, **({"errors": details} if details else {}))
     raise AssertionError("abort() returned")
+
+
+class WordsSchema(Schema):
+    """What one text costs, shown before it goes."""
+
+    characters = fields.Integer()
+    segments = fields.Integer()
+    encoding = fields.String(metadata={"description": "GSM-7 or UCS-2."})
+    ucs2_character = fields.String(
+        allow_none=True, metadata={"description": "The first character that makes it UCS-2."}
+    )
+    summary = fields.Function(
+        lambda count: count.summary(),
+        metadata={"description": 'e.g. "\u2019 (U+2019) makes this UCS-2: 3 instead of 2"'},
+    )

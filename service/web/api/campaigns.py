@@ -24,6 +24,7 @@ from service.messages.wording import LANGUAGES
 from service.models import Campaign, CampaignKind, CampaignStatus, Group
 from service.web.api.auth import (
     Input,
+    WordsSchema,
     actor,
     api_blueprint,
     attributes,
@@ -55,7 +56,8 @@ class CampaignSchema(Input):
     rsvp = fields.Boolean(metadata={"description": "Reminder: ask C to confirm, N if not."})
     wording = fields.Dict(
         keys=fields.String(validate=_languages),
-        values=fields.String(validate=validate.Length(min=1, max=1600)),
+        # No length here: the one rule for outgoing words measures the text once filled in.
+        values=fields.String(validate=validate.Length(min=1)),
         metadata={
             "description": "Reminder or broadcast: the group's own words per language, with "
             "variables such as {{ first_name }} and {{ meeting_when }}; without them, the "
@@ -64,7 +66,7 @@ class CampaignSchema(Input):
     )
     pools = fields.Dict(
         keys=fields.String(validate=_languages),
-        values=fields.List(fields.String(validate=validate.Length(min=1, max=1600))),
+        values=fields.List(fields.String(validate=validate.Length(min=1))),
         metadata={"description": "Encouragement: messages per language, one is picked each time."},
     )
     cadence = fields.String(
@@ -93,6 +95,15 @@ class CampaignSchema(Input):
 class CreatedSchema(CampaignSchema):
     warnings = fields.List(
         fields.String(), dump_only=True, metadata={"description": "e.g. a text of 2 segments."}
+    )
+    words = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(WordsSchema),
+        dump_only=True,
+        metadata={
+            "description": "Per language of the campaign's own wording, what one text costs: "
+            "characters, segments, encoding, and the character that makes it UCS-2."
+        },
     )
 
 
@@ -172,13 +183,13 @@ class Campaigns(MethodView):
             send_at=body.get("send_at"),
         )
         try:
-            campaign, warnings = create_campaign(
+            campaign, warnings, words = create_campaign(
                 session, group, spec, now=app_clock()(), actor=actor()
             )
         except CampaignError as error:
-            refuse(422, f"{error}.", error.field)
+            refuse(422, f"{str(error).rstrip('.')}.", error.field)
         session.commit()
-        return {**_dump(campaign), "warnings": warnings}
+        return {**_dump(campaign), "warnings": warnings, "words": words}
 
 
 @blp.route("/<id:campaign_id>")

@@ -11,14 +11,17 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from service.campaigns.wording import WordingError
 from service.clock import app_clock
 from service.conversation import inbox
 from service.db import get_session
+from service.messages.segments import count_segments
 from service.models import InboundMessage, Participant
 from service.people.participants import names_in
 from service.phones import mask
 from service.web.api.auth import (
     Input,
+    WordsSchema,
     api_blueprint,
     audited,
     id_field,
@@ -26,6 +29,7 @@ from service.web.api.auth import (
     not_found,
     one_of_mine,
     page_of,
+    refuse,
 )
 
 blp = api_blueprint("inbox", "Messages that need a human, and the coordinator's replies.")
@@ -50,12 +54,18 @@ class InboxQuery(Input):
 
 
 class ReplySchema(Input):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=inbox.MAX_REPLY))
+    # No length here: the one rule for outgoing words measures the text once filled in.
+    text = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "The answer; may use {{ first_name }} and {{ group }}."},
+    )
 
 
 class QueuedSchema(Schema):
     outbox_id = fields.Integer()
     state = fields.String(metadata={"description": "queued: the dispatcher sends it."})
+    words = fields.Nested(WordsSchema, metadata={"description": "What the text costs."})
 
 
 def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
@@ -127,6 +137,7 @@ class Reply(MethodView):
     @blp.arguments(ReplySchema)
     @blp.response(202, QueuedSchema)
     @blp.alt_response(409, description="They opted out, or cannot be texted.")
+    @blp.alt_response(422, description="The words cannot go: a variable, syntax or length.")
     def post(self, body: dict[str, Any], message_id: int) -> dict[str, Any]:
         """Answer by text through the outbox; refused when the person may not be texted."""
         session = get_session()
@@ -137,6 +148,12 @@ class Reply(MethodView):
             session.rollback()
             abort(409, message=f"Not sent: {error}.")
             raise  # abort raises; this line is never reached
+        except WordingError as error:
+            refuse(422, str(error), "text")
         audited("inbox.reply", "inboundmessage", message.id)
         session.commit()
-        return {"outbox_id": row.id, "state": row.state.value}
+        return {
+            "outbox_id": row.id,
+            "state": row.state.value,
+            "words": count_segments(row.body or ""),
+        }
