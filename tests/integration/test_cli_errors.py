@@ -74,10 +74,18 @@ def test_a_command_before_db_upgrade_says_which_command_to_run(
     assert after.stdout.startswith("CODE")
 
 
-def test_serve_before_db_upgrade_says_which_command_to_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["serve", "web", "worker"])
+def test_a_server_before_db_upgrade_refuses_to_start_saying_which_command_to_run(
+    command: str, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    where = {
+        "serve": ["--port", str(free_port())],
+        "web": ["--bind", f"127.0.0.1:{free_port()}"],
+        "worker": [],
+    }[command]
 
-    result = peerline("serve", "--port", str(free_port()), cwd=tmp_path, PEERLINE_DATABASE_URL=url)
+    result = peerline(command, *where, cwd=tmp_path, PEERLINE_DATABASE_URL=url)
 
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
