@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask.views import MethodView
+from flask_smorest import Page
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
@@ -98,6 +99,7 @@ class HeadcountSchema(Schema):
 class GroupHeadcount(MethodView):
     @blp.arguments(HeadcountQuery, location="query")
     @blp.response(200, HeadcountSchema(many=True))
+    @blp.paginate(Page, page_size=50, max_page_size=500)
     def get(self, query: dict[str, Any], group_id: int) -> list[Headcount]:
         """Who is coming to each of the group's meetings in the next `days` days."""
         return headcounts(get_session(), my_group(group_id), app_clock()(), query["days"]) or []
