@@ -100,6 +100,8 @@ class Settings:
             raise ConfigError(
                 "PEERLINE_DATABASE_URL", "only sqlite:// and postgresql:// URLs are supported"
             )
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            _check_sqlite_folder(Path(url.database).parent)
 
         secret_key = get("PEERLINE_SECRET_KEY")
         if secret_key is None:
@@ -238,3 +240,12 @@ def _positive(setting: str, value: str) -> float:
     if not 0 < number < 1e6:
         raise ConfigError(setting, f"must be above 0, not {value!r}")
     return number
+
+
+def _check_sqlite_folder(folder: Path) -> None:
+    """Refuse a SQLite file whose folder cannot be made: a file stands where a folder must."""
+    for existing in (folder, *folder.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise ConfigError("PEERLINE_DATABASE_URL", f"{existing} is a file, not a folder")
+            return

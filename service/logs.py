@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from service.phones import mask
@@ -42,12 +44,33 @@ def handler(stream: TextIO | None = None) -> logging.Handler:
     return made
 
 
+def _masking_handler() -> logging.Handler:
+    """The root logger's masked handler, added on first use."""
+    root = logging.getLogger()
+    for existing in root.handlers:
+        if isinstance(existing.formatter, MaskingFormatter):
+            return existing
+    made = handler()
+    root.addHandler(made)
+    return made
+
+
 def configure(level: str) -> None:
     """Log to standard error, masked; quiet chatty libraries (twilio-python logs
     request headers at INFO; APScheduler logs every tick)."""
-    root = logging.getLogger()
-    if not any(isinstance(h.formatter, MaskingFormatter) for h in root.handlers):
-        root.addHandler(handler())
-    root.setLevel(level)
+    _masking_handler()
+    logging.getLogger().setLevel(level)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+
+
+@contextmanager
+def silenced() -> Iterator[None]:
+    """No log line reaches the terminal meanwhile: a command's answer is its output alone."""
+    shown = _masking_handler()
+    before = shown.level
+    shown.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        shown.setLevel(before)

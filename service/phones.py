@@ -18,14 +18,18 @@ class InvalidPhone(ValueError):
 def normalize(raw: str, region: str = "US") -> str:
     """Return raw as an E.164 number, reading national numbers as being in region."""
     text = raw.strip()
-    if not text or len(text) > 32:
-        raise InvalidPhone(f"{mask(text)!s} is not a phone number")
+    # The message quotes what was typed, so the person who typed it sees their mistake; log
+    # lines mask it like any number (service.logs).
+    if not text:
+        raise InvalidPhone("no phone number was given")
+    if len(text) > 32:
+        raise InvalidPhone(f"{text[:32]!r}... is too long for a phone number")
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone(f"{mask(text)} is not a phone number") from None
+        raise InvalidPhone(f"{text!r} is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{mask(text)} is not a valid phone number")
+        raise InvalidPhone(f"{text!r} is not a valid phone number")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 

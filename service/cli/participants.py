@@ -98,7 +98,7 @@ def participants_erase(phone: str, yes: bool) -> None:
         return
     participant = session.scalar(select(Participant).where(Participant.phone == number))
     if participant is None:
-        fail(f"no participant has the number {mask(number)}")
+        fail(f"no participant has the number {phone.strip()!r}")
         return
     if not yes:
         click.confirm(f"Erase {mask(number)} for good?", abort=True)

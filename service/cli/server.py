@@ -8,6 +8,7 @@ import tempfile
 
 import click
 
+from service.cli.database import schema_behind
 from service.config import Settings
 
 
@@ -18,7 +19,10 @@ from service.config import Settings
 @click.option("--workers", default=2, show_default=True)
 @click.option("--threads", default=4, show_default=True)
 def web(bind: str, workers: int, threads: int) -> None:
-    Settings.from_env()  # a bad setting stops us here, in one line, not in every worker
+    settings = Settings.from_env()  # a bad setting stops us here, in one line, not in every worker
+    problem = schema_behind(settings.database_url)
+    if problem is not None:
+        raise click.ClickException(problem)
     # Each worker counts into files here, so /metrics shows the sum of them all, not the counts
     # of whichever worker answers the scrape (see service.metrics). A fresh folder each start.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="peerline-metrics-")

@@ -276,8 +276,10 @@ class ConsoleGateway:
 
     sender = "console"
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, base_url: str | None = None) -> None:
         self.stream = stream
+        # Where the simulator reaches the running demo, so a printed command works as printed.
+        self.base_url = base_url
 
     def send_text(self, text: OutgoingText) -> Receipt:
         out = self.stream or sys.stdout
@@ -287,9 +289,10 @@ class ConsoleGateway:
     def place_call(self, call: OutgoingCall) -> Receipt:
         out = self.stream or sys.stdout
         sid = "CA" + secrets.token_hex(16)
+        at = f" --url {self.base_url}" if self.base_url else ""
         print(
             f"[console] calling {mask(call.to)}: answer with "
-            f"`peerline simulate-call --answer '{call.url}' --call-sid {sid}`",
+            f"`peerline simulate-call{at} --answer '{call.url}' --call-sid {sid}`",
             file=out,
             flush=True,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -64,6 +65,91 @@ def demo(tmp_path: Path) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=15)
         log.close()
+
+
+def peerline(*args: str, cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run `peerline` as a second terminal would, with only the given settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEERLINE_", "TWILIO_"))}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[2]), **settings)
+    return subprocess.run(
+        [sys.executable, "-c", "from scheduler.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def test_a_demo_on_a_busy_port_says_so_and_leaves_the_database_there_alone(
+    tmp_path: Path,
+) -> None:
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    kept = {
+        instance / "demo.sqlite3": b"the running demo's database",
+        instance / "demo.sqlite3-wal": b"its write-ahead log",
+        instance / "peerline.sqlite3": b"an instance database",
+    }
+    for path, content in kept.items():
+        path.write_bytes(content)
+
+    with socket.socket() as busy:  # another process holds the port, as a running demo does
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = peerline("demo", "--port", str(port), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use (another Peerline?); "
+        f"stop it or choose another port, for example --port {port + 1}\n"
+    )
+    assert {path: path.read_bytes() for path in kept} == kept
+
+
+def test_a_second_demo_in_the_same_folder_leaves_the_running_one_alone(
+    demo: str, tmp_path: Path
+) -> None:
+    database = tmp_path / "instance" / "demo.sqlite3"
+    held = database.stat().st_ino
+
+    second = peerline("demo", "--port", str(free_port()), cwd=tmp_path)
+
+    assert second.returncode == 1
+    [line] = second.stderr.splitlines()
+    assert line.startswith(f"Error: another demo is running from {tmp_path / 'instance'}")
+    assert "PEERLINE_INSTANCE_DIR" in line
+    assert database.stat().st_ino == held
+    token = Settings.from_env({}, mode="demo").webhook_token
+    assert token is not None
+    assert "reply YES" in simulator.text_service(demo, token, NEWCOMER, "JOIN CIRCLE")[0]
+
+
+def test_the_commands_the_banner_prints_reach_the_demo_on_its_port(
+    demo: str, tmp_path: Path
+) -> None:
+    banner = (tmp_path / "demo.log").read_text().splitlines()
+    simulate = next(ln for ln in banner if "peerline simulate --url" in ln)
+    words = shlex.split(simulate.split("peerline ", 1)[1])
+    export = next(ln for ln in banner if ln.strip().startswith("export PEERLINE_MODE=demo"))
+    settings = dict(word.split("=", 1) for word in shlex.split(export)[1:])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    texted = peerline(*words, cwd=elsewhere)
+    groups = peerline("groups", "list", cwd=elsewhere, **settings)
+    people = peerline("participants", "list", "--group", "CIRCLE", cwd=elsewhere, **settings)
+
+    assert demo.rsplit(":", 1)[1] != "5000" and f"--url {demo}" in simulate
+    assert texted.returncode == 0, texted.stderr
+    assert "reply YES" in texted.stdout
+    assert groups.returncode == 0, groups.stderr
+    assert "CIRCLE" in groups.stdout and "MARTES" in groups.stdout
+    assert groups.stderr == ""  # the answer alone, no log lines
+    assert people.returncode == 0, people.stderr
+    assert "Alex" in people.stdout
 
 
 def test_join_yes_help_stop_start_round_trip_through_the_simulator(demo: str) -> None:
@@ -135,10 +221,11 @@ def test_the_console_prints_a_reminder_call_that_the_simulator_can_answer(
     log = tmp_path / "demo.log"
     deadline = time.monotonic() + 150
     line = ""
-    while time.monotonic() < deadline and "simulate-call --answer" not in line:
+    while time.monotonic() < deadline and "--answer" not in line:
         time.sleep(1)
         line = next((ln for ln in log.read_text().splitlines() if "calling" in ln), "")
     assert "+1******0105" in line and "+12025550105" not in log.read_text()
+    assert f"simulate-call --url {demo} --answer" in line
     url = line.split("--answer '", 1)[1].split("'", 1)[0]
     sid = line.split("--call-sid ", 1)[1].split("`", 1)[0]
     token = Settings.from_env({}, mode="demo").webhook_token

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,6 +60,22 @@ def test_an_admin_sees_every_group(client: FlaskClient, session: Session, clock:
     status, groups = get(client, "/api/v1/groups", admin)
 
     assert status == 200 and [g["join_code"] for g in groups] == ["CIRCLE", "OTHER"]
+
+
+def test_the_groups_list_pages_like_every_other_list(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    two_coordinators(session, clock)
+    admin = token_for(session, clock, "admin@example.org", Role.ADMIN)
+    headers = {"Authorization": f"Bearer {admin}"}
+
+    first = client.get("/api/v1/groups?page_size=1", headers=headers)
+    second = client.get("/api/v1/groups?page_size=1&page=2", headers=headers)
+
+    assert [g["join_code"] for g in first.get_json()] == ["CIRCLE"]
+    assert [g["join_code"] for g in second.get_json()] == ["OTHER"]
+    paging = json.loads(first.headers["X-Pagination"])
+    assert (paging["total"], paging["total_pages"], paging["next_page"]) == (2, 2, 2)
 
 
 def test_a_revoked_token_stops_working(client: FlaskClient, session: Session, clock: Clock) -> None:

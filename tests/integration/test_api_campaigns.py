@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from flask.testing import FlaskClient
@@ -113,6 +114,29 @@ def test_bad_meeting_changes_are_refused_with_the_field_at_fault(
 REMINDER = {"kind": "reminder", "name": "Day before", "offsets": ["1d@18:00", "2h"], "rsvp": True}
 
 
+def test_meetings_and_their_headcount_come_a_page_at_a_time(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    base = f"/api/v1/groups/{mine.id}"
+    put(
+        client,
+        f"{base}/schedule",
+        robin,
+        {"rule": "FREQ=WEEKLY;BYDAY=TU", "first": "2026-03-03T18:30"},
+    )
+    headers = {"Authorization": f"Bearer {robin}"}
+
+    for listing in ("meetings", "headcount"):
+        whole = get(client, f"{base}/{listing}?days=21", robin)[1]
+        second = client.get(f"{base}/{listing}?days=21&page_size=2&page=2", headers=headers)
+
+        assert len(whole) == 3
+        assert second.get_json() == whole[2:]
+        paging = json.loads(second.headers["X-Pagination"])
+        assert (paging["total"], paging["total_pages"], paging["page"]) == (3, 2, 2)
+
+
 def test_creating_previewing_pausing_and_resuming_a_reminder_campaign(
     client: FlaskClient, session: Session, clock: Clock
 ) -> None:
@@ -134,6 +158,8 @@ def test_creating_previewing_pausing_and_resuming_a_reminder_campaign(
         ("Tue 2026-03-03 16:30", 1),
     ]
     assert "C" in lines[0]["text"] and lines[0]["names"] == ["Sam Rivera"]
+    path = f"/api/v1/campaigns/{campaign['id']}/preview?days=2&page_size=1&page=2"
+    assert get(client, path, robin)[1] == lines[1:]
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # a preview only
 

@@ -93,6 +93,24 @@ def test_a_consent_note_makes_them_active_and_goes_into_their_consent_history(
     assert call(client, "PUT", f"/api/v1/participants/{body['id']}/consent", robin, {})[0] == 405
 
 
+def test_a_long_consent_history_comes_a_page_at_a_time(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _, _, robin, _ = two_coordinators(session, clock)
+    text_in(client, "+12025550142", "STOP")
+    text_in(client, "+12025550142", "START")
+    path = f"/api/v1/participants/{sam(session).id}/consent"
+    whole = get(client, path, robin)[1]
+
+    headers = {"Authorization": f"Bearer {robin}"}
+    pages = [client.get(f"{path}?page_size=1&page={n}", headers=headers) for n in (1, 2)]
+
+    assert len(whole) >= 2
+    assert [len(page.get_json()) for page in pages] == [1, 1]
+    assert [page.get_json()[0] for page in pages] == whole[:2]
+    assert json.loads(pages[0].headers["X-Pagination"])["total"] == len(whole)
+
+
 def test_someone_who_opted_out_stays_opted_out_when_enrolled_again(
     client: FlaskClient, session: Session, clock: Clock
 ) -> None:

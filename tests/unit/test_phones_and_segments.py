@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import logging
+
 import pytest
 
+from service.logs import handler
 from service.messages.segments import count_segments
 from service.phones import InvalidPhone, is_e164, mask, normalize
 
@@ -21,12 +25,35 @@ def test_numbers_are_normalised_to_e164(raw: str, region: str, e164: str) -> Non
     assert normalize(raw, region) == e164
 
 
-@pytest.mark.parametrize("raw", ["", "hello", "555-0142", "+1 202 555", "1" * 40])
-def test_bad_numbers_are_refused_without_echoing_them(raw: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("", "no phone number was given"),
+        ("abc", "'abc' is not a phone number"),
+        ("202-555-12345", "'202-555-12345' is not a valid phone number"),
+        ("+1 202 555", "'+1 202 555' is not a valid phone number"),
+        ("1" * 40, "'" + "1" * 32 + "'... is too long for a phone number"),
+    ],
+)
+def test_a_bad_number_is_refused_showing_what_was_typed(raw: str, shown: str) -> None:
     with pytest.raises(InvalidPhone) as caught:
         normalize(raw)
-    if len(raw) > 4:
-        assert raw not in str(caught.value)
+    assert str(caught.value) == shown
+
+
+def test_a_bad_number_quoted_in_a_log_line_is_masked() -> None:
+    with pytest.raises(InvalidPhone) as caught:
+        normalize("+1 202 555 014")
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.phones")
+    logger.addHandler(handler(stream))
+    try:
+        logger.warning("refused: %s", caught.value)
+    finally:
+        logger.handlers.clear()
+
+    assert "+1 202 555 014" in str(caught.value)
+    assert "202 555" not in stream.getvalue() and "+1*****5014" in stream.getvalue()
 
 
 def test_is_e164() -> None:

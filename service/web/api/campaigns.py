@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_smorest import Page
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
@@ -204,6 +205,7 @@ class OneCampaign(MethodView):
 class Preview(MethodView):
     @blp.arguments(PreviewQuery, location="query")
     @blp.response(200, PreviewSchema(many=True))
+    @blp.paginate(Page, page_size=50, max_page_size=500)
     def get(self, query: dict[str, Any], campaign_id: int) -> list[PreviewLine]:
         """Exactly what this campaign will send in the next `days` days, and when; sends nothing."""
         session = get_session()

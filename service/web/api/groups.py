@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask.views import MethodView
+from flask_smorest import Page
+from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
@@ -20,6 +22,7 @@ from service.web.api.auth import (
     attributes,
     mine,
     my_group,
+    page_of,
     refuse,
 )
 
@@ -65,10 +68,11 @@ def _with_counts(groups: list[Group]) -> list[dict[str, Any]]:
 @blp.route("")
 class Groups(MethodView):
     @blp.response(200, GroupSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
+    @blp.paginate()
+    def get(self, pagination_parameters: PaginationParameters) -> list[dict[str, Any]]:
         """The caller's groups, by join code."""
-        groups = get_session().scalars(mine(select(Group), Group.id).order_by(Group.join_code))
-        return _with_counts(list(groups))
+        query = mine(select(Group), Group.id).order_by(Group.join_code, Group.id)
+        return _with_counts(list(page_of(query, pagination_parameters)))
 
 
 @blp.route("/<id:group_id>")
@@ -95,6 +99,7 @@ class HeadcountSchema(Schema):
 class GroupHeadcount(MethodView):
     @blp.arguments(HeadcountQuery, location="query")
     @blp.response(200, HeadcountSchema(many=True))
+    @blp.paginate(Page, page_size=50, max_page_size=500)
     def get(self, query: dict[str, Any], group_id: int) -> list[Headcount]:
         """Who is coming to each of the group's meetings in the next `days` days."""
         return headcounts(get_session(), my_group(group_id), app_clock()(), query["days"]) or []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from flask.views import MethodView
+from flask_smorest import Page
 from marshmallow import Schema, fields, validate
 
 from service.campaigns.meetings import (
@@ -136,6 +137,7 @@ class GroupSchedule(MethodView):
 class Meetings(MethodView):
     @blp.arguments(MeetingsQuery, location="query")
     @blp.response(200, MeetingSchema(many=True))
+    @blp.paginate(Page, page_size=50, max_page_size=500)
     def get(self, query: dict[str, Any], group_id: int) -> list[MeetingView]:
         """The next `days` days of meetings, cancelled ones included, with answers so far."""
         group = my_group(group_id)

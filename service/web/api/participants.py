@@ -390,7 +390,10 @@ class OneParticipant(MethodView):
 @participants_blp.route("/<id:participant_id>/consent")
 class ConsentHistory(MethodView):
     @participants_blp.response(200, ConsentEventSchema(many=True))
-    def get(self, participant_id: int) -> list[dict[str, Any]]:
+    @participants_blp.paginate(page_size=50, max_page_size=500)
+    def get(
+        self, participant_id: int, pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """Their consent ledger as it concerns the caller's groups, oldest first: the changes
         that came through them, with their words, and those made everywhere (STOP, START, a
         carrier's report), without. Read-only, as the law wants it kept."""
@@ -400,8 +403,8 @@ class ConsentHistory(MethodView):
         if visible is not None:
             events = events.where(consent.seen_by(visible))
         shown = []
-        for event in get_session().scalars(
-            events.order_by(ConsentEvent.created_at, ConsentEvent.id)
+        for event in page_of(
+            events.order_by(ConsentEvent.created_at, ConsentEvent.id), pagination_parameters
         ):
             row = attributes(event, ConsentEventSchema)
             if visible is not None and event.group_id not in visible:
