@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,16 +18,19 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
+from service.campaigns.planner import plan
 from service.db import sessions
-from service.models import Group, OutboxKind, OutboxMessage, OutboxState
-from service.sending.gateway import OutgoingText, Receipt
+from service.models import CampaignKind, Channel, Group, OutboxKind, OutboxMessage, OutboxState
+from service.sending.gateway import OutgoingCall, OutgoingText, Receipt
 from tests.support import (
     METRICS_TOKEN,
     Clock,
     RecordingGateway,
     invoke,
+    make_campaign,
     make_group,
     make_participant,
+    make_schedule,
     post_signed,
 )
 from tests.workers import seed_members
@@ -58,6 +61,24 @@ class CallbackGateway(RecordingGateway):
             answered: list[int] = []
             twilio = threading.Thread(
                 target=lambda: answered.append(report(self.client, row_id, receipt.sid, status))
+            )
+            twilio.start()
+            twilio.join()
+            assert answered == [200]
+        return receipt
+
+    def place_call(self, call: OutgoingCall) -> Receipt:
+        receipt = super().place_call(call)
+        assert call.status_callback is not None
+        row_id = int(call.status_callback.rsplit("=", 1)[1])
+        status = self.status_of(row_id) if self.status_of else None
+        client = self.client
+        if status is not None and client is not None:
+            path = f"/twilio/voice/status?outbox={row_id}"
+            form = {"CallSid": receipt.sid, "AccountSid": "AC" + "a" * 32, "CallStatus": status}
+            answered: list[int] = []
+            twilio = threading.Thread(
+                target=lambda: answered.append(post_signed(client, path, form).status_code)
             )
             twilio.start()
             twilio.join()
@@ -211,3 +232,36 @@ def test_callbacks_before_during_and_after_the_record_all_keep_the_story(
     output = invoke(runner, "status").output
     assert f"sent in the last 15 min: {total}," in output
     assert settled_total(client, "sent") == total
+
+
+def test_a_busy_line_reported_before_the_record_still_counts_the_call(
+    app: Flask,
+    session: Session,
+    client: FlaskClient,
+    gateway: CallbackGateway,
+    clock: Clock,
+) -> None:
+    """Each call's 'busy' arrives before its worker writes it down: still three calls in all
+    (the first and two more, 30 minutes apart), then it gives up."""
+    circle = make_group(session, "CIRCLE")
+    make_schedule(session, circle)  # Tuesdays 18:30 in New York: 23:30 UTC tonight
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h"])
+    make_participant(session, SAM, circle, channel=Channel.VOICE)
+    gateway.client = client
+    gateway.status_of = lambda _row: "busy"
+    first = datetime(2026, 3, 3, 21, 30, tzinfo=UTC)
+
+    for minutes in (0, 30, 60, 90):
+        clock.now = first + timedelta(minutes=minutes)
+        plan(session, clock.now)
+        session.commit()
+        dispatch_due(app)
+
+    assert len(gateway.calls) == 3
+    session.expire_all()
+    row = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.occurrence_key == "20260303T1830")
+    ).one()
+    assert (row.state, row.state_reason) == (OutboxState.UNDELIVERED, "the line was busy")
+    assert row.attempts == 3
+    assert row.sent_at == first + timedelta(minutes=60)
