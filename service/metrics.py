@@ -191,8 +191,13 @@ def count_settled(sessions: sessionmaker[Session], counter: Counter) -> None:
     def flushed(session: Session, _flush: UOWTransaction) -> None:
         for row in _outbox_rows(session.new, session.dirty):
             history = inspect(row).attrs.state.history
-            if history.added and history.added[0] not in (history.deleted or ()):
-                note_settled(session, history.added[0], row.kind)
+            if not history.added or history.added[0] in (history.deleted or ()):
+                continue
+            if history.added[0] is OutboxState.SENT and OutboxState.SENDING in (
+                history.deleted or ()
+            ):
+                continue  # a callback ahead of the worker's record: the record counts it
+            note_settled(session, history.added[0], row.kind)
 
     def committed(session: Session) -> None:
         for (state, kind), n in session.info.pop(_PENDING, {}).items():

@@ -34,6 +34,8 @@ MAX_NAME = 120  # Campaign.name
 LONGEST_WINDOW_HOURS = 7 * 24
 LAST_STAGE_DAY = 365
 DEFAULT_ENCOURAGEMENT_TIME = time(12, 0)
+# A broadcast's time this close behind now is now (a clock a little ahead, a slow typist).
+PAST_GRACE = timedelta(minutes=1)
 
 _RELATIVE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 _AT_DAY = re.compile(r"(\d+)d@([01]?\d|2[0-3]):([0-5]\d)")
@@ -192,7 +194,14 @@ def create_campaign(
             raise CampaignError("a broadcast needs its words in at least one language", "wording")
         if spec.send_at is not None and spec.send_at.utcoffset() is None:
             raise CampaignError("a broadcast's time must say its time zone", "send_at")
-        campaign.send_at = (spec.send_at or now).astimezone(UTC)
+        if spec.send_at is not None and spec.send_at < now - PAST_GRACE:
+            local = spec.send_at.astimezone(ZoneInfo(group.timezone))
+            raise CampaignError(
+                f"{local:%Y-%m-%d %H:%M} ({group.timezone}) has passed; a broadcast goes now or "
+                f"later (up to {PAST_GRACE.seconds // 60} minute ago is taken as now)",
+                "send_at",
+            )
+        campaign.send_at = max(spec.send_at or now, now).astimezone(UTC)
     session.add(campaign)
     session.flush()
     audit.record(

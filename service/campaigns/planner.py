@@ -3,8 +3,9 @@
 Every planned send has a unique key (campaign, participant, occurrence, offset), and rows are
 written with one INSERT ... SELECT per (occurrence, offset, time zone) with ON CONFLICT on that
 key, so planning twice, or in two processes at once, plans once. The same statement moves a
-queued row when its meeting moved and brings back a cancelled one that is wanted again; rows no
-longer wanted (a cancelled meeting, a member who left, a paused campaign) are cancelled.
+queued row when its meeting moved and brings back a cancelled one that is wanted again (an
+expired one only for a time still ahead); rows no longer wanted (a cancelled meeting, a member
+who left, a paused campaign) are cancelled.
 """
 
 from __future__ import annotations
@@ -194,13 +195,13 @@ def plan_broadcast(
     group = session.get_one(Group, campaign.group_id)
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     when = campaign.send_at or campaign.created_at
-    if when > now + horizon:
-        return
+    window = timedelta(minutes=campaign.window_minutes)
+    if when > now + horizon or when + window <= now:
+        return  # not yet, or its time is over: nothing more to plan, ever
     report.cancelled += _cancel_ineligible(session, campaign, now)
     zones = list(
         session.scalars(_eligible(group.id).with_only_columns(Membership.timezone).distinct())
     )
-    window = timedelta(minutes=campaign.window_minutes)
     for zone in zones:
         slot = Slot(
             OutboxKind.BROADCAST,
@@ -310,6 +311,12 @@ def _upsert(
         },
         where=and_(
             table.c.state.in_([OutboxState.QUEUED, OutboxState.CANCELED, OutboxState.EXPIRED]),
+            # An expired row comes back only for a time still ahead (its meeting moved, say):
+            # never for the moment it already missed, which would expire it again, every tick.
+            or_(
+                table.c.state != OutboxState.EXPIRED,
+                statement.excluded.due_at > literal(now, UTCDateTime()),
+            ),
             or_(
                 table.c.state == OutboxState.CANCELED,
                 table.c.state != statement.excluded.state,

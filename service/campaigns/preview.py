@@ -6,13 +6,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    Table,
+    UniqueConstraint,
+    column,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy import table as lightweight_table
 from sqlalchemy.orm import Session
 
 from service.campaigns.composer import compose
 from service.campaigns.planner import plan
 from service.messages.segments import count_segments
 from service.models import Group, Membership, OutboxMessage, OutboxState
+
+MAX_DAYS = 31  # the longest preview, from the command line and the API alike
+_TEMPORARY = {"postgresql": "pg_temp", "sqlite": "temp"}  # where temporary tables live
 
 
 @dataclass(frozen=True)
@@ -36,18 +50,76 @@ def preview(
 ) -> list[PreviewLine]:
     """What the group's campaigns (or one of them) will send in the next days, by time.
 
-    It plans for real inside the session's transaction and then rolls that transaction back,
-    so the preview is the planner's own answer, not a second opinion that could disagree with
-    it. Call it with nothing pending in the session: anything pending would be lost with it.
+    The planner itself plans, so the preview is its own answer, not a second opinion that could
+    disagree with it; but it plans into a private copy of the group's outbox rows, on a
+    connection of the preview's own, so a preview never locks a row the live planner or the
+    dispatcher needs, however long it takes. It reads what is saved: commit first.
     """
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"a preview covers 1 to {MAX_DAYS} days")
     if session.new or session.dirty or session.deleted:
-        raise RuntimeError("preview rolls the session back; commit or discard its changes first")
+        raise RuntimeError("a preview reads what is saved; commit or discard its changes first")
     group_id = group.id
+    with session.get_bind().engine.connect() as connection:
+        try:
+            _private_outbox(connection, group_id)
+            with Session(bind=connection, autoflush=True) as private:
+                plan(private, now, horizon=timedelta(days=days), group_id=group_id)
+                return _lines(private, group_id, now + timedelta(days=days), campaign_id)
+        finally:
+            _drop_private_outbox(connection)
+
+
+def _private_outbox(connection: Connection, group_id: int) -> None:
+    """A temporary outbox holding the group's campaign rows, which hides the real one from this
+    connection: both databases look a name up among temporary tables first."""
+    table = OutboxMessage.__table__
+    name = OutboxMessage.__tablename__
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        schema = connection.scalar(text("SELECT current_schema()"))
+        connection.exec_driver_sql(
+            f'CREATE TEMPORARY TABLE {name} (LIKE "{schema}".{name} '
+            "INCLUDING DEFAULTS INCLUDING INDEXES)"
+        )
+    else:
+        schema = "main"
+        copy = Table(
+            name,
+            MetaData(),
+            *(
+                Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                for c in table.columns
+            ),
+            UniqueConstraint("send_key"),
+            prefixes=["TEMPORARY"],
+        )
+        copy.create(connection)
+    names = [c.name for c in table.columns]
+    source = lightweight_table(name, *(column(n) for n in names), schema=schema)
+    target = lightweight_table(name, *(column(n) for n in names), schema=_TEMPORARY[dialect])
+    connection.execute(
+        insert(target).from_select(
+            names,
+            select(*source.c).where(
+                source.c.group_id == group_id, source.c.campaign_id.is_not(None)
+            ),
+        )
+    )
+
+
+def _drop_private_outbox(connection: Connection) -> None:
+    """Undo the planning and drop the copy; a connection that keeps it is never reused."""
     try:
-        plan(session, now, horizon=timedelta(days=days), group_id=group_id)
-        return _lines(session, group_id, now + timedelta(days=days), campaign_id)
-    finally:
-        session.rollback()
+        connection.rollback()
+        connection.exec_driver_sql(
+            f"DROP TABLE IF EXISTS {_TEMPORARY[connection.dialect.name]}."
+            f"{OutboxMessage.__tablename__}"
+        )
+        connection.commit()
+    except Exception:
+        connection.invalidate()
+        raise
 
 
 def _lines(

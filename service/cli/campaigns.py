@@ -17,6 +17,7 @@ from service.campaigns.campaigns import (
     create_campaign,
     set_campaign_status,
 )
+from service.campaigns.preview import MAX_DAYS as MAX_PREVIEW_DAYS
 from service.campaigns.preview import preview as preview_of
 from service.cli.common import fail, find_group, now, option_of, parse_local
 from service.db import get_session
@@ -178,15 +179,20 @@ def campaigns_resume(campaign_id: int) -> None:
 
 @click.command(help="Show exactly what a group's campaigns will send, and when, without sending.")
 @click.option("--group", "code", required=True)
-@click.option("--days", default=7, show_default=True)
+@click.option(
+    "--days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, MAX_PREVIEW_DAYS),
+    help=f"How far ahead: 1 to {MAX_PREVIEW_DAYS} days.",
+)
 @with_appcontext
 def preview(code: str, days: int) -> None:
     session = get_session()
     group = find_group(session, code)
-    join_code = group.join_code  # the preview rolls the session back, expiring the group
     lines = preview_of(session, group, now(), days)
     if not lines:
-        click.echo(f"nothing planned for {join_code} in the next {days} day(s)")
+        click.echo(f"nothing planned for {group.join_code} in the next {days} day(s)")
         return
     for line in lines:
         plural = "s" if line.segments != 1 else ""

@@ -9,6 +9,8 @@
 3. send, by the dispatcher on a pool of threads: a slot under the sender's rate limit, a
    last look at consent (a STOP may have arrived a moment ago), then the gateway call.
 4. record: the MessageSid or the error, written only while the attempt id is still ours.
+   A status callback can arrive first and move the row on; the record then keeps the state
+   the callback reached and still writes the SID, sent_at and the attempt.
 
 A worker that dies between 1 and 4 leaves rows in sending. When their lease ends, any worker
 looks them up in Twilio's message list (reconcile) and re-queues only a row Twilio has no
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from service.campaigns.composer import compose
@@ -296,50 +298,9 @@ def record(
 
     An unknown row waits lookup_after for its status callback before Twilio's list is read.
     """
-    sent = [a for a in attempts if a.outcome is Outcome.SENT]
+    sent = [a for a in attempts if a.outcome is Outcome.SENT and a.receipt is not None]
     if sent:
-        # The common case, written in one executemany rather than through the ORM.
-        table = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
-        c = table.c
-        result = session.execute(
-            update(table)
-            .where(
-                c.id == bindparam("row_id"),
-                c.attempt_id == claim_id,
-                c.state == OutboxState.SENDING,
-            )
-            .values(
-                state=OutboxState.SENT,
-                provider_sid=bindparam("sid"),
-                sent_at=bindparam("handed_at"),
-                attempts=c.attempts + 1,
-                lease_until=None,
-                updated_at=moment,
-            ),
-            [
-                {"row_id": a.ready.id, "sid": a.receipt.sid, "handed_at": a.handed_at}
-                for a in sent
-                if a.receipt is not None
-            ],
-        )
-        written = Counter(a.ready.kind for a in sent)
-        if (result.rowcount or 0) not in (-1, len(sent)):  # type: ignore[attr-defined]
-            log.warning(
-                "%d sent row(s) were taken over before their results were written: "
-                "they are settled from Twilio's records",
-                len(sent) - result.rowcount,  # type: ignore[attr-defined]
-            )
-            written = Counter(
-                session.scalars(
-                    select(OutboxMessage.kind).where(
-                        OutboxMessage.id.in_([a.ready.id for a in sent]),
-                        OutboxMessage.attempt_id == claim_id,
-                        OutboxMessage.state == OutboxState.SENT,
-                    )
-                )
-            )
-        for kind, n in written.items():
-            note_settled(session, OutboxState.SENT, kind, n)
+        _record_sent(session, sent, claim_id, moment)
     others = [a for a in attempts if a.outcome is not Outcome.SENT]
     if not others:
         return
@@ -349,7 +310,6 @@ def record(
             select(OutboxMessage).where(
                 OutboxMessage.id.in_([a.ready.id for a in others]),
                 OutboxMessage.attempt_id == claim_id,
-                OutboxMessage.state == OutboxState.SENDING,
             )
         )
     }
@@ -359,7 +319,65 @@ def record(
             # Our lease lapsed and another worker took the row over: it reconciles from Twilio.
             log.warning("outbox %s was taken over before its result was written", attempt.ready.id)
             continue
+        if row.state is not OutboxState.SENDING:
+            # Only a status callback moves a row on before its worker's record: Twilio has it.
+            if attempt.outcome is Outcome.UNKNOWN:
+                row.attempts += 1
+                row.sent_at = row.sent_at or attempt.handed_at
+                row.lease_until = None
+                row.updated_at = moment
+                note_settled(session, OutboxState.SENT, row.kind)
+            continue
         _apply(session, row, attempt, moment, retry_at, lookup_after)
+
+
+def _record_sent(session: Session, sent: list[Attempt], claim_id: str, moment: datetime) -> None:
+    """Write the SID, the hand-over time and the attempt on rows Twilio accepted.
+
+    A status callback may have got there first and moved the row on (to delivered, say): its
+    state is kept, and the worker's facts are written all the same. A call a callback already
+    queued again (busy, no answer) keeps its SID empty for the next call. Written in one
+    executemany rather than through the ORM: this is the common case.
+    """
+    table = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+    c = table.c
+    sending = c.state == OutboxState.SENDING
+    requeued = c.state == OutboxState.QUEUED
+    result = session.execute(
+        update(table)
+        .where(c.id == bindparam("row_id"), c.attempt_id == claim_id)
+        .values(
+            state=case((sending, OutboxState.SENT), else_=c.state),
+            provider_sid=case((requeued, c.provider_sid), else_=bindparam("sid")),
+            sent_at=bindparam("handed_at"),
+            attempts=c.attempts + 1,
+            lease_until=None,
+            updated_at=moment,
+        ),
+        [
+            {"row_id": a.ready.id, "sid": a.receipt.sid, "handed_at": a.handed_at}
+            for a in sent
+            if a.receipt is not None
+        ],
+    )
+    written = Counter(a.ready.kind for a in sent)
+    if (result.rowcount or 0) not in (-1, len(sent)):  # type: ignore[attr-defined]
+        log.warning(
+            "%d sent row(s) were taken over before their results were written: "
+            "they are settled from Twilio's records",
+            len(sent) - result.rowcount,  # type: ignore[attr-defined]
+        )
+        written = Counter(
+            session.scalars(
+                select(OutboxMessage.kind).where(
+                    OutboxMessage.id.in_([a.ready.id for a in sent]),
+                    OutboxMessage.attempt_id == claim_id,
+                )
+            )
+        )
+    # Every row handed over counts as sent once, here, whichever way its callbacks came.
+    for kind, n in written.items():
+        note_settled(session, OutboxState.SENT, kind, n)
 
 
 def _apply(
@@ -380,12 +398,6 @@ def _apply(
         row.state, row.state_reason = OutboxState.SUPPRESSED, attempt.reason
         return
     row.attempts += 1
-    if outcome is Outcome.SENT:
-        assert attempt.receipt is not None
-        row.state = OutboxState.SENT
-        row.provider_sid = attempt.receipt.sid
-        row.sent_at = attempt.handed_at
-        return
     error = attempt.error
     assert error is not None
     row.error_code = error.code

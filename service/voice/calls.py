@@ -57,7 +57,10 @@ def retry_or_give_up(row: OutboxMessage, reason: str, settings: Settings, moment
     moves to an allowed time still before its expiry, or expires.
     """
     again = moment + timedelta(seconds=settings.call_retry_spacing)
-    tries_left = row.attempts <= settings.call_retries
+    # A row still sending has a call its worker has not recorded yet: that call counts too.
+    recorded = row.state is not OutboxState.SENDING
+    calls = row.attempts + (0 if recorded else 1)
+    tries_left = calls <= settings.call_retries
     in_time = row.expires_at is None or again < row.expires_at
     row.updated_at = moment
     if row.state not in (OutboxState.SENT, OutboxState.SENDING, OutboxState.UNKNOWN):
@@ -66,7 +69,8 @@ def retry_or_give_up(row: OutboxMessage, reason: str, settings: Settings, moment
         row.state, row.due_at = OutboxState.QUEUED, again
         row.state_reason = f"{reason}; calling again"
         row.provider_sid = None  # the next call has a SID of its own
-        row.attempt_id = None
+        if recorded:
+            row.attempt_id = None  # else kept, so the worker's record still finds its row
         log.info("outbox %s: %s; calling again at %s", row.id, reason, again.isoformat())
         return
     row.state = OutboxState.UNDELIVERED

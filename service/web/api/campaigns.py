@@ -18,6 +18,7 @@ from service.campaigns.campaigns import (
     create_campaign,
     set_campaign_status,
 )
+from service.campaigns.preview import MAX_DAYS as MAX_PREVIEW_DAYS
 from service.campaigns.preview import PreviewLine, preview
 from service.clock import app_clock
 from service.db import get_session
@@ -121,7 +122,7 @@ class CampaignQuery(Input):
 
 
 class PreviewQuery(Input):
-    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=31))
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=MAX_PREVIEW_DAYS))
 
 
 class PreviewSchema(Schema):
