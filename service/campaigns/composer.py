@@ -78,7 +78,7 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
     )
     reach: Membership | Participant = membership or participant
     language = reach.language
-    first_name = first_word((membership.name if membership else None) or participant.name)
+    first_name = first_word(membership.name if membership else None)  # never another group's
     common = {
         "language": language,
         "now": moment,

@@ -214,9 +214,11 @@ def _other_channel(channel: Channel) -> Channel:
 
 
 def _first_name(participant: Participant, group_id: int | None = None) -> str | None:
-    """How a call greets them: the group's own name for them, else the one they were given."""
-    session = get_session()
-    return first_word(name_in(session, participant.id, group_id) or participant.name)
+    """How a call greets them: a group's call, by the group's own name for them (never
+    another group's); their own call to us, by the name they were first given."""
+    if group_id is None:
+        return first_word(participant.name)
+    return first_word(name_in(get_session(), participant.id, group_id))
 
 
 def stop_everything(session: Session, participant: Participant, key: str) -> None:

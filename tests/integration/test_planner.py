@@ -160,6 +160,25 @@ def test_each_group_reaches_the_same_person_its_own_way(
     assert "hoy a las 17:30" in row.body  # 18:30 in New York is 17:30 in Chicago
 
 
+def test_a_reminder_names_the_person_only_as_its_own_group_does(
+    app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
+) -> None:
+    """MARTES knows Sam as "Sam Rivera"; CIRCLE enrolled the number without a name. CIRCLE's
+    reminder, which its coordinator can read in the outbox, does not say "Sam"."""
+    martes = make_group(session, "MARTES", coordinator_email="kim@example.org")
+    make_participant(session, SAM, martes, circle, name="Sam Rivera")
+    unnamed = session.scalars(select(Membership).where(Membership.group_id == circle.id)).one()
+    unnamed.name = None
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h"])
+    session.commit()
+
+    advance(app, session, clock, TONIGHT_UTC - timedelta(hours=1))
+
+    [text] = gateway.to(SAM)
+    assert text.startswith("Hi there, a reminder: Circle Group meets today at 6:30 PM")
+    assert "Sam" not in "".join(r.body or "" for r in rows(session))
+
+
 def test_a_meeting_moved_after_planning_reminds_at_the_new_time_only(
     app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
 ) -> None:
