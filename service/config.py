@@ -42,7 +42,7 @@ class Settings:
     twilio_messaging_service_sid: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
     program_name: str = "Peerline"
-    help_contact: str = "your group coordinator"
+    help_contact: str | None = None  # None: each language's "your group's coordinator"
     crisis_words: tuple[str, ...] | None = None  # None: the keyword engine's own list
     wording_dir: Path | None = None
     default_region: str = "US"
@@ -214,7 +214,7 @@ class Settings:
             twilio_messaging_service_sid=service_sid,
             twilio_api_base_url=api_base.rstrip("/"),
             program_name=get("PEERLINE_PROGRAM_NAME") or "Peerline",
-            help_contact=get("PEERLINE_HELP_CONTACT") or "your group coordinator",
+            help_contact=get("PEERLINE_HELP_CONTACT") or None,
             crisis_words=crisis_words,
             wording_dir=wording_dir,
             default_region=region,

@@ -171,10 +171,13 @@ class Conversation:
             elif not reading.crisis:
                 outcome.replies.append(self._say("help", language))
             return None
+        # A group's language answers its JOIN (JOIN is the keyword every poster shows); words
+        # in Spanish are answered in Spanish whatever the group.
+        spoken = reading.language if reading.language not in (None, "en") else None
         participant = Participant(
             phone=text.from_phone,
             phone_hash=hashed,
-            language=reading.language or group.language,
+            language=spoken or group.language,
             timezone=group.timezone,
             created_at=self.now,
         )

@@ -158,7 +158,7 @@ def test_help_names_the_programme_contact_frequency_rates_and_stop(
 
     assert len(answer) == 1
     assert answer[0].startswith("Peerline: ")
-    assert "coordinator" in answer[0] or "coordinador" in answer[0]
+    assert "coordinator" in answer[0] or "coordina su grupo" in answer[0]  # who to contact
     assert "8 msjs/sem" in answer[0] or "8 msgs/wk" in answer[0]
     assert answer[0].endswith(expected)
     assert session.scalar(select(func.count()).select_from(Participant)) == 0
@@ -202,6 +202,29 @@ def test_a_code_alone_joins_and_spanish_groups_answer_in_spanish(
 
     assert answer[0].startswith("Peerline: Para recibir recordatorios de Martes Group, responda SI")
     assert "Listo" in replies(text_in(client, NEW, "sí"))[0]
+
+
+def test_join_with_a_spanish_groups_code_is_answered_in_spanish(
+    client: FlaskClient, session: Session
+) -> None:
+    """JOIN is the word on every poster; the group's language answers it."""
+    make_group(session, "MARTES", language="es")
+
+    answer = replies(text_in(client, NEW, "JOIN MARTES"))
+
+    assert answer[0].startswith("Peerline: Para recibir recordatorios de Martes Group, responda SI")
+    person = session.scalars(select(Participant).where(Participant.phone == NEW)).one()
+    assert (person.language, person.memberships[0].language) == ("es", "es")
+
+
+def test_help_in_spanish_names_the_coordinator_in_spanish(
+    client: FlaskClient, session: Session
+) -> None:
+    make_participant(session, SAM, make_group(session, "MARTES", language="es"), language="es")
+
+    [answer] = replies(text_in(client, SAM, "AYUDA"))
+
+    assert "contacte a la persona que coordina su grupo" in answer and "your" not in answer
 
 
 def test_an_unknown_code_gets_a_kind_reply_and_enrols_nobody(
