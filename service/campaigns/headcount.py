@@ -1,9 +1,10 @@
-"""Who is coming to each upcoming meeting: yes, no, and no answer yet."""
+"""Who is coming to each upcoming meeting, and who answered for each past one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -82,3 +83,80 @@ def headcounts(
             )
         )
     return counts
+
+
+@dataclass(frozen=True)
+class PastMeeting:
+    key: str
+    starts_at: datetime  # aware, in the group's zone
+    cancelled: bool
+    coming: int
+    not_coming: int
+    no_answer: int
+    coming_names: list[str]  # as the group knows them; erased or unnamed people count, unnamed
+    not_coming_names: list[str]
+
+
+def attendance(
+    session: Session, group: Group, now: datetime, weeks: int = 8
+) -> list[PastMeeting] | None:
+    """The group's meetings that began in the last weeks, newest first; None with no schedule.
+
+    Answers are kept for good, so coming and not coming are exact, erased people's answers
+    included (counted, without a name). Peerline keeps no history of who was a member when, so
+    "no answer" counts the members active now who had joined before the meeting began and gave
+    no answer to it: someone who has left since is not counted, one who came back is.
+    """
+    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
+    if meeting is None:
+        return None
+    schedule, changes = schedule_of(group, meeting)
+    # A meeting starting this very moment has begun: the end of the range is just after now.
+    past = occurrences(
+        schedule,
+        changes,
+        now - timedelta(weeks=weeks),
+        now + timedelta(microseconds=1),
+        include_cancelled=True,
+    )
+    answers: dict[str, list[tuple[int | None, Attendance, str | None]]] = {}
+    for key, participant_id, answer, name in session.execute(
+        select(Rsvp.occurrence_key, Rsvp.participant_id, Rsvp.answer, Membership.name)
+        .outerjoin(
+            Membership,
+            (Membership.participant_id == Rsvp.participant_id)
+            & (Membership.group_id == Rsvp.group_id),
+        )
+        .where(Rsvp.group_id == group.id, Rsvp.occurrence_key.in_([o.key for o in past]))
+        .order_by(Rsvp.answered_at, Rsvp.id)
+    ).all():
+        answers.setdefault(key, []).append((participant_id, answer, name))
+    members = session.execute(
+        select(Membership.participant_id, Membership.created_at).where(
+            Membership.group_id == group.id, Membership.status == MembershipStatus.ACTIVE
+        )
+    ).all()
+    zone = ZoneInfo(group.timezone)
+    meetings = []
+    for occurrence in reversed(past):
+        given = answers.get(occurrence.key, [])
+        answered = {participant_id for participant_id, _, _ in given}
+        yes = [name for _, answer, name in given if answer is Attendance.YES]
+        no = [name for _, answer, name in given if answer is not Attendance.YES]
+        meetings.append(
+            PastMeeting(
+                key=occurrence.key,
+                starts_at=occurrence.starts_at.astimezone(zone),
+                cancelled=occurrence.cancelled,
+                coming=len(yes),
+                not_coming=len(no),
+                no_answer=sum(
+                    1
+                    for participant_id, joined in members
+                    if joined <= occurrence.starts_at and participant_id not in answered
+                ),
+                coming_names=sorted(name for name in yes if name),
+                not_coming_names=sorted(name for name in no if name),
+            )
+        )
+    return meetings

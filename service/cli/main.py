@@ -84,6 +84,7 @@ for command in (
     imports.import_roster,
     meetings.meetings,
     meetings.headcount,
+    meetings.attendance,
     campaigns.campaigns,
     campaigns.preview,
     sending.send,

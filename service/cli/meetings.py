@@ -1,4 +1,4 @@
-"""`peerline meetings` and `peerline headcount`: when a group meets, and who is coming."""
+"""`peerline meetings`, `headcount` and `attendance`: when a group meets, and who comes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import click
 from flask.cli import with_appcontext
 
+from service.campaigns.headcount import attendance as past_meetings
 from service.campaigns.headcount import headcounts
 from service.campaigns.meetings import (
     MeetingError,
@@ -148,3 +149,36 @@ def headcount(code: str, days: int) -> None:
             f"{count.starts_at.astimezone(zone):%a %Y-%m-%d %H:%M}  coming {count.coming}, "
             f"not coming {count.not_coming}, no answer {count.no_answer}  ({count.key})"
         )
+
+
+@click.command("attendance", help="Who answered for each of the group's past meetings.")
+@click.option("--group", "code", required=True)
+@click.option("--weeks", default=8, show_default=True, type=click.IntRange(1, 520))
+@with_appcontext
+def attendance(code: str, weeks: int) -> None:
+    session = get_session()
+    group = find_group(session, code)
+    try:
+        schedule_of_group(session, group)
+    except NoMeetings as error:
+        fail(_meeting_refusal(error))
+    meetings = past_meetings(session, group, now(), weeks) or []
+    if not meetings:
+        click.echo(f"no meetings of {group.join_code} in the last {weeks} week(s)")
+    for meeting in meetings:
+        when = f"{meeting.starts_at:%a %Y-%m-%d %H:%M}"
+        if meeting.cancelled:
+            click.echo(f"{when}  cancelled  ({meeting.key})")
+            continue
+        click.echo(
+            f"{when}  coming {meeting.coming}, not coming {meeting.not_coming}, "
+            f"no answer {meeting.no_answer}  ({meeting.key})"
+        )
+        for label, names, count in (
+            ("coming", meeting.coming_names, meeting.coming),
+            ("not coming", meeting.not_coming_names, meeting.not_coming),
+        ):
+            if count:
+                unnamed = count - len(names)
+                listed = names + ([f"{unnamed} without a name"] if unnamed else [])
+                click.echo(f"    {label}: {', '.join(listed)}")

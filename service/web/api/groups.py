@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
-from service.campaigns.headcount import Headcount, headcounts
+from service.campaigns.headcount import Headcount, PastMeeting, attendance, headcounts
 from service.campaigns.stats import GroupStats, group_stats
 from service.clock import app_clock
 from service.db import get_session
@@ -103,6 +103,35 @@ class GroupHeadcount(MethodView):
     def get(self, query: dict[str, Any], group_id: int) -> list[Headcount]:
         """Who is coming to each of the group's meetings in the next `days` days."""
         return headcounts(get_session(), my_group(group_id), app_clock()(), query["days"]) or []
+
+
+class AttendanceQuery(Input):
+    weeks = fields.Integer(load_default=8, validate=validate.Range(min=1, max=520))
+
+
+class PastMeetingSchema(Schema):
+    key = fields.String(metadata={"description": "The meeting's key, e.g. 20260303T1830."})
+    starts_at = fields.DateTime(metadata={"description": "When it began, in the group's zone."})
+    cancelled = fields.Boolean()
+    coming = fields.Integer()
+    not_coming = fields.Integer()
+    no_answer = fields.Integer(
+        metadata={"description": "Members active now who had joined before it and gave no answer."}
+    )
+    coming_names = fields.List(
+        fields.String(), metadata={"description": "As the group knows them; erased: no name."}
+    )
+    not_coming_names = fields.List(fields.String())
+
+
+@blp.route("/<id:group_id>/attendance")
+class GroupAttendance(MethodView):
+    @blp.arguments(AttendanceQuery, location="query")
+    @blp.response(200, PastMeetingSchema(many=True))
+    @blp.paginate(Page, page_size=50, max_page_size=500)
+    def get(self, query: dict[str, Any], group_id: int) -> list[PastMeeting]:
+        """Who answered for each of the group's meetings that began in the last `weeks` weeks."""
+        return attendance(get_session(), my_group(group_id), app_clock()(), query["weeks"]) or []
 
 
 class StatsQuery(Input):
