@@ -26,7 +26,7 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -101,6 +101,17 @@ def occurrences(
     rule, zone = _compile(schedule)
     by_key = _by_key(changes)
     return _between(schedule, rule, zone, by_key, start, end, include_cancelled=include_cancelled)
+
+
+def rule_walls(schedule: Schedule, start: datetime) -> Iterator[datetime]:
+    """The rule's own local wall times from the naive `start` on (inclusive), changes aside."""
+    rule, _ = _compile(schedule)
+    return rule.xafter(start, inc=True)
+
+
+def place(wall: datetime, timezone: str) -> datetime:
+    """Return the UTC moment a meeting at this local wall time starts, by the rules above."""
+    return _place(wall, _zone(timezone))
 
 
 def next_occurrence(
