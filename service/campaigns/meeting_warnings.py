@@ -17,7 +17,7 @@ says in plain English what will actually happen, for the command line and the AP
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from itertools import islice, takewhile
+from itertools import chain, islice, takewhile
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -40,16 +40,29 @@ _DAYS = {
 def schedule_warnings(rule: str, first: datetime, timezone: str, now: datetime) -> list[str]:
     """Warnings for a valid schedule: its rule, first start (naive local) and zone, as of now."""
     schedule = Schedule(rrule=rule.strip(), first_start=first, timezone=timezone)
-    words = _Words(timezone, now)
-    warnings = []
+    try:
+        return _schedule_warnings(schedule, _Words(timezone, now), now)
+    except OverflowError:  # a meeting in the calendar's last days (year 9999): nothing to say
+        return []
+
+
+def _schedule_warnings(schedule: Schedule, words: _Words, now: datetime) -> list[str]:
+    first, warnings = schedule.first_start, []
     opening = list(islice(rule_walls(schedule, first), _SHOWN))
     if opening[0] != first:
         warnings.append(_not_a_meeting(schedule, opening, words))
-    if place(opening[0], timezone) <= now:
-        warnings.append(_first_past(schedule, opening[0], now, words))
+    # One walk serves the next meeting and the year ahead: dateutil starts each walk at the
+    # first meeting, which is slow for a daily rule begun long ago.
     start = max(first, words.local(now))
-    for wall in takewhile(lambda wall: wall <= start + _AHEAD, rule_walls(schedule, start)):
-        if (warning := _clock_change(wall, words)) is not None:
+    end = start + _AHEAD
+    walls = rule_walls(schedule, max(first, words.local(now) - timedelta(days=1)))
+    ahead = list(takewhile(lambda wall: wall <= end, walls))
+    if place(opening[0], schedule.timezone) <= now:
+        later = chain(ahead, rule_walls(schedule, end))  # the rest only if the year has none
+        coming = next((wall for wall in later if place(wall, schedule.timezone) > now), None)
+        warnings.append(_first_past(opening[0], coming, words))
+    for wall in ahead:
+        if wall >= start and (warning := _clock_change(wall, words)) is not None:
             warnings.append(warning)
     return warnings
 
@@ -57,8 +70,12 @@ def schedule_warnings(rule: str, first: datetime, timezone: str, now: datetime) 
 def move_warnings(to: datetime, timezone: str, now: datetime) -> list[str]:
     """Warnings for moving a meeting to `to`, a naive local wall time in the zone, as of now."""
     words = _Words(timezone, now)
+    try:
+        past = place(to, timezone) <= now
+    except OverflowError:  # a time in the calendar's last day (year 9999): nothing to say
+        return []
     warnings = []
-    if place(to, timezone) <= now:
+    if past:
         warnings.append(
             f"The new time, {words.when(to)}, is already past: no reminders will be sent "
             "for this meeting."
@@ -129,15 +146,7 @@ def _plain_days(rule: str) -> list[str]:
     return []
 
 
-def _first_past(schedule: Schedule, meeting: datetime, now: datetime, words: _Words) -> str:
-    coming = next(
-        (
-            wall
-            for wall in rule_walls(schedule, max(meeting, words.local(now) - timedelta(days=1)))
-            if place(wall, schedule.timezone) > now
-        ),
-        None,
-    )
+def _first_past(meeting: datetime, coming: datetime | None, words: _Words) -> str:
     past = f"The first meeting, {words.when(meeting)}, is already past"
     if coming is None:
         return f"{past}, and the rule has no meeting after now: no reminders will be sent."

@@ -193,3 +193,19 @@ def test_the_openapi_document_describes_the_warnings_of_a_schedule_and_a_move(
         warnings = schema["properties"]["warnings"]
         assert warnings["type"] == "array" and warnings["items"]["type"] == "string"
         assert "clocks skip" in warnings["description"]
+
+
+def test_a_meeting_at_the_end_of_the_calendar_is_answered_without_a_server_error(
+    client: FlaskClient, session: Session, clock: Clock, circle: Group
+) -> None:
+    robin = token_for(session, clock, "robin@example.org")
+    base = f"/api/v1/groups/{circle.id}"
+
+    put = call(client, "PUT", f"{base}/schedule", robin,
+               {"rule": "FREQ=WEEKLY;BYDAY=TU", "first": "2026-03-03T18:30"})  # fmt: skip
+    moved = post(client, f"{base}/meetings/20260310T1830/move", robin, {"to": "9999-12-31T23:59"})
+
+    assert put[0] == 200 and moved == (
+        200,
+        {"key": "20260310T1830", "withdrawn": 0, "warnings": []},
+    )

@@ -184,3 +184,9 @@ def test_a_move_to_a_time_the_clocks_skip_or_pass_twice_says_which_time_it_gets(
 def test_a_move_to_an_ordinary_time_ahead_gets_no_warning() -> None:
     assert move_warnings(datetime(2026, 12, 9, 19, 0), CHICAGO, NOW) == []
     assert move_warnings(datetime(2026, 12, 1, 15, 46), CHICAGO, NOW) == []  # a minute from now
+
+
+def test_a_time_at_the_end_of_the_calendar_gets_no_warning_rather_than_an_error() -> None:
+    # Kept as before: Peerline accepts it; only such a time cannot be placed in UTC to compare.
+    assert schedule_warnings("FREQ=DAILY", datetime(9999, 12, 31, 23, 59), CHICAGO, NOW) == []
+    assert move_warnings(datetime(9999, 12, 31, 23, 59), CHICAGO, NOW) == []
