@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.campaigns.meeting_warnings import move_warnings, schedule_warnings
-from service.campaigns.recurrence import Schedule, occurrences
+from service.campaigns.recurrence import Change, Schedule, occurrences
 
 CHICAGO, LONDON = "America/Chicago", "Europe/London"
 # Tuesday 1 December 2026, 21:45 UTC: 3:45 PM in Chicago, 9:45 PM in London.
@@ -190,3 +190,20 @@ def test_a_time_at_the_end_of_the_calendar_gets_no_warning_rather_than_an_error(
     # Kept as before: Peerline accepts it; only such a time cannot be placed in UTC to compare.
     assert schedule_warnings("FREQ=DAILY", datetime(9999, 12, 31, 23, 59), CHICAGO, NOW) == []
     assert move_warnings(datetime(9999, 12, 31, 23, 59), CHICAGO, NOW) == []
+
+
+def test_the_first_of_two_half_past_ones_is_kept_even_when_the_time_comes_marked_second() -> None:
+    # fold=1 would read the second 1:30; placing always reads fold=0, as the warning promises.
+    second = datetime(2027, 11, 7, 1, 30, fold=1)
+    schedule = Schedule("FREQ=WEEKLY;BYDAY=SU", second, CHICAGO)
+    moved = Change("20271114T0130", new_start=second)
+
+    found = occurrences(
+        schedule, [moved], datetime(2027, 11, 6, tzinfo=UTC), datetime(2027, 11, 8, tzinfo=UTC)
+    )
+
+    assert [o.starts_at.isoformat() for o in found] == [
+        "2027-11-07T06:30:00+00:00",  # the first 1:30, on CDT: 06:30 UTC, not 07:30
+        "2027-11-07T06:30:00+00:00",
+    ]
+    assert "the first 1:30 AM (CDT)" in move_warnings(second, CHICAGO, NOW)[0]
