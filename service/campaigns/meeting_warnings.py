@@ -17,7 +17,7 @@ says in plain English what will actually happen, for the command line and the AP
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from itertools import chain, islice, takewhile
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -47,24 +47,26 @@ def schedule_warnings(rule: str, first: datetime, timezone: str, now: datetime) 
 
 
 def _schedule_warnings(schedule: Schedule, words: _Words, now: datetime) -> list[str]:
-    first, warnings = schedule.first_start, []
+    first, zone = schedule.first_start, schedule.timezone
     opening = list(islice(rule_walls(schedule, first), _SHOWN))
-    if opening[0] != first:
-        warnings.append(_not_a_meeting(schedule, opening, words))
-    # One walk serves the next meeting and the year ahead: dateutil starts each walk at the
-    # first meeting, which is slow for a daily rule begun long ago.
+    past = place(opening[0], zone) <= now
+    # One walk, from a day before now, finds the next meeting and the year's clock changes:
+    # dateutil starts every walk at the first meeting, which is slow for one long ago.
     start = max(first, words.local(now))
-    end = start + _AHEAD
-    walls = rule_walls(schedule, max(first, words.local(now) - timedelta(days=1)))
-    ahead = list(takewhile(lambda wall: wall <= end, walls))
-    if place(opening[0], schedule.timezone) <= now:
-        later = chain(ahead, rule_walls(schedule, end))  # the rest only if the year has none
-        coming = next((wall for wall in later if place(wall, schedule.timezone) > now), None)
-        warnings.append(_first_past(opening[0], coming, words))
-    for wall in ahead:
+    coming, changes = None, []
+    for wall in rule_walls(schedule, max(first, words.local(now) - timedelta(days=1))):
+        if coming is None and place(wall, zone) > now:
+            coming = wall
+        if wall > start + _AHEAD:
+            break
         if wall >= start and (warning := _clock_change(wall, words)) is not None:
-            warnings.append(warning)
-    return warnings
+            changes.append(warning)
+    warnings = []
+    if opening[0] != first and not past:  # once it is past, only what comes next matters
+        warnings.append(_not_a_meeting(schedule, opening, words))
+    if past:
+        warnings.append(_first_past(opening[0], coming, words))
+    return warnings + changes
 
 
 def move_warnings(to: datetime, timezone: str, now: datetime) -> list[str]:
