@@ -7,7 +7,9 @@ The rules:
   group's zone with zoneinfo, and stored in UTC.
 - A wall time that does not exist (the spring-forward gap) moves forward by the length of the
   gap: 02:30 on the US change day is 03:30 EDT. An ambiguous one (fall-back) is the first of
-  the two, still on summer time. Both are PEP 495's reading of fold=0.
+  the two, still on summer time. Both are PEP 495's reading of fold=0, whatever fold the wall
+  time came with, so the same wall time always starts at the same moment. meeting_warnings
+  tells the coordinator when a meeting lands on either.
 - `duration` is elapsed time: a 90-minute meeting lasts 90 minutes even across a change.
 - An occurrence is known by the wall time the rule gives it, "YYYYMMDDTHHMM" (for example
   "20260303T1830"). The key never changes when the meeting moves, so reminders, replies and
@@ -26,7 +28,7 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -101,6 +103,17 @@ def occurrences(
     rule, zone = _compile(schedule)
     by_key = _by_key(changes)
     return _between(schedule, rule, zone, by_key, start, end, include_cancelled=include_cancelled)
+
+
+def rule_walls(schedule: Schedule, start: datetime) -> Iterator[datetime]:
+    """The rule's own local wall times from the naive `start` on (inclusive), changes aside."""
+    rule, _ = _compile(schedule)
+    return rule.xafter(start, inc=True)
+
+
+def place(wall: datetime, timezone: str) -> datetime:
+    """Return the UTC moment a meeting at this local wall time starts, by the rules above."""
+    return _place(wall, _zone(timezone))
 
 
 def next_occurrence(

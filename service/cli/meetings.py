@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from service.campaigns.headcount import attendance as past_meetings
 from service.campaigns.headcount import headcounts
+from service.campaigns.meeting_warnings import move_warnings, schedule_warnings
 from service.campaigns.meetings import (
     MeetingError,
     NoMeetings,
@@ -30,6 +31,12 @@ def _meeting_refusal(error: MeetingError) -> str:
         return str(error)
     hint = " (see meetings list)" if error.field == "key" else ""
     return f"{option_of(error.field)}: {error}{hint}"
+
+
+def _warn(warnings: list[str]) -> None:
+    """Say after the result what was kept as given but will not happen as it may seem."""
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
 
 
 @click.group(help="A group's recurring meetings.")
@@ -55,10 +62,11 @@ def meetings_schedule(
     session = get_session()
     group = find_group(session, code)
     start = parse_local(first, "--first")
+    moment = now()
     try:
         meeting, released = schedule_meetings(
             session, group, rule=rule, first=start, duration_minutes=duration,
-            location=location, now=now(), actor=audit.command_line_actor(),
+            location=location, now=moment, actor=audit.command_line_actor(),
         )  # fmt: skip
     except MeetingError as error:
         fail(_meeting_refusal(error))
@@ -66,6 +74,7 @@ def meetings_schedule(
     session.commit()
     click.echo(f"{group.join_code} meets: {meeting.rrule} from {start:%Y-%m-%d %H:%M} "
                f"{group.timezone}; {released} planned text(s) will be re-planned")  # fmt: skip
+    _warn(schedule_warnings(meeting.rrule, start, group.timezone, moment))
 
 
 @meetings.command("list", help="Upcoming meetings with their keys (for cancel and move).")
@@ -118,9 +127,10 @@ def meetings_move(code: str, key: str, to: str | None, location: str | None) -> 
     session = get_session()
     group = find_group(session, code)
     new_start = parse_local(to, "--to") if to is not None else None
+    moment = now()
     try:
         released = move_meeting(
-            session, group, key, to=new_start, location=location, now=now(),
+            session, group, key, to=new_start, location=location, now=moment,
             actor=audit.command_line_actor(),
         )  # fmt: skip
     except MeetingError as error:
@@ -130,6 +140,8 @@ def meetings_move(code: str, key: str, to: str | None, location: str | None) -> 
     click.echo(
         f"meeting {key} of {group.join_code} moved; {released} reminder(s) will be re-planned"
     )
+    if new_start is not None:
+        _warn(move_warnings(new_start, group.timezone, moment))
 
 
 @click.command("headcount", help="Who said they are coming to each upcoming meeting.")

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Page
 from marshmallow import Schema, fields, validate
 
+from service.campaigns.meeting_warnings import move_warnings, schedule_warnings
 from service.campaigns.meetings import (
     LONGEST_MEETING,
     MAX_LOCATION,
@@ -50,10 +51,18 @@ class ScheduleSchema(Input):
     timezone = fields.String(dump_only=True, metadata={"description": "The group's."})
 
 
+_WARNINGS = (
+    "Plain-English sentences about what was kept as given but may not be what was meant: a "
+    "first date the rule does not give, a time the clocks skip or pass twice, a time already "
+    "past (no reminders). Empty when there is nothing to say."
+)
+
+
 class ScheduledSchema(ScheduleSchema):
     withdrawn = fields.Integer(
         dump_only=True, metadata={"description": "Planned texts taken back to be planned again."}
     )
+    warnings = fields.List(fields.String(), dump_only=True, metadata={"description": _WARNINGS})
 
 
 class MeetingSchema(Schema):
@@ -81,6 +90,10 @@ class MoveSchema(Input):
 class MeetingChangedSchema(Schema):
     key = fields.String()
     withdrawn = fields.Integer(metadata={"description": "Its reminders taken back."})
+
+
+class MeetingMovedSchema(MeetingChangedSchema):
+    warnings = fields.List(fields.String(), metadata={"description": _WARNINGS})
 
 
 def _refused(error: MeetingError) -> NoReturn:
@@ -116,6 +129,7 @@ class GroupSchedule(MethodView):
         """Set or replace the schedule; changes to single meetings of the old one are dropped."""
         session = get_session()
         group = my_group(group_id)
+        now = app_clock()()
         try:
             meeting, withdrawn = schedule_meetings(
                 session,
@@ -124,13 +138,14 @@ class GroupSchedule(MethodView):
                 first=body["first"],
                 duration_minutes=body["duration_minutes"],
                 location=body["location"],
-                now=app_clock()(),
+                now=now,
                 actor=actor(),
             )
         except MeetingError as error:
             _refused(error)
         session.commit()
-        return {**_schedule(meeting, group.timezone), "withdrawn": withdrawn}
+        warnings = schedule_warnings(meeting.rrule, meeting.first_start, group.timezone, now)
+        return {**_schedule(meeting, group.timezone), "withdrawn": withdrawn, "warnings": warnings}
 
 
 @blp.route("/<id:group_id>/meetings")
@@ -165,22 +180,24 @@ class CancelMeeting(MethodView):
 @blp.route("/<id:group_id>/meetings/<string:key>/move")
 class MoveMeeting(MethodView):
     @blp.arguments(MoveSchema)
-    @blp.response(200, MeetingChangedSchema)
+    @blp.response(200, MeetingMovedSchema)
     def post(self, body: dict[str, Any], group_id: int, key: str) -> dict[str, Any]:
         """Move one meeting to another time and/or place; its reminders are planned again."""
         session = get_session()
         group = my_group(group_id)
+        now, to = app_clock()(), body.get("to")
         try:
             withdrawn = move_meeting(
                 session,
                 group,
                 key,
-                to=body.get("to"),
+                to=to,
                 location=body.get("location"),
-                now=app_clock()(),
+                now=now,
                 actor=actor(),
             )
         except MeetingError as error:
             _refused(error)
         session.commit()
-        return {"key": key, "withdrawn": withdrawn}
+        warnings = move_warnings(to, group.timezone, now) if to is not None else []
+        return {"key": key, "withdrawn": withdrawn, "warnings": warnings}
