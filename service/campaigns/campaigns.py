@@ -322,7 +322,8 @@ def update_campaign(
     spec.send_at = changes.send_at if changes.send_at is not None else spec.send_at
 
     # Checked on a copy, so that a refusal leaves the campaign as it was.
-    checked = Campaign(kind=campaign.kind, send_at=campaign.send_at)
+    as_it_is = {name: getattr(campaign, name) for name in _EDITABLE}
+    checked = Campaign(kind=campaign.kind, **as_it_is)
     warnings: list[str] = []
     words: dict[str, SegmentCount] = {}
     group = session.get_one(Group, campaign.group_id)

@@ -205,7 +205,7 @@ def campaigns_update(
     session.commit()
     click.echo(
         f"campaign {campaign.id} updated"
-        + (f"; {edit.withdrawn} planned text(s) withdrawn, planned again at the new time"
+        + (f"; {edit.withdrawn} planned text(s) withdrawn, to be planned anew"
            if edit.withdrawn else "")
         + (f"; {edit.reworded} planned text(s) will go in the new words" if edit.reworded else "")
     )  # fmt: skip
