@@ -318,7 +318,8 @@ def update_campaign(
     if changes.stages is not None:
         spec.cadence, spec.stages = None, changes.stages
     spec.at = changes.at if changes.at is not None else spec.at
-    spec.window_hours = changes.window_hours or spec.window_hours
+    if changes.window_hours is not None:
+        spec.window_hours = changes.window_hours
     spec.send_at = changes.send_at if changes.send_at is not None else spec.send_at
 
     # Checked on a copy, so that a refusal leaves the campaign as it was.

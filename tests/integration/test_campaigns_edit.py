@@ -271,6 +271,10 @@ def test_a_broadcast_moved_later_is_withdrawn_and_planned_at_its_new_time(
         ("20260305T0000", OutboxState.QUEUED, datetime(2026, 3, 5, 0, 0, tzinfo=UTC), None)
     ]
 
+    clock.now = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)  # its time has passed: a new name is fine
+    status, renamed = patch(client, broadcast["id"], robin, {"name": "Room 7"})
+    assert (status, renamed["send_at"], renamed["withdrawn"]) == (200, moved["send_at"], 0)
+
 
 def test_an_encouragement_given_a_new_cadence_is_planned_again_at_its_new_times(
     client: FlaskClient, session: Session, clock: Clock
@@ -322,6 +326,8 @@ def test_the_command_line_changes_and_deletes_a_campaign_asking_first(
     assert refused.exit_code != 0 and "kind cannot change" in refused.output
     refused = invoke(runner, "campaigns", "update", number, "--offset", "soon")
     assert refused.exit_code != 0 and "--offset: 'soon' is not an offset" in refused.output
+    refused = invoke(runner, "campaigns", "update", number, "--window-hours", "0")
+    assert refused.exit_code != 0 and "--window-hours: a reminder campaign has no" in refused.output
     refused = invoke(runner, "campaigns", "update", number, "--cadence", "FREQ=DAILY")
     assert refused.exit_code != 0 and "--cadence: a reminder campaign has no" in refused.output
     session.expire_all()
@@ -340,3 +346,27 @@ def test_the_command_line_changes_and_deletes_a_campaign_asking_first(
         again = invoke(runner, "campaigns", *command)
         assert again.exit_code != 0 and f"no such campaign: {number}" in again.output, command
     assert "Before" not in invoke(runner, "campaigns", "list").output
+
+
+def test_the_command_line_moves_a_broadcast_but_never_into_the_past(
+    runner: FlaskCliRunner, client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    status, broadcast = post(
+        client, "/api/v1/campaigns", robin,
+        {"group_id": mine.id, "kind": "broadcast", "name": "Room", "wording": {"en": "Room 7."},
+         "send_at": "2026-03-03T19:00:00-05:00"},
+    )  # fmt: skip
+    assert status == 201
+    number = str(broadcast["id"])
+
+    past = invoke(runner, "campaigns", "update", number, "--send-at", "2026-03-02 10:00")
+    assert past.exit_code != 0 and "--send-at: 2026-03-02 10:00 (America/New_York) has passed" in (
+        past.output
+    )
+    later = invoke(runner, "campaigns", "update", number, "--send-at", "2026-03-05 10:00")
+    assert later.exit_code == 0, later.output
+    session.expire_all()
+    assert session.get_one(Campaign, broadcast["id"]).send_at == datetime(
+        2026, 3, 5, 15, 0, tzinfo=UTC
+    )
