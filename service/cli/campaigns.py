@@ -135,7 +135,7 @@ def _stages(value: str) -> list[int]:
 @campaigns.command("update", help="Change a campaign; its kind cannot change.")
 @click.argument("campaign_id", type=int)
 @click.option("--kind", type=click.Choice([k.value for k in CampaignKind]), default=None,
-              help="Cannot change: say so to be told.")  # fmt: skip
+              help="A campaign's kind cannot change: refused.")  # fmt: skip
 @click.option("--name", default=None)
 @click.option("--offset", "offsets", multiple=True, help="Reminders: replaces every offset.")
 @click.option("--rsvp/--no-rsvp", default=None, help="Reminders: ask C to confirm, or not.")
@@ -174,6 +174,7 @@ def campaigns_update(
         stages=_stages(stages) if stages is not None else None,
         window_hours=window_hours,
     )
+    when_option = "--at" if send_at is None else "--send-at"  # a broadcast's time, either way
     if campaign.kind is CampaignKind.BROADCAST:
         if at is not None and send_at is not None:
             fail("--send-at and --at say the same for a broadcast: give one")
@@ -181,7 +182,7 @@ def campaigns_update(
         if when is not None:
             changes.send_at = (
                 now() if when.strip().lower() == "now"
-                else parse_local(when, "--send-at").replace(tzinfo=ZoneInfo(group.timezone))
+                else parse_local(when, when_option).replace(tzinfo=ZoneInfo(group.timezone))
             )  # fmt: skip
     elif send_at is not None:
         changes.send_at = now()  # refused by the domain: only a broadcast has one
@@ -194,7 +195,7 @@ def campaigns_update(
     except CampaignError as error:
         if error.field is None:
             fail(f"{error}; see: peerline campaigns update --help")
-        fail(f"{'--send-at' if error.field == 'send_at' else option_of(error.field or '')}: "
+        fail(f"{when_option if error.field == 'send_at' else option_of(error.field or '')}: "
              f"{error}")  # fmt: skip
         return
     for language, summary in edit.words.items():
