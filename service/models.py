@@ -374,6 +374,8 @@ class Campaign(Base):
     send_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Deleted: hidden and never planned, but kept, so what it sent keeps its campaign.
+    deleted_at: Mapped[datetime | None]
 
 
 class Rsvp(Base):

@@ -1,7 +1,7 @@
-"""Campaigns: creating one, pausing and resuming it, reminder offsets, encouragement rotation.
+"""Campaigns: creating, changing, pausing, resuming and deleting one; offsets; rotation.
 
-The command line and the API both create campaigns here, so a campaign is checked the same way
-whichever way it came: its offsets, its wording, its pools and its cadence.
+The command line and the API both create and change campaigns here, so a campaign is checked
+the same way whichever way it came: its offsets, its wording, its pools and its cadence.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.campaigns.recurrence import Schedule, ScheduleError, validate
@@ -27,6 +28,7 @@ from service.models import (
     Group,
     MeetingSchedule,
     OutboxMessage,
+    OutboxState,
 )
 from service.people import audit
 
@@ -150,16 +152,11 @@ def create_campaign(
     with the field it is about, e.g. "wording.es: This message is 2 segments: ...". The cost is
     counted per language of the campaign's own wording, as it reads for a sample person.
     """
-    name = spec.name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise CampaignError(f"a campaign's name has 1 to {MAX_NAME} characters", "name")
-    campaign = Campaign(
-        group_id=group.id, kind=spec.kind, name=name, created_at=now, updated_at=now
-    )
+    campaign = Campaign(group_id=group.id, kind=spec.kind, created_at=now, updated_at=now)
     warnings: list[str] = []
     summaries: dict[str, SegmentCount] = {}
+    _apply(spec, campaign, group, warnings, summaries, now=now)
     if spec.kind is CampaignKind.REMINDER:
-        campaign.offsets = _offsets(spec.offsets)
         has_meetings = session.scalar(
             select(MeetingSchedule.id).where(MeetingSchedule.group_id == group.id)
         )
@@ -167,6 +164,42 @@ def create_campaign(
             raise CampaignError(
                 f"{group.join_code} has no meetings yet; a reminder campaign needs them"
             )
+    session.add(campaign)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="campaigns.create",
+        now=now,
+        target_type="campaign",
+        target_id=campaign.id,
+        kind=spec.kind.value,
+        name=campaign.name,
+    )
+    return campaign, warnings, summaries
+
+
+def _apply(
+    spec: CampaignSpec,
+    campaign: Campaign,
+    group: Group,
+    warnings: list[str],
+    summaries: dict[str, SegmentCount],
+    *,
+    now: datetime,
+    send_at_before: datetime | None = None,
+) -> None:
+    """Check spec and set what it asks for on campaign; raises CampaignError at the first fault.
+
+    send_at_before is a broadcast's time as it stands: kept as it is, it is not refused for
+    having passed (the broadcast went, or is going, at it).
+    """
+    name = spec.name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise CampaignError(f"a campaign's name has 1 to {MAX_NAME} characters", "name")
+    campaign.name = name
+    if spec.kind is CampaignKind.REMINDER:
+        campaign.offsets = _offsets(spec.offsets)
         campaign.rsvp = spec.rsvp
         campaign.wording = _wording(spec.wording, warnings, summaries, meeting=True)
     elif spec.kind is CampaignKind.ENCOURAGEMENT:
@@ -184,14 +217,14 @@ def create_campaign(
             raise CampaignError(
                 "an encouragement campaign needs a cadence or stages (one of them)", "cadence"
             )
-        if spec.cadence is not None:
-            campaign.cadence = _cadence(spec.cadence, group)
-        else:
-            campaign.stages = _stages(spec.stages)
+        campaign.cadence = _cadence(spec.cadence, group) if spec.cadence is not None else None
+        campaign.stages = _stages(spec.stages) if spec.cadence is None else []
     else:
         campaign.wording = _wording(spec.wording, warnings, summaries, meeting=False)
         if not campaign.wording:
             raise CampaignError("a broadcast needs its words in at least one language", "wording")
+        if send_at_before is not None and spec.send_at == send_at_before:
+            return
         if spec.send_at is not None and spec.send_at.utcoffset() is None:
             raise CampaignError("a broadcast's time must say its time zone", "send_at")
         if spec.send_at is not None and spec.send_at < now - PAST_GRACE:
@@ -202,19 +235,206 @@ def create_campaign(
                 "send_at",
             )
         campaign.send_at = max(spec.send_at or now, now).astimezone(UTC)
-    session.add(campaign)
+
+
+@dataclass
+class CampaignChanges:
+    """What a coordinator changes in a campaign; None leaves a field as it is.
+
+    wording and pools replace only the languages given (empty words go back to the default);
+    offsets and stages replace the whole list; a cadence replaces stages and stages a cadence.
+    kind is read only to refuse a change of it: a campaign keeps the kind it was made with.
+    """
+
+    kind: CampaignKind | None = None
+    name: str | None = None
+    offsets: list[str] | None = None
+    rsvp: bool | None = None
+    wording: dict[str, str] | None = None
+    pools: dict[str, list[str]] | None = None
+    cadence: str | None = None
+    at: time | None = None
+    stages: list[int] | None = None
+    window_hours: int | None = None
+    send_at: datetime | None = None
+
+
+# What each kind has; a change to anything else is refused, not quietly left unread.
+_KIND_FIELDS = {
+    CampaignKind.REMINDER: {"name", "offsets", "rsvp", "wording"},
+    CampaignKind.ENCOURAGEMENT: {"name", "pools", "cadence", "at", "stages", "window_hours"},
+    CampaignKind.BROADCAST: {"name", "wording", "send_at"},
+}
+# The columns an edit may change.
+_EDITABLE = (
+    "name", "offsets", "rsvp", "wording", "cadence", "cadence_time", "stages", "window_minutes",
+    "send_at",
+)  # fmt: skip
+# Rows not gone, whose words are made when they go (the planner may bring back withdrawn ones).
+_NOT_GONE = (OutboxState.QUEUED, OutboxState.CANCELED, OutboxState.EXPIRED)
+
+
+@dataclass
+class CampaignEdit:
+    """What an edit came to: warnings and cost as on creation, and what it did to the outbox."""
+
+    warnings: list[str]
+    words: dict[str, SegmentCount]
+    withdrawn: int  # planned texts taken back: their time no longer fits
+    reworded: int  # planned texts already worded, to be worded again in the new words
+
+
+def update_campaign(
+    session: Session, campaign: Campaign, changes: CampaignChanges, *, now: datetime, actor: str
+) -> CampaignEdit:
+    """Change a campaign, checked as creating one is; what was planned follows, what went stays.
+
+    Planned texts whose time no longer fits are withdrawn ("campaign changed") and the planner
+    plans the new ones on its next run; planned texts already worded are worded again when
+    they go. Nothing sent or sending is touched. A refused change changes nothing.
+    """
+    if changes.kind is not None and changes.kind is not campaign.kind:
+        raise CampaignError(
+            f"a campaign's kind cannot change (this one is a {campaign.kind.value}); create a "
+            "new campaign of the kind you want and delete this one",
+            "kind",
+        )
+    given = {name for name, value in vars(changes).items() if value is not None} - {"kind"}
+    if not given:
+        raise CampaignError("nothing to change")
+    if foreign := sorted(given - _KIND_FIELDS[campaign.kind]):
+        raise CampaignError(f"a {campaign.kind.value} campaign has no {foreign[0]}", foreign[0])
+    if changes.cadence is not None and changes.stages is not None:
+        raise CampaignError("an encouragement has a cadence or stages, not both", "cadence")
+
+    spec = _spec_of(campaign)
+    spec.name = changes.name if changes.name is not None else spec.name
+    spec.offsets = changes.offsets if changes.offsets is not None else spec.offsets
+    spec.rsvp = changes.rsvp if changes.rsvp is not None else spec.rsvp
+    spec.wording = {**spec.wording, **(changes.wording or {})}
+    spec.pools = {**spec.pools, **(changes.pools or {})}
+    if changes.cadence is not None:
+        spec.cadence, spec.stages = changes.cadence, []
+    if changes.stages is not None:
+        spec.cadence, spec.stages = None, changes.stages
+    spec.at = changes.at if changes.at is not None else spec.at
+    if changes.window_hours is not None:
+        spec.window_hours = changes.window_hours
+    spec.send_at = changes.send_at if changes.send_at is not None else spec.send_at
+
+    # Checked on a copy, so that a refusal leaves the campaign as it was.
+    as_it_is = {name: getattr(campaign, name) for name in _EDITABLE}
+    checked = Campaign(kind=campaign.kind, **as_it_is)
+    warnings: list[str] = []
+    words: dict[str, SegmentCount] = {}
+    group = session.get_one(Group, campaign.group_id)
+    _apply(spec, checked, group, warnings, words, now=now, send_at_before=campaign.send_at)
+
+    before = {name: getattr(campaign, name) for name in _EDITABLE}
+    for name in _EDITABLE:
+        setattr(campaign, name, getattr(checked, name))
+    campaign.updated_at = now
+    withdrawn = _withdraw_what_moved(session, campaign, before, now)
+    reworded = 0
+    if (before["wording"], before["rsvp"]) != (campaign.wording, campaign.rsvp):
+        reworded = _word_again(session, campaign, now)
     session.flush()
     audit.record(
         session,
         actor=actor,
-        action="campaigns.create",
+        action="campaigns.update",
         now=now,
         target_type="campaign",
         target_id=campaign.id,
-        kind=spec.kind.value,
-        name=name,
+        changed=[name for name in _EDITABLE if before[name] != getattr(campaign, name)],
     )
-    return campaign, warnings, summaries
+    return CampaignEdit(warnings, words, withdrawn, reworded)
+
+
+def _spec_of(campaign: Campaign) -> CampaignSpec:
+    """The campaign as it stands, as the request that would create it."""
+    spec = CampaignSpec(
+        kind=campaign.kind,
+        name=campaign.name,
+        offsets=list(campaign.offsets),
+        rsvp=campaign.rsvp,
+        cadence=campaign.cadence,
+        at=campaign.cadence_time,
+        stages=list(campaign.stages),
+        window_hours=campaign.window_minutes // 60,
+        send_at=campaign.send_at,
+    )
+    if campaign.kind is CampaignKind.ENCOURAGEMENT:  # its wording holds the pools' lines
+        spec.pools = {language: text.split("\n") for language, text in campaign.wording.items()}
+    else:
+        spec.wording = dict(campaign.wording)
+    return spec
+
+
+def _withdraw_what_moved(
+    session: Session, campaign: Campaign, before: dict[str, Any], now: datetime
+) -> int:
+    """Withdraw the campaign's planned texts whose time the edit changed."""
+    mine = OutboxMessage.campaign_id == campaign.id
+    if campaign.kind is CampaignKind.REMINDER:
+        # A reminder's send key ends with its offset's place in the list (the planner's key):
+        # only the places whose offset changed, or that are gone, lose their planned texts.
+        old, new = before["offsets"], campaign.offsets
+        moved = [
+            index
+            for index in range(max(len(old), len(new)))
+            if index >= len(old) or index >= len(new) or old[index] != new[index]
+        ]
+        if not moved:
+            return 0
+        places = or_(*(OutboxMessage.send_key.endswith(f":{index}") for index in moved))
+        return withdraw(session, and_(mine, places), "campaign changed", now)
+    timing = ("cadence", "cadence_time", "stages", "window_minutes", "send_at")
+    if all(before[name] == getattr(campaign, name) for name in timing):
+        return 0
+    return withdraw(session, mine, "campaign changed", now)
+
+
+def _word_again(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Forget the words of the campaign's texts not yet gone, so that they go in the new ones."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.campaign_id == campaign.id,
+            OutboxMessage.state.in_(_NOT_GONE),
+            OutboxMessage.body.is_not(None),
+        )
+        .values(body=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return max(0, int(result.rowcount))  # type: ignore[attr-defined]
+
+
+def delete_campaign(session: Session, campaign: Campaign, *, now: datetime, actor: str) -> int:
+    """Delete a campaign; returns the planned texts withdrawn.
+
+    The campaign stays on record, hidden and never planned again, so that what it sent stays
+    in the outbox with its campaign, and in the group's counts.
+    """
+    campaign.deleted_at = now
+    campaign.updated_at = now
+    withdrawn = withdraw(session, OutboxMessage.campaign_id == campaign.id, "campaign deleted", now)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="campaigns.delete",
+        now=now,
+        target_type="campaign",
+        target_id=campaign.id,
+        name=campaign.name,
+    )
+    return withdrawn
+
+
+def live_campaigns() -> Select[Campaign]:
+    """Campaigns not deleted: the only ones anyone lists, finds, changes or plans."""
+    return select(Campaign).where(Campaign.deleted_at.is_(None))
 
 
 def set_campaign_status(

@@ -19,7 +19,7 @@ from sqlalchemy import Select, String, and_, cast, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.campaigns.campaigns import Offset
+from service.campaigns.campaigns import Offset, live_campaigns
 from service.campaigns.composer import schedule_of
 from service.campaigns.recurrence import Schedule, occurrences
 from service.messages.outbox import withdraw
@@ -62,7 +62,7 @@ def plan(
     group_id limits planning to one group's campaigns (a preview of that group).
     """
     report = PlanReport()
-    query = select(Campaign).order_by(Campaign.id)
+    query = live_campaigns().order_by(Campaign.id)
     if group_id is not None:
         query = query.where(Campaign.group_id == group_id)
     campaigns = session.scalars(query).all()
@@ -308,6 +308,8 @@ def _upsert(
             "state": statement.excluded.state,
             "state_reason": statement.excluded.state_reason,
             "updated_at": statement.excluded.updated_at,
+            # A broadcast's key names no time: its occurrence follows a change of its time.
+            "occurrence_key": statement.excluded.occurrence_key,
         },
         where=and_(
             table.c.state.in_([OutboxState.QUEUED, OutboxState.CANCELED, OutboxState.EXPIRED]),

@@ -10,12 +10,17 @@ from zoneinfo import ZoneInfo
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.campaigns.campaigns import (
+    CampaignChanges,
     CampaignError,
     CampaignSpec,
     create_campaign,
+    delete_campaign,
+    live_campaigns,
     set_campaign_status,
+    update_campaign,
 )
 from service.campaigns.preview import MAX_DAYS as MAX_PREVIEW_DAYS
 from service.campaigns.preview import preview as preview_of
@@ -127,12 +132,127 @@ def _stages(value: str) -> list[int]:
         raise
 
 
+@campaigns.command("update", help="Change a campaign; its kind cannot change.")
+@click.argument("campaign_id", type=int)
+@click.option("--kind", type=click.Choice([k.value for k in CampaignKind]), default=None,
+              help="A campaign's kind cannot change: refused.")  # fmt: skip
+@click.option("--name", default=None)
+@click.option("--offset", "offsets", multiple=True, help="Reminders: replaces every offset.")
+@click.option("--rsvp/--no-rsvp", default=None, help="Reminders: ask C to confirm, or not.")
+@click.option("--wording-en", default=None, help='Your own English wording ("" for the default).')
+@click.option("--wording-es", default=None, help="Your own Spanish wording.")
+@click.option("--pool-en", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pool-es", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--cadence", default=None, help="Encouragement: an RRULE; replaces --stages.")
+@click.option("--at", "at", default=None, help="Encouragement: local time, e.g. 12:00. "
+              "Broadcast: local date and time, or 'now'.")  # fmt: skip
+@click.option(
+    "--stages", default=None, help="Encouragement: days since joining; replaces --cadence."
+)
+@click.option("--window-hours", type=int, default=None, help="Encouragement expiry.")
+@click.option("--send-at", default=None, help="Broadcast: local date and time, or 'now'.")
+@with_appcontext
+def campaigns_update(
+    campaign_id: int, kind: str | None, name: str | None, offsets: tuple[str, ...],
+    rsvp: bool | None, wording_en: str | None, wording_es: str | None, pool_en: Path | None,
+    pool_es: Path | None, cadence: str | None, at: str | None, stages: str | None,
+    window_hours: int | None, send_at: str | None,
+) -> None:  # fmt: skip
+    session = get_session()
+    campaign = _live(session, campaign_id)
+    group = session.get_one(Group, campaign.group_id)
+    written = {"en": wording_en, "es": wording_es}
+    pools = {"en": pool_en, "es": pool_es}
+    changes = CampaignChanges(
+        kind=CampaignKind(kind) if kind else None,
+        name=name,
+        offsets=list(offsets) or None,
+        rsvp=rsvp,
+        wording={lang: text for lang, text in written.items() if text is not None} or None,
+        pools={lang: _pool(path, lang) for lang, path in pools.items() if path} or None,
+        cadence=cadence,
+        stages=_stages(stages) if stages is not None else None,
+        window_hours=window_hours,
+    )
+    when_option = "--at" if send_at is None else "--send-at"  # a broadcast's time, either way
+    if campaign.kind is CampaignKind.BROADCAST:
+        if at is not None and send_at is not None:
+            fail("--send-at and --at say the same for a broadcast: give one")
+        when = send_at if send_at is not None else at
+        if when is not None:
+            changes.send_at = (
+                now() if when.strip().lower() == "now"
+                else parse_local(when, when_option).replace(tzinfo=ZoneInfo(group.timezone))
+            )  # fmt: skip
+    elif send_at is not None:
+        changes.send_at = now()  # refused by the domain: only a broadcast has one
+    elif at is not None:
+        changes.at = _clock_time(at)
+    try:
+        edit = update_campaign(
+            session, campaign, changes, now=now(), actor=audit.command_line_actor()
+        )
+    except CampaignError as error:
+        if error.field is None:
+            fail(f"{error}; see: peerline campaigns update --help")
+        fail(f"{when_option if error.field == 'send_at' else option_of(error.field or '')}: "
+             f"{error}")  # fmt: skip
+        return
+    for language, summary in edit.words.items():
+        click.echo(f"--wording-{language}: {summary.summary()}")
+    for warning in edit.warnings:
+        where, _, text = warning.partition(": ")
+        click.echo(f"warning: {option_of(where)}: {text}", err=True)
+    session.commit()
+    click.echo(
+        f"campaign {campaign.id} updated"
+        + (f"; {edit.withdrawn} planned text(s) withdrawn, to be planned anew"
+           if edit.withdrawn else "")
+        + (f"; {edit.reworded} planned text(s) will go in the new words" if edit.reworded else "")
+    )  # fmt: skip
+
+
+@campaigns.command("delete", help="Delete a campaign: what it planned is withdrawn, what it "
+                   "sent stays in the history.")  # fmt: skip
+@click.argument("campaign_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask first.")
+@with_appcontext
+def campaigns_delete(campaign_id: int, yes: bool) -> None:
+    session = get_session()
+    campaign = _live(session, campaign_id)
+    group = session.get_one(Group, campaign.group_id)
+    if not yes:
+        click.confirm(
+            f'Delete campaign {campaign.id} ({campaign.kind.value} "{campaign.name}" of '
+            f"{group.join_code})? What it planned is withdrawn; what it sent stays.",
+            abort=True,
+        )
+    withdrawn = delete_campaign(session, campaign, now=now(), actor=audit.command_line_actor())
+    session.commit()
+    click.echo(f"campaign {campaign_id} deleted"
+               + (f"; {withdrawn} planned text(s) withdrawn" if withdrawn else ""))  # fmt: skip
+
+
+def _live(session: Session, campaign_id: int) -> Campaign:
+    """The campaign with this id, unless there is none or it was deleted."""
+    campaign = session.scalar(live_campaigns().where(Campaign.id == campaign_id))
+    if campaign is None:
+        fail(f"no such campaign: {campaign_id}; see: peerline campaigns list")
+    assert campaign is not None
+    return campaign
+
+
 @campaigns.command("list")
 @click.option("--group", "code", default=None)
 @with_appcontext
 def campaigns_list(code: str | None) -> None:
     session = get_session()
-    query = select(Campaign, Group).join(Group).order_by(Campaign.id)
+    query = (
+        select(Campaign, Group)
+        .join(Group)
+        .where(Campaign.deleted_at.is_(None))
+        .order_by(Campaign.id)
+    )
     if code:
         query = query.where(Group.join_code == code.upper())
     click.echo("ID\tGROUP\tKIND\tSTATUS\tNAME\tWHEN")
@@ -151,10 +271,7 @@ def campaigns_list(code: str | None) -> None:
 
 def _set_status(campaign_id: int, status: CampaignStatus) -> None:
     session = get_session()
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        fail(f"no campaign {campaign_id}; see: peerline campaigns list")
-        return
+    campaign = _live(session, campaign_id)
     released = set_campaign_status(
         session, campaign, status, now=now(), actor=audit.command_line_actor()
     )

@@ -112,6 +112,7 @@ def valid_bodies(theirs: Theirs, my_group: int) -> dict[tuple[str, str], dict[st
             "name": "x",
             "wording": {"en": "Hello"},
         },
+        ("PATCH", "/api/v1/campaigns/<id:campaign_id>"): {"name": "Changed"},
         ("PUT", "/api/v1/groups/<id:group_id>/schedule"): {
             "rule": "FREQ=WEEKLY;BYDAY=WE",
             "first": "2026-03-04T18:30",

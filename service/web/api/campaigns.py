@@ -13,10 +13,14 @@ from service.campaigns.campaigns import (
     LAST_STAGE_DAY,
     LONGEST_WINDOW_HOURS,
     MAX_NAME,
+    CampaignChanges,
     CampaignError,
     CampaignSpec,
     create_campaign,
+    delete_campaign,
+    live_campaigns,
     set_campaign_status,
+    update_campaign,
 )
 from service.campaigns.preview import MAX_DAYS as MAX_PREVIEW_DAYS
 from service.campaigns.preview import PreviewLine, preview
@@ -32,8 +36,9 @@ from service.web.api.auth import (
     attributes,
     filtered,
     id_field,
+    in_my_groups,
     my_group,
-    one_of_mine,
+    not_found,
     page_of,
     refuse,
 )
@@ -44,12 +49,10 @@ _kinds = validate.OneOf([k.value for k in CampaignKind])
 _languages = validate.OneOf(LANGUAGES)
 
 
-class CampaignSchema(Input):
-    id = fields.Integer(dump_only=True)
-    group_id = id_field(required=True)
-    kind = fields.String(required=True, validate=_kinds)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NAME))
-    status = fields.String(dump_only=True, metadata={"description": "active or paused."})
+class CampaignFields(Input):
+    """What a coordinator writes into a campaign, creating it or changing it."""
+
+    name = fields.String(validate=validate.Length(min=1, max=MAX_NAME))
     offsets = fields.List(
         fields.String(validate=validate.Length(min=1, max=20)),
         validate=validate.Length(max=10),
@@ -91,7 +94,42 @@ class CampaignSchema(Input):
     send_at = fields.AwareDateTime(
         allow_none=True, metadata={"description": "Broadcast: when, with its zone; now if absent."}
     )
+
+
+class CampaignSchema(CampaignFields):
+    id = fields.Integer(dump_only=True)
+    group_id = id_field(required=True)
+    kind = fields.String(required=True, validate=_kinds)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NAME))
+    status = fields.String(dump_only=True, metadata={"description": "active or paused."})
     created_at = fields.DateTime(dump_only=True)
+
+
+class CampaignChangesSchema(CampaignFields):
+    """Only what changes: a language's wording or pool replaces that language's, offsets and
+    stages the whole list. An empty wording goes back to the discreet default."""
+
+    kind = fields.String(
+        validate=_kinds, metadata={"description": "A campaign's kind cannot change."}
+    )
+    wording = fields.Dict(
+        keys=fields.String(validate=_languages),
+        values=fields.String(),
+        metadata={"description": "Reminder or broadcast: words per language; empty: default."},
+    )
+    cadence = fields.String(
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "Encouragement: an RRULE; replaces stages."},
+    )
+    at = fields.Time(metadata={"description": "Encouragement: local time of day."})
+    stages = fields.List(
+        fields.Integer(validate=validate.Range(min=0, max=LAST_STAGE_DAY)),
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "Encouragement: days since joining; replaces a cadence."},
+    )
+    send_at = fields.AwareDateTime(
+        metadata={"description": "Broadcast: its new time, with its zone, not in the past."}
+    )
 
 
 class CreatedSchema(CampaignSchema):
@@ -112,6 +150,17 @@ class CreatedSchema(CampaignSchema):
 class CampaignChangedSchema(CampaignSchema):
     withdrawn = fields.Integer(
         dump_only=True, metadata={"description": "Planned texts taken back."}
+    )
+
+
+class CampaignEditedSchema(CreatedSchema):
+    withdrawn = fields.Integer(
+        dump_only=True,
+        metadata={"description": "Planned texts taken back: their time no longer fits."},
+    )
+    reworded = fields.Integer(
+        dump_only=True,
+        metadata={"description": "Planned texts already worded, to go in the new words."},
     )
 
 
@@ -149,7 +198,13 @@ def _dump(campaign: Campaign) -> dict[str, Any]:
 
 
 def _my_campaign(campaign_id: int) -> Campaign:
-    return one_of_mine(Campaign, campaign_id, "campaign")
+    """One of the caller's groups' campaigns, not deleted, or 404."""
+    found = get_session().scalar(
+        live_campaigns().where(Campaign.id == campaign_id, in_my_groups(Campaign.group_id))
+    )
+    if found is None:
+        not_found(f"campaign {campaign_id}")
+    return found
 
 
 @blp.route("")
@@ -161,7 +216,7 @@ class Campaigns(MethodView):
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
         """The caller's groups' campaigns, oldest first."""
-        rows = filtered(Campaign, query)
+        rows = filtered(Campaign, query).where(Campaign.deleted_at.is_(None))
         return [_dump(c) for c in page_of(rows.order_by(Campaign.id), pagination_parameters)]
 
     @blp.arguments(CampaignSchema)
@@ -200,6 +255,40 @@ class OneCampaign(MethodView):
     def get(self, campaign_id: int) -> dict[str, Any]:
         """One campaign."""
         return _dump(_my_campaign(campaign_id))
+
+    @blp.arguments(CampaignChangesSchema)
+    @blp.response(200, CampaignEditedSchema)
+    @blp.alt_response(422, description="The change is refused; nothing changed.")
+    def patch(self, body: dict[str, Any], campaign_id: int) -> dict[str, Any]:
+        """Change a campaign, checked as creating one is; its kind cannot change.
+
+        Planned texts whose time no longer fits are withdrawn and the planner plans the new
+        ones; texts not yet gone go in the new words. What went is never touched.
+        """
+        session = get_session()
+        campaign = _my_campaign(campaign_id)
+        kind = CampaignKind(body["kind"]) if "kind" in body else None
+        changes = CampaignChanges(**{**body, "kind": kind})
+        try:
+            edit = update_campaign(session, campaign, changes, now=app_clock()(), actor=actor())
+        except CampaignError as error:
+            refuse(422, f"{str(error).rstrip('.')}.", error.field)
+        session.commit()
+        return {
+            **_dump(campaign),
+            "warnings": edit.warnings,
+            "words": edit.words,
+            "withdrawn": edit.withdrawn,
+            "reworded": edit.reworded,
+        }
+
+    @blp.response(204)
+    def delete(self, campaign_id: int) -> None:
+        """Delete a campaign: what it planned is withdrawn; what it sent stays in the outbox and
+        the counts. Afterwards it is not found."""
+        session = get_session()
+        delete_campaign(session, _my_campaign(campaign_id), now=app_clock()(), actor=actor())
+        session.commit()
 
 
 @blp.route("/<id:campaign_id>/preview")
