@@ -37,7 +37,6 @@ from service.models import (
 from service.phones import mask
 from service.sending.gateway import Gateway, GatewayError, OutgoingCall, OutgoingText, Receipt
 from service.sending.rate_limit import RateLimiter
-from service.voice.calls import BETWEEN_MEETINGS
 from service.sending.steps import (
     Attempt,
     Outcome,
@@ -49,6 +48,7 @@ from service.sending.steps import (
     refusal,
     settle,
 )
+from service.voice.calls import BETWEEN_MEETINGS
 
 log = logging.getLogger(__name__)
 

@@ -73,10 +73,14 @@ def caller(session: Session, group: Group, phone: str = SAM, **fields: object) -
 
 def broadcast(session: Session, group: Group, at: datetime, **fields: object) -> Campaign:
     wording = {"en": CANCELLED, "es": "El grupo del martes se cancela. Nos vemos la otra semana."}
-    return make_campaign(session, group, CampaignKind.BROADCAST, wording=wording, send_at=at, **fields)
+    return make_campaign(
+        session, group, CampaignKind.BROADCAST, wording=wording, send_at=at, **fields
+    )
 
 
-def run(app: Flask, session: Session, clock: Clock, when: datetime, *, planning: bool = True) -> None:
+def run(
+    app: Flask, session: Session, clock: Clock, when: datetime, *, planning: bool = True
+) -> None:
     clock.now = when
     if planning:
         plan(session, clock.now)
@@ -158,7 +162,7 @@ def test_a_broadcast_reaches_a_caller_as_one_short_call_that_says_its_words(
 
     run(app, session, clock, clock.now)
 
-    [lucia_row, row] = sorted(rows(session), key=lambda r: r.channel)
+    [_, row] = sorted(rows(session), key=lambda r: r.channel)  # Lucia's text, then the call
     assert gateway.to(LUCIA) == [CANCELLED] and gateway.to(SAM) == []
     assert [(c.to, c.url) for c in gateway.calls] == [
         (SAM, f"{PUBLIC_URL}/twilio/voice/message?outbox={row.id}")
@@ -257,7 +261,9 @@ def test_encouragement_to_a_caller_is_a_call_in_the_spanish_their_group_speaks_t
     circle: Group,
 ) -> None:
     sam = caller(session, circle)  # English for Peerline; Spanish for this group
-    membership = session.scalars(select(Membership).where(Membership.participant_id == sam.id)).one()
+    membership = session.scalars(
+        select(Membership).where(Membership.participant_id == sam.id)
+    ).one()
     membership.language = "es"
     make_campaign(
         session,
