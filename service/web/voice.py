@@ -123,8 +123,6 @@ def _heard_while_away(digits: str, lang: str) -> str | None:
         return say.stopped(language=lang)
     if path in (REMINDER_KEY, MENU) and digits in ("1", "2"):
         return say.goodbye(language=lang)
-    if path == MESSAGE_KEY and digits != "1":
-        return say.goodbye(language=lang)  # nothing to change: kept only to say goodbye
     if path == MENU and digits == "8":
         offered = _offered_channel()
         chosen = _other_channel(offered) if offered else None
@@ -686,15 +684,18 @@ def join_confirm() -> Response:
         words=f"typed {group.join_code}'s keypad code and pressed 1",
         now=moment,
     )
-    membership = membership_of(session, participant.id, group.id)
-    channel = membership.channel if membership is not None else Channel.VOICE
+    channel = _reached_by(session, participant, group)
     session.commit()
     log.info("%s joined %s by keypad", mask(number), group.join_code)
     return xml(
-        scripts().joined(
-            language=participant.language, group=group.public_name, channel=channel.value
-        )
+        scripts().joined(language=participant.language, group=group.public_name, channel=channel)
     )
+
+
+def _reached_by(session: Session, participant: Participant, group: Group) -> str:
+    """How the group's reminders will reach someone who has just joined it ("sms", "voice")."""
+    membership = membership_of(session, participant.id, group.id)
+    return (membership.channel if membership is not None else participant.channel).value
 
 
 # -- the call back, for a code typed while the database was away -------------------------------
@@ -751,9 +752,10 @@ def call_back_key() -> Response:
             words=f"typed {group.join_code}'s keypad code, and pressed 1 when called back",
             now=_now(),
         )
+        channel = _reached_by(session, participant, group)
         session.commit()
         log.info("%s joined %s by keypad, called back", mask(participant.phone), group.join_code)
-        return xml(scripts().joined(language=lang, group=group.public_name))
+        return xml(scripts().joined(language=lang, group=group.public_name, channel=channel))
     if digits == "2":
         decline_join(session, participant, group, _now())
         session.commit()

@@ -9,6 +9,7 @@ URL the call or the previous step named; the TwiML that comes back is read as a 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from scheduler.dispatcher import dispatch_due
 from service.campaigns.planner import plan
 from service.campaigns.wording import default_pool
+from service.config import Settings
 from service.models import (
     Campaign,
     CampaignKind,
@@ -43,6 +45,7 @@ from tests.support import (
     make_campaign,
     make_group,
     make_participant,
+    make_settings,
     new_sid,
     post_signed,
     reloaded,
@@ -59,6 +62,13 @@ NEUTRAL = (
     "Hello, this is Peerline. There is a message for you. To hear the details, please call "
     "this number back. Goodbye."
 )
+
+
+@pytest.fixture
+def app(database_url: str, app_factory: Callable[[Settings], Flask]) -> Flask:
+    """Calls placed as fast as the test asks: the call rate limit has tests of its own, and a
+    busy machine could make a call here miss its slot."""
+    return app_factory(make_settings(database_url, PEERLINE_CALL_RATE="off"))
 
 
 @pytest.fixture
