@@ -1,4 +1,5 @@
-"""Twilio's voice webhooks: reminder calls, their keypad answers, call status, and the IVR line.
+"""Twilio's voice webhooks: reminder calls, calls with encouragement or a broadcast, their keypad
+answers, call status, and the IVR line.
 
 Every route checks Twilio's signature. Past that, a caller always hears something sensible:
 a missing or odd parameter, an unknown row, a key that is not on the menu, or our own fault
