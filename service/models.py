@@ -219,6 +219,11 @@ class Group(Base):
     voice_fallback: Mapped[bool] = mapped_column(default=False, server_default=false())
     # A voicemail names the group and the place only if its coordinator says so.
     voicemail_details: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Encouragement and broadcasts reach a member who takes calls by text instead, if their
+    # number takes texts; a landline is always called.
+    texts_between_meetings_to_callers: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
     # Local to each participant; TCPA calling hours by default, and applied to texts too.
     quiet_start: Mapped[time] = mapped_column(default=time(21, 0), server_default="21:00:00")
     quiet_end: Mapped[time] = mapped_column(default=time(8, 0), server_default="08:00:00")

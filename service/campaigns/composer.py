@@ -104,6 +104,8 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
             rsvp=rsvp,
             **common,  # type: ignore[arg-type]
         ).text
+    # Encouragement and broadcasts are plain sentences with no reply instructions: a call
+    # speaks the same words a text would carry (the coordinator's own, as they wrote them).
     if campaign.kind is CampaignKind.ENCOURAGEMENT:
         own = campaign.wording.get(language)
         pool = own.splitlines() if own else default_pool(language)

@@ -131,26 +131,43 @@ def groups_quiet_hours(code: str, hours: str) -> None:
     default=None,
     help="Let a voicemail say the group's public name and the meeting place.",
 )
+@click.option(
+    "--texts-between-meetings/--calls-between-meetings",
+    "texts_between",
+    default=None,
+    help="Text, rather than call, encouragement and broadcasts to a participant who takes "
+    "calls, when their number takes texts (a landline is always called).",
+)
 @with_appcontext
-def groups_calls(code: str, landline_fallback: bool | None, voicemail_details: bool | None) -> None:
+def groups_calls(
+    code: str,
+    landline_fallback: bool | None,
+    voicemail_details: bool | None,
+    texts_between: bool | None,
+) -> None:
     session = get_session()
     group = find_group(session, code)
     if landline_fallback is not None:
         group.voice_fallback = landline_fallback
     if voicemail_details is not None:
         group.voicemail_details = voicemail_details
+    if texts_between is not None:
+        group.texts_between_meetings_to_callers = texts_between
     audited(
         session,
         "group.calls",
         group,
         landline_fallback=group.voice_fallback,
         voicemail_details=group.voicemail_details,
+        texts_between_meetings=group.texts_between_meetings_to_callers,
     )
     session.commit()
     click.echo(
         f"{group.join_code}: keypad code {group.keypad_code}; landline fallback "
         f"{'on' if group.voice_fallback else 'off'}; voicemail "
         f"{'names the group and place' if group.voicemail_details else 'names no group or place'}"
+        "; between meetings, callers get "
+        f"{'texts (landlines: calls)' if group.texts_between_meetings_to_callers else 'calls'}"
     )
 
 

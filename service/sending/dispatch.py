@@ -48,6 +48,7 @@ from service.sending.steps import (
     refusal,
     settle,
 )
+from service.voice.calls import BETWEEN_MEETINGS
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +209,16 @@ class Dispatcher:
 
     def place_call(self, ready: Ready) -> Receipt:
         """Ring the person; once answered, Twilio fetches what to say from /twilio/voice/reminder
-        (or /twilio/voice/call-back, for a call back that asks a caller to confirm joining)."""
+        (or /twilio/voice/call-back, for a call back that asks a caller to confirm joining, or
+        /twilio/voice/message, for encouragement or a broadcast)."""
         base = self.settings.public_url or ""
-        page = "call-back" if ready.kind is OutboxKind.INVITATION else "reminder"
+        page = (
+            "call-back"
+            if ready.kind is OutboxKind.INVITATION
+            else "message"
+            if ready.kind in BETWEEN_MEETINGS
+            else "reminder"
+        )
         return self.gateway.place_call(
             OutgoingCall(
                 to=ready.to,

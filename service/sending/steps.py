@@ -56,6 +56,7 @@ from service.models import (
 from service.phones import mask
 from service.sending.gateway import Gateway, GatewayError, OutgoingText, Receipt
 from service.sending.provider_errors import apply_error_code
+from service.voice.calls import BETWEEN_MEETINGS
 
 log = logging.getLogger(__name__)
 
@@ -257,11 +258,14 @@ def _check(
         if row.participant_id is not None and row.group_id is not None
         else None
     )
-    # Reminders reach people the way their group does now; an invitation goes as it was made
-    # (a call back to a caller is a call); everything else is a text.
+    # Reminders reach people the way their group does now; so do encouragement and broadcasts,
+    # unless the group texts them to a caller whose phone takes texts. An invitation goes as it
+    # was made (a call back to a caller is a call); everything else is a text.
     wanted = Channel.SMS
     if membership is not None and row.kind is OutboxKind.REMINDER:
         wanted = membership.channel
+    elif membership is not None and row.kind in BETWEEN_MEETINGS:
+        wanted = _between_meetings(session, membership, participant)
     elif row.kind is OutboxKind.INVITATION:
         wanted = row.channel
     if wanted is not row.channel and row.campaign_id is not None:
@@ -284,6 +288,18 @@ def _check(
             return Outcome.FAILED
         row.segments = count_segments(row.body).segments if row.channel is Channel.SMS else 1
     return None
+
+
+def _between_meetings(
+    session: Session, membership: Membership, participant: Participant | None
+) -> Channel:
+    """How encouragement and broadcasts reach a member: a caller is called, unless the group
+    texts callers between meetings and their number takes texts (a landline never does)."""
+    if membership.channel is not Channel.VOICE:
+        return membership.channel
+    group = session.get_one(Group, membership.group_id)
+    texts = participant is not None and not participant.landline
+    return Channel.SMS if group.texts_between_meetings_to_callers and texts else Channel.VOICE
 
 
 def record(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from service.config import Settings
 from service.messages.outbox import advance
-from service.models import OutboxMessage, OutboxState
+from service.models import OutboxKind, OutboxMessage, OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,8 @@ CALL_STATUS = {
     "canceled": OutboxState.CANCELED,
 }
 UNANSWERED = {"busy": "the line was busy", "no-answer": "nobody answered"}
+# Sent between meetings: to someone who takes calls, a short call that says the words.
+BETWEEN_MEETINGS = (OutboxKind.ENCOURAGEMENT, OutboxKind.BROADCAST)
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 
 

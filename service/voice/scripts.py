@@ -15,11 +15,14 @@ Keys the routes read from ``Digits``:
 - unknown caller (``stranger_menu``, ``unknown_code``): digits end with ``#``. ``*`` asks
   how to get help; a lone ``other_language_key`` (4) switches language, which no join
   code can be mistaken for (codes have 3 to 12 characters); anything else is a code.
+- a message between meetings (``message_call``, ``message_again``): 1 hear it again, 9 stop
+  all calls and texts; anything else, or silence, is goodbye.
 - joining (``join_confirm``), and the call back that asks a caller whose code was typed while
   the database was away (``call_back``): 1 confirm, 2 cancel.
 
 Privacy: a reminder call names only the group's public name; a voicemail names neither
-group nor location unless ``details_allowed`` (the time alone reveals no topic).
+group nor location unless ``details_allowed`` (the time alone reveals no topic); a message's
+voicemail says only that there is one, unless ``details_allowed``.
 """
 
 from __future__ import annotations
@@ -140,6 +143,59 @@ class Scripts:
             # Whoever plays the tape back may not be the participant.
             group=group if details_allowed else None,
             location=location if details_allowed else None,
+        )
+        response.hangup()
+        return str(response)
+
+    def message_call(
+        self,
+        *,
+        language: str,
+        first_name: str | None,
+        group: str,
+        message: str,
+        action: str,
+        timeout: int = 6,
+    ) -> str:
+        """Greet, say a message from the group (encouragement, a broadcast) once, offer to hear
+        it again, and say goodbye."""
+        lang = _language(language)
+        response = VoiceResponse()
+        self._say(response, lang, "voice/message_greeting", first_name=first_name, group=group)
+        self._speak(response, lang, message)
+        self._message_menu(response, lang, action, timeout)
+        return str(response)
+
+    def message_again(self, *, language: str, message: str, action: str, timeout: int = 6) -> str:
+        """Say the message again, then the same offer and goodbye."""
+        lang = _language(language)
+        response = VoiceResponse()
+        self._speak(response, lang, message)
+        self._message_menu(response, lang, action, timeout)
+        return str(response)
+
+    def message_voicemail(
+        self,
+        *,
+        language: str,
+        callback_hint: str,
+        group: str,
+        message: str,
+        details_allowed: bool,
+    ) -> str:
+        """Leave a message's call on an answering machine: only that there is a message, unless
+        the group allows details (then its name and the words)."""
+        lang = _language(language)
+        response = VoiceResponse()
+        response.pause(length=1)
+        # A broadcast ("Tuesday's group is cancelled") outs the person to whoever plays the tape.
+        self._say(
+            response,
+            lang,
+            "voice/message_voicemail",
+            callback_hint=callback_hint,
+            group=group if details_allowed else None,
+            message=message if details_allowed else None,
         )
         response.hangup()
         return str(response)
@@ -265,9 +321,10 @@ class Scripts:
         response.hangup()
         return str(response)
 
-    def joined(self, *, language: str, group: str) -> str:
-        """Welcome a caller who has joined a group, and hang up."""
-        return self._last_words(language, "voice/joined", group=group)
+    def joined(self, *, language: str, group: str, channel: str = "voice") -> str:
+        """Welcome a caller who has joined a group, say how its reminders will come ("sms" or
+        "voice"), and hang up."""
+        return self._last_words(language, "voice/joined", group=group, channel=_channel(channel))
 
     def help_by_text(self, *, language: str) -> str:
         """Tell an unknown caller how to get help by text, and hang up."""
@@ -304,6 +361,15 @@ class Scripts:
         )
         self._say(gather, language, "voice/reminder_menu")
         response.redirect(action, method="POST")
+
+    def _message_menu(self, response: Any, language: str, action: str, timeout: int) -> None:
+        # Silence after the offer is the end of the call: the message has been said.
+        gather = response.gather(
+            input="dtmf", num_digits=1, action=action, method="POST", timeout=timeout
+        )
+        self._say(gather, language, "voice/message_menu")
+        self._say(response, language, "voice/goodbye")
+        response.hangup()
 
     def _code_menu(
         self, response: Any, language: str, action: str, other_language_key: str, timeout: int

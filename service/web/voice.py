@@ -1,4 +1,5 @@
-"""Twilio's voice webhooks: reminder calls, their keypad answers, call status, and the IVR line.
+"""Twilio's voice webhooks: reminder calls, calls with encouragement or a broadcast, their keypad
+answers, call status, and the IVR line.
 
 Every route checks Twilio's signature. Past that, a caller always hears something sensible:
 a missing or odd parameter, an unknown row, a key that is not on the menu, or our own fault
@@ -41,7 +42,7 @@ from service.models import (
 from service.people import consent
 from service.people.participants import choose, first_word, name_in
 from service.phones import InvalidPhone, mask, normalize, phone_hash
-from service.voice.calls import MACHINE, record_call_status
+from service.voice.calls import BETWEEN_MEETINGS, MACHINE, record_call_status
 from service.voice.joining import ask_by_call_back, decline_join, join_by_keypad, pending_join
 from service.voice.scripts import Scripts
 from service.web.journal import REPLAY, Journal, JournalFull
@@ -103,6 +104,9 @@ def spoken(view: Callable[P, Response]) -> Callable[P, Response]:
 
 REMINDER_KEY, MENU, JOIN = "/twilio/voice/reminder/key", "/twilio/voice/menu", "/twilio/voice/join"
 JOIN_CONFIRM, CALL_BACK_KEY = "/twilio/voice/join/confirm", "/twilio/voice/call-back/key"
+MESSAGE_KEY = "/twilio/voice/message/key"
+# How often a message between meetings is said on one call, the first time included.
+MESSAGE_PLAYS = 3
 
 
 def _heard_while_away(digits: str, lang: str) -> str | None:
@@ -116,7 +120,7 @@ def _heard_while_away(digits: str, lang: str) -> str | None:
     by a call back). The words need no database; the change is made when the key is replayed.
     """
     say, path = scripts(), request.path
-    if path in (REMINDER_KEY, MENU) and digits == "9":
+    if path in (REMINDER_KEY, MENU, MESSAGE_KEY) and digits == "9":
         return say.stopped(language=lang)
     if path in (REMINDER_KEY, MENU) and digits in ("1", "2"):
         return say.goodbye(language=lang)
@@ -359,6 +363,79 @@ def reminder_key() -> Response:
     )
 
 
+# -- a message between meetings: encouragement or a broadcast, to someone who takes calls ------
+
+
+def _message_row(session: Session) -> tuple[OutboxMessage, Participant, Group] | None:
+    found = _call_row(session)
+    if found is None or found[0].kind not in BETWEEN_MEETINGS or found[0].group_id is None:
+        return None
+    row, participant = found
+    return row, participant, session.get_one(Group, row.group_id)
+
+
+@bp.post("/message")
+@signed
+@spoken
+def message() -> Response:
+    """Someone, or something, answered a call that brings encouragement or a broadcast."""
+    session = get_session()
+    found = _message_row(session)
+    if found is None:
+        return xml(scripts().error(language="en"))
+    row, participant, group = found
+    lang = _as_the_group_reaches(session, row, participant).language
+    if _answered_by_a_machine(row):
+        session.commit()
+        wording: Wording = current_app.extensions["peerline.wording"]
+        return xml(
+            scripts().message_voicemail(
+                language=lang,
+                callback_hint=wording.render("voice/callback_hint", lang),
+                group=group.public_name,
+                message=row.body or "",
+                details_allowed=group.voicemail_details,
+            )
+        )
+    session.commit()
+    return xml(
+        scripts().message_call(
+            language=lang,
+            first_name=_first_name(participant, row.group_id),
+            group=group.public_name,
+            message=row.body or "",
+            action=f"{MESSAGE_KEY}?outbox={row.id}&try=1&lang={lang}",
+        )
+    )
+
+
+@bp.post("/message/key")
+@signed
+@spoken
+def message_key() -> Response:
+    """1 says the message again (a few times at most), 9 stops everything; else goodbye."""
+    session = get_session()
+    found = _message_row(session)
+    if found is None:
+        return xml(scripts().error(language=_lang()))
+    row, participant, _ = found
+    lang = _as_the_group_reaches(session, row, participant).language
+    digits, tries = _digits(), _try()
+    if digits == "9":
+        stop_everything(session, participant, digits)
+        session.commit()
+        return xml(scripts().stopped(language=lang))
+    if digits == "1" and tries < MESSAGE_PLAYS:
+        return xml(
+            scripts().message_again(
+                language=lang,
+                message=row.body or "",
+                action=f"{MESSAGE_KEY}?outbox={row.id}&try={tries + 1}&lang={lang}",
+            )
+        )
+    return xml(scripts().goodbye(language=lang))
+
+
 @bp.post("/status")
 @signed
 def call_status() -> Response:
@@ -463,8 +540,8 @@ def incoming_call() -> Response:
     if participant.consent is ConsentState.REVOKED:
         return xml(scripts().not_subscribed(language=participant.language))
     pending = pending_join(participant)
-    if pending is not None:  # a join they have not confirmed yet: this call can
-        return _join_confirm(participant.language, pending.group, 1)
+    if pending is not None:  # a join they have not confirmed yet (by text, say): this call can
+        return _join_confirm(pending.language, pending.group, 1)
     return _caller_menu(session, participant, participant.language, 1, None)
 
 
@@ -608,9 +685,18 @@ def join_confirm() -> Response:
         words=f"typed {group.join_code}'s keypad code and pressed 1",
         now=moment,
     )
+    channel = _reached_by(session, participant, group)
     session.commit()
     log.info("%s joined %s by keypad", mask(number), group.join_code)
-    return xml(scripts().joined(language=participant.language, group=group.public_name))
+    return xml(
+        scripts().joined(language=participant.language, group=group.public_name, channel=channel)
+    )
+
+
+def _reached_by(session: Session, participant: Participant, group: Group) -> str:
+    """How the group's reminders will reach someone who has just joined it ("sms", "voice")."""
+    membership = membership_of(session, participant.id, group.id)
+    return (membership.channel if membership is not None else participant.channel).value
 
 
 # -- the call back, for a code typed while the database was away -------------------------------
@@ -667,9 +753,10 @@ def call_back_key() -> Response:
             words=f"typed {group.join_code}'s keypad code, and pressed 1 when called back",
             now=_now(),
         )
+        channel = _reached_by(session, participant, group)
         session.commit()
         log.info("%s joined %s by keypad, called back", mask(participant.phone), group.join_code)
-        return xml(scripts().joined(language=lang, group=group.public_name))
+        return xml(scripts().joined(language=lang, group=group.public_name, channel=channel))
     if digits == "2":
         decline_join(session, participant, group, _now())
         session.commit()

@@ -53,6 +53,22 @@ def test_a_coordinator_sees_only_their_groups_and_others_are_not_found(
     assert [g["join_code"] for g in get(client, "/api/v1/groups", kim)[1]] == ["OTHER"]
 
 
+def test_a_groups_detail_says_whether_callers_get_texts_between_meetings(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, _, robin, _ = two_coordinators(session, clock)
+    assert (
+        get(client, f"/api/v1/groups/{mine.id}", robin)[1]["texts_between_meetings_to_callers"]
+        is False
+    )
+    mine.texts_between_meetings_to_callers = True
+    session.commit()
+
+    status, group = get(client, f"/api/v1/groups/{mine.id}", robin)
+
+    assert status == 200 and group["texts_between_meetings_to_callers"] is True
+
+
 def test_an_admin_sees_every_group(client: FlaskClient, session: Session, clock: Clock) -> None:
     two_coordinators(session, clock)
     admin = token_for(session, clock, "admin@example.org", Role.ADMIN)

@@ -134,6 +134,25 @@ def test_groups_calls_turns_landline_fallback_and_voicemail_details_on_and_off(
     assert (group.voice_fallback, group.voicemail_details) == (True, False)
 
 
+def test_groups_calls_chooses_texts_or_calls_between_meetings_for_callers_and_says_which(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    create_circle(runner)
+    group = session.scalars(select(Group)).one()
+    assert group.texts_between_meetings_to_callers is False
+
+    on = invoke(runner, "groups", "calls", "--group", "CIRCLE", "--texts-between-meetings")
+    session.expire_all()
+    assert on.exit_code == 0, on.output
+    assert "between meetings, callers get texts (landlines: calls)" in on.output
+    assert group.texts_between_meetings_to_callers is True
+
+    off = invoke(runner, "groups", "calls", "--group", "CIRCLE", "--calls-between-meetings")
+    session.expire_all()
+    assert off.exit_code == 0 and "between meetings, callers get calls" in off.output
+    assert group.texts_between_meetings_to_callers is False
+
+
 def test_groups_create_refuses_bad_input_and_changes_nothing(
     runner: FlaskCliRunner, session: Session
 ) -> None:

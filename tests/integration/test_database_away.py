@@ -292,11 +292,16 @@ def test_a_web_process_killed_after_it_journals_loses_nothing_and_doubles_nothin
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("page", "kind"), [("reminder", OutboxKind.REMINDER), ("message", OutboxKind.BROADCAST)]
+)
 def test_a_stop_pressed_on_a_call_while_the_database_is_away_is_heard_kept_and_replayed(
     pg_url: str,
     proxy: DatabaseProxy,
     app_factory: Callable[[Settings], Flask],
     clock: Clock,
+    page: str,
+    kind: OutboxKind,
 ) -> None:
     app = app_factory(make_settings(through(pg_url, proxy)))
     client = app.test_client()
@@ -304,13 +309,13 @@ def test_a_stop_pressed_on_a_call_while_the_database_is_away_is_heard_kept_and_r
         circle = make_group(setup, "CIRCLE")
         person = make_participant(setup, SAM, circle, language="es")
         call = OutboxMessage(
-            send_key="call:1", kind=OutboxKind.REMINDER, channel=Channel.VOICE,
+            send_key="call:1", kind=kind, channel=Channel.VOICE,
             participant_id=person.id, group_id=circle.id, body="Circle, tonight",
             state=OutboxState.SENT, due_at=clock.now, sent_at=clock.now,
         )  # fmt: skip
         setup.add(call)
         setup.commit()
-        key = f"/twilio/voice/reminder/key?outbox={call.id}&try=1&lang=es"
+        key = f"/twilio/voice/{page}/key?outbox={call.id}&try=1&lang=es"
     proxy.away("refuse")
 
     off_menu = post_signed(client, key, {"CallSid": new_sid("CA"), "Digits": "8"})
@@ -321,7 +326,7 @@ def test_a_stop_pressed_on_a_call_while_the_database_is_away_is_heard_kept_and_r
     assert said(app, "voice/error", "es") in off_menu.text
     journal: Journal = app.extensions["peerline.journal"]
     proxy.back()
-    assert journal.replay(app) == 1  # the STOP; a key the reminder's menu does not offer is not
+    assert journal.replay(app) == 1  # the STOP; a key the call's menu does not offer is not
 
     with sessions(app)() as session:
         assert events(session, SAM) == [ConsentChange.OPT_OUT]
@@ -442,7 +447,7 @@ def test_a_code_typed_while_the_database_is_away_is_kept_and_joins_only_when_con
 
     joined = post_signed(client, next_step(question), outbound | {"Digits": "1"})
 
-    assert said(app, "voice/joined", "es", group=group_name) in joined.text
+    assert said(app, "voice/joined", "es", group=group_name, channel="voice") in joined.text
     with sessions(app)() as session:
         lucia = session.scalars(select(Participant).where(Participant.phone == LUCIA)).one()
         assert lucia.consent is ConsentState.GRANTED

@@ -683,6 +683,13 @@ SCRIPTS: dict[str, Callable[[Scripts, str], str]] = {
     "unknown_code": lambda s, lang: s.unknown_code(language=lang, action=ACTION),
     "join_confirm": lambda s, lang: s.join_confirm(language=lang, group=GROUP, action=ACTION),
     "joined": lambda s, lang: s.joined(language=lang, group=GROUP),
+    "message_call": lambda s, lang: s.message_call(
+        language=lang, first_name="Ana", group=GROUP, message="x", action=ACTION
+    ),
+    "message_again": lambda s, lang: s.message_again(language=lang, message="x", action=ACTION),
+    "message_voicemail": lambda s, lang: s.message_voicemail(
+        language=lang, callback_hint="x", group=GROUP, message="x", details_allowed=True
+    ),
     "help_by_text": lambda s, lang: s.help_by_text(language=lang),
     "not_subscribed": lambda s, lang: s.not_subscribed(language=lang),
     "error": lambda s, lang: s.error(language=lang),

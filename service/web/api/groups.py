@@ -41,6 +41,12 @@ class GroupSchema(Schema):
     quiet_end = fields.Time()
     voice_fallback = fields.Boolean()
     voicemail_details = fields.Boolean()
+    texts_between_meetings_to_callers = fields.Boolean(
+        metadata={
+            "description": "Encouragement and broadcasts go by text to members who take calls, "
+            "when their number takes texts (a landline is always called)."
+        }
+    )
     active_members = fields.Integer(dump_only=True)
 
 
