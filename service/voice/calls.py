@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from service.config import Settings
 from service.messages.outbox import advance
-from service.models import OutboxKind, OutboxMessage, OutboxState
+from service.models import Channel, Group, OutboxKind, OutboxMessage, OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,8 @@ CALL_STATUS = {
 UNANSWERED = {"busy": "the line was busy", "no-answer": "nobody answered"}
 # Sent between meetings: to someone who takes calls, a short call that says the words.
 BETWEEN_MEETINGS = (OutboxKind.ENCOURAGEMENT, OutboxKind.BROADCAST)
+# A message left on an answering machine says to call back: calling back, the person hears it.
+LEFT_FOR = timedelta(days=3)
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 
 
@@ -77,3 +82,24 @@ def retry_or_give_up(row: OutboxMessage, reason: str, settings: Settings, moment
         return
     row.state = OutboxState.UNDELIVERED
     row.state_reason = reason if in_time else f"{reason}, and it is too late to call again"
+
+
+def messages_left(session: Session, participant_id: int, now: datetime) -> list[tuple[str, str]]:
+    """The messages between meetings whose call reached only an answering machine in the last
+    days, newest first (at most two), as (group's public name, words): the machine heard only
+    that there was a message and to call back for it."""
+    rows = session.execute(
+        select(Group.public_name, OutboxMessage.body)
+        .join(Group, Group.id == OutboxMessage.group_id)
+        .where(
+            OutboxMessage.participant_id == participant_id,
+            OutboxMessage.channel == Channel.VOICE,
+            OutboxMessage.kind.in_(BETWEEN_MEETINGS),
+            OutboxMessage.voicemail_left.is_(True),
+            OutboxMessage.body.is_not(None),
+            OutboxMessage.sent_at >= now - LEFT_FOR,
+        )
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+        .limit(2)
+    ).all()
+    return [(group, body) for group, body in rows if body]

@@ -27,6 +27,7 @@ voicemail says only that there is one, unless ``details_allowed``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -211,11 +212,13 @@ class Scripts:
         notice: Notice | None = None,
         other_language_key: str = "4",
         timeout: int = 6,
+        left: Sequence[tuple[str, str]] = (),
     ) -> str:
         """Offer a known caller their menu; with a notice it replaces the greeting.
 
         ``channel`` is how their reminders come now ("sms" or "voice"); ``next_meeting`` is
-        a full sentence, or None when they have no meeting coming up.
+        a full sentence, or None when they have no meeting coming up; ``left`` the messages
+        (group, words) an answering machine was told to have them call back for.
         """
         lang = _language(language)
         current = _channel(channel)
@@ -224,6 +227,8 @@ class Scripts:
             self._say(response, lang, "voice/caller_greeting", first_name=first_name)
         else:
             self._notice(response, lang, notice)
+        for group, message in left:
+            self._say(response, lang, "voice/message_left", group=group, message=message)
         if next_meeting is None:
             self._say(response, lang, "voice/no_meeting")
         else:

@@ -42,7 +42,7 @@ from service.models import (
 from service.people import consent
 from service.people.participants import choose, first_word, name_in
 from service.phones import InvalidPhone, mask, normalize, phone_hash
-from service.voice.calls import BETWEEN_MEETINGS, MACHINE, record_call_status
+from service.voice.calls import BETWEEN_MEETINGS, MACHINE, messages_left, record_call_status
 from service.voice.joining import ask_by_call_back, decline_join, join_by_keypad, pending_join
 from service.voice.scripts import Scripts
 from service.web.journal import REPLAY, Journal, JournalFull
@@ -486,7 +486,13 @@ def _caller(session: Session) -> tuple[str | None, Participant | None]:
 
 
 def _caller_menu(
-    session: Session, participant: Participant, lang: str, tries: int, notice: str | None
+    session: Session,
+    participant: Participant,
+    lang: str,
+    tries: int,
+    notice: str | None,
+    *,
+    greeting: bool = False,
 ) -> Response:
     upcoming = next_meeting_for(session, participant, _now())
     sentence = None
@@ -509,6 +515,8 @@ def _caller_menu(
             channel=channel,
             action=f"/twilio/voice/menu?lang={lang}&try={tries}&channel={channel}",
             notice="silence" if notice == "silence" else "invalid" if notice else None,
+            # Said once, as the call begins: what a voicemail told them to call back for.
+            left=messages_left(session, participant.id, _now()) if greeting else (),
         )
     )
 
@@ -542,7 +550,7 @@ def incoming_call() -> Response:
     pending = pending_join(participant)
     if pending is not None:  # a join they have not confirmed yet (by text, say): this call can
         return _join_confirm(pending.language, pending.group, 1)
-    return _caller_menu(session, participant, participant.language, 1, None)
+    return _caller_menu(session, participant, participant.language, 1, None, greeting=True)
 
 
 @bp.post("/menu")

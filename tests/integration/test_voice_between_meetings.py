@@ -240,6 +240,41 @@ def test_an_answering_machine_hears_neither_the_group_nor_the_words(
     assert row.voicemail_left and row.answered_by == "machine_end_beep"
 
 
+def calls_in(client: FlaskClient, phone: str = SAM) -> ET.Element:
+    """Someone calls Peerline's number."""
+    form = {"CallSid": new_sid("CA"), "AccountSid": ACCOUNT, "From": phone, "To": "+15005550006"}
+    return post(client, "/twilio/voice", form)
+
+
+def test_calling_back_after_a_voicemail_says_the_message_it_stood_for_and_only_to_them(
+    app: Flask,
+    session: Session,
+    clock: Clock,
+    client: FlaskClient,
+    gateway: RecordingGateway,
+    circle: Group,
+) -> None:
+    sam, lucia = caller(session, circle).id, caller(session, circle, LUCIA).id
+    broadcast(session, circle, clock.now)
+    run(app, session, clock, clock.now)
+    by_person = {row.participant_id: row for row in rows(session)}
+    url = {row.id: call.url for row in by_person.values() for call in gateway.calls
+           if call.url.endswith(f"outbox={row.id}")}  # fmt: skip
+    for person, answered_by in ((sam, "machine_end_beep"), (lucia, "human")):
+        row = by_person[person]  # Sam's tape says "call back"; Lucia picked up and heard it
+        form = on_the_call(row) | {"CallStatus": "in-progress", "AnsweredBy": answered_by}
+        post(client, url[row.id], form)
+
+    clock.now += timedelta(hours=2)
+    heard = said(calls_in(client))
+    assert heard.startswith("Hello, Sam. Thanks for calling Peerline.")
+    assert f"We left you a message from Circle Group: {CANCELLED}" in heard
+    assert "We left you a message" not in said(calls_in(client, LUCIA))
+
+    clock.now += timedelta(days=4)  # long past: the menu alone
+    assert "We left you a message" not in said(calls_in(client))
+
+
 def test_a_group_that_allows_voicemail_details_leaves_its_name_and_the_words(
     app: Flask,
     session: Session,
