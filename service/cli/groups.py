@@ -33,20 +33,15 @@ def groups() -> None:
     pass
 
 
-# The options that set each of a group's fields (the domain names them as the API does).
-_OPTIONS = {
-    "join_code": "--code",
-    "voice_fallback": "--landline-fallback",
-    "coordinator": "--coordinator",
-}
-
-
-def _option(field: str | None) -> str:
-    return _OPTIONS.get(field or "") or option_of(field or "group")
+# The options whose names differ from the fields the domain (and the API) names.
+_OPTIONS = {"join_code": "--code", "voice_fallback": "--landline-fallback"}
 
 
 def _refused(error: GroupError) -> None:
-    fail(f"{_option(error.field)}: {error}")
+    if error.field is None:
+        fail(str(error))
+    option = _OPTIONS.get(error.field or "") or option_of(error.field or "")
+    fail(f"{option}: {error}")
 
 
 def _show(group: Group) -> None:
