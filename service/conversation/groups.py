@@ -163,7 +163,7 @@ def update_group(
             target_id=group.id,
             fields=[c.field for c in changed],
         )
-        log.info("group %s changed: %s", group.join_code, ", ".join(c.field for c in changed))
+        log.info("group %s changed: %s", group.join_code, "; ".join(str(c) for c in changed))
     return changed, warnings(group)
 
 
