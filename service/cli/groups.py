@@ -83,7 +83,11 @@ def _show(group: Group) -> None:
     show_default=True,
     help="No texts or calls then, where each participant lives.",
 )
-@click.option("--keypad-code", default=None, help="What callers type: digits; drawn if not given.")
+@click.option(
+    "--keypad-code",
+    default=None,
+    help="What callers type: 4-8 digits, not 0 first; drawn if not given.",
+)
 @with_appcontext
 def groups_create(
     name: str,

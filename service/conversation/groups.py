@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_NAME = 120  # Group.name
 MAX_PUBLIC_NAME = 60  # Group.public_name
 DEFAULT_QUIET_HOURS = "21:00-08:00"
+PRIVATE = ("name", "public_name")  # never in a log line
 
 
 class GroupError(ValueError):
@@ -107,7 +108,8 @@ def create_group(
         if getattr(spec, name) is None:
             raise GroupError(f"a group needs its {LABELS[name]}", name)
     values = _checked(spec, region)
-    values.setdefault("keypad_code", unused_keypad_code(session))
+    if "keypad_code" not in values:
+        values["keypad_code"] = unused_keypad_code(session)
     values.setdefault("language", "en")
     values.setdefault("voice_fallback", False)
     values.setdefault("voicemail_details", False)
@@ -143,14 +145,14 @@ def update_group(
     """Change what was given, all or nothing; returns what changed and the group's warnings."""
     values = _checked(changes, region)
     _refuse_taken(session, values, group.id)
-    before = shown(group)
+    before, was = shown(group), _stored(group)
     if "quiet_hours" in values:
         values["quiet_start"], values["quiet_end"] = values.pop("quiet_hours")
     for name, value in values.items():
         setattr(group, name, value)
-    after = shown(group)
+    after, now_is = shown(group), _stored(group)
     changed = [
-        Change(name, before[name], after[name]) for name in LABELS if before[name] != after[name]
+        Change(name, before[name], after[name]) for name in LABELS if was[name] != now_is[name]
     ]
     if changed:
         _flush(session, group)
@@ -163,7 +165,9 @@ def update_group(
             target_id=group.id,
             fields=[c.field for c in changed],
         )
-        log.info("group %s changed: %s", group.join_code, "; ".join(str(c) for c in changed))
+        # Names can say what a group is about: the log says only that they changed.
+        told = [LABELS[c.field] if c.field in PRIVATE else str(c) for c in changed]
+        log.info("group %s changed: %s", group.join_code, "; ".join(told))
     return changed, warnings(group)
 
 
@@ -191,6 +195,13 @@ def shown(group: Group) -> dict[str, str]:
         "voice_fallback": "on" if group.voice_fallback else "off",
         "voicemail_details": "on" if group.voicemail_details else "off",
     }
+
+
+def _stored(group: Group) -> dict[str, object]:
+    """The group's settings as stored, to tell what changed (masked phones can look alike)."""
+    stored: dict[str, object] = {name: getattr(group, name, None) for name in LABELS}
+    stored["quiet_hours"] = (group.quiet_start, group.quiet_end)
+    return stored
 
 
 def unused_keypad_code(session: Session) -> str:

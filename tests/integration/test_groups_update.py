@@ -209,7 +209,7 @@ def test_the_on_call_number_is_masked_in_the_log(
 def test_another_coordinators_group_cannot_be_changed_and_is_not_found(
     client: FlaskClient, session: Session, clock: Clock
 ) -> None:
-    mine, theirs, robin, kim = two_coordinators(session, clock)
+    mine, theirs, _, kim = two_coordinators(session, clock)
     before = settings_of(session, mine.id)
 
     status, problem = patch(client, mine.id, kim, {"name": "Kim's now"})

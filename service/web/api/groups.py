@@ -169,7 +169,7 @@ class NewGroupSchema(GroupChangesSchema):
     coordinator_id = id_field()
     coordinator_email = fields.String(validate=validate.Length(min=1, max=254))
 
-    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+    def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
         # Required here, optional in a PATCH.
         if field_name in ("name", "public_name", "join_code", "timezone"):
             field_obj.required = True
