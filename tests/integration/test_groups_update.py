@@ -158,7 +158,7 @@ def test_a_word_participants_text_for_something_else_cannot_be_a_join_code(
         assert "for something else" in problem["message"]
         result = invoke(runner, "groups", "update", "CIRCLE", "--code", word)
         assert result.exit_code == 1 and "--code:" in result.output, word
-    for bad in ("AB", "CIRCLE-2", "THIRTEENCHARS", "ÑANDU"):
+    for bad in ("AB", "CIRCLE-2", "THIRTEENCHARS", "ÑANDU", "X" * 100):
         status, problem = patch(client, mine.id, robin, {"join_code": bad})
         assert status == 422 and "3 to 12 letters or digits" in problem["message"], bad
     assert settings_of(session, mine.id) == before
