@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from service.campaigns.stats import group_stats
-from service.cli.common import audited, fail, find_group, now, settings, valid_zone
+from service.cli.common import fail, find_group, now, option_of, settings
+from service.conversation.groups import (
+    DEFAULT_QUIET_HOURS,
+    LABELS,
+    Change,
+    GroupChanges,
+    GroupError,
+    create_group,
+    shown,
+    update_group,
+    warnings,
+)
 from service.db import get_session
-from service.models import Coordinator, Group, Membership, MembershipStatus, new_keypad_code
-from service.phones import InvalidPhone, normalize
+from service.models import Group, Membership, MembershipStatus
+from service.people import audit
+from service.people.accounts import AccountError, find_coordinator
+from service.phones import mask
 
 
 @click.group(help="Support groups.")
@@ -21,19 +33,60 @@ def groups() -> None:
     pass
 
 
+# The options whose names differ from the fields the domain (and the API) names.
+_OPTIONS = {"join_code": "--code", "voice_fallback": "--landline-fallback"}
+
+
+def _refused(error: GroupError) -> None:
+    if error.field is None:
+        fail(str(error))
+    option = _OPTIONS.get(error.field or "") or option_of(error.field or "")
+    fail(f"{option}: {error}")
+
+
+def _show(group: Group) -> None:
+    """The group as it now is, then its warnings."""
+    seen = shown(group)
+    for field, label in LABELS.items():
+        value = seen[field]
+        if field == "language":
+            value += " (for members who join from now on)"
+        click.echo(f"  {label}: {value}")
+    for warning in warnings(group):
+        click.echo(
+            f"Warning: {warning}; set one with: peerline groups update {group.join_code} "
+            "--on-call-phone NUMBER"
+        )
+
+
 @groups.command("create")
 @click.option("--name", required=True, help="Internal name, seen only by coordinators.")
 @click.option("--public-name", required=True, help="The only name participants see in texts.")
 @click.option("--code", required=True, help="Join code participants text: 3-12 letters/digits.")
 @click.option("--timezone", "zone", required=True, help="e.g. America/Chicago")
-@click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
+@click.option(
+    "--language",
+    type=click.Choice(["en", "es"]),
+    default="en",
+    show_default=True,
+    help="The language members get when they join.",
+)
 @click.option("--coordinator", "email", required=True, help="The coordinator's email.")
-@click.option("--on-call-phone", default=None, help="Texted when an urgent message arrives.")
+@click.option(
+    "--on-call-phone",
+    default=None,
+    help="Texted when an urgent message (crisis words) arrives; without one, nobody is.",
+)
 @click.option(
     "--quiet-hours",
-    default="21:00-08:00",
+    default=DEFAULT_QUIET_HOURS,
     show_default=True,
     help="No texts or calls then, where each participant lives.",
+)
+@click.option(
+    "--keypad-code",
+    default=None,
+    help="What callers type: 4-8 digits, not 0 first; drawn if not given.",
 )
 @with_appcontext
 def groups_create(
@@ -45,62 +98,160 @@ def groups_create(
     email: str,
     on_call_phone: str | None,
     quiet_hours: str,
+    keypad_code: str | None,
 ) -> None:
     session = get_session()
-    code = code.strip().upper()
-    if not code.isalnum() or not 3 <= len(code) <= 12 or not code.isascii():
-        fail("--code must be 3 to 12 letters or digits")
-    if session.scalar(select(Group.id).where(Group.join_code == code)):
-        fail(f"the code {code} is taken by another group")
-    coordinator = session.scalar(select(Coordinator).where(Coordinator.email == email.lower()))
-    if coordinator is None:
-        fail(f"no coordinator {email}; create one with: peerline coordinators create")
-    assert coordinator is not None
-    on_call = None
-    if on_call_phone:
-        try:
-            on_call = normalize(on_call_phone, settings().default_region)
-        except InvalidPhone as error:
-            fail(f"--on-call-phone: {error}")
-    quiet_start, quiet_end = parse_quiet_hours(quiet_hours)
-    group = Group(
-        coordinator_id=coordinator.id,
+    try:
+        coordinator = find_coordinator(session, email)
+    except AccountError as error:
+        fail(str(error))
+        return
+    spec = GroupChanges(
         name=name,
         public_name=public_name,
         join_code=code,
-        timezone=valid_zone(zone),
+        keypad_code=keypad_code,
+        timezone=zone,
         language=language,
-        on_call_phone=on_call,
-        quiet_start=quiet_start,
-        quiet_end=quiet_end,
-        keypad_code=unused_keypad_code(session),
-        created_at=now(),
+        quiet_hours=quiet_hours,
+        on_call_phone=on_call_phone,
     )
-    session.add(group)
-    audited(session, "group.create", group, code=code)
+    try:
+        group, _ = create_group(
+            session,
+            coordinator,
+            spec,
+            region=settings().default_region,
+            now=now(),
+            actor=audit.command_line_actor(),
+        )
+    except GroupError as error:
+        _refused(error)
+        return
     session.commit()
     click.echo(
-        f"group {code} created: participants text JOIN {code} to join, "
+        f"group {group.join_code} created: participants text JOIN {group.join_code} to join, "
         f"or call and type {group.keypad_code}"
     )
+    _show(group)
 
 
-def unused_keypad_code(session: Session) -> str:
-    """A keypad code no other group has (900,000 to choose from: a clash is rare, not never)."""
-    taken = set(session.scalars(select(Group.keypad_code).where(Group.keypad_code.is_not(None))))
-    code = new_keypad_code()
-    while code in taken:
-        code = new_keypad_code()
-    return code
+@groups.command("update")
+@click.argument("group_code", metavar="CODE")
+@click.option("--name", default=None, help="Internal name, seen only by coordinators.")
+@click.option("--public-name", default=None, help="The only name participants see in texts.")
+@click.option(
+    "--code",
+    "new_code",
+    default=None,
+    help="A new join code; the old one no longer joins anyone.",
+)
+@click.option("--keypad-code", default=None, help="What callers type: 4-8 digits, not 0 first.")
+@click.option(
+    "--timezone",
+    "zone",
+    default=None,
+    help="e.g. America/Chicago; meetings keep their wall-clock time, and planned reminders move.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["en", "es"]),
+    default=None,
+    help="The language of members who join from now on; members already in keep theirs.",
+)
+@click.option("--quiet-hours", default=None, help="e.g. 21:00-08:00; planned texts move.")
+@click.option(
+    "--on-call-phone",
+    default=None,
+    help="Texted when an urgent message (crisis words) arrives.",
+)
+@click.option(
+    "--no-on-call-phone",
+    "no_on_call_phone",
+    is_flag=True,
+    default=False,
+    help="Take the on-call phone away (urgent messages then alert nobody by text).",
+)
+@click.option(
+    "--landline-fallback/--no-landline-fallback",
+    default=None,
+    help="Call, instead of text, a participant whose number turns out to be a landline.",
+)
+@click.option(
+    "--voicemail-details/--no-voicemail-details",
+    default=None,
+    help="Let a voicemail say the group's public name and the meeting place.",
+)
+@click.option(
+    "--texts-between-meetings/--calls-between-meetings",
+    "texts_between",
+    default=None,
+    help="Text, rather than call, encouragement and broadcasts to a participant who takes "
+    "calls, when their number takes texts (a landline is always called).",
+)
+@with_appcontext
+def groups_update(
+    group_code: str,
+    name: str | None,
+    public_name: str | None,
+    new_code: str | None,
+    keypad_code: str | None,
+    zone: str | None,
+    language: str | None,
+    quiet_hours: str | None,
+    on_call_phone: str | None,
+    no_on_call_phone: bool,
+    landline_fallback: bool | None,
+    voicemail_details: bool | None,
+    texts_between: bool | None,
+) -> None:
+    """Correct a group: only the options given change."""
+    if on_call_phone is not None and no_on_call_phone:
+        fail("--on-call-phone and --no-on-call-phone: give one or the other")
+    changes = GroupChanges(
+        name=name,
+        public_name=public_name,
+        join_code=new_code,
+        keypad_code=keypad_code,
+        timezone=zone,
+        language=language,
+        quiet_hours=quiet_hours,
+        on_call_phone="" if no_on_call_phone else on_call_phone,
+        voice_fallback=landline_fallback,
+        voicemail_details=voicemail_details,
+        texts_between_meetings_to_callers=texts_between,
+    )
+    group, changed = _update(group_code, changes)
+    if changed:
+        click.echo(f"{group.join_code} changed:")
+        for change in changed:
+            click.echo(f"  {change}")
+    else:
+        click.echo(f"{group.join_code}: nothing changed")
+    if {"timezone", "quiet_hours"} & {c.field for c in changed}:
+        click.echo("Planned texts and calls move at the next planning tick.")
+    click.echo(f"{group.join_code} now:")
+    _show(group)
 
 
-def parse_quiet_hours(value: str) -> tuple[time, time]:
+def _update(code: str, changes: GroupChanges) -> tuple[Group, list[Change]]:
+    """Change the group with this join code and commit, or fail saying which option is wrong."""
+    session = get_session()
+    group = find_group(session, code)
     try:
-        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
-    except ValueError:
-        fail(f"--quiet-hours: {value!r} is not a range such as 21:00-08:00")
-        raise
-    return start, end
+        changed, _ = update_group(
+            session,
+            group,
+            changes,
+            region=settings().default_region,
+            now=now(),
+            actor=audit.command_line_actor(),
+        )
+    except GroupError as error:
+        _refused(error)
+        raise  # unreachable: _refused() raises
+    session.commit()
+    return group, changed
 
 
 @groups.command("quiet-hours", help="Change when a group's participants get no texts or calls.")
@@ -108,11 +259,7 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
 @click.argument("hours")
 @with_appcontext
 def groups_quiet_hours(code: str, hours: str) -> None:
-    session = get_session()
-    group = find_group(session, code)
-    group.quiet_start, group.quiet_end = parse_quiet_hours(hours)
-    audited(session, "group.quiet_hours", group, hours=hours)
-    session.commit()
+    group, _ = _update(code, GroupChanges(quiet_hours=hours))
     click.echo(
         f"{group.join_code}: quiet from {group.quiet_start:%H:%M} to {group.quiet_end:%H:%M} "
         "where each participant lives; planned texts move at the next planning tick"
@@ -145,23 +292,12 @@ def groups_calls(
     voicemail_details: bool | None,
     texts_between: bool | None,
 ) -> None:
-    session = get_session()
-    group = find_group(session, code)
-    if landline_fallback is not None:
-        group.voice_fallback = landline_fallback
-    if voicemail_details is not None:
-        group.voicemail_details = voicemail_details
-    if texts_between is not None:
-        group.texts_between_meetings_to_callers = texts_between
-    audited(
-        session,
-        "group.calls",
-        group,
-        landline_fallback=group.voice_fallback,
-        voicemail_details=group.voicemail_details,
-        texts_between_meetings=group.texts_between_meetings_to_callers,
+    changes = GroupChanges(
+        voice_fallback=landline_fallback,
+        voicemail_details=voicemail_details,
+        texts_between_meetings_to_callers=texts_between,
     )
-    session.commit()
+    group, _ = _update(code, changes)
     click.echo(
         f"{group.join_code}: keypad code {group.keypad_code}; landline fallback "
         f"{'on' if group.voice_fallback else 'off'}; voicemail "
@@ -183,11 +319,13 @@ def groups_list() -> None:
         ).all()
     )
     rows = session.scalars(select(Group).order_by(Group.join_code))
-    click.echo("CODE\tKEYPAD\tNAME\tPUBLIC NAME\tTIME ZONE\tLANG\tACTIVE")
+    click.echo("CODE\tKEYPAD\tNAME\tPUBLIC NAME\tTIME ZONE\tLANG\tACTIVE\tON-CALL PHONE")
     for g in rows:
+        # A group whose urgent messages would alert nobody stands out.
+        on_call = mask(g.on_call_phone) if g.on_call_phone else "NONE: urgent texts alert nobody"
         click.echo(
             f"{g.join_code}\t{g.keypad_code or '-'}\t{g.name}\t{g.public_name}\t{g.timezone}\t"
-            f"{g.language}\t{counts.get(g.id, 0)}"
+            f"{g.language}\t{counts.get(g.id, 0)}\t{on_call}"
         )
 
 

@@ -616,3 +616,13 @@ def read_message(body: str, crisis_words: Sequence[str] = DEFAULT_CRISIS_WORDS) 
         set_aside or (command.language if command is not None else None) or _pause_near_miss(words)
     )
     return Reading(Intent.MESSAGE, code=code, language=cue, crisis=crisis)
+
+
+def is_join_code(code: str) -> bool:
+    """Whether a group may take code as its join code: texted alone or after JOIN, it reads as
+    that code, and as nothing else (not STOP, HELP, YES, C, a filler word or a crisis word)."""
+    upper = code.upper()
+    if not _CODE.fullmatch(upper):
+        return False
+    alone, joined = read_message(code), read_message(f"JOIN {code}")
+    return alone.code == upper and joined.intent is Intent.JOIN and joined.code == upper

@@ -169,7 +169,7 @@ def test_groups_create_refuses_bad_input_and_changes_nothing(
     ]
     cases = {
         ("--code", "CIRCLE", "--timezone", "UTC"): "the code CIRCLE is taken",
-        ("--code", "AB", "--timezone", "UTC"): "--code must be 3 to 12 letters or digits",
+        ("--code", "AB", "--timezone", "UTC"): "--code: a join code is 3 to 12 letters or digits",
         ("--code", "NEW", "--timezone", "Mars/Olympus"): "is not a time zone",
         ("--code", "NEW", "--timezone", "UTC", "--on-call-phone", "12"): "--on-call-phone",
     }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
+from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Page
+from flask_smorest import Page, abort
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
@@ -14,12 +17,28 @@ from sqlalchemy import func, select
 from service.campaigns.headcount import Headcount, PastMeeting, attendance, headcounts
 from service.campaigns.stats import GroupStats, group_stats
 from service.clock import app_clock
+from service.config import Settings
+from service.conversation.groups import (
+    MAX_NAME,
+    MAX_PUBLIC_NAME,
+    CodeTaken,
+    GroupChanges,
+    GroupError,
+    create_group,
+    update_group,
+    warnings,
+)
 from service.db import get_session
-from service.models import Group, Membership, MembershipStatus
+from service.messages.wording import LANGUAGES
+from service.models import Coordinator, Group, Membership, MembershipStatus, Role
+from service.people.accounts import AccountError, find_coordinator
 from service.web.api.auth import (
     Input,
+    actor,
     api_blueprint,
     attributes,
+    caller,
+    id_field,
     mine,
     my_group,
     page_of,
@@ -39,8 +58,20 @@ class GroupSchema(Schema):
     language = fields.String()
     quiet_start = fields.Time()
     quiet_end = fields.Time()
-    voice_fallback = fields.Boolean()
-    voicemail_details = fields.Boolean()
+    voice_fallback = fields.Boolean(
+        metadata={"description": "Call, instead of text, a member whose number is a landline."}
+    )
+    voicemail_details = fields.Boolean(
+        metadata={"description": "A voicemail may say the public name and the meeting place."}
+    )
+    quiet_hours = fields.String(
+        metadata={"description": "quiet_start-quiet_end, e.g. 21:00-08:00."}
+    )
+    on_call_phone = fields.String(
+        allow_none=True,
+        metadata={"description": "Texted when an urgent message (crisis words) arrives."},
+    )
+    coordinator_id = fields.Integer()
     texts_between_meetings_to_callers = fields.Boolean(
         metadata={
             "description": "Encouragement and broadcasts go by text to members who take calls, "
@@ -48,6 +79,10 @@ class GroupSchema(Schema):
         }
     )
     active_members = fields.Integer(dump_only=True)
+    warnings = fields.List(
+        fields.String(),
+        metadata={"description": "e.g. no on-call phone: urgent messages alert nobody by text."},
+    )
 
 
 def _with_counts(groups: list[Group]) -> list[dict[str, Any]]:
@@ -67,8 +102,149 @@ def _with_counts(groups: list[Group]) -> list[dict[str, Any]]:
     for group in groups:
         row = attributes(group, GroupSchema)
         row["active_members"] = counts.get(group.id, 0)
+        row["quiet_hours"] = f"{group.quiet_start:%H:%M}-{group.quiet_end:%H:%M}"
+        row["warnings"] = warnings(group)
         dumped.append(row)
     return dumped
+
+
+class GroupChangesSchema(Input):
+    """A group's settings; in a PATCH, only those given change.
+
+    Codes, zone, quiet hours and number are checked by the domain, as on the command line.
+    """
+
+    name = fields.String(
+        validate=validate.Length(min=1, max=MAX_NAME),
+        metadata={"description": "Internal: coordinators only."},
+    )
+    public_name = fields.String(
+        validate=validate.Length(min=1, max=MAX_PUBLIC_NAME),
+        metadata={"description": "The only name participants see."},
+    )
+    join_code = fields.String(
+        metadata={
+            "description": "What participants text to join: 3-12 letters or digits, not a word "
+            "such as STOP or HELP; kept upper-case. The old code no longer joins.",
+            "example": "CIRCLE",
+        },
+    )
+    keypad_code = fields.String(
+        metadata={
+            "description": "What callers type: 4-8 digits, not 0 first.",
+            "example": "482913",
+        },
+    )
+    timezone = fields.String(
+        metadata={
+            "description": "An IANA time zone; meetings keep their wall-clock time there, and "
+            "planned reminders move with them.",
+            "example": "America/Chicago",
+        },
+    )
+    language = fields.String(
+        validate=validate.OneOf(LANGUAGES),
+        metadata={"description": "For members who join from now on; members in keep theirs."},
+    )
+    quiet_hours = fields.String(
+        metadata={
+            "description": "No texts or calls then, where each participant lives: HH:MM-HH:MM.",
+            "example": "21:00-08:00",
+        },
+    )
+    on_call_phone = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Texted when an urgent message (crisis words) arrives; null for none.",
+            "example": "+12025550100",
+        },
+    )
+    voice_fallback = fields.Boolean(
+        metadata={"description": "Call, instead of text, a member whose number is a landline."}
+    )
+    voicemail_details = fields.Boolean(
+        metadata={"description": "A voicemail may say the public name and the meeting place."}
+    )
+    texts_between_meetings_to_callers = fields.Boolean(
+        metadata={
+            "description": "Encouragement and broadcasts go by text to members who take calls, "
+            "when their number takes texts (a landline is always called)."
+        }
+    )
+
+
+class NewGroupSchema(GroupChangesSchema):
+    """A group an admin creates for a coordinator, named by id or by email."""
+
+    coordinator_id = id_field()
+    coordinator_email = fields.String(validate=validate.Length(min=1, max=254))
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
+        # Required here, optional in a PATCH.
+        if field_name in ("name", "public_name", "join_code", "timezone"):
+            field_obj.required = True
+
+    @validates_schema
+    def _coordinator(self, data: dict[str, Any], **_: Any) -> None:
+        if ("coordinator_id" in data) == ("coordinator_email" in data):
+            raise ValidationError(
+                "give the coordinator's id or email (one of them)", "coordinator_id"
+            )
+
+
+class GroupChangedSchema(GroupSchema):
+    changed = fields.List(
+        fields.String(),
+        metadata={"description": "What changed, e.g. 'time zone: America/New_York -> ...'."},
+    )
+
+
+def _changes(body: dict[str, Any]) -> GroupChanges:
+    given = dict(body)
+    given.pop("coordinator_id", None)
+    given.pop("coordinator_email", None)
+    if "on_call_phone" in given and given["on_call_phone"] is None:
+        given["on_call_phone"] = ""  # null: no on-call phone
+    return GroupChanges(**given)
+
+
+def _region() -> str:
+    settings: Settings = current_app.extensions["peerline.settings"]
+    return settings.default_region
+
+
+def _refused(error: GroupError) -> NoReturn:
+    """409 for a code another group has (which group is not said), 422 for anything else."""
+    status = 409 if isinstance(error, CodeTaken) else 422
+    refuse(status, f"{str(error).rstrip('.')}.", error.field)
+
+
+def _admins_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse anyone but an admin before the body is read."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if caller().role is not Role.ADMIN:
+            abort(
+                403,
+                message="Only an admin may create a group; a coordinator asks an admin for one.",
+            )
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def _coordinator(body: dict[str, Any]) -> Coordinator:
+    session = get_session()
+    if "coordinator_id" in body:
+        found = session.get(Coordinator, body["coordinator_id"])
+        if found is None:
+            refuse(422, f"No coordinator has the id {body['coordinator_id']}.", "coordinator_id")
+        return found
+    try:
+        return find_coordinator(session, body["coordinator_email"])
+    except AccountError as error:
+        refuse(422, f"{str(error).split(';')[0]}.", "coordinator_email")
 
 
 @blp.route("")
@@ -80,6 +256,34 @@ class Groups(MethodView):
         query = mine(select(Group), Group.id).order_by(Group.join_code, Group.id)
         return _with_counts(list(page_of(query, pagination_parameters)))
 
+    @_admins_only
+    @blp.arguments(NewGroupSchema)
+    @blp.response(201, GroupSchema)
+    @blp.alt_response(403, description="The caller is not an admin.")
+    @blp.alt_response(409, description="The join code or keypad code is taken.")
+    @blp.alt_response(422, description="A bad code, time zone, number or quiet hours.")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a group for a coordinator (admins only); a keypad code is drawn if not given.
+
+        `warnings` says what to fix, e.g. a group without an on-call phone, whose urgent
+        messages alert nobody by text.
+        """
+        session = get_session()
+        coordinator = _coordinator(body)
+        try:
+            group, _ = create_group(
+                session,
+                coordinator,
+                _changes(body),
+                region=_region(),
+                now=app_clock()(),
+                actor=actor(),
+            )
+        except GroupError as error:
+            _refused(error)
+        session.commit()
+        return _with_counts([group])[0]
+
 
 @blp.route("/<id:group_id>")
 class OneGroup(MethodView):
@@ -87,6 +291,28 @@ class OneGroup(MethodView):
     def get(self, group_id: int) -> dict[str, Any]:
         """One group; another coordinator's group is not found."""
         return _with_counts([my_group(group_id)])[0]
+
+    @blp.arguments(GroupChangesSchema)
+    @blp.response(200, GroupChangedSchema)
+    @blp.alt_response(409, description="The join code or keypad code is taken.")
+    @blp.alt_response(422, description="A bad code, time zone, number or quiet hours.")
+    def patch(self, body: dict[str, Any], group_id: int) -> dict[str, Any]:
+        """Correct a group: only the fields given change, all or none.
+
+        A new time zone or new quiet hours move the texts and calls not yet sent; after a new
+        join code the old one no longer joins; a new language is for members who join from now
+        on. `warnings` says what to fix (no on-call phone: urgent messages alert nobody).
+        """
+        session = get_session()
+        group = my_group(group_id)
+        try:
+            changed, _ = update_group(
+                session, group, _changes(body), region=_region(), now=app_clock()(), actor=actor()
+            )
+        except GroupError as error:
+            _refused(error)
+        session.commit()
+        return {**_with_counts([group])[0], "changed": [str(c) for c in changed]}
 
 
 class HeadcountQuery(Input):
