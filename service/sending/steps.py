@@ -43,6 +43,8 @@ from service.metrics import note_settled
 from service.models import (
     IN_FLIGHT_ROWS,
     QUEUED_ROWS,
+    Campaign,
+    CampaignStatus,
     Channel,
     ConsentState,
     Group,
@@ -207,6 +209,8 @@ def prepare(
         p.id: p for p in session.scalars(select(Participant).where(Participant.id.in_(people_ids)))
     }
     groups = list(session.scalars(select(Group).where(Group.id.in_(group_ids))))
+    campaign_ids = {row.campaign_id for row in rows if row.campaign_id is not None}
+    campaigns = list(session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids))))
     memberships = {
         (m.participant_id, m.group_id): m
         for m in session.scalars(
@@ -241,7 +245,7 @@ def prepare(
                 lease_until=row.lease_until,
             )
         )
-    del groups  # held until here so that lookups by id did not reload them
+    del groups, campaigns  # held until here so that lookups by id did not reload them
     return ready, settled
 
 
@@ -271,6 +275,12 @@ def _check(
     if wanted is not row.channel and row.campaign_id is not None:
         row.body = None  # worded for the other channel: word it again for this one
     row.channel = wanted
+    withdrawn = _campaign_withdrawn(session, row)
+    if withdrawn is not None:
+        # Paused or deleted while a planner, elsewhere, was writing this row: not sent. Cancelled,
+        # so that resuming the campaign plans it again.
+        row.state, row.state_reason = OutboxState.CANCELED, withdrawn
+        return Outcome.SUPPRESSED
     blocked = blocked_reason(session, row, moment, memberships)
     if blocked is not None:
         row.state = blocked
@@ -300,6 +310,18 @@ def _between_meetings(
     group = session.get_one(Group, membership.group_id)
     texts = participant is not None and not participant.landline
     return Channel.SMS if group.texts_between_meetings_to_callers and texts else Channel.VOICE
+
+
+def _campaign_withdrawn(session: Session, row: OutboxMessage) -> str | None:
+    """Why the row's campaign no longer wants it sent, if it does not."""
+    if row.campaign_id is None:
+        return None
+    campaign = session.get(Campaign, row.campaign_id)
+    if campaign is None or campaign.deleted_at is not None:
+        return "campaign deleted"
+    if campaign.status is CampaignStatus.PAUSED:
+        return "campaign paused"
+    return None
 
 
 def record(

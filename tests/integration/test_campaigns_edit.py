@@ -370,3 +370,50 @@ def test_the_command_line_moves_a_broadcast_but_never_into_the_past(
     assert session.get_one(Campaign, broadcast["id"]).send_at == datetime(
         2026, 3, 5, 15, 0, tzinfo=UTC
     )
+
+
+def test_a_row_a_planner_wrote_as_its_campaign_was_deleted_or_paused_is_never_sent(
+    app: Flask, client: FlaskClient, session: Session, clock: Clock, gateway: RecordingGateway
+) -> None:
+    """Another worker's planner may commit a row just after the delete or pause withdrew what
+    was queued: the dispatcher checks the campaign itself, as the row comes due."""
+    mine, _, robin, _ = two_coordinators(session, clock)
+    make_schedule(session, mine)
+    deleted = reminder(client, robin, mine.id)
+    paused = reminder(client, robin, mine.id, name="Also before", offsets=["1h"])
+    assert delete(client, deleted["id"], robin)[0] == 204
+    assert post(client, f"/api/v1/campaigns/{paused['id']}/pause", robin, {})[0] == 200
+    for campaign_id in (deleted["id"], paused["id"]):  # as that other planner wrote them
+        campaign = session.get_one(Campaign, campaign_id)
+        saved = campaign.deleted_at, campaign.status
+        campaign.deleted_at, campaign.status = None, type(campaign.status)("active")
+        plan(session, clock.now)
+        campaign.deleted_at, campaign.status = saved
+        session.commit()
+    assert [state for _, state, _, _ in outbox(session)].count(OutboxState.QUEUED) == 4
+
+    clock.now = TONIGHT_2H + timedelta(hours=1)
+    dispatch_due(app)
+
+    assert gateway.to(SAM) == []
+    tonight = [(state, why) for key, state, _, why in outbox(session) if key == "20260303T1830"]
+    assert sorted(tonight) == [
+        (OutboxState.CANCELED, "campaign deleted"),
+        (OutboxState.CANCELED, "campaign paused"),
+    ]
+    assert post(client, f"/api/v1/campaigns/{paused['id']}/resume", robin, {})[0] == 200
+    plan(session, clock.now)
+    session.commit()
+    session.expire_all()
+    again = session.scalars(
+        select(OutboxMessage.state).where(OutboxMessage.campaign_id == paused["id"])
+    ).all()
+    assert OutboxState.QUEUED in again  # resumed: planned again
+
+    clock.now = NEXT_WEEK_2H + timedelta(hours=1)  # both of next week's are due
+    dispatch_due(app)
+    assert len(gateway.to(SAM)) == 1  # the resumed campaign's; the deleted one's never
+    session.expire_all()
+    assert session.scalars(
+        select(OutboxMessage.state).where(OutboxMessage.campaign_id == deleted["id"])
+    ).all() == [OutboxState.CANCELED, OutboxState.CANCELED]
