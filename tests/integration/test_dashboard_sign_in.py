@@ -117,6 +117,24 @@ def test_the_session_cookie_is_http_only_lax_and_secure_behind_https(
     assert "Secure" in cookie  # the test settings' public URL is https
 
 
+def test_signing_in_over_https_needs_no_referer(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    with_password(session, "robin@example.org", clock)
+    https = "https://localhost"  # as behind the TLS proxy; pages ask browsers to send no Referer
+    form = client.get("/sign-in", base_url=https).text
+    token = form.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+
+    signed = client.post(
+        "/sign-in",
+        base_url=https,
+        data={"csrf_token": token, "email": "robin@example.org", "password": PASSWORD},
+    )
+
+    assert signed.status_code == 302
+    assert signed.headers["Location"] == "/"
+
+
 def test_a_sign_in_left_idle_ends(client: FlaskClient, session: Session, clock: Clock) -> None:
     with_password(session, "robin@example.org", clock)
     sign_in(client, "robin@example.org")
