@@ -68,6 +68,18 @@ def test_two_coordinators_signed_in_at_once_each_see_only_their_own_groups(
     kim.reload()
     expect(kim.get_by_role("heading", name="Harbor Group")).to_be_visible()  # still signed in
 
+    # An htmx request carries the page's CSRF token (dashboard.js): this sign-out goes through.
+    status = kim.evaluate(
+        """() => new Promise(done => {
+             document.body.addEventListener('htmx:afterRequest',
+               e => done(e.detail.xhr.status), {once: true});
+             htmx.ajax('POST', '/sign-out', {target: 'main', swap: 'none'});
+           })"""
+    )
+    assert status == 200  # the redirect to the sign-in page, followed
+    kim.goto(f"{base}/")
+    expect(kim).to_have_url(f"{base}/sign-in")
+
 
 def test_a_wrong_password_shows_one_neutral_message(
     server: tuple[Flask, str],
