@@ -55,6 +55,10 @@ def test_two_coordinators_signed_in_at_once_each_see_only_their_own_groups(
     expect(robin.get_by_role("heading", name="Circle Group")).to_be_visible()
     expect(robin.get_by_text("Harbor")).to_have_count(0)
     expect(robin.get_by_role("table", name="Who said they are coming")).to_be_visible()
+    robin.keyboard.press("Tab")  # the first key a keyboard user presses reaches the skip link
+    expect(robin.get_by_role("link", name="Skip to the main content")).to_be_focused()
+    robin.keyboard.press("Enter")
+    expect(robin.locator("main")).to_be_focused()
     check_page(robin, "today", request)
     kim.reload()
     expect(kim.get_by_role("heading", name="Harbor Group")).to_be_visible()
