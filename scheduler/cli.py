@@ -27,7 +27,13 @@ from service.cli import main as service_cli
 from service.cli.database import schema_behind, upgrade_database
 from service.config import Settings
 from service.db import get_session
-from service.demo.seed import CIRCLE_KEYPAD_CODE, demo_token, seed
+from service.demo.seed import (
+    CIRCLE_KEYPAD_CODE,
+    DEMO_COORDINATOR,
+    DEMO_PASSWORD,
+    demo_token,
+    seed,
+)
 from service.metrics import OUTBOX_PATH, metrics_app
 from service.sending.dispatch import dispatcher
 from service.sending.gateway import ConsoleGateway
@@ -159,6 +165,8 @@ def demo(host: str, port: int) -> None:
         f"\nPeerline demo: texts print here instead of going to phones.\n"
         f"  Tuesday Circle meets in about ten minutes: watch its reminder (reply C or N)\n"
         f"  arrive in a minute, and encouragement a few minutes later.\n"
+        f"  The coordinators' dashboard:  {base}/\n"
+        f"    sign in as {DEMO_COORDINATOR} with the password {DEMO_PASSWORD}\n"
         f"  Phone simulator:  {base}/demo/phone\n"
         f"  Or from a terminal:  peerline simulate --url {base} --from {phones[0]} 'JOIN CIRCLE'\n"
         f"  Robin gets the reminder as a call: answer it with the command the console prints.\n"

@@ -14,7 +14,7 @@ from service.clock import app_clock, utc_now
 from service.config import Settings
 from service.messages.wording import Wording
 from service.sending.gateway import Gateway, gateway_for
-from service.web import errors, headers, health, phone, sms, voice
+from service.web import dashboard, errors, headers, health, phone, sms, voice
 from service.web.api import v1
 from service.web.journal import Journal
 
@@ -61,12 +61,15 @@ def create_app(
 
     app.register_blueprint(sms.bp)
     app.register_blueprint(voice.bp)
-    v1.init_app(app)
+    api_blueprints = v1.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(errors.bp)
     app.register_blueprint(headers.bp)
     if settings.mode == "demo":
         app.register_blueprint(phone.bp)
+    # Signed by Twilio, or by a bearer token: no browser session drives these, so no CSRF. The
+    # demo phone is a stand-in for a phone, open to anyone who can reach the demo.
+    dashboard.init_app(app, exempt=[sms.bp, voice.bp, phone.bp, *api_blueprints])
     if settings.uses_twilio and settings.public_url is None:
         log.warning(
             "PEERLINE_PUBLIC_URL is not set: no status callbacks, and signatures are checked "

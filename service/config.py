@@ -58,6 +58,12 @@ class Settings:
     call_rate: float | None = 1.0  # calls a second from our number, across all workers
     call_retries: int = 2  # more tries after a busy line or no answer
     call_retry_spacing: float = 30 * 60.0  # seconds between those tries
+    session_idle_minutes: int = 30  # a dashboard sign-in left alone this long ends
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over https, when the public address is https."""
+        return self.public_url is not None and self.public_url.startswith("https://")
 
     @property
     def uses_twilio(self) -> bool:
@@ -202,6 +208,10 @@ class Settings:
             "PEERLINE_CALL_RETRY_MINUTES", get("PEERLINE_CALL_RETRY_MINUTES") or "30"
         )
 
+        idle = get("PEERLINE_SESSION_IDLE_MINUTES") or "30"
+        if not idle.isdigit() or not 1 <= int(idle) <= 24 * 60:
+            raise ConfigError("PEERLINE_SESSION_IDLE_MINUTES", "a whole number from 1 to 1440")
+
         return cls(
             database_url=database_url,
             secret_key=secret_key,
@@ -228,6 +238,7 @@ class Settings:
             call_rate=call_rate,
             call_retries=int(retries),
             call_retry_spacing=spacing * 60,
+            session_idle_minutes=int(idle),
         )
 
 

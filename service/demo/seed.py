@@ -24,7 +24,7 @@ from service.models import (
     MembershipStatus,
     Participant,
 )
-from service.people.accounts import find_coordinator, issue_token
+from service.people.accounts import find_coordinator, issue_token, set_password
 from service.people.participants import joining
 from service.phones import phone_hash
 
@@ -38,6 +38,8 @@ PEOPLE = [
 ]
 NEWCOMER = "+12025550199"
 DEMO_COORDINATOR = "coordinator@example.org"
+# The demo's dashboard sign-in, printed in its banner: the demo's data is fiction, on this machine.
+DEMO_PASSWORD = "peerline-demo"  # noqa: S105
 CALLER = "+12025550105"  # gets the reminder as a phone call
 CIRCLE_KEYPAD_CODE = "246810"  # what a caller types to join Tuesday Circle
 
@@ -56,6 +58,8 @@ def seed(app: Flask) -> list[str]:
     now = datetime.now(UTC)
     with sessions(app)() as session:
         coordinator = Coordinator(email=DEMO_COORDINATOR, name="Robin Demo", created_at=now)
+        if settings.mode == "demo":  # a known password is for the demo alone
+            set_password(coordinator, DEMO_PASSWORD)
         session.add(coordinator)
         session.flush()
         groups = {

@@ -253,3 +253,24 @@ def test_the_banner_gives_a_token_that_opens_the_coordinators_api(
         f"{demo}/api/v1/groups", headers={"Authorization": "Bearer x"}, timeout=5
     )
     assert refused.status_code == 401
+
+
+def test_the_banner_gives_a_sign_in_that_opens_the_dashboard(demo: str, tmp_path: Path) -> None:
+    banner = (tmp_path / "demo.log").read_text()
+    line = next(ln for ln in banner.splitlines() if "sign in as" in ln)
+    email, password = line.split("sign in as ", 1)[1].split(" with the password ")
+    assert f"The coordinators' dashboard:  {demo}/" in banner
+    browser = requests.Session()
+    form = browser.get(f"{demo}/sign-in", timeout=5).text
+    token = form.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+
+    signed = browser.post(
+        f"{demo}/sign-in",
+        data={"csrf_token": token, "email": email, "password": password.strip()},
+        timeout=10,
+    )
+
+    assert signed.status_code == 200
+    assert signed.url == f"{demo}/"
+    assert "Tuesday Circle" in signed.text
+    assert "Grupo Martes" in signed.text

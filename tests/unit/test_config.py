@@ -25,6 +25,8 @@ def test_good_settings_are_read() -> None:
     assert settings.database_url.startswith("sqlite:///")
     assert settings.database_url.endswith("instance/peerline.sqlite3")
     assert settings.twilio_api_base_url == "https://api.twilio.com"
+    assert settings.session_idle_minutes == 30
+    assert settings.secure_cookies  # the public URL is https
 
 
 def test_without_credentials_the_console_gateway_is_used() -> None:
@@ -51,6 +53,8 @@ def test_without_credentials_the_console_gateway_is_used() -> None:
         ({"PEERLINE_MODE": "staging"}, "PEERLINE_MODE"),
         ({"PEERLINE_WORDING_DIR": "/no/such/folder"}, "PEERLINE_WORDING_DIR"),
         ({"PEERLINE_CRISIS_WORDS": " , "}, "PEERLINE_CRISIS_WORDS"),
+        ({"PEERLINE_SESSION_IDLE_MINUTES": "0"}, "PEERLINE_SESSION_IDLE_MINUTES"),
+        ({"PEERLINE_SESSION_IDLE_MINUTES": "half an hour"}, "PEERLINE_SESSION_IDLE_MINUTES"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], setting: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import Schema, fields
@@ -50,7 +50,8 @@ def _id_parameter(_converter: Any) -> dict[str, Any]:
     return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask) -> list[Blueprint]:
+    """Serve the API and its OpenAPI document; returns the API's blueprints."""
     app.config.update(
         API_TITLE="Peerline",
         API_VERSION="v1",
@@ -71,12 +72,17 @@ def init_app(app: Flask) -> None:
     api = PeerlineApi(app)
     api.register_converter(IdConverter, _id_parameter)
     api.register_field(LocalDateTime, "string", None)
-    api.register_blueprint(groups.blp, url_prefix="/api/v1/groups")
-    api.register_blueprint(meetings.blp, url_prefix="/api/v1/groups")
-    api.register_blueprint(imports.blp, url_prefix="/api/v1/groups")
-    api.register_blueprint(participants.participants_blp, url_prefix="/api/v1/participants")
-    api.register_blueprint(participants.memberships_blp, url_prefix="/api/v1/memberships")
-    api.register_blueprint(campaigns.blp, url_prefix="/api/v1/campaigns")
-    api.register_blueprint(outbox.blp, url_prefix="/api/v1/outbox")
-    api.register_blueprint(inbox.blp, url_prefix="/api/v1/inbox")
-    api.register_blueprint(audit.blp, url_prefix="/api/v1/audit")
+    blueprints = [
+        (groups.blp, "/api/v1/groups"),
+        (meetings.blp, "/api/v1/groups"),
+        (imports.blp, "/api/v1/groups"),
+        (participants.participants_blp, "/api/v1/participants"),
+        (participants.memberships_blp, "/api/v1/memberships"),
+        (campaigns.blp, "/api/v1/campaigns"),
+        (outbox.blp, "/api/v1/outbox"),
+        (inbox.blp, "/api/v1/inbox"),
+        (audit.blp, "/api/v1/audit"),
+    ]
+    for blueprint, prefix in blueprints:
+        api.register_blueprint(blueprint, url_prefix=prefix)
+    return [blueprint for blueprint, _ in blueprints]

@@ -1,0 +1,40 @@
+"""The dashboard's forms; each carries its CSRF token."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import EqualTo, InputRequired, Length
+
+
+class SignInForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(
+        _l("Email"),
+        validators=[InputRequired(), Length(max=254)],
+        render_kw={"autocomplete": "username", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[InputRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class PasswordForm(FlaskForm):  # type: ignore[misc]
+    current = PasswordField(
+        _l("Current password"),
+        validators=[InputRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new = PasswordField(
+        _l("New password"),
+        validators=[InputRequired(), Length(max=1024)],
+        description=_l("At least 12 characters."),
+        render_kw={"autocomplete": "new-password"},
+    )
+    repeat = PasswordField(
+        _l("New password again"),
+        validators=[InputRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )

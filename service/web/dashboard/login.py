@@ -1,0 +1,88 @@
+"""Who is signed in to the dashboard: Flask-Login on the coordinators' accounts.
+
+The session cookie names the coordinator and a fingerprint of their password hash, so that a
+new password (or a disabled account) ends every other sign-in at its next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import session
+from flask_login import UserMixin, current_user, login_user, logout_user
+
+from service.db import get_session
+from service.models import Coordinator
+
+SEEN = "peerline_seen"  # the session's last request, for the idle timeout
+
+
+class SignedIn(UserMixin):  # type: ignore[misc]
+    """A coordinator as Flask-Login sees them."""
+
+    def __init__(self, coordinator: Coordinator) -> None:
+        self.coordinator = coordinator
+
+    def get_id(self) -> str:
+        return f"{self.coordinator.id}:{_fingerprint(self.coordinator)}"
+
+
+def _fingerprint(coordinator: Coordinator) -> str:
+    return hashlib.sha256((coordinator.password_hash or "").encode()).hexdigest()[:16]
+
+
+def load(user_id: str) -> SignedIn | None:
+    """The coordinator a session names, if that sign-in still holds."""
+    number, _, fingerprint = user_id.partition(":")
+    if not number.isdigit():
+        return None
+    coordinator = get_session().get(Coordinator, int(number))
+    if (
+        coordinator is None
+        or coordinator.disabled
+        or coordinator.password_hash is None
+        or fingerprint != _fingerprint(coordinator)
+    ):
+        return None
+    return SignedIn(coordinator)
+
+
+def me() -> Coordinator:
+    """The signed-in coordinator (a view runs only once someone is signed in)."""
+    coordinator: Coordinator = current_user.coordinator
+    return coordinator
+
+
+def start(coordinator: Coordinator, now: datetime) -> None:
+    """Sign the coordinator in, in a fresh session (nothing from before it carries over)."""
+    session.clear()
+    login_user(SignedIn(coordinator))
+    session.permanent = True
+    session[SEEN] = now.timestamp()
+
+
+def end() -> None:
+    logout_user()
+    session.clear()
+
+
+def still_active(now: datetime, idle_minutes: int) -> bool:
+    """Note this request; False (and signed out) when the last one was too long ago."""
+    seen = session.get(SEEN)
+    if not isinstance(seen, int | float) or now.timestamp() - seen > idle_minutes * 60:
+        end()
+        return False
+    session[SEEN] = now.timestamp()
+    return True
+
+
+def safe_next(target: str | None) -> str | None:
+    """target if it is a path on this site, else None: a sign-in never sends anyone away."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(c in target for c in "\\\r\n\t"):
+        return None
+    return target

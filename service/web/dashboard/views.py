@@ -1,0 +1,153 @@
+"""The dashboard's pages: sign-in, sign-out, a coordinator's own password, and Today.
+
+Every page but the sign-in needs a coordinator signed in and active within the idle timeout;
+every POST has passed the CSRF check before it gets here (see the package's init_app).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, format_timedelta
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from service.clock import app_clock
+from service.config import Settings
+from service.db import get_session
+from service.people import audit
+from service.people.accounts import (
+    AccountError,
+    LoginRefused,
+    check_login,
+    set_password,
+    visible_group_ids,
+)
+from service.web.dashboard import login, today
+from service.web.dashboard.forms import PasswordForm, SignInForm
+
+bp = Blueprint("dashboard", __name__)
+
+OPEN = frozenset({"dashboard.sign_in"})
+
+
+@bp.context_processor
+def _language() -> dict[str, str]:
+    return {"language": str(get_locale() or "en")}
+
+
+@bp.before_request
+def _signed_in() -> Response | None:
+    if request.endpoint in OPEN:
+        return None
+    settings: Settings = current_app.extensions["peerline.settings"]
+    if not current_user.is_authenticated:
+        return _to_sign_in()
+    if not login.still_active(app_clock()(), settings.session_idle_minutes):
+        flash(_("You were signed out after a while without activity. Sign in again."), "info")
+        return _to_sign_in()
+    return None
+
+
+def _to_sign_in() -> Response:
+    here = request.full_path.rstrip("?") if request.method == "GET" else None
+    target = login.safe_next(here)
+    if target == url_for("dashboard.today"):
+        target = None
+    return redirect(url_for("dashboard.sign_in", next=target))
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Response | str:
+    target = login.safe_next(request.args.get("next")) or url_for("dashboard.today")
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(target)
+    form = SignInForm()
+    refused = False
+    if form.validate_on_submit():
+        session = get_session()
+        now = app_clock()()
+        try:
+            coordinator = check_login(session, form.email.data, form.password.data, now)
+        except LoginRefused:
+            # Wrong, locked and disabled all read alike here: a stranger learns nothing of who
+            # has an account. A wrong password was counted toward the lockout.
+            session.commit()
+            refused = True
+        else:
+            audit.record(
+                session,
+                actor=f"web:{coordinator.email}",
+                action="coordinator.sign_in",
+                now=now,
+                target_type="coordinator",
+                target_id=coordinator.id,
+            )
+            session.commit()
+            login.start(coordinator, now)
+            return redirect(target)
+    return render_template("dashboard/sign_in.html", form=form, refused=refused)
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    login.end()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("dashboard.sign_in"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password() -> Response | str:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        session = get_session()
+        now = app_clock()()
+        coordinator = login.me()
+        try:
+            # The same check as signing in, so guesses here count toward the lockout too.
+            check_login(session, coordinator.email, form.current.data, now)
+        except LoginRefused:
+            session.commit()
+            form.current.errors = [_("That is not your current password.")]
+        else:
+            try:
+                set_password(coordinator, form.new.data)
+            except AccountError as error:
+                session.rollback()
+                form.new.errors = [str(error)]
+            else:
+                audit.record(
+                    session,
+                    actor=f"web:{coordinator.email}",
+                    action="coordinator.password",
+                    now=now,
+                    target_type="coordinator",
+                    target_id=coordinator.id,
+                )
+                session.commit()
+                login.start(coordinator, now)  # this sign-in stays; every other one ends
+                flash(_("Your password is changed."), "success")
+                return redirect(url_for("dashboard.today"))
+    return render_template("dashboard/password.html", form=form)
+
+
+@bp.get("/", endpoint="today")
+def today_page() -> str:
+    session = get_session()
+    now = app_clock()()
+    groups = today.groups_today(session, visible_group_ids(session, login.me()), now)
+    return render_template("dashboard/today.html", groups=groups, now=now, when=_when)
+
+
+def _when(starts_at: datetime, timezone: str, now: datetime) -> str:
+    """A meeting's time in its group's zone, as words: "Tuesday 8 December, 6:30 PM (in 3 days)"."""
+    locale = get_locale() or "en"
+    local = starts_at.astimezone(ZoneInfo(timezone))
+    day = format_datetime(local, "EEEE d MMMM", tzinfo=local.tzinfo, locale=locale)
+    clock = format_datetime(local, "h:mm a", tzinfo=local.tzinfo, locale=locale)
+    away = format_timedelta(starts_at - now, add_direction=True, locale=locale)
+    return str(_("%(day)s at %(time)s (%(away)s)", day=day, time=clock, away=away))

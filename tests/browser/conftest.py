@@ -1,0 +1,130 @@
+"""A real Chromium (Debian's) driven by Playwright, against the app served on a free port.
+
+Without /usr/bin/chromium these tests skip, except under CI=true, where they fail: a browser
+test that did not run must not look like one that passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from service.config import Settings
+from tests.conftest import IN_CI
+from tests.support import make_settings
+
+CHROMIUM = Path(os.environ.get("PEERLINE_TEST_CHROMIUM", "/usr/bin/chromium"))
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+# Screenshots land here, one per page and width; the folder is ignored by git.
+ARTEFACTS = Path(
+    os.environ.get(
+        "PEERLINE_TEST_ARTEFACTS", Path(__file__).resolve().parents[2] / "test-artefacts"
+    )
+)
+WIDTHS = (1280, 375)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def server(
+    database_url: str, app_factory: Callable[[Settings], Flask]
+) -> Iterator[tuple[Flask, str]]:
+    """The app, served by a real HTTP server in a thread; yields it and its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    base = f"http://127.0.0.1:{port}"
+    app = app_factory(make_settings(database_url, PEERLINE_PUBLIC_URL=base))
+    served = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=served.serve_forever, name="peerline-test-web", daemon=True)
+    thread.start()
+    yield app, base
+    served.shutdown()
+    thread.join(timeout=10)
+
+
+def check_page(page: Page, name: str, request: pytest.FixtureRequest) -> None:
+    """At each width: a screenshot, and no serious or critical accessibility violation."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    case = request.node.name.replace("[", "-").replace("]", "")
+    size = page.viewport_size or {"width": 1280, "height": 800}
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=ARTEFACTS / f"{case}-{name}-{width}.png", full_page=True)
+            if not page.evaluate("typeof window.axe !== 'undefined'"):
+                page.evaluate(AXE.read_text())
+            result = page.evaluate(
+                """async () => {
+                  const r = await axe.run(document, {resultTypes: ['violations']});
+                  return {checked: r.passes.length + r.violations.length,
+                          bad: r.violations
+                            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                        nodes: v.nodes.map(n => n.target.join(' '))}))};
+                }"""
+            )
+            assert result["checked"] > 0, "axe-core checked nothing"
+            assert result["bad"] == [], f"{name} at {width} px: " + json.dumps(result["bad"])
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{name} at {width} px scrolls sideways ({wide} px wide)"
+    finally:
+        page.set_viewport_size(size)
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
+    """Opens a page in a browser context of its own (its own cookies: another computer).
+
+    Afterwards, no page may have logged an error: a CSP refusal (an inline script or style) or
+    a script that failed.
+    """
+    contexts = []
+    problems: list[str] = []
+
+    def open_page() -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"{message.text} ({message.location.get('url')})")
+                if message.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert problems == []

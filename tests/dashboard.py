@@ -1,0 +1,59 @@
+"""Helpers for the dashboard's tests: coordinators with passwords, signing in, CSRF tokens."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from service.models import Coordinator, Role
+from service.people.accounts import create_coordinator, set_password
+from tests.support import Clock
+
+PASSWORD = "a long enough password"
+WRONG_WORDS = "Those details did not sign you in."
+
+_TOKEN = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def with_password(
+    session: Session,
+    email: str,
+    clock: Clock,
+    *,
+    password: str = PASSWORD,
+    role: Role = Role.COORDINATOR,
+) -> Coordinator:
+    """The coordinator with this email (made if new), whose password is now password."""
+    coordinator = session.scalar(select(Coordinator).where(Coordinator.email == email))
+    if coordinator is None:
+        coordinator = create_coordinator(
+            session,
+            email=email,
+            name=email.split("@")[0].title(),
+            role=role,
+            password=None,
+            now=clock.now,
+        )
+    set_password(coordinator, password)
+    session.commit()
+    return coordinator
+
+
+def csrf_token(client: FlaskClient, path: str = "/sign-in") -> str:
+    """A valid CSRF token for client's session, read from a form as a browser would."""
+    page = client.get(path)
+    found = _TOKEN.search(page.text)
+    assert found is not None, f"no CSRF token on {path} ({page.status_code})"
+    return found.group(1)
+
+
+def sign_in(
+    client: FlaskClient, email: str, password: str = PASSWORD, *, next_page: str | None = None
+) -> TestResponse:
+    token = csrf_token(client)
+    path = "/sign-in" if next_page is None else f"/sign-in?next={next_page}"
+    return client.post(path, data={"csrf_token": token, "email": email, "password": password})
