@@ -6,7 +6,7 @@ TwiML is parsed as XML; what matters is what the person hears and what changes f
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from scheduler.dispatcher import dispatch_due
 from service.app import create_app
 from service.campaigns.planner import plan
+from service.config import Settings
 from service.db import sessions
 from service.models import (
     Attendance,
@@ -55,6 +56,13 @@ ON_CALL = "+12025550199"
 TONIGHT_UTC = datetime(2026, 3, 3, 23, 30, tzinfo=UTC)
 TWO_HOURS_BEFORE = TONIGHT_UTC - timedelta(hours=2)
 TONIGHT = "20260303T1830"  # the occurrence key of tonight's meeting
+
+
+@pytest.fixture
+def app(database_url: str, app_factory: Callable[[Settings], Flask]) -> Flask:
+    """Calls placed as fast as the test asks: pacing has tests of its own (test_rate_limit),
+    and on a loaded machine a call here could miss its one-second slot and be given back."""
+    return app_factory(make_settings(database_url, PEERLINE_CALL_RATE="off"))
 
 
 @pytest.fixture
