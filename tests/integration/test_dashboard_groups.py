@@ -80,7 +80,7 @@ def test_a_coordinator_lists_their_own_groups_with_members_and_a_missing_on_call
 
     assert page.status_code == 200
     row = page.text.split("Circle Group")[1].split("</tr>")[0]
-    assert "CIRCLE" in row and "America/New_York" in row
+    assert "CIRCLE" in row and "America/<wbr>New_York" in row
     assert "<td>2</td>" in row  # the member who left is not counted
     assert "No on-call phone" in row
     assert "Harbor" not in page.text and "HARBOR" not in page.text
