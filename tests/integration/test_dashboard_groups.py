@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import Group, MembershipStatus, Role
+from service.models import AuditEntry, Group, MembershipStatus, Role
 from tests.dashboard import csrf_token, sign_in, with_password
 from tests.support import Clock, make_group, make_participant
 
@@ -202,6 +202,8 @@ def test_editing_every_setting_saves_it_and_shows_what_changed(
     assert "Landline fallback: off → on" in text
     assert "+12025550177" not in text
     assert "No on-call phone" not in text
+    audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "group.update")).one()
+    assert audit.actor == "web:robin@example.org"
 
 
 def test_an_edit_posted_twice_changes_nothing_the_second_time(
@@ -269,6 +271,8 @@ def test_bad_values_are_refused_on_their_own_fields_and_change_nothing(
         "join_code": {"join_code": "STOP"},
         "keypad_code": {"keypad_code": "0123"},
         "public_name": {"public_name": "   "},
+        "quiet_end": {"quiet_end": "25:99"},
+        "language": {"language": "xx"},
     }
 
     for field, change in cases.items():
