@@ -15,13 +15,13 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import available_timezones
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.conversation.keywords import is_join_code
 from service.messages.wording import LANGUAGES
-from service.models import Coordinator, Group, new_keypad_code
+from service.models import Coordinator, Group, Membership, MembershipStatus, new_keypad_code
 from service.people import audit
 from service.phones import InvalidPhone, mask, normalize
 
@@ -184,6 +184,16 @@ def warnings(group: Group) -> list[str]:
     ]
 
 
+def active_member_counts(session: Session, group_ids: list[int]) -> dict[int, int]:
+    """How many active members each of these groups has (a group with none is left out)."""
+    rows = session.execute(
+        select(Membership.group_id, func.count())
+        .where(Membership.group_id.in_(group_ids), Membership.status == MembershipStatus.ACTIVE)
+        .group_by(Membership.group_id)
+    )
+    return {group_id: int(count) for group_id, count in rows}
+
+
 def shown(group: Group) -> dict[str, str]:
     """The group's settings as a coordinator reads them; phones masked."""
     return {
@@ -240,6 +250,11 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
 @functools.cache
 def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
+
+
+def zone_names() -> list[str]:
+    """Every time zone a group may have, sorted (for a list to choose from)."""
+    return sorted(_zones())
 
 
 def _checked(spec: GroupChanges, region: str) -> dict[str, Any]:

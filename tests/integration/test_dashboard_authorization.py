@@ -6,21 +6,36 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import AuditEntry, Coordinator
+from service.models import AuditEntry, Coordinator, Group
 from tests.api import token_for
 from tests.dashboard import PASSWORD, csrf_token, sign_in, with_password
 from tests.support import Clock, make_group, make_participant, text_in
 
 NEW = "a perfectly new password"
 # Each protected route, with what a request to it would change if it got through.
-PAGES = ["/", "/account/password"]
+PAGES = ["/", "/account/password", "/groups"]
+GROUP_FORM = {
+    "name": "Taken over",
+    "public_name": "Taken over",
+    "join_code": "TAKEN",
+    "timezone": "America/New_York",
+    "language": "en",
+    "quiet_start": "21:00",
+    "quiet_end": "08:00",
+}
 POSTS = {
     "/account/password": {"current": PASSWORD, "new": NEW, "repeat": NEW},
     "/sign-out": {},
+    "/groups/new": GROUP_FORM,
 }
+# Pages only an admin reaches: anyone else gets 404, as if there were no such page.
+ADMIN_PAGES = ["/groups/new"]
+# Routes that take a group's id, as the URL map spells them; the tests fill in Kim's group.
+ID_PAGES = ["/groups/<int:group_id>", "/groups/<int:group_id>/edit"]
+ID_POSTS = {"/groups/<int:group_id>/edit": GROUP_FORM}
 OPEN = {("GET", "/sign-in"), ("POST", "/sign-in")}
 
 
@@ -45,7 +60,11 @@ def test_the_matrix_covers_every_dashboard_route(app: Flask) -> None:
         if rule.endpoint.startswith("dashboard.")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
-    covered = {("GET", page) for page in PAGES} | {("POST", path) for path in POSTS} | OPEN
+    covered = (
+        {("GET", page) for page in PAGES + ADMIN_PAGES + ID_PAGES}
+        | {("POST", path) for path in POSTS | ID_POSTS}
+        | OPEN
+    )
     assert routes == covered
 
 
@@ -139,3 +158,106 @@ def test_webhooks_and_the_api_take_no_csrf_token(
     assert api.status_code == 404  # it reached the route, which found no such campaign
     assert api.get_json()["message"] == "No campaign 4242."
     assert nowhere.status_code == 404
+
+
+def _harbor(session: Session, rule: str) -> str:
+    """The rule filled in with Kim's group's id."""
+    harbor = session.scalar(select(Group.id).where(Group.join_code == "HARBOR"))
+    return rule.replace("<int:group_id>", str(harbor))
+
+
+def _harbor_settings(session: Session) -> tuple[str, str, str]:
+    session.expire_all()
+    harbor = session.scalars(select(Group).where(Group.coordinator.has(email="kim@example.org")))
+    group = harbor.one()
+    return group.name, group.public_name, group.join_code
+
+
+@pytest.mark.parametrize("rule", ID_PAGES)
+def test_a_signed_out_visitor_to_a_groups_page_is_sent_to_sign_in(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    page = _harbor(session, rule)
+
+    answer = client.get(page)
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == f"/sign-in?next={page}"
+
+
+@pytest.mark.parametrize("rule", ID_POSTS)
+def test_a_signed_out_post_to_a_group_is_sent_to_sign_in_and_changes_nothing(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    before = _harbor_settings(session)
+
+    answer = client.post(
+        _harbor(session, rule), data={"csrf_token": csrf_token(client), **ID_POSTS[rule]}
+    )
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/sign-in")
+    assert _harbor_settings(session) == before
+
+
+@pytest.mark.parametrize("rule", ID_POSTS)
+@pytest.mark.parametrize("token", [None, "", "not-a-token"])
+def test_a_post_to_ones_own_group_without_a_valid_csrf_token_gets_400_and_changes_nothing(
+    client: FlaskClient, session: Session, clock: Clock, rule: str, token: str | None
+) -> None:
+    _robin_and_kim(session, clock)
+    sign_in(client, "kim@example.org")
+    before = _harbor_settings(session)
+    body = dict(ID_POSTS[rule]) if token is None else {"csrf_token": token, **ID_POSTS[rule]}
+
+    answer = client.post(_harbor(session, rule), data=body)
+
+    assert answer.status_code == 400
+    assert _harbor_settings(session) == before
+
+
+@pytest.mark.parametrize("rule", ID_PAGES)
+def test_another_coordinators_group_answers_404(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    sign_in(client, "robin@example.org")
+
+    answer = client.get(_harbor(session, rule))
+
+    assert answer.status_code == 404
+    assert "Harbor" not in answer.text
+
+
+@pytest.mark.parametrize("rule", ID_POSTS)
+def test_a_post_to_another_coordinators_group_answers_404_and_changes_nothing(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    sign_in(client, "robin@example.org")
+    before = _harbor_settings(session)
+
+    answer = client.post(
+        _harbor(session, rule), data={"csrf_token": csrf_token(client, "/"), **ID_POSTS[rule]}
+    )
+
+    assert answer.status_code == 404
+    assert _harbor_settings(session) == before
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+def test_a_coordinator_gets_404_on_an_admins_page_and_its_post_changes_nothing(
+    client: FlaskClient, session: Session, clock: Clock, page: str
+) -> None:
+    _robin_and_kim(session, clock)
+    sign_in(client, "robin@example.org")
+    groups = session.scalar(select(func.count()).select_from(Group))
+
+    shown = client.get(page)
+    posted = client.post(page, data={"csrf_token": csrf_token(client, "/"), **POSTS.get(page, {})})
+
+    assert (shown.status_code, posted.status_code) == (404, 404)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Group)) == groups

@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Page, abort
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service.campaigns.headcount import Headcount, PastMeeting, attendance, headcounts
 from service.campaigns.stats import GroupStats, group_stats
@@ -24,13 +24,14 @@ from service.conversation.groups import (
     CodeTaken,
     GroupChanges,
     GroupError,
+    active_member_counts,
     create_group,
     update_group,
     warnings,
 )
 from service.db import get_session
 from service.messages.wording import LANGUAGES
-from service.models import Coordinator, Group, Membership, MembershipStatus, Role
+from service.models import Coordinator, Group, Role
 from service.people.accounts import AccountError, find_coordinator
 from service.web.api.auth import (
     Input,
@@ -86,18 +87,7 @@ class GroupSchema(Schema):
 
 
 def _with_counts(groups: list[Group]) -> list[dict[str, Any]]:
-    counts = dict(
-        get_session()
-        .execute(
-            select(Membership.group_id, func.count())
-            .where(
-                Membership.group_id.in_([g.id for g in groups]),
-                Membership.status == MembershipStatus.ACTIVE,
-            )
-            .group_by(Membership.group_id)
-        )
-        .all()
-    )
+    counts = active_member_counts(get_session(), [g.id for g in groups])
     dumped = []
     for group in groups:
         row = attributes(group, GroupSchema)
