@@ -14,6 +14,7 @@ from service.models import (
     ConsentEvent,
     ConsentSource,
     ConsentState,
+    MembershipStatus,
     OutboxMessage,
     OutboxState,
     Participant,
@@ -227,6 +228,9 @@ def undo_opt_out(
             created_at=now,
         )
     )
-    participant.consent = (
-        ConsentState.GRANTED if before is ConsentChange.OPT_IN else ConsentState.UNKNOWN
+    # A YES on record before it; or, where the ledger holds nothing older, an active membership
+    # (which only consent makes).
+    granted = before is ConsentChange.OPT_IN or (
+        before is None and any(m.status is MembershipStatus.ACTIVE for m in participant.memberships)
     )
+    participant.consent = ConsentState.GRANTED if granted else ConsentState.UNKNOWN
