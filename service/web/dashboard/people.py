@@ -60,6 +60,17 @@ from service.web.dashboard.views import bp
 
 ROSTER_SALT = "peerline.dashboard.roster"
 ROSTER_MAX_AGE = 60 * 60  # an hour from the dry run to applying it
+ROSTER_MAX_BYTES = 16 * 1024 * 1024  # as the API's import takes
+ROSTER_PAGES = frozenset({"dashboard.people_import", "dashboard.people_import_apply"})
+
+
+@bp.url_value_preprocessor
+def _larger_rosters(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    # Before the CSRF check reads the form: a roster (or the dry run's page carrying it on) is
+    # larger than the app's limit, which is sized for Twilio's webhooks.
+    if endpoint in ROSTER_PAGES:
+        request.max_content_length = ROSTER_MAX_BYTES
+        request.max_form_memory_size = ROSTER_MAX_BYTES
 
 
 def _mine() -> set[int] | None:
@@ -143,6 +154,18 @@ def _delivery(message: OutboxMessage) -> str:
             return str(_("Call answered by voicemail; a message was left"))
         if message.answered_by == "human":
             return str(_("Call answered"))
+    if message.state is OutboxState.SUPPRESSED:
+        held = {
+            "opted out": _("Held back: they opted out"),
+            "Twilio said the number is not valid": _("Held back: the number is not valid"),
+            "the number cannot take texts": _("Held back: the number cannot take texts"),
+            "no consent yet": _("Held back: they had not said yes yet"),
+            "encouragement paused": _("Held back: they paused encouragement"),
+            "not an active member": _("Held back: they were not a member then"),
+        }
+        return str(held.get(message.state_reason or "", _("Held back")))
+    if message.state is OutboxState.CANCELED and message.state_reason == "removed from the group":
+        return str(_("Withdrawn: they were taken out of the group"))
     return str(
         {
             OutboxState.QUEUED: _("Waiting to go out"),
