@@ -25,6 +25,7 @@ from service.models import (
     OutboxMessage,
     OutboxState,
     Participant,
+    Role,
 )
 from service.people import consent
 from tests.api import post, token_for
@@ -578,3 +579,40 @@ def test_a_roster_larger_than_a_webhook_is_checked_and_applied(
 
     assert applied.status_code == 302
     assert session.scalar(select(func.count()).select_from(Participant)) == 2500
+
+
+def test_a_long_list_comes_in_pages_that_keep_the_search(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = make_group(session, "CIRCLE")
+    for n in range(55):
+        make_participant(session, f"+1202555{n:04d}", circle, name=f"Member {n:02d}")
+    _robin(session, clock)
+    sign_in(client, "robin@example.org")
+
+    first = client.get("/people?q=member").text
+    second = client.get("/people?q=member&page=2").text
+    beyond = client.get("/people?q=member&page=99")
+
+    assert "Member 00" in first and "Member 49" in first and "Member 50" not in first
+    assert "Page 1 of 2" in first and "page=2" in first and "q=member" in first
+    assert "Member 54" in second and "Member 00" not in second
+    assert beyond.status_code == 200 and "Member 54" in beyond.text
+
+
+def test_an_admin_sees_every_groups_members_and_erases_the_whole_person(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = make_group(session, "CIRCLE")
+    harbor = make_group(session, "HARBOR", coordinator_email="kim@example.org")
+    sam = make_participant(session, "+12025550111", circle, harbor, name="Sam Both")
+    with_password(session, "admin@example.org", clock, role=Role.ADMIN)
+    sign_in(client, "admin@example.org")
+
+    listed = client.get("/people").text
+    path = f"/groups/{harbor.id}/people/{sam.id}"
+    erased = client.post(f"{path}/erase", data=_form(client, path))
+
+    assert "Circle Group" in listed and "Harbor Group" in listed
+    assert erased.status_code == 302
+    assert session.scalar(select(func.count()).select_from(Membership)) == 0
