@@ -6,11 +6,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.cli.common import audited, fail, find_group, now, settings
 from service.db import get_session
-from service.models import Channel, Membership, Participant
-from service.people import audit
+from service.models import Channel, Group, Membership, Participant
+from service.people import audit, consent
 from service.people.erasure import erase_participant
 from service.people.participants import Details, ParticipantError, enrol
 from service.phones import InvalidPhone, mask, normalize
@@ -128,3 +129,61 @@ def participants_list(code: str | None, show_phones: bool) -> None:
             f"{participant.id}\t{phone}\t{membership.name or ''}\t{membership.group.join_code}\t"
             f"{membership.status.value}\t{participant.consent.value}\t{membership.channel.value}"
         )
+
+
+def _member(session: Session, phone: str, code: str) -> tuple[Participant, Group]:
+    try:
+        number = normalize(phone, settings().default_region)
+    except InvalidPhone as error:
+        raise click.ClickException(f"--phone: {error}") from None
+    group = find_group(session, code)
+    participant = session.scalar(
+        select(Participant)
+        .join(Membership)
+        .where(Participant.phone == number, Membership.group_id == group.id)
+    )
+    if participant is None:
+        raise click.ClickException(f"no one in {group.join_code} has the number {phone.strip()!r}")
+    return participant, group
+
+
+@participants.command("opt-out", help="Record an opt-out someone asked for in person or by phone.")
+@click.option("--phone", required=True)
+@click.option("--group", "code", required=True, help="The group they asked through.")
+@click.option("--note", required=True, help="How and when they asked.")
+@with_appcontext
+def participants_opt_out(phone: str, code: str, note: str) -> None:
+    session = get_session()
+    participant, group = _member(session, phone, code)
+    try:
+        changed = consent.record_opt_out(
+            session, participant, group_id=group.id, note=note, now=now()
+        )
+    except consent.ConsentError as error:
+        raise click.ClickException(f"--note: {error}") from None
+    if not changed:
+        click.echo(f"{mask(participant.phone)} had opted out already")
+        return
+    audited(session, "participant.opt_out", participant, group=group.join_code)
+    session.commit()
+    click.echo(f"{mask(participant.phone)} is opted out: nothing more goes out to them")
+
+
+@participants.command(
+    "undo-opt-out",
+    help="Undo an opt-out a coordinator recorded by mistake (never the person's own STOP).",
+)
+@click.option("--phone", required=True)
+@click.option("--group", "code", required=True, help="A group they are in.")
+@click.option("--note", required=True, help="Why it is undone.")
+@with_appcontext
+def participants_undo_opt_out(phone: str, code: str, note: str) -> None:
+    session = get_session()
+    participant, _group = _member(session, phone, code)
+    try:
+        consent.undo_opt_out(session, participant, groups=None, note=note, now=now())
+    except consent.ConsentError as error:
+        raise click.ClickException(str(error)) from None
+    audited(session, "participant.undo_opt_out", participant)
+    session.commit()
+    click.echo(f"{mask(participant.phone)}'s opt-out is undone")

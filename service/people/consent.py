@@ -14,10 +14,13 @@ from service.models import (
     ConsentEvent,
     ConsentSource,
     ConsentState,
+    MembershipStatus,
     OutboxMessage,
     OutboxState,
     Participant,
 )
+
+MAX_NOTE = 500
 
 
 def opt_out(
@@ -142,3 +145,92 @@ def revoked_hash(session: Session, phone_hash: str) -> bool:
         .limit(1)
     ).first()
     return latest is ConsentChange.OPT_OUT
+
+
+class ConsentError(ValueError):
+    """A user-facing reason a coordinator's change to someone's consent was refused."""
+
+
+def opted_out_by_coordinator(
+    session: Session, participant: Participant, groups: Collection[int] | None
+) -> ConsentEvent | None:
+    """The opt-out a coordinator of these groups (None: any, for an admin) recorded for the
+    person, if it is the ledger's latest word for them: only such an opt-out may be undone by a
+    coordinator. A person's own STOP is theirs to undo."""
+    latest = session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.phone_hash == participant.phone_hash)
+        .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+    ).first()
+    if (
+        latest is None
+        or latest.change is not ConsentChange.OPT_OUT
+        or latest.source is not ConsentSource.COORDINATOR
+        or (groups is not None and latest.group_id not in groups)
+    ):
+        return None
+    return latest
+
+
+def record_opt_out(
+    session: Session, participant: Participant, *, group_id: int, note: str, now: datetime
+) -> bool:
+    """Record an opt-out the person asked for in person or by phone, through group_id; return
+    whether anything changed (False: they had opted out already)."""
+    note = (note or "").strip()
+    if not 0 < len(note) <= MAX_NOTE:
+        raise ConsentError(f"say how and when they asked, in 1 to {MAX_NOTE} characters")
+    return opt_out(
+        session,
+        participant,
+        source=ConsentSource.COORDINATOR,
+        words=note,
+        now=now,
+        group_id=group_id,
+    )
+
+
+def undo_opt_out(
+    session: Session,
+    participant: Participant,
+    *,
+    groups: Collection[int] | None,
+    note: str,
+    now: datetime,
+) -> None:
+    """Undo a coordinator's opt-out (one recorded by mistake): the person's consent goes back to
+    what it was before it. Their own STOP, or another group's note, is refused."""
+    note = (note or "").strip()
+    if not 0 < len(note) <= MAX_NOTE:
+        raise ConsentError(f"say why it is undone, in 1 to {MAX_NOTE} characters")
+    recorded = opted_out_by_coordinator(session, participant, groups)
+    if recorded is None:
+        raise ConsentError(
+            "only an opt-out a coordinator recorded can be undone here; "
+            "a person's own opt-out is theirs to undo, by texting START"
+        )
+    before = session.scalars(
+        select(ConsentEvent.change)
+        .where(ConsentEvent.phone_hash == participant.phone_hash, ConsentEvent.id != recorded.id)
+        .where(ConsentEvent.created_at <= recorded.created_at)
+        .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+    ).first()
+    session.add(
+        ConsentEvent(
+            participant_id=participant.id,
+            phone_hash=participant.phone_hash,
+            group_id=recorded.group_id,
+            change=ConsentChange.OPT_IN,
+            source=ConsentSource.COORDINATOR,
+            words=note,
+            created_at=now,
+        )
+    )
+    # A YES on record before it; or, where the ledger holds nothing older, an active membership
+    # (which only consent makes).
+    granted = before is ConsentChange.OPT_IN or (
+        before is None and any(m.status is MembershipStatus.ACTIVE for m in participant.memberships)
+    )
+    participant.consent = ConsentState.GRANTED if granted else ConsentState.UNKNOWN

@@ -112,6 +112,11 @@ def valid_bodies(theirs: Theirs, my_group: int) -> dict[tuple[str, str], dict[st
         ("PATCH", "/api/v1/groups/<id:group_id>"): {"name": "Changed", "join_code": "CHANGED"},
         ("POST", "/api/v1/participants"): {"group_id": theirs.group_id, "phone": "+12025550199"},
         ("PATCH", "/api/v1/participants/<id:participant_id>"): {"name": "Changed"},
+        ("POST", "/api/v1/participants/<id:participant_id>/opt-out"): {
+            "group_id": theirs.group_id,
+            "note": "Asked by phone",
+        },
+        ("POST", "/api/v1/participants/<id:participant_id>/undo-opt-out"): {"note": "Mistake"},
         ("POST", "/api/v1/memberships"): {
             "group_id": my_group,
             "participant_id": theirs.participant_id,

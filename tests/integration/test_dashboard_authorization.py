@@ -9,14 +9,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import AuditEntry, Coordinator, Group
+from service.models import AuditEntry, ConsentEvent, Coordinator, Group, Membership, Participant
 from tests.api import token_for
 from tests.dashboard import PASSWORD, csrf_token, sign_in, with_password
 from tests.support import Clock, make_group, make_participant, text_in
 
 NEW = "a perfectly new password"
 # Each protected route, with what a request to it would change if it got through.
-PAGES = ["/", "/account/password", "/groups"]
+PAGES = ["/", "/account/password", "/groups", "/people", "/people/add", "/people/import"]
 GROUP_FORM = {
     "name": "Taken over",
     "public_name": "Taken over",
@@ -30,6 +30,19 @@ POSTS = {
     "/account/password": {"current": PASSWORD, "new": NEW, "repeat": NEW},
     "/sign-out": {},
     "/groups/new": GROUP_FORM,
+    "/people/add": {"phone": "+12025550177", "language": "en", "timezone": "UTC", "channel": "sms"},
+    "/people/import": {},
+    "/people/import/apply": {"roster": "x"},
+}
+# A person's pages, for Sam (in Robin's CIRCLE) and Vera (in Kim's HARBOR): {gid} and {pid}.
+PERSON = "/groups/<int:group_id>/people/<int:participant_id>"
+PERSON_PAGES = [PERSON, f"{PERSON}/erase"]
+PERSON_POSTS = {
+    PERSON: {"name": "Changed", "language": "en", "timezone": "UTC", "channel": "sms"},
+    f"{PERSON}/remove": {},
+    f"{PERSON}/erase": {},
+    f"{PERSON}/opt-out": {"note": "Asked by phone"},
+    f"{PERSON}/undo-opt-out": {"note": "Mistake"},
 }
 # Pages only an admin reaches: anyone else gets 404, as if there were no such page.
 ADMIN_PAGES = ["/groups/new"]
@@ -61,8 +74,8 @@ def test_the_matrix_covers_every_dashboard_route(app: Flask) -> None:
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
     covered = (
-        {("GET", page) for page in PAGES + ADMIN_PAGES + ID_PAGES}
-        | {("POST", path) for path in POSTS | ID_POSTS}
+        {("GET", page) for page in PAGES + ADMIN_PAGES + ID_PAGES + PERSON_PAGES}
+        | {("POST", path) for path in [*POSTS, *ID_POSTS, *PERSON_POSTS]}
         | OPEN
     )
     assert routes == covered
@@ -261,3 +274,76 @@ def test_a_coordinator_gets_404_on_an_admins_page_and_its_post_changes_nothing(
     assert (shown.status_code, posted.status_code) == (404, 404)
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Group)) == groups
+
+
+def _person(session: Session, code: str, phone: str, rule: str) -> str:
+    person = session.scalar(select(Participant).where(Participant.phone == phone))
+    group = session.scalar(select(Group).where(Group.join_code == code))
+    assert person is not None and group is not None
+    return rule.replace("<int:group_id>", str(group.id)).replace(
+        "<int:participant_id>", str(person.id)
+    )
+
+
+def _people(session: Session) -> tuple[object, ...]:
+    session.expire_all()
+    return (
+        tuple(session.execute(select(Membership.id, Membership.name, Membership.status)).all()),
+        tuple(session.execute(select(Participant.id, Participant.consent)).all()),
+        session.scalar(select(func.count()).select_from(ConsentEvent)),
+    )
+
+
+@pytest.mark.parametrize("rule", PERSON_PAGES)
+def test_another_coordinators_person_is_not_found_and_mine_signed_out_sign_in(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    vera = _person(session, "HARBOR", "+12025550122", rule)
+    sam = _person(session, "CIRCLE", "+12025550111", rule)
+    # Vera in Robin's group id, and Sam in Kim's: neither is Robin's to see.
+    crossed = _person(session, "CIRCLE", "+12025550122", rule)
+
+    signed_out = client.get(sam)
+    sign_in(client, "robin@example.org")
+
+    assert signed_out.status_code == 302 and signed_out.headers["Location"].startswith("/sign-in")
+    assert client.get(sam).status_code == 200
+    for path in (vera, crossed):
+        answer = client.get(path)
+        assert answer.status_code == 404
+        assert "Vera" not in answer.text
+
+
+@pytest.mark.parametrize("rule", list(PERSON_POSTS))
+def test_another_coordinators_person_cannot_be_changed_nor_mine_without_a_token(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    vera = _person(session, "HARBOR", "+12025550122", rule)
+    sam = _person(session, "CIRCLE", "+12025550111", rule)
+    before = _people(session)
+
+    signed_out = client.post(sam, data={"csrf_token": csrf_token(client), **PERSON_POSTS[rule]})
+    sign_in(client, "robin@example.org")
+    token = csrf_token(client, "/people")
+    theirs = client.post(vera, data={"csrf_token": token, **PERSON_POSTS[rule]})
+    forged = client.post(sam, data={"csrf_token": "forged", **PERSON_POSTS[rule]})
+
+    assert signed_out.status_code == 302
+    assert theirs.status_code == 404
+    assert forged.status_code == 400
+    assert _people(session) == before
+
+
+def test_another_coordinators_group_is_not_found_on_the_people_pages(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _robin_and_kim(session, clock)
+    harbor = session.scalar(select(Group).where(Group.join_code == "HARBOR"))
+    assert harbor is not None
+    sign_in(client, "robin@example.org")
+
+    assert client.get(f"/people?group={harbor.id}").status_code == 404
+    assert "Harbor" not in client.get(f"/people/add?group={harbor.id}").text
+    assert "Harbor" not in client.get(f"/people/import?group={harbor.id}").text

@@ -456,3 +456,70 @@ class OneMembership(MethodView):
         row = attributes(membership, MembershipSchema)
         row["withdrawn"] = withdrawn
         return row
+
+
+class OptOutSchema(Input):
+    group_id = id_field(
+        required=True, metadata={"description": "The caller's group they asked through."}
+    )
+    note = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=consent.MAX_NOTE),
+        metadata={"description": "How and when they asked (in person, by phone)."},
+    )
+
+
+class UndoOptOutSchema(Input):
+    note = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=consent.MAX_NOTE),
+        metadata={"description": "Why the opt-out is undone (recorded by mistake)."},
+    )
+
+
+@participants_blp.route("/<id:participant_id>/opt-out")
+class OptOut(MethodView):
+    @participants_blp.arguments(OptOutSchema)
+    @participants_blp.response(200, ParticipantDetailSchema)
+    @participants_blp.alt_response(422, description="No note, or not a member of that group.")
+    def post(self, body: dict[str, Any], participant_id: int) -> dict[str, Any]:
+        """Record an opt-out the person asked for in person or by phone: nothing more goes out
+        to them, from any group. Posting it twice changes nothing more."""
+        session = get_session()
+        person = my_participant(participant_id)
+        group = my_group(body["group_id"])
+        if not any(m.group_id == group.id for m in person.memberships):
+            refuse(422, "they are not in that group", "group_id")
+        try:
+            changed = consent.record_opt_out(
+                session, person, group_id=group.id, note=body["note"], now=app_clock()()
+            )
+        except consent.ConsentError as error:
+            refuse(422, str(error), "note")
+        if changed:
+            audited("participant.opt_out", "participant", person.id, group=group.join_code)
+        session.commit()
+        return _dump([person], full=True)[0]
+
+
+@participants_blp.route("/<id:participant_id>/undo-opt-out")
+class UndoOptOut(MethodView):
+    @participants_blp.arguments(UndoOptOutSchema)
+    @participants_blp.response(200, ParticipantDetailSchema)
+    @participants_blp.alt_response(
+        422, description="The latest opt-out is not one a coordinator of the caller's recorded."
+    )
+    def post(self, body: dict[str, Any], participant_id: int) -> dict[str, Any]:
+        """Undo an opt-out a coordinator of the caller's groups recorded (by mistake); their
+        consent goes back to what it was. A person's own STOP is theirs to undo (START)."""
+        session = get_session()
+        person = my_participant(participant_id)
+        try:
+            consent.undo_opt_out(
+                session, person, groups=my_group_ids(), note=body["note"], now=app_clock()()
+            )
+        except consent.ConsentError as error:
+            refuse(422, str(error), "note")
+        audited("participant.undo_opt_out", "participant", person.id)
+        session.commit()
+        return _dump([person], full=True)[0]
