@@ -96,14 +96,38 @@ def test_a_from_date_that_is_no_meeting_day_starts_on_the_next_one_without_a_war
     [
         # Rules written by hand on the command line or through the API, in their other forms.
         ("FREQ=WEEKLY", datetime(2026, 12, 8, 18, 30), "every Tuesday at 6:30 PM, from 8 December"),
-        ("RRULE:freq=weekly;byday=tu", datetime(2026, 12, 8, 18, 30), "every Tuesday at 6:30 PM, from 8 December"),
-        ("FREQ=WEEKLY;INTERVAL=4;BYDAY=FR", datetime(2026, 12, 4, 8), "every fourth Friday at 8:00 AM, from 4 December"),
-        ("FREQ=MONTHLY;BYDAY=TU;BYSETPOS=2", datetime(2026, 12, 8, 18), "the second Tuesday of every month at 6:00 PM, from 8 December"),
-        ("FREQ=MONTHLY", datetime(2026, 12, 3, 18), "the 3rd of every month at 6:00 PM, from 3 December"),
-        ("FREQ=WEEKLY;BYDAY=TU;UNTIL=20270105T183000", datetime(2026, 12, 8, 18, 30), "every Tuesday at 6:30 PM, from 8 December, until 5 January 2027"),
-        ("FREQ=WEEKLY;BYDAY=TU;UNTIL=20270105T120000", datetime(2026, 12, 8, 18, 30), "every Tuesday at 6:30 PM, from 8 December, until 4 January 2027"),
+        (
+            "RRULE:freq=weekly;byday=tu",
+            datetime(2026, 12, 8, 18, 30),
+            "every Tuesday at 6:30 PM, from 8 December",
+        ),
+        (
+            "FREQ=WEEKLY;INTERVAL=4;BYDAY=FR",
+            datetime(2026, 12, 4, 8),
+            "every fourth Friday at 8:00 AM, from 4 December",
+        ),
+        (
+            "FREQ=MONTHLY;BYDAY=TU;BYSETPOS=2",
+            datetime(2026, 12, 8, 18),
+            "the second Tuesday of every month at 6:00 PM, from 8 December",
+        ),
+        (
+            "FREQ=MONTHLY",
+            datetime(2026, 12, 3, 18),
+            "the 3rd of every month at 6:00 PM, from 3 December",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAY=TU;UNTIL=20270105T183000",
+            datetime(2026, 12, 8, 18, 30),
+            "every Tuesday at 6:30 PM, from 8 December, until 5 January 2027",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAY=TU;UNTIL=20270105T120000",
+            datetime(2026, 12, 8, 18, 30),
+            "every Tuesday at 6:30 PM, from 8 December, until 4 January 2027",
+        ),
     ],
-)  # fmt: skip
+)
 def test_rules_set_by_hand_read_in_plain_words(rule: str, first: datetime, words: str) -> None:
     assert describe(rule, first, TODAY) == words
 
@@ -131,8 +155,7 @@ def test_a_rule_no_plan_can_say_gets_the_fallback_sentence_never_the_rule(rule: 
 
     assert read(rule, first) is None
     assert words == (
-        "on a schedule set by hand that this page cannot put in words, "
-        "from 8 December at 6:30 PM"
+        "on a schedule set by hand that this page cannot put in words, from 8 December at 6:30 PM"
     )
 
 
