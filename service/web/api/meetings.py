@@ -54,7 +54,7 @@ class ScheduleSchema(Input):
     description = fields.String(
         dump_only=True,
         metadata={
-            "description": 'The schedule in plain words, as the dashboard and the command line '
+            "description": "The schedule in plain words, as the dashboard and the command line "
             'say it: "every other Tuesday at 6:30 PM, from 15 December".'
         },
     )

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from service.config import Settings
 from service.web.dashboard import login, views
+from service.web.dashboard import meetings as _meetings  # noqa: F401  (its routes join bp)
 
 
 def init_app(app: Flask, *, exempt: Iterable[Blueprint]) -> None:
