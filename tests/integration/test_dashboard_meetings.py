@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.campaigns.headcount import record_answer
@@ -327,9 +327,7 @@ def test_past_meetings_name_who_confirmed_declined_and_did_not_answer(
     sam = make_participant(session, "+12025550141", circle, name="Sam Rivera")
     lucia = make_participant(session, "+12025550145", circle, name="Lucia")
     make_participant(session, "+12025550147", circle, name="Bo")
-    session.execute(
-        Membership.__table__.update().values(created_at=datetime(2026, 2, 1, tzinfo=UTC))
-    )
+    session.execute(update(Membership).values(created_at=datetime(2026, 2, 1, tzinfo=UTC)))
     record_answer(session, sam.id, circle.id, "20260303T1830", True, clock.now)
     record_answer(session, lucia.id, circle.id, "20260303T1830", False, clock.now)
     session.commit()
