@@ -86,7 +86,7 @@ def _schedule_of(group: Group) -> MeetingSchedule | None:
         return None
 
 
-def _page(group: Group, form: ScheduleForm | None = None, status: int = 200) -> tuple[str, int]:
+def _page(group: Group, form: ScheduleForm | None = None) -> tuple[str, int]:
     session = get_session()
     now = app_clock()()
     zone = ZoneInfo(group.timezone)
@@ -112,7 +112,7 @@ def _page(group: Group, form: ScheduleForm | None = None, status: int = 200) -> 
         when=lambda moment: _when(moment, group.timezone),
         past_weeks=PAST_WEEKS,
         form=form,
-    ), status
+    ), 200
 
 
 def _plan_form(schedule: MeetingSchedule | None) -> Any:
@@ -145,7 +145,7 @@ def meetings_schedule(group_id: int) -> Response | tuple[str, int]:
     group = _group(group_id)
     form = ScheduleForm()
     if not form.validate():
-        return _page(group, form, 422)
+        return _page(group, form)
     session = get_session()
     now = app_clock()()
     plan = Plan(
@@ -174,7 +174,7 @@ def meetings_schedule(group_id: int) -> Response | tuple[str, int]:
         session.rollback()
         field = getattr(form, _FIELDS.get(str(error.field), str(error.field)), form.often)
         field.errors = [*field.errors, str(error)]
-        return _page(group, form, 422)
+        return _page(group, form)
     session.commit()
     today = now.astimezone(ZoneInfo(group.timezone)).date()
     flash(_("Saved: the group meets %(said)s.", said=describe(rule, first, today)), "success")
@@ -219,14 +219,13 @@ def meetings_move(group_id: int, key: str) -> Response | tuple[str, int]:
             for warning in move_warnings(to, group.timezone, now):
                 flash(warning, "warning")
             return redirect(url_for("dashboard.meetings", group_id=group.id))
-    status = 422 if form.errors else 200
     return render_template(
         "dashboard/meetings/move.html",
         group=group,
         form=form,
         meeting=meeting,
         when=_when(meeting.starts_at, group.timezone),
-    ), status
+    ), 200
 
 
 def _when_wall(wall: datetime, group: Group) -> str:
