@@ -69,6 +69,8 @@ def rule_of(plan: Plan) -> tuple[str, datetime]:
     rule = ";".join(parts)
     dtstart = datetime.combine(plan.start, plan.at.replace(second=0, microsecond=0))
     first = rrulestr(rule, dtstart=dtstart).after(dtstart, inc=True)
+    if first is None and plan.until is None:
+        raise RuleError("no meeting falls on or after this date", "start")
     if first is None:
         raise RuleError("no meeting falls between the first and the last day", "until")
     return rule, first

@@ -108,6 +108,12 @@ def test_a_coordinator_schedules_in_words_cancels_and_moves_a_meeting_and_sees_w
     ).to_be_visible()
     expect(next_dates.first).to_have_text("Sunday 8 March 2026 at 3:30 AM (moved)")
 
+    robin.get_by_role("navigation").get_by_role("link", name="Meetings").click()
+    expect(robin.get_by_role("listitem").filter(has_text="Circle Group")).to_contain_text(
+        f"meets {said} (America/Chicago time)."
+    )
+    check_page(robin, "meetings-index", request)
+
     # Kim, signed in with her own cookies, asks for Robin's page (not navigated to: a 404 page
     # would count as a console error).
     theirs = kim.request.get(f"{base}/groups/{circle}/meetings")

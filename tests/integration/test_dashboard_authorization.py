@@ -16,7 +16,7 @@ from tests.support import Clock, make_group, make_participant, make_schedule, te
 
 NEW = "a perfectly new password"
 # Each protected route, with what a request to it would change if it got through.
-PAGES = ["/", "/account/password"]
+PAGES = ["/", "/account/password", "/meetings"]
 POSTS = {
     "/account/password": {"current": PASSWORD, "new": NEW, "repeat": NEW},
     "/sign-out": {},

@@ -59,10 +59,21 @@ def text_of(answer: Any) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", answer.text)).split())
 
 
-def test_today_links_each_group_to_its_meetings(client: FlaskClient, circle: Group) -> None:
+def test_today_and_the_meetings_list_link_each_group_to_its_meetings(
+    client: FlaskClient, session: Session, circle: Group
+) -> None:
+    make_schedule(session, circle)
+
     today = client.get("/").text
+    listed = client.get("/meetings")
 
     assert f'href="/groups/{circle.id}/meetings"' in today
+    assert f'href="/groups/{circle.id}/meetings"' in listed.text
+    assert (
+        "Circle Group : meets every Tuesday at 6:30 PM, from 3 March (America/New_York time)."
+        in text_of(listed)
+    )
+    assert "Harbor" not in listed.text
 
 
 def test_a_coordinator_schedules_every_other_tuesday_and_reads_it_back_with_the_next_dates(
@@ -191,6 +202,7 @@ def test_saving_shows_the_same_warnings_as_the_api_and_the_command_line(
         ({"duration": "0"}, "Number must be between 1 and 1440."),
         ({"location": "x" * 201}, "Field cannot be longer than 200 characters."),
         ({"often": "hourly"}, "Not a valid choice."),
+        ({"start": "9999-12-31"}, "no meeting falls on or after this date"),
     ],
 )
 def test_a_bad_choice_comes_back_beside_its_field_and_changes_nothing(

@@ -16,6 +16,7 @@ from babel.dates import format_datetime
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from service.campaigns.headcount import attendance
@@ -133,6 +134,24 @@ class _Filled:
         self.nth, self.day_of_month = plan.nth, plan.day_of_month
         self.at, self.start, self.until = plan.at, plan.start, plan.until
         self.duration, self.location = schedule.duration_minutes, schedule.location
+
+
+@bp.get("/meetings")
+def meetings_index() -> str:
+    """Each of the coordinator's groups with its schedule in words, leading to its page."""
+    session = get_session()
+    today = app_clock()()
+    query = select(Group).order_by(Group.public_name, Group.id)
+    visible = visible_group_ids(session, login.me())
+    if visible is not None:
+        query = query.where(Group.id.in_(visible))
+    rows = []
+    for group in session.scalars(query):
+        schedule = _schedule_of(group)
+        local = today.astimezone(ZoneInfo(group.timezone)).date()
+        said = None if schedule is None else describe(schedule.rrule, schedule.first_start, local)
+        rows.append((group, said))
+    return render_template("dashboard/meetings/index.html", rows=rows)
 
 
 @bp.get("/groups/<int:group_id>/meetings")
