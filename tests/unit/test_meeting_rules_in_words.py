@@ -169,6 +169,8 @@ def test_a_rule_no_plan_can_say_gets_the_fallback_sentence_never_the_rule(rule: 
         (Plan(Often.NTH_WEEKDAY, time(18), TODAY, (TUE,), nth=5), "nth"),
         (Plan(Often.MONTHLY_DATE, time(18), TODAY, day_of_month=32), "day_of_month"),
         (Plan(Often.WEEKLY, time(18), TODAY, (TUE,), until=TODAY - timedelta(days=1)), "until"),
+        # The calendar ends before the next Tuesday.
+        (Plan(Often.WEEKLY, time(18), date(9999, 12, 29), (TUE,)), "start"),
         # From a Wednesday until the next Monday: no Tuesday between.
         (Plan(Often.WEEKLY, time(18), date(2026, 12, 2), (TUE,), until=date(2026, 12, 7)), "until"),
     ],
