@@ -367,3 +367,22 @@ def test_an_admin_sees_any_groups_meetings(
 
     assert client.get(f"/groups/{harbor.id}/meetings").status_code == 200
     assert client.get("/groups/4242/meetings").status_code == 404
+
+
+def test_a_cancelled_meeting_is_held_after_all_by_moving_it_to_its_own_time(
+    client: FlaskClient, session: Session, circle: Group
+) -> None:
+    make_schedule(session, circle)
+    post_form(client, f"{page_of(circle)}/20260310T1830/cancel", {})
+    form = client.get(f"{page_of(circle)}/20260310T1830/move")
+    assert "This meeting is cancelled" in form.text
+
+    post_form(
+        client,
+        f"{page_of(circle)}/20260310T1830/move",
+        {"day": "2026-03-10", "at": "18:30", "location": "Room 5"},
+    )
+
+    page = text_of(client.get(page_of(circle)))
+    assert "Tuesday 10 March 2026 at 6:30 PM (cancelled)" not in page
+    assert "Cancel the meeting of Tuesday 10 March 2026 at 6:30 PM" in page
