@@ -95,6 +95,7 @@ class PastMeeting:
     no_answer: int
     coming_names: list[str]  # as the group knows them; erased or unnamed people count, unnamed
     not_coming_names: list[str]
+    no_answer_names: list[str]  # the members counted in no_answer who have a name in the group
 
 
 def attendance(
@@ -132,7 +133,7 @@ def attendance(
     ).all():
         answers.setdefault(key, []).append((participant_id, answer, name))
     members = session.execute(
-        select(Membership.participant_id, Membership.created_at).where(
+        select(Membership.participant_id, Membership.created_at, Membership.name).where(
             Membership.group_id == group.id, Membership.status == MembershipStatus.ACTIVE
         )
     ).all()
@@ -143,6 +144,11 @@ def attendance(
         answered = {participant_id for participant_id, _, _ in given}
         yes = [name for _, answer, name in given if answer is Attendance.YES]
         no = [name for _, answer, name in given if answer is not Attendance.YES]
+        silent = [
+            name
+            for participant_id, joined, name in members
+            if joined <= occurrence.starts_at and participant_id not in answered
+        ]
         meetings.append(
             PastMeeting(
                 key=occurrence.key,
@@ -150,13 +156,10 @@ def attendance(
                 cancelled=occurrence.cancelled,
                 coming=len(yes),
                 not_coming=len(no),
-                no_answer=sum(
-                    1
-                    for participant_id, joined in members
-                    if joined <= occurrence.starts_at and participant_id not in answered
-                ),
+                no_answer=len(silent),
                 coming_names=sorted(name for name in yes if name),
                 not_coming_names=sorted(name for name in no if name),
+                no_answer_names=sorted(name for name in silent if name),
             )
         )
     return meetings

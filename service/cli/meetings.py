@@ -19,6 +19,7 @@ from service.campaigns.meetings import (
     schedule_of_group,
     upcoming,
 )
+from service.campaigns.rules import describe
 from service.cli.common import fail, find_group, now, option_of, parse_local
 from service.db import get_session
 from service.people import audit
@@ -90,12 +91,15 @@ def meetings_list(code: str, days: int) -> None:
         fail(_meeting_refusal(error))
         return
     zone = ZoneInfo(group.timezone)
+    meeting = schedule_of_group(session, group)
+    said = describe(meeting.rrule, meeting.first_start, now().astimezone(zone).date())
+    click.echo(f"{group.join_code} meets {said} ({group.timezone} time)")
     click.echo("KEY\tWHEN (LOCAL)\tWHERE\tSTATUS\tCOMING\tNOT COMING")
-    for meeting in coming_up:
-        status = "cancelled" if meeting.cancelled else "moved" if meeting.moved else ""
+    for one in coming_up:
+        status = "cancelled" if one.cancelled else "moved" if one.moved else ""
         click.echo(
-            f"{meeting.key}\t{meeting.starts_at.astimezone(zone):%a %Y-%m-%d %H:%M}\t"
-            f"{meeting.location or ''}\t{status}\t{meeting.coming}\t{meeting.not_coming}"
+            f"{one.key}\t{one.starts_at.astimezone(zone):%a %Y-%m-%d %H:%M}\t"
+            f"{one.location or ''}\t{status}\t{one.coming}\t{one.not_coming}"
         )
 
 
@@ -189,6 +193,7 @@ def attendance(code: str, weeks: int) -> None:
         for label, names, count in (
             ("coming", meeting.coming_names, meeting.coming),
             ("not coming", meeting.not_coming_names, meeting.not_coming),
+            ("no answer", meeting.no_answer_names, meeting.no_answer),
         ):
             if count:
                 unnamed = count - len(names)

@@ -62,10 +62,12 @@ def test_answers_stay_readable_after_the_meeting_began_and_a_week_later(
         "Tue 2026-03-03 18:30  coming 2, not coming 1, no answer 1  (20260303T1830)\n"
         "    coming: Ana, Sam Rivera\n"
         "    not coming: Lucia\n"
+        "    no answer: Bo\n"
     )
     assert during.output == tonight
     assert later.output == (
-        "Tue 2026-03-10 18:30  coming 0, not coming 0, no answer 5  (20260310T1830)\n" + tonight
+        "Tue 2026-03-10 18:30  coming 0, not coming 0, no answer 5  (20260310T1830)\n"
+        "    no answer: Ana, Bo, Dee, Lucia, Sam Rivera\n" + tonight
     )
 
 
@@ -106,6 +108,7 @@ def test_an_erased_persons_answer_counts_without_a_name(
     assert (tonight["coming"], tonight["coming_names"]) == (2, ["Sam Rivera"])
     assert (tonight["not_coming"], tonight["not_coming_names"]) == (1, ["Lucia"])
     assert tonight["no_answer"] == 1  # Bo; Ana's answer stays, and she is no longer a member
+    assert tonight["no_answer_names"] == ["Bo"]
     assert "    coming: Sam Rivera, 1 without a name\n" in printed.output
     assert "+1202555" not in printed.output
 

@@ -359,6 +359,9 @@ def test_meetings_and_campaigns_from_the_command_line(
     )
     assert schedule.exit_code == 0, schedule.output
     listing = invoke(runner, "meetings", "list", "--group", "CIRCLE", "--days", "30").output
+    assert listing.startswith(
+        "CIRCLE meets every other Tuesday at 6:30 PM, from 3 March (America/Chicago time)\n"
+    )
     assert "20260303T1830\tTue 2026-03-03 18:30\tRoom 5" in listing
     assert "20260317T1830\tTue 2026-03-17 18:30" in listing  # every other week
     assert "20260310" not in listing

@@ -9,14 +9,30 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import AuditEntry, ConsentEvent, Coordinator, Group, Membership, Participant
+from service.models import (
+    AuditEntry,
+    ConsentEvent,
+    Coordinator,
+    Group,
+    MeetingSchedule,
+    Membership,
+    Participant,
+)
 from tests.api import token_for
 from tests.dashboard import PASSWORD, csrf_token, sign_in, with_password
-from tests.support import Clock, make_group, make_participant, text_in
+from tests.support import Clock, make_group, make_participant, make_schedule, text_in
 
 NEW = "a perfectly new password"
 # Each protected route, with what a request to it would change if it got through.
-PAGES = ["/", "/account/password", "/groups", "/people", "/people/add", "/people/import"]
+PAGES = [
+    "/",
+    "/account/password",
+    "/groups",
+    "/people",
+    "/people/add",
+    "/people/import",
+    "/meetings",
+]
 GROUP_FORM = {
     "name": "Taken over",
     "public_name": "Taken over",
@@ -50,6 +66,19 @@ ADMIN_PAGES = ["/groups/new"]
 ID_PAGES = ["/groups/<int:group_id>", "/groups/<int:group_id>/edit"]
 ID_POSTS = {"/groups/<int:group_id>/edit": GROUP_FORM}
 OPEN = {("GET", "/sign-in"), ("POST", "/sign-in")}
+# Routes under one group, as the app spells them: <int:group_id> is a group of Robin's, and
+# <key> one of its meetings (CIRCLE meets Tuesdays at 18:30 from 3 March 2026).
+GROUP_PAGES = [
+    "/groups/<int:group_id>/meetings",
+    "/groups/<int:group_id>/meetings/<key>/move",
+]
+GROUP_POSTS = {
+    "/groups/<int:group_id>/meetings/schedule": {
+        "often": "weekly", "days": "3", "at": "19:00", "start": "2026-03-05", "duration": "60",
+    },
+    "/groups/<int:group_id>/meetings/<key>/cancel": {},
+    "/groups/<int:group_id>/meetings/<key>/move": {"day": "2026-03-11", "at": "19:00"},
+}  # fmt: skip
 
 
 def _robin_and_kim(session: Session, clock: Clock) -> None:
@@ -74,8 +103,8 @@ def test_the_matrix_covers_every_dashboard_route(app: Flask) -> None:
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
     covered = (
-        {("GET", page) for page in PAGES + ADMIN_PAGES + ID_PAGES + PERSON_PAGES}
-        | {("POST", path) for path in [*POSTS, *ID_POSTS, *PERSON_POSTS]}
+        {("GET", page) for page in PAGES + ADMIN_PAGES + ID_PAGES + PERSON_PAGES + GROUP_PAGES}
+        | {("POST", path) for path in [*POSTS, *ID_POSTS, *PERSON_POSTS, *GROUP_POSTS]}
         | OPEN
     )
     assert routes == covered
@@ -347,3 +376,79 @@ def test_another_coordinators_group_is_not_found_on_the_people_pages(
     assert client.get(f"/people?group={harbor.id}").status_code == 404
     assert "Harbor" not in client.get(f"/people/add?group={harbor.id}").text
     assert "Harbor" not in client.get(f"/people/import?group={harbor.id}").text
+
+
+def _in_circle(session: Session, clock: Clock, rule: str) -> tuple[str, str]:
+    """rule's address under Robin's CIRCLE and under Kim's HARBOR, both meeting Tuesdays."""
+    _robin_and_kim(session, clock)
+    for code in ("CIRCLE", "HARBOR"):
+        make_schedule(session, _group(session, code))
+    path = rule.replace("<key>", "20260310T1830")
+    return (
+        path.replace("<int:group_id>", str(_group(session, "CIRCLE").id)),
+        path.replace("<int:group_id>", str(_group(session, "HARBOR").id)),
+    )
+
+
+def _group(session: Session, code: str) -> Group:
+    return session.scalars(select(Group).where(Group.join_code == code)).one()
+
+
+def _meetings_of(session: Session, code: str) -> tuple[object, ...]:
+    """The group's schedule and its changes to single meetings, to compare before and after."""
+    session.expire_all()
+    schedule = session.scalars(
+        select(MeetingSchedule).where(MeetingSchedule.group_id == _group(session, code).id)
+    ).one()
+    changes = sorted((c.occurrence_key, c.cancelled, str(c.new_start)) for c in schedule.changes)
+    return schedule.rrule, schedule.first_start, schedule.duration_minutes, changes
+
+
+@pytest.mark.parametrize("rule", GROUP_PAGES)
+def test_a_signed_out_visitor_to_a_groups_meetings_page_is_sent_to_sign_in(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    robins, _ = _in_circle(session, clock, rule)
+
+    answer = client.get(robins)
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == f"/sign-in?next={robins}"
+
+
+@pytest.mark.parametrize("rule", list(GROUP_POSTS))
+def test_a_groups_form_without_a_valid_csrf_token_or_signed_out_changes_nothing(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    robins, _ = _in_circle(session, clock, rule)
+    before = _meetings_of(session, "CIRCLE")
+
+    signed_out = client.post(robins, data={"csrf_token": csrf_token(client), **GROUP_POSTS[rule]})
+    sign_in(client, "robin@example.org")
+    forged = client.post(robins, data={"csrf_token": "forged.token", **GROUP_POSTS[rule]})
+
+    assert signed_out.status_code == 302
+    assert signed_out.headers["Location"].startswith("/sign-in")
+    assert forged.status_code == 400
+    assert _meetings_of(session, "CIRCLE") == before
+
+
+@pytest.mark.parametrize("rule", GROUP_PAGES + list(GROUP_POSTS))
+def test_another_coordinators_meetings_answer_404_and_change_nothing(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    robins, kims = _in_circle(session, clock, rule)
+    sign_in(client, "robin@example.org")
+    before = _meetings_of(session, "HARBOR")
+
+    if rule in GROUP_POSTS:
+        token = csrf_token(client, "/")
+        theirs = client.post(kims, data={"csrf_token": token, **GROUP_POSTS[rule]})
+        mine = client.post(robins, data={"csrf_token": token, **GROUP_POSTS[rule]})
+    else:
+        theirs, mine = client.get(kims), client.get(robins)
+
+    assert theirs.status_code == 404
+    assert mine.status_code in (200, 302)  # the same request reaches Robin's own group
+    assert "Harbor" not in theirs.text and "Vera" not in theirs.text
+    assert _meetings_of(session, "HARBOR") == before

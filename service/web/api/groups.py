@@ -344,6 +344,9 @@ class PastMeetingSchema(Schema):
         fields.String(), metadata={"description": "As the group knows them; erased: no name."}
     )
     not_coming_names = fields.List(fields.String())
+    no_answer_names = fields.List(
+        fields.String(), metadata={"description": "Those counted in no_answer, named as above."}
+    )
 
 
 @blp.route("/<id:group_id>/attendance")

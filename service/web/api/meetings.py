@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from flask.views import MethodView
 from flask_smorest import Page
@@ -21,6 +22,7 @@ from service.campaigns.meetings import (
     schedule_of_group,
     upcoming,
 )
+from service.campaigns.rules import describe
 from service.clock import app_clock
 from service.db import get_session
 from service.models import MeetingSchedule
@@ -49,6 +51,13 @@ class ScheduleSchema(Input):
         load_default=None, allow_none=True, validate=validate.Length(max=MAX_LOCATION)
     )
     timezone = fields.String(dump_only=True, metadata={"description": "The group's."})
+    description = fields.String(
+        dump_only=True,
+        metadata={
+            "description": "The schedule in plain words, as the dashboard and the command line "
+            'say it: "every other Tuesday at 6:30 PM, from 15 December".'
+        },
+    )
 
 
 _WARNINGS = (
@@ -103,12 +112,14 @@ def _refused(error: MeetingError) -> NoReturn:
 
 
 def _schedule(meeting: MeetingSchedule, timezone: str) -> dict[str, Any]:
+    today = app_clock()().astimezone(ZoneInfo(timezone)).date()
     return {
         "rule": meeting.rrule,
         "first": meeting.first_start,
         "duration_minutes": meeting.duration_minutes,
         "location": meeting.location,
         "timezone": timezone,
+        "description": describe(meeting.rrule, meeting.first_start, today),
     }
 
 
