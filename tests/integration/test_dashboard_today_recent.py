@@ -120,8 +120,8 @@ def test_today_charts_a_groups_last_30_days_with_the_numbers_beside_it(
     assert _numbers(page, "Totals, the last 30 days") == ["4", "2", "1", "1"]
     days = page.split("Each day, in America/Chicago time", 1)[1]
     # Newest day first; the day two days ago (Sunday 1 March in Chicago) has its three texts.
-    assert "<th scope=\"row\">Sunday 1 March</th><td>3</td><td>2</td><td>1</td><td>0</td>" in days
-    assert "<th scope=\"row\">Monday 2 March</th><td>1</td><td>0</td><td>0</td><td>0</td>" in days
+    assert '<th scope="row">Sunday 1 March</th><td>3</td><td>2</td><td>1</td><td>0</td>' in days
+    assert '<th scope="row">Monday 2 March</th><td>1</td><td>0</td><td>0</td><td>0</td>' in days
 
 
 def test_today_lists_who_has_gone_quiet_with_the_groups_name_and_a_masked_number(
@@ -162,7 +162,9 @@ def test_someone_who_joined_recently_or_opted_out_is_not_quiet(
 ) -> None:
     circle = _circle(session, clock)
     new = make_participant(session, "+12025550155", circle, name="New Person")
-    for membership in session.scalars(select(Membership).where(Membership.participant_id == new.id)):
+    for membership in session.scalars(
+        select(Membership).where(Membership.participant_id == new.id)
+    ):
         membership.created_at = clock.now - timedelta(days=3)
     ana = session.scalars(select(Participant).where(Participant.name == "Ana Quiet")).one()
     ana.consent = ana.consent.REVOKED

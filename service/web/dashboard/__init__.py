@@ -16,6 +16,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from service.config import Settings
+from service.web.dashboard import admin as admin  # registers the admins' pages on views.bp
 from service.web.dashboard import login, views
 
 
