@@ -27,6 +27,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from service.clock import app_clock
@@ -86,8 +87,8 @@ class NewCoordinatorForm(FlaskForm):  # type: ignore[misc]
     role = SelectField(
         _l("Role"),
         choices=[
-            (Role.COORDINATOR.value, _l("Coordinator: sees the groups they run")),
-            (Role.ADMIN.value, _l("Admin: sees every group and these pages")),
+            SelectChoice(Role.COORDINATOR.value, _l("Coordinator: sees the groups they run")),
+            SelectChoice(Role.ADMIN.value, _l("Admin: sees every group and these pages")),
         ],
     )
     password = PasswordField(
@@ -108,7 +109,7 @@ class NewPasswordForm(FlaskForm):  # type: ignore[misc]
 
 
 class HandOverForm(FlaskForm):  # type: ignore[misc]
-    group = SelectField(_l("Group"), coerce=int, validate_choice=True)
+    group = SelectField(_l("Group"), validate_choice=True)
 
 
 def _coordinators_page(form: NewCoordinatorForm, status: int = 200) -> tuple[str, int]:
@@ -249,9 +250,9 @@ def coordinator_groups(coordinator_id: int) -> Response | tuple[str, int]:
     coordinator = _coordinator(coordinator_id)
     session = get_session()
     form = HandOverForm()
-    form.group.choices = [(g.id, "") for g in session.scalars(select(Group))]
+    form.group.choices = [SelectChoice(str(g)) for g in session.scalars(select(Group.id))]
     if form.validate_on_submit():
-        group = session.get(Group, form.group.data)
+        group = session.get(Group, int(form.group.data))
         assert group is not None  # validate_choice: one of the groups
         before = group.coordinator.email
         try:
@@ -278,7 +279,7 @@ def coordinator_groups(coordinator_id: int) -> Response | tuple[str, int]:
 
 
 class NewTokenForm(FlaskForm):  # type: ignore[misc]
-    coordinator = SelectField(_l("Whose token"), coerce=int, validate_choice=True)
+    coordinator = SelectField(_l("Whose token"), validate_choice=True)
     name = StringField(
         _l("What it is for"),
         validators=[InputRequired(), Length(max=80)],
@@ -302,7 +303,7 @@ def _tokens_page(
 def _token_form(*, empty: bool = False) -> NewTokenForm:
     form = NewTokenForm(formdata=None) if empty else NewTokenForm()
     form.coordinator.choices = [
-        (c.id, f"{c.name} ({c.email})")
+        SelectChoice(str(c.id), f"{c.name} ({c.email})")
         for c, _groups in accounts.coordinators_and_groups(get_session())
         if not c.disabled
     ]
@@ -316,7 +317,7 @@ def tokens() -> tuple[str, int]:
     if not form.validate_on_submit():
         return _tokens_page(form, status=422 if form.is_submitted() else 200)
     session = get_session()
-    owner = _coordinator(form.coordinator.data)
+    owner = _coordinator(int(form.coordinator.data))
     try:
         token, plain = accounts.issue_token(session, owner, form.name.data, app_clock()())
     except accounts.AccountError as error:
