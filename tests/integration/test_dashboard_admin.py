@@ -189,8 +189,10 @@ def test_the_audit_log_pages_and_filters_by_who_what_and_day(
 ) -> None:
     _ada_signed_in(client, session, clock)
     for n in range(60):
-        audit.record(session, actor="cli:root", action="participant.add",
-                     now=clock.now - timedelta(minutes=n), target_type="participant", target_id=n)  # fmt: skip
+        audit.record(
+            session, actor="cli:root", action="participant.add",
+            now=clock.now - timedelta(minutes=n), target_type="participant", target_id=n,
+        )  # fmt: skip
     audit.record(session, actor="web:kim@example.org", action="group.update",
                  now=clock.now - timedelta(days=3))  # fmt: skip
     session.commit()
