@@ -51,7 +51,7 @@ def entries(
     target_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     """The log's entries, newest first, narrowed by each filter given (until is excluded)."""
     query = select(AuditEntry)
     for column, value in (
