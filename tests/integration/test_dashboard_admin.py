@@ -59,7 +59,7 @@ def test_an_admin_adds_a_coordinator_who_can_then_sign_in_and_adding_twice_is_re
     other = client.application.test_client()
 
     assert added.status_code == 302
-    assert again.status_code == 422
+    assert again.status_code == 200
     assert "a coordinator with the email lee@example.org exists already" in again.text
     assert sign_in(other, "lee@example.org", NEW).headers["Location"] == "/"
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "coordinator.create"))
@@ -76,10 +76,10 @@ def test_a_short_password_or_no_email_is_refused_beside_its_field(
     empty = _post(client, "/admin/coordinators", email="", name="Lee", role="coordinator",
                   password=NEW)  # fmt: skip
 
-    assert short.status_code == 422  # type: ignore[attr-defined]
+    assert short.status_code == 200  # type: ignore[attr-defined]
     assert "a password needs at least 12 characters" in short.text  # type: ignore[attr-defined]
     assert 'id="password-error"' in short.text  # type: ignore[attr-defined]
-    assert empty.status_code == 422  # type: ignore[attr-defined]
+    assert empty.status_code == 200  # type: ignore[attr-defined]
     assert 'id="email-error"' in empty.text  # type: ignore[attr-defined]
     assert session.scalar(select(Coordinator).where(Coordinator.name == "Lee")) is None
 
@@ -127,7 +127,7 @@ def test_an_admin_sets_a_new_password_and_the_old_one_stops_working(
     short = _post(client, f"/admin/coordinators/{kim.id}/password", password="tiny")
     done = _post(client, f"/admin/coordinators/{kim.id}/password", password=NEW)
 
-    assert short.status_code == 422  # type: ignore[attr-defined]
+    assert short.status_code == 200  # type: ignore[attr-defined]
     assert "a password needs at least 12 characters" in short.text  # type: ignore[attr-defined]
     assert done.status_code == 302  # type: ignore[attr-defined]
     assert sign_in(other, "kim@example.org", PASSWORD).status_code == 200  # refused
@@ -148,7 +148,7 @@ def test_handing_a_group_over_changes_who_sees_it(
     bad = _post(client, f"/admin/coordinators/{kim.id}/groups", group="4242")
 
     assert "Circle Group (Circle recovery group), now run by robin@example.org" in page
-    assert bad.status_code == 422  # type: ignore[attr-defined]
+    assert bad.status_code == 200  # type: ignore[attr-defined]
     assert "Circle Group" not in robin.get("/").text
     session.expire_all()
     assert session.get(Group, circle.id).coordinator_id == kim.id  # type: ignore[union-attr]
@@ -209,4 +209,4 @@ def test_the_audit_log_pages_and_filters_by_who_what_and_day(
     assert second.count("participant.add</td>") == 10 and "participant 59<" in second
     assert "group.update" in kim and "participant.add</td>" not in kim
     assert "group.update" in on_the_day and "participant.add</td>" not in on_the_day
-    assert backwards.status_code == 422 and "This day comes before the first one." in backwards.text
+    assert backwards.status_code == 200 and "This day comes before the first one." in backwards.text

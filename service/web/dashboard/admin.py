@@ -112,21 +112,21 @@ class HandOverForm(FlaskForm):  # type: ignore[misc]
     group = SelectField(_l("Group"), validate_choice=True)
 
 
-def _coordinators_page(form: NewCoordinatorForm, status: int = 200) -> tuple[str, int]:
+def _coordinators_page(form: NewCoordinatorForm) -> str:
     rows = accounts.coordinators_and_groups(get_session())
     page = render_template(
         "dashboard/admin/coordinators.html", rows=rows, form=form, now=app_clock()(),
         is_locked=accounts.is_locked,
     )  # fmt: skip
-    return page, status
+    return page
 
 
 @bp.route("/admin/coordinators", methods=["GET", "POST"])
 @admins_only
-def coordinators() -> Response | tuple[str, int]:
+def coordinators() -> Response | str:
     form = NewCoordinatorForm()
     if not form.validate_on_submit():
-        return _coordinators_page(form, 422 if form.is_submitted() else 200)
+        return _coordinators_page(form)
     session = get_session()
     try:
         coordinator = accounts.create_coordinator(
@@ -144,7 +144,7 @@ def coordinators() -> Response | tuple[str, int]:
         if "name" in message and "email" not in message:
             field = form.name
         field.errors = [message]
-        return _coordinators_page(form, 422)
+        return _coordinators_page(form)
     _record("coordinator.create", coordinator, role=coordinator.role.value, password=True)
     session.commit()
     flash(_("%(email)s can now sign in.", email=coordinator.email), "success")
@@ -155,8 +155,7 @@ def _coordinator_page(
     coordinator: Coordinator,
     password_form: NewPasswordForm | None = None,
     hand_over_form: HandOverForm | None = None,
-    status: int = 200,
-) -> tuple[str, int]:
+) -> str:
     session = get_session()
     runs = [
         group
@@ -185,18 +184,18 @@ def _coordinator_page(
         hand_over_form=hand_over_form,
         tokens=accounts.list_tokens(session, coordinator.id),
     )
-    return page, status
+    return page
 
 
 @bp.get("/admin/coordinators/<int:coordinator_id>")
 @admins_only
-def coordinator(coordinator_id: int) -> tuple[str, int]:
+def coordinator(coordinator_id: int) -> str:
     return _coordinator_page(_coordinator(coordinator_id))
 
 
 @bp.post("/admin/coordinators/<int:coordinator_id>/password")
 @admins_only
-def coordinator_password(coordinator_id: int) -> Response | tuple[str, int]:
+def coordinator_password(coordinator_id: int) -> Response | str:
     coordinator = _coordinator(coordinator_id)
     form = NewPasswordForm()
     if form.validate_on_submit():
@@ -212,7 +211,7 @@ def coordinator_password(coordinator_id: int) -> Response | tuple[str, int]:
             flash(_("%(email)s has a new password.", email=coordinator.email), "success")
             return redirect(url_for("dashboard.coordinator", coordinator_id=coordinator.id))
     get_session().rollback()
-    return _coordinator_page(coordinator, password_form=form, status=422)
+    return _coordinator_page(coordinator, password_form=form)
 
 
 @bp.post("/admin/coordinators/<int:coordinator_id>/disable")
@@ -246,7 +245,7 @@ def coordinator_enable(coordinator_id: int) -> Response:
 
 @bp.post("/admin/coordinators/<int:coordinator_id>/groups")
 @admins_only
-def coordinator_groups(coordinator_id: int) -> Response | tuple[str, int]:
+def coordinator_groups(coordinator_id: int) -> Response | str:
     coordinator = _coordinator(coordinator_id)
     session = get_session()
     form = HandOverForm()
@@ -272,7 +271,7 @@ def coordinator_groups(coordinator_id: int) -> Response | tuple[str, int]:
             )
             return redirect(url_for("dashboard.coordinator", coordinator_id=coordinator.id))
     session.rollback()
-    return _coordinator_page(coordinator, hand_over_form=form, status=422)
+    return _coordinator_page(coordinator, hand_over_form=form)
 
 
 # -- API tokens ---------------------------------------------------------------------------------
@@ -287,9 +286,7 @@ class NewTokenForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-def _tokens_page(
-    form: NewTokenForm, plain: str | None = None, status: int = 200
-) -> tuple[str, int]:
+def _tokens_page(form: NewTokenForm, plain: str | None = None) -> str:
     session = get_session()
     page = render_template(
         "dashboard/admin/tokens.html",
@@ -297,7 +294,7 @@ def _tokens_page(
         form=form,
         plain=plain,
     )
-    return page, status
+    return page
 
 
 def _token_form(*, empty: bool = False) -> NewTokenForm:
@@ -312,10 +309,10 @@ def _token_form(*, empty: bool = False) -> NewTokenForm:
 
 @bp.route("/admin/tokens", methods=["GET", "POST"])
 @admins_only
-def tokens() -> tuple[str, int]:
+def tokens() -> str:
     form = _token_form()
     if not form.validate_on_submit():
-        return _tokens_page(form, status=422 if form.is_submitted() else 200)
+        return _tokens_page(form)
     session = get_session()
     owner = _coordinator(int(form.coordinator.data))
     try:
@@ -323,7 +320,7 @@ def tokens() -> tuple[str, int]:
     except accounts.AccountError as error:
         session.rollback()
         form.name.errors = [str(error)]
-        return _tokens_page(form, status=422)
+        return _tokens_page(form)
     _record("token.create", token, coordinator=owner.email, name=token.name)
     session.commit()
     # Shown on this answer only: it is kept as a hash, and no later page can show it again.
@@ -368,7 +365,7 @@ class AuditFilterForm(FlaskForm):  # type: ignore[misc]
 
 @bp.get("/audit")
 @admins_only
-def audit_log() -> tuple[str, int]:
+def audit_log() -> str:
     form = AuditFilterForm(request.args)
     entries: list[Any] = []
     total = 0
@@ -398,7 +395,7 @@ def audit_log() -> tuple[str, int]:
         last=max(1, -(-total // AUDIT_PAGE)),
         arguments=arguments,
     )
-    return page, 200 if valid else 422
+    return page
 
 
 def _start_of(day: Any, days: int = 0) -> datetime | None:
