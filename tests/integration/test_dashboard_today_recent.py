@@ -226,3 +226,14 @@ def test_peerline_quiet_lists_the_quiet_members_with_masked_numbers(
     assert "Lee Texter" in shown.output and "Sam Circle" not in shown.output
     assert "+12025550122" not in shown.output
     assert "Sam Circle" not in nobody.output
+
+
+def test_the_chart_names_its_first_and_last_day_in_the_groups_zone(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _circle(session, clock)
+    sign_in(client, "robin@example.org")
+
+    chart = client.get("/").text.split("<svg", 1)[1].split("</svg>", 1)[0]
+
+    assert ">1 Feb</text>" in chart and ">3 Mar</text>" in chart
