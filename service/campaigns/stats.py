@@ -7,9 +7,11 @@ except opt-outs and confirmations, which follow the people who are still on reco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from service.models import (
@@ -112,3 +114,83 @@ def group_stats(session: Session, group_id: int, since: datetime, until: datetim
         confirmations=int(answers.get(Attendance.YES, 0)),
         declines=int(answers.get(Attendance.NO, 0)),
     )
+
+
+@dataclass(frozen=True)
+class DayStats:
+    day: date  # in the zone asked for
+    sent: int
+    delivered: int
+    failed: int  # failed or undelivered
+    opted_out: int
+
+
+def _local_day(session: Session, column: Any, offset: timedelta) -> Any:
+    """column's calendar day, moved by offset: SQL's date() has no zones of its own."""
+    minutes = int(offset.total_seconds() // 60)
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column, f"{minutes:+d} minutes")
+    # timezone('UTC', ...) so that the server's own TimeZone setting plays no part.
+    return func.date(func.timezone("UTC", column + literal_column(f"interval '{minutes} minutes'")))
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def daily_stats(
+    session: Session, group_id: int, since: datetime, until: datetime, zone: str
+) -> list[DayStats]:
+    """group_stats' sent, delivered, failed and opt-outs per day in zone, oldest first.
+
+    Days are cut at the zone's offset at until, so a day around a DST change is off by an
+    hour at its edges: good enough for a chart, and one GROUP BY instead of a query a day.
+    """
+    offset = until.astimezone(ZoneInfo(zone)).utcoffset() or timedelta(0)
+    day = _local_day(session, OutboxMessage.sent_at, offset)
+    counts: dict[date, dict[OutboxState, int]] = {}
+    for when, state, n in session.execute(
+        select(day, OutboxMessage.state, func.count())
+        .where(
+            OutboxMessage.group_id == group_id,
+            OutboxMessage.kind.in_(TO_MEMBERS),
+            OutboxMessage.state.in_(HANDED_OVER),
+            OutboxMessage.sent_at >= since,
+            OutboxMessage.sent_at < until,
+        )
+        .group_by(day, OutboxMessage.state)
+    ):
+        counts.setdefault(_as_date(when), {})[state] = int(n)
+    left_day = _local_day(session, ConsentEvent.created_at, offset)
+    left = {
+        _as_date(when): int(n)
+        for when, n in session.execute(
+            select(left_day, func.count(func.distinct(ConsentEvent.participant_id)))
+            .where(
+                ConsentEvent.change == ConsentChange.OPT_OUT,
+                ConsentEvent.created_at >= since,
+                ConsentEvent.created_at < until,
+                ConsentEvent.participant_id.in_(
+                    select(Membership.participant_id).where(Membership.group_id == group_id)
+                ),
+            )
+            .group_by(left_day)
+        )
+    }
+    first = (since + offset).date()
+    last = (until - timedelta(microseconds=1) + offset).date()
+    days = []
+    for number in range((last - first).days + 1):
+        on = first + timedelta(days=number)
+        by_state = counts.get(on, {})
+        days.append(
+            DayStats(
+                day=on,
+                sent=sum(by_state.values()),
+                delivered=by_state.get(OutboxState.DELIVERED, 0),
+                failed=by_state.get(OutboxState.FAILED, 0)
+                + by_state.get(OutboxState.UNDELIVERED, 0),
+                opted_out=left.get(on, 0),
+            )
+        )
+    return days

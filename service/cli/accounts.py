@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.cli.common import audited, fail, now
+from service.cli.common import audited, fail, find_group, now
 from service.db import get_session
 from service.models import ApiToken, Coordinator, Group, Role
 from service.people import accounts
@@ -140,6 +140,38 @@ def coordinators_disable(email: str) -> None:
         f"{coordinator.email} disabled: their password and API tokens no longer work; "
         "their groups stay as they are"
     )
+
+
+@coordinators.command("enable", help="Let a disabled coordinator sign in again.")
+@click.option("--email", required=True)
+@with_appcontext
+def coordinators_enable(email: str) -> None:
+    session = get_session()
+    coordinator = find_coordinator(session, email)
+    accounts.enable(coordinator)
+    audited(session, "coordinator.enable", coordinator)
+    session.commit()
+    click.echo(f"{coordinator.email} enabled: their password and unrevoked tokens work again")
+
+
+@coordinators.command(
+    "hand-over", help="Give a group to a coordinator: they see it, its present one no longer."
+)
+@click.option("--group", "code", required=True)
+@click.option("--email", required=True, help="The coordinator who will run it.")
+@with_appcontext
+def coordinators_hand_over(code: str, email: str) -> None:
+    session = get_session()
+    group = find_group(session, code)
+    coordinator = find_coordinator(session, email)
+    before = group.coordinator.email
+    try:
+        accounts.hand_over(group, coordinator)
+    except accounts.AccountError as error:
+        fail(str(error))
+    audited(session, "group.hand_over", group, coordinator=coordinator.email, previous=before)
+    session.commit()
+    click.echo(f"{group.join_code} is now run by {coordinator.email} (was {before})")
 
 
 @click.group(help="API tokens: how coordinators' programs reach the REST API.")

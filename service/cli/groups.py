@@ -1,4 +1,4 @@
-"""`peerline groups` and `peerline stats`: support groups, their settings and their numbers."""
+"""`peerline groups`, `stats` and `quiet`: support groups, their settings and their numbers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from service.campaigns.quiet import MAX_WEEKS, gone_quiet
 from service.campaigns.stats import group_stats
 from service.cli.common import fail, find_group, now, option_of, settings
 from service.conversation.groups import (
@@ -350,3 +351,22 @@ def stats(code: str, days: int) -> None:
         ("not coming", counts.declines),
     ):
         click.echo(f"  {label}: {n:,}")
+
+
+@click.command(help="Members who have neither answered a meeting nor texted for some weeks.")
+@click.option("--group", "code", required=True)
+@click.option("--weeks", default=4, show_default=True, type=click.IntRange(1, MAX_WEEKS))
+@with_appcontext
+def quiet(code: str, weeks: int) -> None:
+    session = get_session()
+    group = find_group(session, code)
+    members = gone_quiet(session, group.id, weeks, now())
+    if not members:
+        click.echo(f"{group.join_code}: nobody has been quiet for {weeks} week(s)")
+        return
+    click.echo("NAME\tPHONE\tJOINED (UTC)\tLAST HEARD FROM (UTC)")
+    for member in members:
+        heard = "never" if member.last_heard is None else f"{member.last_heard:%Y-%m-%d}"
+        click.echo(
+            f"{member.name or '-'}\t{mask(member.phone)}\t{member.joined_at:%Y-%m-%d}\t{heard}"
+        )

@@ -80,6 +80,7 @@ for command in (
     accounts.tokens,
     groups.groups,
     groups.stats,
+    groups.quiet,
     participants.participants,
     imports.import_roster,
     meetings.meetings,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.models import ApiToken, Coordinator, Group, Role
@@ -210,3 +210,34 @@ def visible_group_ids(session: Session, coordinator: Coordinator) -> set[int] | 
     if coordinator.role is Role.ADMIN:
         return None
     return set(session.scalars(select(Group.id).where(Group.coordinator_id == coordinator.id)))
+
+
+def enable(coordinator: Coordinator) -> None:
+    """Let a disabled coordinator back in; their tokens that were not revoked work again."""
+    coordinator.disabled = False
+
+
+def hand_over(group: Group, coordinator: Coordinator) -> None:
+    """Make coordinator the one who runs group, and so sees it (and its previous one no longer)."""
+    if coordinator.disabled:
+        raise AccountError(f"{coordinator.email} is disabled")
+    group.coordinator_id = coordinator.id
+
+
+def coordinators_and_groups(session: Session) -> list[tuple[Coordinator, list[Group]]]:
+    """Every coordinator by email, each with the groups they run, by public name."""
+    runs: dict[int, list[Group]] = {}
+    for group in session.scalars(select(Group).order_by(Group.public_name, Group.id)):
+        runs.setdefault(group.coordinator_id, []).append(group)
+    return [
+        (coordinator, runs.get(coordinator.id, []))
+        for coordinator in session.scalars(select(Coordinator).order_by(Coordinator.email))
+    ]
+
+
+def list_tokens(session: Session, coordinator_id: int | None = None) -> list[ApiToken]:
+    """API tokens (of one coordinator, or all), oldest first, with their coordinator loaded."""
+    query = select(ApiToken).join(ApiToken.coordinator).order_by(ApiToken.id)
+    if coordinator_id is not None:
+        query = query.where(ApiToken.coordinator_id == coordinator_id)
+    return list(session.scalars(query.options(contains_eager(ApiToken.coordinator))))

@@ -6,6 +6,7 @@ import getpass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from service.models import AuditEntry
@@ -40,3 +41,29 @@ def record(
             created_at=now,
         )
     )
+
+
+def entries(
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[AuditEntry]:
+    """The log's entries, newest first, narrowed by each filter given (until is excluded)."""
+    query = select(AuditEntry)
+    for column, value in (
+        (AuditEntry.actor, actor),
+        (AuditEntry.action, action),
+        (AuditEntry.target_type, target_type),
+        (AuditEntry.target_id, target_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(AuditEntry.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.created_at < until)
+    return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())

@@ -3,8 +3,12 @@ the thread."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
@@ -13,10 +17,58 @@ from service.config import Settings
 from service.db import get_session
 from service.demo import simulator
 from service.demo.seed import NEWCOMER
-from service.models import InboundMessage, OutboxMessage, Participant
+from service.models import InboundMessage, OutboxMessage, OutboxState, Participant
 from service.phones import InvalidPhone, normalize
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
+
+# Texts that left for the phone, whatever became of them after.
+WENT = (
+    OutboxState.SENT,
+    OutboxState.DELIVERED,
+    OutboxState.UNDELIVERED,
+    OutboxState.FAILED,
+    OutboxState.UNKNOWN,
+    OutboxState.RECONCILED,
+)
+# How a state reads under a bubble; a delivered text needs no word.
+STATE_WORDS = {
+    OutboxState.SENT: "sent",
+    OutboxState.UNDELIVERED: "not delivered",
+    OutboxState.FAILED: "failed",
+    OutboxState.UNKNOWN: "sent",
+    OutboxState.RECONCILED: "sent",
+}
+
+
+@dataclass(frozen=True)
+class Bubble:
+    direction: str  # "in", "out", or "planned": due to go, not sent yet
+    at: datetime
+    body: str
+    note: str | None
+
+
+def _thread(number: str, participant: Participant | None) -> list[Bubble]:
+    """The phone's texts in order: what it sent, what reached it, and what is planned for it.
+
+    Rows held back or expired never reached the phone, so they do not show.
+    """
+    session = get_session()
+    bubbles = [
+        Bubble("in", m.received_at, m.body, None)
+        for m in session.scalars(select(InboundMessage).where(InboundMessage.from_phone == number))
+    ]
+    to_it = [OutboxMessage.to_phone == number]
+    if participant is not None:
+        to_it.append(OutboxMessage.participant_id == participant.id)
+    for m in session.scalars(select(OutboxMessage).where(or_(*to_it))):
+        if m.state in WENT:
+            body = m.body or f"(a {m.kind.value})"
+            bubbles.append(Bubble("out", m.sent_at or m.created_at, body, STATE_WORDS.get(m.state)))
+        elif m.state in (OutboxState.QUEUED, OutboxState.SENDING):
+            bubbles.append(Bubble("planned", m.due_at, m.body or f"A {m.kind.value}", None))
+    return sorted(bubbles, key=lambda b: (b.at, b.direction != "in"))
 
 
 @bp.get("/phone")
@@ -24,25 +76,20 @@ def phone() -> str:
     session = get_session()
     number = request.args.get("from", NEWCOMER)
     participant = session.scalar(select(Participant).where(Participant.phone == number))
-    inbound = session.scalars(
-        select(InboundMessage).where(InboundMessage.from_phone == number)
-    ).all()
-    outbound_filter = [OutboxMessage.to_phone == number]
-    if participant is not None:
-        outbound_filter.append(OutboxMessage.participant_id == participant.id)
-    outbound = session.scalars(select(OutboxMessage).where(or_(*outbound_filter))).all()
-    timeline = sorted(
-        [("in", m.received_at, m.body, None) for m in inbound]
-        + [("out", m.created_at, m.body, m.state.value) for m in outbound],
-        key=lambda item: (item[1], item[0] == "out"),
-    )
+    zone = ZoneInfo(participant.timezone if participant is not None else "UTC")
+
+    def local(moment: datetime) -> str:
+        return format_datetime(moment.astimezone(zone), "EEE h:mm a zzz", tzinfo=zone, locale="en")
+
     people = session.scalars(select(Participant).order_by(Participant.id)).all()
     phones = [NEWCOMER] + [p.phone for p in people if p.phone != NEWCOMER]
     return render_template(
         "phone.html",
         number=number,
         participant=participant,
-        timeline=timeline,
+        timeline=_thread(number, participant),
+        zone=zone.key,
+        local=local,
         phones=phones,
         error=request.args.get("error"),
     )

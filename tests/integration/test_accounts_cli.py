@@ -333,3 +333,36 @@ def test_account_changes_are_audited_without_secrets(
     assert plain not in details
     assert PASSWORD not in details
     assert session.scalar(select(ApiToken.revoked_at)) is not None
+
+
+def test_an_enabled_coordinator_signs_in_again(
+    runner: FlaskCliRunner, session: Session, clock: Clock
+) -> None:
+    create(runner, "--email", "robin@example.org", "--name", "Robin", password="a long password!")
+    invoke(runner, "coordinators", "disable", "--email", "robin@example.org")
+
+    enabled = invoke(runner, "coordinators", "enable", "--email", "robin@example.org")
+
+    assert enabled.exit_code == 0, enabled.output
+    session.expire_all()
+    assert accounts.check_login(session, "robin@example.org", "a long password!", clock.now)
+
+
+def test_handing_a_group_over_moves_who_sees_it_and_is_audited(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    circle = make_group(session, "CIRCLE", coordinator_email="robin@example.org")
+    make_group(session, "HARBOR", coordinator_email="kim@example.org")
+    invoke(runner, "coordinators", "disable", "--email", "robin@example.org")
+
+    moved = invoke(runner, "coordinators", "hand-over", "--group", "circle", "--email",
+                   "kim@example.org")  # fmt: skip
+    refused = invoke(runner, "coordinators", "hand-over", "--group", "circle", "--email",
+                     "robin@example.org")  # fmt: skip
+
+    assert moved.exit_code == 0 and "CIRCLE is now run by kim@example.org" in moved.output
+    assert refused.exit_code != 0 and "robin@example.org is disabled" in refused.output
+    session.expire_all()
+    kim = session.scalars(select(Coordinator).where(Coordinator.email == "kim@example.org")).one()
+    assert accounts.visible_group_ids(session, kim) == {circle.id, circle.id + 1}
+    assert session.scalar(select(AuditEntry.action).where(AuditEntry.action == "group.hand_over"))

@@ -39,7 +39,16 @@ from tests.api import call, token_for, two_coordinators
 from tests.support import Clock, make_campaign, make_participant, make_schedule, text_in
 
 PUBLIC = {"/api/v1/openapi.json"}
-ADMINS_ONLY = {"/api/v1/audit"}
+ADMINS_ONLY = {
+    "/api/v1/audit",
+    "/api/v1/coordinators",
+    "/api/v1/coordinators/<id:coordinator_id>/disable",
+    "/api/v1/coordinators/<id:coordinator_id>/enable",
+    "/api/v1/coordinators/<id:coordinator_id>/password",
+    "/api/v1/coordinators/<id:coordinator_id>/groups",
+    "/api/v1/tokens",
+    "/api/v1/tokens/<id:token_id>/revoke",
+}
 ADMINS_ONLY_METHODS = {("POST", "/api/v1/groups")}  # a coordinator reads the route, may not post
 
 
@@ -95,6 +104,8 @@ def fill(rule: str, theirs: Theirs) -> str:
         "campaign_id": theirs.campaign_id,
         "message_id": theirs.inbox_id if rule.startswith("/api/v1/inbox") else theirs.outbox_id,
         "key": theirs.key,
+        "coordinator_id": 1,
+        "token_id": 1,
     }
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), rule)
 
@@ -134,6 +145,13 @@ def valid_bodies(theirs: Theirs, my_group: int) -> dict[tuple[str, str], dict[st
         },
         ("POST", "/api/v1/groups/<id:group_id>/meetings/<string:key>/move"): {"location": "x"},
         ("POST", "/api/v1/inbox/<id:message_id>/reply"): {"text": "Hi"},
+        ("POST", "/api/v1/coordinators"): {"email": "x@example.org", "name": "X"},
+        ("POST", "/api/v1/coordinators/<id:coordinator_id>/disable"): {},
+        ("POST", "/api/v1/coordinators/<id:coordinator_id>/enable"): {},
+        ("PUT", "/api/v1/coordinators/<id:coordinator_id>/password"): {"password": "x" * 20},
+        ("POST", "/api/v1/coordinators/<id:coordinator_id>/groups"): {"group_id": theirs.group_id},
+        ("POST", "/api/v1/tokens"): {"coordinator_id": 1, "name": "sneaky"},
+        ("POST", "/api/v1/tokens/<id:token_id>/revoke"): {},
     }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.models import (
+    ApiToken,
     AuditEntry,
     ConsentEvent,
     Coordinator,
@@ -17,6 +18,7 @@ from service.models import (
     MeetingSchedule,
     Membership,
     Participant,
+    Role,
 )
 from tests.api import token_for
 from tests.dashboard import PASSWORD, csrf_token, sign_in, with_password
@@ -74,10 +76,37 @@ GROUP_PAGES = [
 ]
 GROUP_POSTS = {
     "/groups/<int:group_id>/meetings/schedule": {
-        "often": "weekly", "days": "3", "at": "19:00", "start": "2026-03-05", "duration": "60",
+        "often": "weekly",
+        "days": "3",
+        "at": "19:00",
+        "start": "2026-03-05",
+        "duration": "60",
     },
     "/groups/<int:group_id>/meetings/<key>/cancel": {},
     "/groups/<int:group_id>/meetings/<key>/move": {"day": "2026-03-11", "at": "19:00"},
+}
+# Admins' pages (a coordinator gets 404): each rule, the path tried, and a POST's form.
+KIM = 2  # Kim's coordinator id in _robin_and_kim, and her token's id in _kims_token
+ADMIN_AREA_PAGES = {
+    "/admin/coordinators": "/admin/coordinators",
+    "/admin/coordinators/<int:coordinator_id>": f"/admin/coordinators/{KIM}",
+    "/admin/tokens": "/admin/tokens",
+    "/audit": "/audit",
+}
+ADMIN_AREA_POSTS = {
+    "/admin/coordinators": ("/admin/coordinators", {
+        "email": "new@example.org", "name": "New", "role": "admin", "password": NEW,
+    }),
+    "/admin/coordinators/<int:coordinator_id>/password": (
+        f"/admin/coordinators/{KIM}/password", {"password": NEW},
+    ),
+    "/admin/coordinators/<int:coordinator_id>/disable": (f"/admin/coordinators/{KIM}/disable", {}),
+    "/admin/coordinators/<int:coordinator_id>/enable": (f"/admin/coordinators/{KIM}/enable", {}),
+    "/admin/coordinators/<int:coordinator_id>/groups": (
+        f"/admin/coordinators/{KIM}/groups", {"group": "1"},
+    ),
+    "/admin/tokens": ("/admin/tokens", {"coordinator": str(KIM), "name": "sneaky"}),
+    "/admin/tokens/<int:token_id>/revoke": (f"/admin/tokens/{KIM}/revoke", {}),
 }  # fmt: skip
 
 
@@ -105,6 +134,8 @@ def test_the_matrix_covers_every_dashboard_route(app: Flask) -> None:
     covered = (
         {("GET", page) for page in PAGES + ADMIN_PAGES + ID_PAGES + PERSON_PAGES + GROUP_PAGES}
         | {("POST", path) for path in [*POSTS, *ID_POSTS, *PERSON_POSTS, *GROUP_POSTS]}
+        | {("GET", rule) for rule in ADMIN_AREA_PAGES}
+        | {("POST", rule) for rule in ADMIN_AREA_POSTS}
         | OPEN
     )
     assert routes == covered
@@ -452,3 +483,87 @@ def test_another_coordinators_meetings_answer_404_and_change_nothing(
     assert mine.status_code in (200, 302)  # the same request reaches Robin's own group
     assert "Harbor" not in theirs.text and "Vera" not in theirs.text
     assert _meetings_of(session, "HARBOR") == before
+
+
+def _kims_token(session: Session, clock: Clock) -> None:
+    token_for(session, clock, "robin@example.org")  # id 1
+    token_for(session, clock, "kim@example.org")  # id 2 (KIM)
+
+
+def _accounts(session: Session) -> list[tuple[object, ...]]:
+    session.expire_all()
+    people = session.execute(
+        select(Coordinator.email, Coordinator.password_hash, Coordinator.disabled)
+    ).all()
+    tokens = session.execute(select(ApiToken.name, ApiToken.revoked_at)).all()
+    groups = session.execute(select(Group.id, Group.coordinator_id)).all()
+    return sorted(map(tuple, people)) + sorted(map(tuple, tokens)) + sorted(map(tuple, groups))
+
+
+@pytest.mark.parametrize("rule", list(ADMIN_AREA_PAGES))
+def test_a_signed_out_visitor_to_an_admin_page_is_sent_to_sign_in(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+
+    answer = client.get(ADMIN_AREA_PAGES[rule])
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == f"/sign-in?next={ADMIN_AREA_PAGES[rule]}"
+
+
+@pytest.mark.parametrize("rule", list(ADMIN_AREA_PAGES))
+def test_admin_pages_do_not_exist_for_a_coordinator(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    sign_in(client, "robin@example.org")
+
+    answer = client.get(ADMIN_AREA_PAGES[rule])
+
+    assert answer.status_code == 404
+    assert "kim@example.org" not in answer.text
+
+
+@pytest.mark.parametrize("rule", list(ADMIN_AREA_POSTS))
+def test_an_admin_post_by_a_coordinator_is_404_and_changes_nothing(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    _kims_token(session, clock)
+    sign_in(client, "robin@example.org")
+    before = _accounts(session)
+    path, form = ADMIN_AREA_POSTS[rule]
+
+    answer = client.post(path, data={"csrf_token": csrf_token(client, "/"), **form})
+
+    assert answer.status_code == 404
+    assert _accounts(session) == before
+
+
+@pytest.mark.parametrize("rule", list(ADMIN_AREA_POSTS))
+def test_an_admin_post_without_a_csrf_token_gets_400_and_changes_nothing(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    _kims_token(session, clock)
+    with_password(session, "ada@example.org", clock, role=Role.ADMIN)
+    sign_in(client, "ada@example.org")
+    before = _accounts(session)
+    path, form = ADMIN_AREA_POSTS[rule]
+
+    answer = client.post(path, data=form)
+
+    assert answer.status_code == 400
+    assert _accounts(session) == before
+
+
+@pytest.mark.parametrize("rule", [r for r in ADMIN_AREA_PAGES if "<" in r])
+def test_an_admin_page_for_no_such_record_is_404(
+    client: FlaskClient, session: Session, clock: Clock, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    with_password(session, "ada@example.org", clock, role=Role.ADMIN)
+    sign_in(client, "ada@example.org")
+
+    assert client.get(ADMIN_AREA_PAGES[rule].replace(str(KIM), "4242")).status_code == 404

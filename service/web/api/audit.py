@@ -9,10 +9,10 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
 from service.models import AuditEntry
+from service.people import audit
 from service.web.api.auth import (
     Input,
     api_blueprint,
-    filtered,
     id_field,
     page_of,
     require_admin,
@@ -51,6 +51,4 @@ class AuditLog(MethodView):
     ) -> list[AuditEntry]:
         """The audit log, newest first, filtered as asked."""
         require_admin()
-        entries = filtered(AuditEntry, query, scoped=False, when=AuditEntry.created_at)
-        entries = entries.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        return list(page_of(entries, pagination_parameters))
+        return list(page_of(audit.entries(**query), pagination_parameters))

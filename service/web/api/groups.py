@@ -15,7 +15,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 
 from service.campaigns.headcount import Headcount, PastMeeting, attendance, headcounts
-from service.campaigns.stats import GroupStats, group_stats
+from service.campaigns.quiet import MAX_WEEKS, QuietMember, gone_quiet
+from service.campaigns.stats import DayStats, GroupStats, daily_stats, group_stats
 from service.clock import app_clock
 from service.config import Settings
 from service.conversation.groups import (
@@ -33,6 +34,7 @@ from service.db import get_session
 from service.messages.wording import LANGUAGES
 from service.models import Coordinator, Group, Role
 from service.people.accounts import AccountError, find_coordinator
+from service.phones import mask
 from service.web.api.auth import (
     Input,
     actor,
@@ -396,3 +398,53 @@ class GroupStatistics(MethodView):
         if since >= until:
             refuse(422, "since must be before until", "since")
         return group_stats(get_session(), group.id, since, until)
+
+
+class DaySchema(Schema):
+    day = fields.Date(metadata={"description": "A calendar day in the group's time zone."})
+    sent = fields.Integer()
+    delivered = fields.Integer()
+    failed = fields.Integer(metadata={"description": "Failed or undelivered."})
+    opted_out = fields.Integer(metadata={"description": "Members who opted out that day."})
+
+
+@blp.route("/<id:group_id>/stats/daily")
+class GroupDailyStatistics(MethodView):
+    @blp.arguments(StatsQuery, location="query")
+    @blp.response(200, DaySchema(many=True))
+    def get(self, query: dict[str, Any], group_id: int) -> list[DayStats]:
+        """The same counts per day in the group's zone (the last 30 days by default)."""
+        group = my_group(group_id)
+        until = query.get("until") or app_clock()()
+        since = query.get("since") or until - timedelta(days=30)
+        if since >= until:
+            refuse(422, "since must be before until", "since")
+        return daily_stats(get_session(), group.id, since, until, group.timezone)
+
+
+class QuietQuery(Input):
+    weeks = fields.Integer(
+        load_default=4,
+        validate=validate.Range(min=1, max=MAX_WEEKS),
+        metadata={"description": "Silent for at least this many weeks (4 if absent)."},
+    )
+
+
+class QuietSchema(Schema):
+    participant_id = fields.Integer()
+    name = fields.String(allow_none=True, metadata={"description": "The group's name for them."})
+    phone = fields.Function(lambda m: mask(m.phone), metadata={"description": "Masked."})
+    joined_at = fields.DateTime()
+    last_heard = fields.DateTime(
+        allow_none=True, metadata={"description": "Their last answer or text here; null: never."}
+    )
+
+
+@blp.route("/<id:group_id>/quiet")
+class GroupQuiet(MethodView):
+    @blp.arguments(QuietQuery, location="query")
+    @blp.response(200, QuietSchema(many=True))
+    def get(self, query: dict[str, Any], group_id: int) -> list[QuietMember]:
+        """Members who have neither answered a meeting nor texted for some weeks."""
+        group = my_group(group_id)
+        return gone_quiet(get_session(), group.id, query["weeks"], app_clock()())

@@ -16,7 +16,17 @@ from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import Schema, fields
 
-from service.web.api import audit, campaigns, groups, imports, inbox, meetings, outbox, participants
+from service.web.api import (
+    accounts,
+    audit,
+    campaigns,
+    groups,
+    imports,
+    inbox,
+    meetings,
+    outbox,
+    participants,
+)
 from service.web.api.auth import MAX_ID, IdConverter, LocalDateTime
 
 
@@ -82,6 +92,8 @@ def init_app(app: Flask) -> list[Blueprint]:
         (outbox.blp, "/api/v1/outbox"),
         (inbox.blp, "/api/v1/inbox"),
         (audit.blp, "/api/v1/audit"),
+        (accounts.coordinators_blp, "/api/v1/coordinators"),
+        (accounts.tokens_blp, "/api/v1/tokens"),
     ]
     for blueprint, prefix in blueprints:
         api.register_blueprint(blueprint, url_prefix=prefix)

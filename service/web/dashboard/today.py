@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.campaigns.headcount import Headcount, headcounts
+from service.campaigns.quiet import QuietMember, gone_quiet
+from service.campaigns.stats import DayStats, daily_stats
 from service.conversation.inbox import needing_a_human
 from service.models import QUEUED_ROWS, Group, OutboxMessage
 
@@ -76,5 +78,71 @@ def groups_today(
                 urgent=urgent,
                 going_out=int(due.get(group.id, 0)),
             )
+        )
+    return found
+
+
+# The last 30 days as a chart: one row of day bars per count, all on the same scale.
+RECENT = timedelta(days=30)
+DEFAULT_QUIET_WEEKS = 4
+SERIES = ("sent", "delivered", "failed", "opted_out")
+ROW_HEIGHT = 40
+BAR_TOP = 14  # room above the bars for the row's label
+CHART_WIDTH = 330
+BARS_LEFT = 30
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: int
+    y: int
+    height: int
+    day: date
+    count: int
+
+
+@dataclass(frozen=True)
+class Row:
+    series: str
+    top: int
+    total: int
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Recent:
+    days: list[DayStats]
+    rows: list[Row]
+    quiet: list[QuietMember]
+    height: int = ROW_HEIGHT * len(SERIES)
+
+
+def _rows(days: list[DayStats]) -> list[Row]:
+    tallest = max((getattr(d, s) for d in days for s in SERIES), default=0) or 1
+    room = ROW_HEIGHT - BAR_TOP - 4
+    step = (CHART_WIDTH - BARS_LEFT) // max(len(days), 1)
+    rows = []
+    for index, series in enumerate(SERIES):
+        top = index * ROW_HEIGHT
+        bars = []
+        for number, day in enumerate(days):
+            count = getattr(day, series)
+            # A day with any at all shows at least a sliver, so one is not read as none.
+            height = 0 if count == 0 else max(1, round(room * count / tallest))
+            base = top + ROW_HEIGHT - 4
+            bars.append(Bar(BARS_LEFT + number * step, base - height, height, day.day, count))
+        rows.append(Row(series, top, sum(getattr(d, series) for d in days), bars))
+    return rows
+
+
+def recent(
+    session: Session, groups: list[Group], quiet_weeks: int, now: datetime
+) -> dict[int, Recent]:
+    """Each group's last 30 days, day by day, and its members who have gone quiet."""
+    found = {}
+    for group in groups:
+        days = daily_stats(session, group.id, now - RECENT, now, group.timezone)
+        found[group.id] = Recent(
+            days=days, rows=_rows(days), quiet=gone_quiet(session, group.id, quiet_weeks, now)
         )
     return found

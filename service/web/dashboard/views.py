@@ -6,16 +6,26 @@ every POST has passed the CSRF check before it gets here (see the package's init
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_timedelta
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from babel.dates import format_date, format_datetime, format_timedelta
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as browser
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from service.campaigns.quiet import MAX_WEEKS
 from service.clock import app_clock
 from service.config import Settings
 from service.db import get_session
@@ -27,6 +37,7 @@ from service.people.accounts import (
     set_password,
     visible_group_ids,
 )
+from service.phones import mask
 from service.web.dashboard import login, today
 from service.web.dashboard.forms import PasswordForm, SignInForm
 
@@ -140,7 +151,35 @@ def today_page() -> str:
     session = get_session()
     now = app_clock()()
     groups = today.groups_today(session, visible_group_ids(session, login.me()), now)
-    return render_template("dashboard/today.html", groups=groups, now=now, when=_when)
+    weeks, weeks_error = _quiet_weeks()
+    settings: Settings = current_app.extensions["peerline.settings"]
+    return render_template(
+        "dashboard/today.html",
+        groups=groups,
+        now=now,
+        when=_when,
+        recent=today.recent(session, [row.group for row in groups], weeks, now),
+        weeks=weeks,
+        weeks_error=weeks_error,
+        demo=settings.mode == "demo",
+        day=_day,
+        mask=mask,
+    )
+
+
+QUIET_WEEKS = "peerline_quiet_weeks"  # the coordinator's choice, kept in their session
+
+
+def _quiet_weeks() -> tuple[int, str | None]:
+    """The weeks of silence Today looks for: asked for now, else as last chosen, else 4."""
+    asked = request.args.get("weeks")
+    if asked is not None:
+        if asked.strip().isdigit() and 1 <= int(asked) <= MAX_WEEKS:
+            browser[QUIET_WEEKS] = int(asked)
+        else:
+            kept = browser.get(QUIET_WEEKS, today.DEFAULT_QUIET_WEEKS)
+            return kept, _("Choose a number of weeks from 1 to %(most)d.", most=MAX_WEEKS)
+    return browser.get(QUIET_WEEKS, today.DEFAULT_QUIET_WEEKS), None
 
 
 def _when(starts_at: datetime, timezone: str, now: datetime) -> str:
@@ -151,3 +190,10 @@ def _when(starts_at: datetime, timezone: str, now: datetime) -> str:
     clock = format_datetime(local, "h:mm a", tzinfo=local.tzinfo, locale=locale)
     away = format_timedelta(starts_at - now, add_direction=True, locale=locale)
     return str(_("%(day)s at %(time)s (%(away)s)", day=day, time=clock, away=away))
+
+
+def _day(moment: datetime | date, timezone: str | None = None) -> str:
+    """A day as words, "Tuesday 1 December", in the zone given (a date is shown as it is)."""
+    if isinstance(moment, datetime) and timezone is not None:
+        moment = moment.astimezone(ZoneInfo(timezone)).date()
+    return str(format_date(moment, "EEEE d MMMM", locale=get_locale() or "en"))

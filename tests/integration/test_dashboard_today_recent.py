@@ -1,0 +1,239 @@
+"""Today's last 30 days and its people who have gone quiet, and the same on the API and CLI."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.models import (
+    Attendance,
+    ConsentChange,
+    ConsentEvent,
+    ConsentSource,
+    Group,
+    InboundMessage,
+    Membership,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+    Participant,
+    Rsvp,
+)
+from tests.api import token_for
+from tests.dashboard import sign_in, with_password
+from tests.support import Clock, invoke, make_group, make_participant, new_sid
+
+
+def _sent(session: Session, group: Group, at: datetime, state: OutboxState) -> None:
+    session.add(
+        OutboxMessage(
+            send_key=new_sid(),
+            kind=OutboxKind.REMINDER,
+            group_id=group.id,
+            body="See you Tuesday",
+            state=state,
+            due_at=at,
+            sent_at=at,
+        )
+    )
+
+
+def _joined_long_ago(session: Session, person: Participant, clock: Clock) -> None:
+    for membership in session.scalars(
+        select(Membership).where(Membership.participant_id == person.id)
+    ):
+        membership.created_at = clock.now - timedelta(weeks=20)
+    session.commit()
+
+
+def _circle(session: Session, clock: Clock) -> Group:
+    """Robin's group: Sam (answered last week), Ana (silent since joining), Lee (texted)."""
+    circle = make_group(session, "CIRCLE", timezone="America/Chicago")
+    with_password(session, "robin@example.org", clock)
+    sam = make_participant(session, "+12025550111", circle, name="Sam Circle")
+    ana = make_participant(session, "+12025550122", circle, name="Ana Quiet")
+    lee = make_participant(session, "+12025550133", circle, name="Lee Texter")
+    for person in (sam, ana, lee):
+        _joined_long_ago(session, person, clock)
+    session.add(
+        Rsvp(
+            participant_id=sam.id,
+            group_id=circle.id,
+            occurrence_key="20260224T0030",
+            answer=Attendance.YES,
+            answered_at=clock.now - timedelta(days=6),
+        )
+    )
+    session.add(
+        InboundMessage(
+            message_sid=new_sid(),
+            participant_id=lee.id,
+            group_id=circle.id,
+            from_phone=lee.phone,
+            body="thinking of you all",
+            intent="other",
+            received_at=clock.now - timedelta(days=20),
+        )
+    )
+    # Two days ago (Chicago): two delivered, one failed; yesterday one sent; Ana's old opt-out
+    # is not in the window.
+    two_days = clock.now - timedelta(days=2)
+    _sent(session, circle, two_days, OutboxState.DELIVERED)
+    _sent(session, circle, two_days, OutboxState.DELIVERED)
+    _sent(session, circle, two_days, OutboxState.FAILED)
+    _sent(session, circle, clock.now - timedelta(days=1), OutboxState.SENT)
+    _sent(session, circle, clock.now - timedelta(days=45), OutboxState.DELIVERED)
+    session.commit()
+    return circle
+
+
+def _numbers(html: str, caption: str) -> list[str]:
+    table = html.split(caption, 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<td>(\d+)</td>", table)
+
+
+def test_today_charts_a_groups_last_30_days_with_the_numbers_beside_it(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _circle(session, clock)
+    opted = make_participant(session, "+12025550144", session.scalars(select(Group)).one())
+    session.add(
+        ConsentEvent(
+            participant_id=opted.id,
+            phone_hash=opted.phone_hash,
+            change=ConsentChange.OPT_OUT,
+            source=ConsentSource.KEYWORD,
+            created_at=clock.now - timedelta(days=3),
+        )
+    )
+    session.commit()
+    sign_in(client, "robin@example.org")
+
+    page = client.get("/").text
+
+    assert "<svg" in page and "<title id=" in page
+    assert "4 sent, 2 delivered, 1 failed; 1 people opted out" in page
+    assert _numbers(page, "Totals, the last 30 days") == ["4", "2", "1", "1"]
+    days = page.split("Each day, in America/Chicago time", 1)[1]
+    # Newest day first; the day two days ago (Sunday 1 March in Chicago) has its three texts.
+    assert '<th scope="row">Sunday 1 March</th><td>3</td><td>2</td><td>1</td><td>0</td>' in days
+    assert '<th scope="row">Monday 2 March</th><td>1</td><td>0</td><td>0</td><td>0</td>' in days
+
+
+def test_today_lists_who_has_gone_quiet_with_the_groups_name_and_a_masked_number(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _circle(session, clock)
+    sign_in(client, "robin@example.org")
+
+    four = client.get("/").text.split("People who have gone quiet", 1)[1]
+    two = client.get("/?weeks=2").text.split("People who have gone quiet", 1)[1]
+
+    assert "Ana Quiet" in four and "+1******0122" in four and "Never, since joining" in four
+    assert "Sam Circle" not in four and "Lee Texter" not in four
+    assert "+12025550122" not in four
+    assert "Ana Quiet" in two and "Lee Texter" in two and "Sam Circle" not in two
+
+
+def test_the_weeks_chosen_are_remembered_and_bad_weeks_are_refused_beside_the_field(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _circle(session, clock)
+    sign_in(client, "robin@example.org")
+
+    client.get("/?weeks=2")
+    later = client.get("/")
+    refused = client.get("/?weeks=nine")
+    too_many = client.get("/?weeks=99")
+
+    assert 'value="2"' in later.text and "Lee Texter" in later.text
+    assert refused.status_code == 200
+    assert "Choose a number of weeks from 1 to 52." in refused.text
+    assert 'aria-invalid="true"' in refused.text and 'value="2"' in refused.text
+    assert "Choose a number of weeks from 1 to 52." in too_many.text
+
+
+def test_someone_who_joined_recently_or_opted_out_is_not_quiet(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _circle(session, clock)
+    new = make_participant(session, "+12025550155", circle, name="New Person")
+    for membership in session.scalars(
+        select(Membership).where(Membership.participant_id == new.id)
+    ):
+        membership.created_at = clock.now - timedelta(days=3)
+    ana = session.scalars(select(Participant).where(Participant.name == "Ana Quiet")).one()
+    ana.consent = ana.consent.REVOKED
+    session.commit()
+    sign_in(client, "robin@example.org")
+
+    quiet = client.get("/").text.split("People who have gone quiet", 1)[1]
+
+    assert "New Person" not in quiet and "Ana Quiet" not in quiet
+    assert "Nobody has been quiet for 4 weeks or more." in quiet
+
+
+def test_the_api_lists_quiet_members_of_the_callers_group_only(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _circle(session, clock)
+    harbor = make_group(session, "HARBOR", coordinator_email="kim@example.org")
+    token = token_for(session, clock, "robin@example.org")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    found = client.get(f"/api/v1/groups/{circle.id}/quiet?weeks=2", headers=headers)
+    theirs = client.get(f"/api/v1/groups/{harbor.id}/quiet", headers=headers)
+    bad = client.get(f"/api/v1/groups/{circle.id}/quiet?weeks=0", headers=headers)
+
+    assert found.status_code == 200
+    assert [(m["name"], m["phone"]) for m in found.get_json()] == [
+        ("Ana Quiet", "+1******0122"),
+        ("Lee Texter", "+1******0133"),
+    ]
+    assert found.get_json()[0]["last_heard"] is None
+    assert theirs.status_code == 404
+    assert bad.status_code == 422
+
+
+def test_the_api_gives_the_counts_day_by_day_in_the_groups_zone(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _circle(session, clock)
+    token = token_for(session, clock, "robin@example.org")
+
+    days = client.get(
+        f"/api/v1/groups/{circle.id}/stats/daily", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
+
+    assert len(days) == 31  # 30 days back from 11 AM in Chicago touch 31 calendar days
+    assert {"day": "2026-03-01", "sent": 3, "delivered": 2, "failed": 1, "opted_out": 0} in days
+    assert sum(day["sent"] for day in days) == 4
+
+
+def test_peerline_quiet_lists_the_quiet_members_with_masked_numbers(
+    runner: FlaskCliRunner, session: Session, clock: Clock
+) -> None:
+    _circle(session, clock)
+
+    shown = invoke(runner, "quiet", "--group", "circle", "--weeks", "2")
+    nobody = invoke(runner, "quiet", "--group", "circle", "--weeks", "1")
+
+    assert "Ana Quiet\t+1******0122" in shown.output and "never" in shown.output
+    assert "Lee Texter" in shown.output and "Sam Circle" not in shown.output
+    assert "+12025550122" not in shown.output
+    assert "Sam Circle" not in nobody.output
+
+
+def test_the_chart_names_its_first_and_last_day_in_the_groups_zone(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _circle(session, clock)
+    sign_in(client, "robin@example.org")
+
+    chart = client.get("/").text.split("<svg", 1)[1].split("</svg>", 1)[0]
+
+    assert ">1 Feb</text>" in chart and ">3 Mar</text>" in chart
