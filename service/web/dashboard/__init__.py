@@ -16,6 +16,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from service.config import Settings
+from service.web.dashboard import campaigns as _campaigns  # noqa: F401  (its routes)
 from service.web.dashboard import login, views
 
 
