@@ -528,8 +528,9 @@ def _discretion(
     warnings: list[str],
 ) -> None:
     """Warn of words a lock screen would show that give the group's subject away."""
+    words = [*(group.topic_words or []), *topic_words]  # the group's own, and any given
     for language, text in wording.items():
-        for warning in discretion_warnings(text, internal_name=group.name, topic_words=topic_words):
+        for warning in discretion_warnings(text, internal_name=group.name, topic_words=words):
             warnings.append(f"{where}.{language}: {warning}")
 
 

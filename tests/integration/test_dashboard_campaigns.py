@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.models import Campaign, CampaignKind, CampaignStatus, Group, OutboxMessage
 from tests.api import token_for
 from tests.dashboard import csrf_token, sign_in, with_password
-from tests.support import Clock, make_group, make_participant, make_schedule
+from tests.support import Clock, invoke, make_group, make_participant, make_schedule
 
 
 def _robin(session: Session, clock: Clock) -> Group:
@@ -275,7 +275,12 @@ def test_a_broadcast_goes_at_a_date_and_time_in_the_groups_zone_and_not_in_the_p
     client: FlaskClient, session: Session, clock: Clock
 ) -> None:
     circle, token = _signed_in(client, session, clock)
-    form = {"csrf_token": token, "name": "Snow", "wording_en": "No meeting today.", "action": "save"}
+    form = {
+        "csrf_token": token,
+        "name": "Snow",
+        "wording_en": "No meeting today.",
+        "action": "save",
+    }
 
     past = client.post(
         f"/groups/{circle.id}/campaigns/new/broadcast",
@@ -357,3 +362,60 @@ def test_a_campaign_is_changed_previewed_paused_resumed_and_deleted_after_a_conf
     assert _campaigns(session)[0].deleted_at is not None
     assert client.get(page).status_code == 404
     assert "This group has no campaigns yet." in client.get(f"/groups/{circle.id}/campaigns").text
+
+
+def test_a_groups_topic_words_are_set_from_the_command_line_and_warned_of_on_every_door(
+    client: FlaskClient, runner: FlaskCliRunner, session: Session, clock: Clock
+) -> None:
+    circle, token = _signed_in(client, session, clock)
+
+    set_words = invoke(runner, "groups", "update", "CIRCLE", "--topic-words", "grief, Loss")
+    cli_made = invoke(
+        runner, "campaigns", "create", "--group", "CIRCLE", "--kind", "broadcast",
+        "--name", "Room", "--wording-en", "Our loss group meets in room 7.",
+    )  # fmt: skip
+    api = client.post(
+        "/api/v1/campaigns",
+        json={
+            "group_id": circle.id,
+            "kind": "broadcast",
+            "name": "Heads up",
+            "wording": {"en": "About grief, tonight"},
+        },
+        headers={"Authorization": f"Bearer {token_for(session, clock, 'robin@example.org')}"},
+    )
+    live = client.post(
+        f"/groups/{circle.id}/campaigns/wording-check",
+        data={"csrf_token": token, "kind": "broadcast", "language": "en", "wording_en": "Grief"},
+    )
+
+    assert set_words.exit_code == 0, set_words.output
+    assert "topic words: grief, Loss" in set_words.output
+    assert cli_made.exit_code == 0, cli_made.output
+    assert "topic word 'Loss'" in cli_made.output
+    assert api.status_code == 201
+    assert any("topic word 'grief'" in w for w in api.get_json()["warnings"])
+    assert "topic word &#39;grief&#39;" in live.text
+    assert len(_campaigns(session)) == 2  # warned of, and saved
+
+
+def test_a_groups_topic_words_are_read_and_changed_by_the_api(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _robin(session, clock)
+    auth = {"Authorization": f"Bearer {token_for(session, clock, 'robin@example.org')}"}
+
+    changed = client.patch(
+        f"/api/v1/groups/{circle.id}",
+        json={"topic_words": ["grief", " grief ", "loss"]},
+        headers=auth,
+    )
+    too_long = client.patch(
+        f"/api/v1/groups/{circle.id}", json={"topic_words": ["x" * 61]}, headers=auth
+    )
+    read = client.get(f"/api/v1/groups/{circle.id}", headers=auth)
+
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["topic_words"] == ["grief", "loss"]
+    assert too_long.status_code == 422
+    assert read.get_json()["topic_words"] == ["grief", "loss"]

@@ -538,7 +538,8 @@ def wording_check(group_id: int) -> str:
     kind = request.form.get("kind", "reminder")
     pool = kind == CampaignKind.ENCOURAGEMENT.value
     text = request.form.get(f"{'pool' if pool else 'wording'}_{language}", "")
-    topic_words = split_topic_words(request.form.get("topic_words", ""))
+    # The group's own topic words, and any the coordinator adds on the form.
+    topic_words = [*group.topic_words, *split_topic_words(request.form.get("topic_words", ""))]
     checks: list[tuple[str, Any, str | None]] = []  # (label, Checked or None, refusal)
     texts = [line for line in text.splitlines() if line.strip()] if pool else [text]
     for number, line in enumerate(texts, start=1):
