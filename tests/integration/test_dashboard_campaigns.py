@@ -419,3 +419,56 @@ def test_a_groups_topic_words_are_read_and_changed_by_the_api(
     assert changed.get_json()["topic_words"] == ["grief", "loss"]
     assert too_long.status_code == 422
     assert read.get_json()["topic_words"] == ["grief", "loss"]
+
+
+def test_the_api_previews_a_campaign_not_yet_saved_and_a_change_not_yet_made(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _robin(session, clock)
+    auth = {"Authorization": f"Bearer {token_for(session, clock, 'robin@example.org')}"}
+    reminder = {"group_id": circle.id, "kind": "reminder", "name": "Before", "offsets": ["2h"]}
+
+    draft = client.post("/api/v1/campaigns/preview?days=8", json=reminder, headers=auth)
+    refused = client.post(
+        "/api/v1/campaigns/preview", json={**reminder, "offsets": ["soon"]}, headers=auth
+    )
+    made = client.post("/api/v1/campaigns", json=reminder, headers=auth).get_json()
+    changed = client.post(
+        f"/api/v1/campaigns/{made['id']}/preview", json={"offsets": ["1d@18:00"]}, headers=auth
+    )
+
+    assert draft.status_code == 200, draft.get_json()
+    assert [line["local"] for line in draft.get_json()] == [
+        "Tue 2026-03-03 16:30",
+        "Tue 2026-03-10 16:30",
+    ]
+    assert refused.status_code == 422
+    assert "soon" in refused.get_json()["details"]["json"]["offsets"][0]
+    assert [line["local"] for line in changed.get_json()] == ["Mon 2026-03-09 18:00"]
+    assert [c.offsets for c in _campaigns(session)] == [["2h"]]  # the change was not made
+
+
+def test_the_api_checks_words_before_they_are_saved(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _robin(session, clock)
+    auth = {"Authorization": f"Bearer {token_for(session, clock, 'robin@example.org')}"}
+    check = {"group_id": circle.id, "kind": "broadcast", "language": "es"}
+
+    emoji = client.post(
+        "/api/v1/campaigns/wording-check",
+        json={**check, "text": "Hola 🙂 grief", "topic_words": ["grief"]},
+        headers=auth,
+    )
+    unknown = client.post(
+        "/api/v1/campaigns/wording-check",
+        json={**check, "text": "See you {{ meeting_when }}"},
+        headers=auth,
+    )
+
+    assert emoji.status_code == 200
+    answer = emoji.get_json()
+    assert (answer["words"]["encoding"], answer["words"]["ucs2_character"]) == ("UCS-2", "🙂")
+    assert any("topic word 'grief'" in w for w in answer["warnings"])
+    assert unknown.status_code == 422
+    assert "{{ meeting_when }}" in unknown.get_json()["details"]["json"]["text"][0]
