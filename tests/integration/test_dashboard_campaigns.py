@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
@@ -168,7 +168,8 @@ def test_wording_naming_the_internal_name_or_a_topic_word_is_warned_of_but_saved
     assert "internal name &#39;Circle recovery group&#39;" in live.text
     assert "topic word &#39;grief&#39;" in live.text
     assert saved.status_code == 200
-    assert "internal name" in saved.text and "topic word" in saved.text
+    assert "Wording in English: This text names the group&#39;s internal name" in saved.text
+    assert "topic word" in saved.text
     assert [c.name for c in _campaigns(session)] == ["Heads up"]
 
 
@@ -472,3 +473,59 @@ def test_the_api_checks_words_before_they_are_saved(
     assert any("topic word 'grief'" in w for w in answer["warnings"])
     assert unknown.status_code == 422
     assert "{{ meeting_when }}" in unknown.get_json()["details"]["json"]["text"][0]
+
+
+def test_a_broadcast_whose_time_has_passed_can_still_be_renamed_and_keeps_its_time(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle, token = _signed_in(client, session, clock)
+    clock.now = clock.now + timedelta(seconds=17)  # sent "now": seconds the form does not show
+    client.post(
+        f"/groups/{circle.id}/campaigns/new/broadcast",
+        data={"csrf_token": token, "name": "Snow", "wording_en": "No meeting.", "action": "save"},
+    )
+    [campaign] = _campaigns(session)
+    went_at = campaign.send_at
+    clock.now = clock.now + timedelta(minutes=20)  # it went; still signed in
+    form = client.get(f"/campaigns/{campaign.id}").text
+    assert 'value="2026-03-03"' in form and 'value="12:00"' in form  # New York time
+
+    renamed = client.post(
+        f"/campaigns/{campaign.id}",
+        data={
+            "csrf_token": token,
+            "name": "Snow day",
+            "send_date": "2026-03-03",
+            "send_time": "12:00",
+            "wording_en": "No meeting.",
+            "action": "save",
+        },
+    )
+
+    assert renamed.status_code == 302
+    [campaign] = _campaigns(session)
+    assert (campaign.name, campaign.send_at) == ("Snow day", went_at)
+
+
+def test_an_encouragements_days_are_changed_from_its_page(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle, token = _signed_in(client, session, clock)
+    made = {
+        "csrf_token": token,
+        "name": "Midweek",
+        "mode": "weekly",
+        "weekdays": ["WE"],
+        "at": "12:00",
+        "pool_en": "Thinking of you.",
+        "action": "save",
+    }
+    client.post(f"/groups/{circle.id}/campaigns/new/encouragement", data=made)
+    [campaign] = _campaigns(session)
+    assert 'value="WE" checked' in client.get(f"/campaigns/{campaign.id}").text
+
+    changed = client.post(f"/campaigns/{campaign.id}", data={**made, "mode": "daily"})
+
+    assert changed.status_code == 302
+    assert _campaigns(session)[0].cadence == "FREQ=DAILY"
+    assert "every day at 12:00" in client.get(f"/groups/{circle.id}/campaigns").text

@@ -324,7 +324,7 @@ def _spec(draft: Draft, group: Group) -> CampaignSpec:
     return spec
 
 
-def _changes(draft: Draft, group: Group) -> CampaignChanges:
+def _changes(draft: Draft, group: Group, campaign: Campaign) -> CampaignChanges:
     changes = CampaignChanges(name=draft.get("name"))
     if draft.kind is CampaignKind.REMINDER:
         changes.offsets, changes.rsvp = _offsets(draft), draft.get("rsvp")
@@ -336,7 +336,13 @@ def _changes(draft: Draft, group: Group) -> CampaignChanges:
         changes.at, changes.window_hours = _time(draft.get("at"), "at"), _window(draft)
     else:
         changes.wording = _wording(draft)
-        changes.send_at = _send_at(draft, group)
+        send_at = _send_at(draft, group)
+        shown = _draft_of(campaign, group)
+        if (draft.get("send_date"), draft.get("send_time")) != (
+            shown.get("send_date"),
+            shown.get("send_time"),
+        ):
+            changes.send_at = send_at  # as the form showed it (to the minute): left as it is
     return changes
 
 
@@ -386,7 +392,7 @@ def _save_or_preview(
                     now,
                     PREVIEW_DAYS,
                     campaign_id=campaign.id,
-                    changes=_changes(draft, group),
+                    changes=_changes(draft, group, campaign),
                 )
             return _render_form(group, draft, campaign=campaign, lines=lines)
         actor = f"web:{login.me().email}"
@@ -396,25 +402,37 @@ def _save_or_preview(
             )
         else:
             edit = update_campaign(
-                db, campaign, _changes(draft, group), now=now, actor=actor, topic_words=topic_words
+                db,
+                campaign,
+                _changes(draft, group, campaign),
+                now=now,
+                actor=actor,
+                topic_words=topic_words,
             )
             warnings = edit.warnings
     except (CampaignError, FormError) as error:
         db.rollback()
         return _render_form(
-            group, draft, campaign=campaign, errors={_field(error.field): str(error)}, status=422
+            group, draft, campaign=campaign, errors={error.field: str(error)}, status=422
         )
     db.commit()
     session[_USED_FORMS] = [*session.get(_USED_FORMS, [])[-20:], request.form.get("form_id", "")]
     flash(_("“%(name)s” is saved.", name=campaign.name), "success")
     for warning in warnings:
-        flash(warning, "warning")
+        flash(_plain(warning), "warning")
     return redirect(url_for("dashboard.group_campaigns", group_id=group.id))
 
 
-def _field(name: str | None) -> str | None:
-    """The form's field for a domain field name (a line of a pool is the pool)."""
-    return {"window_hours": "window_hours", "stages": "stages"}.get(name or "", name)
+def _plain(warning: str) -> str:
+    """A domain warning as the form names its field: "wording.es: ..." as "Spanish wording: ..."."""
+    where, _colon, rest = warning.partition(": ")
+    kind, _dot, language = where.partition(".")
+    if language in LANGUAGE_NAMES and kind in ("wording", "pool"):
+        label = _("Wording in %(language)s", language=LANGUAGE_NAMES[language])
+        if kind == "pool":
+            label = _("Messages in %(language)s", language=LANGUAGE_NAMES[language])
+        return f"{label}: {rest}"
+    return warning
 
 
 def _already_saved() -> bool:
