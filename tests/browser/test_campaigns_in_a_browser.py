@@ -77,3 +77,23 @@ def test_a_coordinator_makes_previews_pauses_and_deletes_a_reminder(
     check_page(page, "delete-confirm", request)
     page.get_by_role("button", name="Yes, delete it").click()
     expect(page.get_by_text("This group has no campaigns yet.")).to_be_visible()
+
+    page.get_by_role("link", name="New encouragement between meetings").click()
+    check_page(page, "new-encouragement", request)
+    page.get_by_label("Name (only coordinators see it)").fill("Midweek")
+    page.get_by_label("Friday").check()
+    page.get_by_label("Messages in English, one per line").fill("Thinking of you.\nSee you soon.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("row", name="Midweek")).to_contain_text(
+        "every Wednesday and Friday at 12:00, each person's time"
+    )
+
+    page.get_by_role("link", name="New broadcast").click()
+    check_page(page, "new-broadcast", request)
+    page.get_by_label("Name (only coordinators see it)").fill("Room change")
+    page.get_by_label("Date").fill("2026-03-01")
+    page.get_by_label("Time", exact=True).fill("09:00")
+    page.get_by_label("Wording in English").fill("We are in room 7.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#send_at-error")).to_contain_text("has passed")
+    check_page(page, "broadcast-refused", request)
