@@ -432,7 +432,8 @@ def discretion_warnings(
     found = []
     for word in (internal_name, *topic_words):
         word = " ".join(word.split())
-        if word and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE):
+        pattern = r"\s+".join(re.escape(part) for part in word.split())  # any spacing
+        if word and re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE):
             found.append(word)
     warnings = []
     if found and found[0] == " ".join(internal_name.split()):
