@@ -225,6 +225,9 @@ class Group(Base):
         default=False, server_default=false()
     )
     # Local to each participant; TCPA calling hours by default, and applied to texts too.
+    # Words a lock screen should not show (what the group is about): campaign wording that has
+    # one, or the internal name, is warned of. Coordinators only, like the internal name.
+    topic_words: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     quiet_start: Mapped[time] = mapped_column(default=time(21, 0), server_default="21:00:00")
     quiet_end: Mapped[time] = mapped_column(default=time(8, 0), server_default="08:00:00")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

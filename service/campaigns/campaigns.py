@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.campaigns.recurrence import Schedule, ScheduleError, validate
-from service.campaigns.wording import WordingError, check_template
+from service.campaigns.wording import WordingError, check_template, discretion_warnings
 from service.messages.outbox import withdraw
 from service.messages.segments import SegmentCount
 from service.messages.wording import LANGUAGES
@@ -144,9 +145,17 @@ class CampaignSpec:
 
 
 def create_campaign(
-    session: Session, group: Group, spec: CampaignSpec, *, now: datetime, actor: str
+    session: Session,
+    group: Group,
+    spec: CampaignSpec,
+    *,
+    now: datetime,
+    actor: str,
+    topic_words: Sequence[str] = (),
 ) -> tuple[Campaign, list[str], dict[str, SegmentCount]]:
     """Check and add a campaign for group; returns it, warnings, and its wording's cost.
+
+    Words a lock screen should not show (the group's internal name, topic_words) are warned of.
 
     A warning (a text longer than one segment, say) does not stop the campaign; each starts
     with the field it is about, e.g. "wording.es: This message is 2 segments: ...". The cost is
@@ -155,7 +164,7 @@ def create_campaign(
     campaign = Campaign(group_id=group.id, kind=spec.kind, created_at=now, updated_at=now)
     warnings: list[str] = []
     summaries: dict[str, SegmentCount] = {}
-    _apply(spec, campaign, group, warnings, summaries, now=now)
+    _apply(spec, campaign, group, warnings, summaries, now=now, topic_words=topic_words)
     if spec.kind is CampaignKind.REMINDER:
         has_meetings = session.scalar(
             select(MeetingSchedule.id).where(MeetingSchedule.group_id == group.id)
@@ -188,6 +197,7 @@ def _apply(
     *,
     now: datetime,
     send_at_before: datetime | None = None,
+    topic_words: Sequence[str] = (),
 ) -> None:
     """Check spec and set what it asks for on campaign; raises CampaignError at the first fault.
 
@@ -202,10 +212,12 @@ def _apply(
         campaign.offsets = _offsets(spec.offsets)
         campaign.rsvp = spec.rsvp
         campaign.wording = _wording(spec.wording, warnings, summaries, meeting=True)
+        _discretion(campaign.wording, "wording", group, topic_words, warnings)
     elif spec.kind is CampaignKind.ENCOURAGEMENT:
         campaign.wording = {
             language: "\n".join(_pool(language, lines)) for language, lines in spec.pools.items()
         }
+        _discretion(campaign.wording, "pool", group, topic_words, warnings)
         if not 1 <= spec.window_hours <= LONGEST_WINDOW_HOURS:
             raise CampaignError(
                 f"an encouragement stays worth sending for 1 to {LONGEST_WINDOW_HOURS} hours",
@@ -221,6 +233,7 @@ def _apply(
         campaign.stages = _stages(spec.stages) if spec.cadence is None else []
     else:
         campaign.wording = _wording(spec.wording, warnings, summaries, meeting=False)
+        _discretion(campaign.wording, "wording", group, topic_words, warnings)
         if not campaign.wording:
             raise CampaignError("a broadcast needs its words in at least one language", "wording")
         if send_at_before is not None and spec.send_at == send_at_before:
@@ -285,7 +298,13 @@ class CampaignEdit:
 
 
 def update_campaign(
-    session: Session, campaign: Campaign, changes: CampaignChanges, *, now: datetime, actor: str
+    session: Session,
+    campaign: Campaign,
+    changes: CampaignChanges,
+    *,
+    now: datetime,
+    actor: str,
+    topic_words: Sequence[str] = (),
 ) -> CampaignEdit:
     """Change a campaign, checked as creating one is; what was planned follows, what went stays.
 
@@ -328,7 +347,16 @@ def update_campaign(
     warnings: list[str] = []
     words: dict[str, SegmentCount] = {}
     group = session.get_one(Group, campaign.group_id)
-    _apply(spec, checked, group, warnings, words, now=now, send_at_before=campaign.send_at)
+    _apply(
+        spec,
+        checked,
+        group,
+        warnings,
+        words,
+        now=now,
+        send_at_before=campaign.send_at,
+        topic_words=topic_words,
+    )
 
     before = {name: getattr(campaign, name) for name in _EDITABLE}
     for name in _EDITABLE:
@@ -490,6 +518,20 @@ def _wording(
         summaries[language] = checked.count
         wording[language] = text.strip()
     return wording
+
+
+def _discretion(
+    wording: dict[str, str],
+    where: str,
+    group: Group,
+    topic_words: Sequence[str],
+    warnings: list[str],
+) -> None:
+    """Warn of words a lock screen would show that give the group's subject away."""
+    words = [*(group.topic_words or []), *topic_words]  # the group's own, and any given
+    for language, text in wording.items():
+        for warning in discretion_warnings(text, internal_name=group.name, topic_words=words):
+            warnings.append(f"{where}.{language}: {warning}")
 
 
 def _pool(language: str, lines: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,10 +21,16 @@ from sqlalchemy import (
 from sqlalchemy import table as lightweight_table
 from sqlalchemy.orm import Session
 
+from service.campaigns.campaigns import (
+    CampaignChanges,
+    CampaignSpec,
+    create_campaign,
+    update_campaign,
+)
 from service.campaigns.composer import compose
 from service.campaigns.planner import plan
 from service.messages.segments import count_segments
-from service.models import Group, Membership, OutboxMessage, OutboxState
+from service.models import Campaign, Group, Membership, OutboxMessage, OutboxState
 
 MAX_DAYS = 31  # the longest preview, from the command line and the API alike
 _TEMPORARY = {"postgresql": "pg_temp", "sqlite": "temp"}  # where temporary tables live
@@ -55,6 +62,48 @@ def preview(
     connection of the preview's own, so a preview never locks a row the live planner or the
     dispatcher needs, however long it takes. It reads what is saved: commit first.
     """
+    return _planned(session, group, now, days, lambda private: campaign_id)
+
+
+def preview_draft(
+    session: Session,
+    group: Group,
+    now: datetime,
+    days: int,
+    *,
+    spec: CampaignSpec | None = None,
+    campaign_id: int | None = None,
+    changes: CampaignChanges | None = None,
+) -> list[PreviewLine]:
+    """What a campaign not yet saved would send: a new one (spec), or a saved one with changes.
+
+    The campaign is created or changed by the same domain functions as a save, on the
+    preview's own connection, planned by the planner, and all of it rolled back: nothing is
+    saved and nothing goes. A refusal is the save's own CampaignError.
+    """
+
+    def prepare(private: Session) -> int:
+        if spec is not None:
+            draft, _, _ = create_campaign(
+                private, private.get_one(Group, group.id), spec, now=now, actor="preview"
+            )
+            return draft.id
+        assert campaign_id is not None and changes is not None
+        saved = private.get_one(Campaign, campaign_id)
+        update_campaign(private, saved, changes, now=now, actor="preview")
+        return saved.id
+
+    return _planned(session, group, now, days, prepare)
+
+
+def _planned(
+    session: Session,
+    group: Group,
+    now: datetime,
+    days: int,
+    prepare: Callable[[Session], int | None],
+) -> list[PreviewLine]:
+    """Plan the group in a private outbox, after prepare (which names the campaign to show)."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"a preview covers 1 to {MAX_DAYS} days")
     if session.new or session.dirty or session.deleted:
@@ -64,6 +113,7 @@ def preview(
         try:
             _private_outbox(connection, group_id)
             with Session(bind=connection, autoflush=True) as private:
+                campaign_id = prepare(private)
                 plan(private, now, horizon=timedelta(days=days), group_id=group_id)
                 return _lines(private, group_id, now + timedelta(days=days), campaign_id)
         finally:

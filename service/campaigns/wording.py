@@ -417,3 +417,39 @@ def _segment_warning(body: str, count: SegmentCount) -> str | None:
         f"This message is {count.segments} segments: '{culprit}' makes it UCS-2, where one "
         f"segment holds 70 characters, and it has {count.units}."
     )
+
+
+def discretion_warnings(
+    text: str, *, internal_name: str, topic_words: Iterable[str] = ()
+) -> list[str]:
+    """Warnings for words a lock screen could show that give away what the group is about.
+
+    Any text can show on a locked phone, where someone else may read it; the group's internal
+    name (coordinators only) and the topic words its coordinator lists should not be in one.
+    Matched as whole words, whatever their case. A warning, not a refusal: the coordinator
+    decides.
+    """
+    found = []
+    for word in (internal_name, *topic_words):
+        word = " ".join(word.split())
+        pattern = r"\s+".join(re.escape(part) for part in word.split())  # any spacing
+        if word and re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE):
+            found.append(word)
+    warnings = []
+    if found and found[0] == " ".join(internal_name.split()):
+        warnings.append(
+            f"This text names the group's internal name '{found.pop(0)}', which participants "
+            "never see; a text can show on a locked phone."
+        )
+    if found:
+        words = ", ".join(f"'{word}'" for word in dict.fromkeys(found))
+        warnings.append(
+            f"This text has the topic word{'s' if len(found) > 1 else ''} {words}; a text can "
+            "show on a locked phone, where someone else may read it."
+        )
+    return warnings
+
+
+def split_topic_words(text: str) -> list[str]:
+    """Topic words as a coordinator writes them: separated by commas or new lines."""
+    return [word.strip() for word in re.split(r"[,\n]", text) if word.strip()]

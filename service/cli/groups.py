@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from service.campaigns.quiet import MAX_WEEKS, gone_quiet
 from service.campaigns.stats import group_stats
+from service.campaigns.wording import split_topic_words
 from service.cli.common import fail, find_group, now, option_of, settings
 from service.conversation.groups import (
     DEFAULT_QUIET_HOURS,
@@ -190,6 +191,12 @@ def groups_create(
     help="Text, rather than call, encouragement and broadcasts to a participant who takes "
     "calls, when their number takes texts (a landline is always called).",
 )
+@click.option(
+    "--topic-words",
+    default=None,
+    help='Words a lock screen should not show, separated by commas, e.g. "grief, loss"; '
+    'campaign wording with one is warned of. "" for none.',
+)
 @with_appcontext
 def groups_update(
     group_code: str,
@@ -205,6 +212,7 @@ def groups_update(
     landline_fallback: bool | None,
     voicemail_details: bool | None,
     texts_between: bool | None,
+    topic_words: str | None,
 ) -> None:
     """Correct a group: only the options given change."""
     if on_call_phone is not None and no_on_call_phone:
@@ -221,6 +229,7 @@ def groups_update(
         voice_fallback=landline_fallback,
         voicemail_details=voicemail_details,
         texts_between_meetings_to_callers=texts_between,
+        topic_words=None if topic_words is None else split_topic_words(topic_words),
     )
     group, changed = _update(group_code, changes)
     if changed:

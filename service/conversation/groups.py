@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 MAX_NAME = 120  # Group.name
 MAX_PUBLIC_NAME = 60  # Group.public_name
 DEFAULT_QUIET_HOURS = "21:00-08:00"
-PRIVATE = ("name", "public_name")  # never in a log line
+PRIVATE = ("name", "public_name", "topic_words")  # never in a log line
+MAX_TOPIC_WORDS = 50
+MAX_TOPIC_WORD = 60
 
 
 class GroupError(ValueError):
@@ -64,6 +66,7 @@ class GroupChanges:
     voice_fallback: bool | None = None
     voicemail_details: bool | None = None
     texts_between_meetings_to_callers: bool | None = None
+    topic_words: list[str] | None = None  # words a lock screen should not show; [] for none
 
 
 # How a change is told, in the order a group is shown.
@@ -79,6 +82,7 @@ LABELS = {
     "voice_fallback": "landline fallback",
     "voicemail_details": "voicemail details",
     "texts_between_meetings_to_callers": "texts between meetings to callers",
+    "topic_words": "topic words",
 }
 
 
@@ -210,6 +214,7 @@ def shown(group: Group) -> dict[str, str]:
         "texts_between_meetings_to_callers": (
             "on" if group.texts_between_meetings_to_callers else "off"
         ),
+        "topic_words": ", ".join(group.topic_words or []) or "(none)",
     }
 
 
@@ -309,6 +314,14 @@ def _checked(spec: GroupChanges, region: str) -> dict[str, Any]:
     for name in ("voice_fallback", "voicemail_details", "texts_between_meetings_to_callers"):
         if name in given:
             values[name] = bool(given[name])
+    if "topic_words" in given:
+        words = list(dict.fromkeys(" ".join(w.split()) for w in given["topic_words"] if w.strip()))
+        if len(words) > MAX_TOPIC_WORDS or any(len(w) > MAX_TOPIC_WORD for w in words):
+            raise GroupError(
+                f"at most {MAX_TOPIC_WORDS} topic words, each of up to {MAX_TOPIC_WORD} characters",
+                "topic_words",
+            )
+        values["topic_words"] = words
     return values
 
 

@@ -139,6 +139,18 @@ def valid_bodies(theirs: Theirs, my_group: int) -> dict[tuple[str, str], dict[st
             "wording": {"en": "Hello"},
         },
         ("PATCH", "/api/v1/campaigns/<id:campaign_id>"): {"name": "Changed"},
+        ("POST", "/api/v1/campaigns/preview"): {
+            "group_id": theirs.group_id,
+            "kind": "broadcast",
+            "name": "x",
+            "wording": {"en": "Hello"},
+        },
+        ("POST", "/api/v1/campaigns/<id:campaign_id>/preview"): {"name": "Changed"},
+        ("POST", "/api/v1/campaigns/wording-check"): {
+            "group_id": theirs.group_id,
+            "kind": "broadcast",
+            "text": "Hello",
+        },
         ("PUT", "/api/v1/groups/<id:group_id>/schedule"): {
             "rule": "FREQ=WEEKLY;BYDAY=WE",
             "first": "2026-03-04T18:30",

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from service.models import (
     ApiToken,
     AuditEntry,
+    Campaign,
+    CampaignKind,
     ConsentEvent,
     Coordinator,
     Group,
@@ -22,7 +24,7 @@ from service.models import (
 )
 from tests.api import token_for
 from tests.dashboard import PASSWORD, csrf_token, sign_in, with_password
-from tests.support import Clock, make_group, make_participant, make_schedule, text_in
+from tests.support import Clock, make_campaign, make_group, make_participant, make_schedule, text_in
 
 NEW = "a perfectly new password"
 # Each protected route, with what a request to it would change if it got through.
@@ -34,6 +36,7 @@ PAGES = [
     "/people/add",
     "/people/import",
     "/meetings",
+    "/campaigns",
 ]
 GROUP_FORM = {
     "name": "Taken over",
@@ -68,6 +71,39 @@ ADMIN_PAGES = ["/groups/new"]
 ID_PAGES = ["/groups/<int:group_id>", "/groups/<int:group_id>/edit"]
 ID_POSTS = {"/groups/<int:group_id>/edit": GROUP_FORM}
 OPEN = {("GET", "/sign-in"), ("POST", "/sign-in")}
+# Routes that take an id: (method, rule, the URL for a group's or campaign's id, form data).
+WITH_IDS = [
+    ("GET", "/groups/<int:group_id>/campaigns", "/groups/{group}/campaigns", {}),
+    (
+        "GET",
+        "/groups/<int:group_id>/campaigns/new/<kind>",
+        "/groups/{group}/campaigns/new/broadcast",
+        {},
+    ),
+    (
+        "POST",
+        "/groups/<int:group_id>/campaigns/new/<kind>",
+        "/groups/{group}/campaigns/new/broadcast",
+        {"name": "Snow", "wording_en": "No meeting today.", "action": "save"},
+    ),
+    (
+        "POST",
+        "/groups/<int:group_id>/campaigns/wording-check",
+        "/groups/{group}/campaigns/wording-check",
+        {"kind": "broadcast", "wording_en": "Hello"},
+    ),
+    ("GET", "/campaigns/<int:campaign_id>", "/campaigns/{campaign}", {}),
+    (
+        "POST",
+        "/campaigns/<int:campaign_id>",
+        "/campaigns/{campaign}",
+        {"name": "Renamed", "action": "save"},
+    ),
+    ("POST", "/campaigns/<int:campaign_id>/pause", "/campaigns/{campaign}/pause", {}),
+    ("POST", "/campaigns/<int:campaign_id>/resume", "/campaigns/{campaign}/resume", {}),
+    ("GET", "/campaigns/<int:campaign_id>/delete", "/campaigns/{campaign}/delete", {}),
+    ("POST", "/campaigns/<int:campaign_id>/delete", "/campaigns/{campaign}/delete", {}),
+]
 # Routes under one group, as the app spells them: <int:group_id> is a group of Robin's, and
 # <key> one of its meetings (CIRCLE meets Tuesdays at 18:30 from 3 March 2026).
 GROUP_PAGES = [
@@ -136,6 +172,7 @@ def test_the_matrix_covers_every_dashboard_route(app: Flask) -> None:
         | {("POST", path) for path in [*POSTS, *ID_POSTS, *PERSON_POSTS, *GROUP_POSTS]}
         | {("GET", rule) for rule in ADMIN_AREA_PAGES}
         | {("POST", rule) for rule in ADMIN_AREA_POSTS}
+        | {(method, rule) for method, rule, _, _ in WITH_IDS}
         | OPEN
     )
     assert routes == covered
@@ -567,3 +604,90 @@ def test_an_admin_page_for_no_such_record_is_404(
     sign_in(client, "ada@example.org")
 
     assert client.get(ADMIN_AREA_PAGES[rule].replace(str(KIM), "4242")).status_code == 404
+
+
+def _kims_campaign(session: Session) -> tuple[int, int]:
+    """Kim's group and a campaign of it, for the routes that take an id."""
+    harbor = session.scalar(select(Group).where(Group.join_code == "HARBOR"))
+    assert harbor is not None
+    campaign = make_campaign(session, harbor, CampaignKind.BROADCAST, wording={"en": "Hi"})
+    return harbor.id, campaign.id
+
+
+def _state(session: Session) -> list[tuple[str, str, object]]:
+    session.expire_all()
+    return [(c.name, c.status.value, c.deleted_at) for c in session.scalars(select(Campaign))]
+
+
+@pytest.mark.parametrize(("method", "rule", "url", "data"), WITH_IDS)
+def test_a_signed_out_visitor_reaches_no_route_with_an_id(
+    client: FlaskClient,
+    session: Session,
+    clock: Clock,
+    method: str,
+    rule: str,
+    url: str,
+    data: dict[str, str],
+) -> None:
+    _robin_and_kim(session, clock)
+    group, campaign = _kims_campaign(session)
+    before = _state(session)
+    token = csrf_token(client)
+
+    answer = client.open(
+        url.format(group=group, campaign=campaign),
+        method=method,
+        data={"csrf_token": token, **data} if method == "POST" else None,
+    )
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/sign-in")
+    assert _state(session) == before
+
+
+@pytest.mark.parametrize(("method", "rule", "url", "data"), [r for r in WITH_IDS if r[0] == "POST"])
+def test_a_post_with_an_id_without_a_csrf_token_gets_400_and_changes_nothing(
+    client: FlaskClient,
+    session: Session,
+    clock: Clock,
+    method: str,
+    rule: str,
+    url: str,
+    data: dict[str, str],
+) -> None:
+    _robin_and_kim(session, clock)
+    harbor, campaign = _kims_campaign(session)
+    sign_in(client, "kim@example.org")
+    before = _state(session)
+
+    answer = client.post(url.format(group=harbor, campaign=campaign), data=data)
+
+    assert answer.status_code == 400
+    assert _state(session) == before
+
+
+@pytest.mark.parametrize(("method", "rule", "url", "data"), WITH_IDS)
+def test_another_coordinators_group_or_campaign_answers_404_and_changes_nothing(
+    client: FlaskClient,
+    session: Session,
+    clock: Clock,
+    method: str,
+    rule: str,
+    url: str,
+    data: dict[str, str],
+) -> None:
+    _robin_and_kim(session, clock)
+    harbor, campaign = _kims_campaign(session)
+    sign_in(client, "robin@example.org")
+    before = _state(session)
+    token = csrf_token(client, "/account/password")
+
+    answer = client.open(
+        url.format(group=harbor, campaign=campaign),
+        method=method,
+        data={"csrf_token": token, **data} if method == "POST" else None,
+    )
+
+    assert answer.status_code == 404
+    assert "Harbor" not in answer.text
+    assert _state(session) == before

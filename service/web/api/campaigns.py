@@ -23,7 +23,8 @@ from service.campaigns.campaigns import (
     update_campaign,
 )
 from service.campaigns.preview import MAX_DAYS as MAX_PREVIEW_DAYS
-from service.campaigns.preview import PreviewLine, preview
+from service.campaigns.preview import PreviewLine, preview, preview_draft
+from service.campaigns.wording import WordingError, check_template, discretion_warnings
 from service.clock import app_clock
 from service.db import get_session
 from service.messages.wording import LANGUAGES
@@ -197,6 +198,27 @@ def _dump(campaign: Campaign) -> dict[str, Any]:
     return row
 
 
+def _spec(body: dict[str, Any]) -> CampaignSpec:
+    return CampaignSpec(
+        kind=CampaignKind(body["kind"]),
+        name=body["name"],
+        offsets=body.get("offsets", []),
+        rsvp=body.get("rsvp", False),
+        wording=body.get("wording", {}),
+        pools=body.get("pools", {}),
+        cadence=body.get("cadence"),
+        at=body.get("at"),
+        stages=body.get("stages", []),
+        window_hours=body.get("window_hours", 12),
+        send_at=body.get("send_at"),
+    )
+
+
+def _changes(body: dict[str, Any]) -> CampaignChanges:
+    kind = CampaignKind(body["kind"]) if "kind" in body else None
+    return CampaignChanges(**{**body, "kind": kind})
+
+
 def _my_campaign(campaign_id: int) -> Campaign:
     """One of the caller's groups' campaigns, not deleted, or 404."""
     found = get_session().scalar(
@@ -226,22 +248,9 @@ class Campaigns(MethodView):
         """Create a campaign; the planner takes it from there (see its preview)."""
         session = get_session()
         group: Group = my_group(body["group_id"])
-        spec = CampaignSpec(
-            kind=CampaignKind(body["kind"]),
-            name=body["name"],
-            offsets=body.get("offsets", []),
-            rsvp=body.get("rsvp", False),
-            wording=body.get("wording", {}),
-            pools=body.get("pools", {}),
-            cadence=body.get("cadence"),
-            at=body.get("at"),
-            stages=body.get("stages", []),
-            window_hours=body.get("window_hours", 12),
-            send_at=body.get("send_at"),
-        )
         try:
             campaign, warnings, words = create_campaign(
-                session, group, spec, now=app_clock()(), actor=actor()
+                session, group, _spec(body), now=app_clock()(), actor=actor()
             )
         except CampaignError as error:
             refuse(422, f"{str(error).rstrip('.')}.", error.field)
@@ -267,10 +276,10 @@ class OneCampaign(MethodView):
         """
         session = get_session()
         campaign = _my_campaign(campaign_id)
-        kind = CampaignKind(body["kind"]) if "kind" in body else None
-        changes = CampaignChanges(**{**body, "kind": kind})
         try:
-            edit = update_campaign(session, campaign, changes, now=app_clock()(), actor=actor())
+            edit = update_campaign(
+                session, campaign, _changes(body), now=app_clock()(), actor=actor()
+            )
         except CampaignError as error:
             refuse(422, f"{str(error).rstrip('.')}.", error.field)
         session.commit()
@@ -302,6 +311,101 @@ class Preview(MethodView):
         campaign = _my_campaign(campaign_id)
         group = session.get_one(Group, campaign.group_id)
         return preview(session, group, app_clock()(), query["days"], campaign_id=campaign.id)
+
+    @blp.arguments(CampaignChangesSchema)
+    @blp.arguments(PreviewQuery, location="query")
+    @blp.response(200, PreviewSchema(many=True))
+    @blp.alt_response(422, description="The change would be refused.")
+    def post(
+        self, body: dict[str, Any], query: dict[str, Any], campaign_id: int
+    ) -> list[PreviewLine]:
+        """What this campaign would send with these changes, before they are saved.
+
+        The change is made and planned as a save would, then rolled back: nothing changes.
+        """
+        session = get_session()
+        campaign = _my_campaign(campaign_id)
+        group = session.get_one(Group, campaign.group_id)
+        try:
+            return preview_draft(
+                session,
+                group,
+                app_clock()(),
+                query["days"],
+                campaign_id=campaign.id,
+                changes=_changes(body),
+            )
+        except CampaignError as error:
+            refuse(422, f"{str(error).rstrip('.')}.", error.field)
+
+
+@blp.route("/preview")
+class DraftPreview(MethodView):
+    @blp.arguments(CampaignSchema)
+    @blp.arguments(PreviewQuery, location="query")
+    @blp.response(200, PreviewSchema(many=True))
+    @blp.alt_response(422, description="The campaign would be refused.")
+    def post(self, body: dict[str, Any], query: dict[str, Any]) -> list[PreviewLine]:
+        """What a campaign not yet created would send in the next `days` days; saves nothing.
+
+        It is created and planned as a save would, then rolled back.
+        """
+        session = get_session()
+        group: Group = my_group(body["group_id"])
+        try:
+            return preview_draft(session, group, app_clock()(), query["days"], spec=_spec(body))
+        except CampaignError as error:
+            refuse(422, f"{str(error).rstrip('.')}.", error.field)
+
+
+class WordingCheckSchema(Input):
+    group_id = id_field(required=True)
+    kind = fields.String(required=True, validate=_kinds)
+    language = fields.String(load_default="en", validate=_languages)
+    text = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=5000),
+        metadata={"description": "The words; for encouragement, one message."},
+    )
+    topic_words = fields.List(
+        fields.String(validate=validate.Length(min=1, max=60)),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "Words to warn of, besides the group's own topic words."},
+    )
+
+
+class WordingCheckedSchema(Schema):
+    sample = fields.String(metadata={"description": "The text as it reads for a sample person."})
+    words = fields.Nested(WordsSchema)
+    warnings = fields.List(
+        fields.String(),
+        metadata={"description": "e.g. the group's internal name or a topic word is in it."},
+    )
+
+
+@blp.route("/wording-check")
+class WordingCheck(MethodView):
+    @blp.arguments(WordingCheckSchema)
+    @blp.response(200, WordingCheckedSchema)
+    @blp.alt_response(422, description="The words would be refused (the same check as a save).")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Check words before they are saved: their cost, and what a lock screen would show."""
+        group: Group = my_group(body["group_id"])
+        try:
+            checked = check_template(
+                body["text"], meeting=body["kind"] == "reminder", language=body["language"]
+            )
+        except WordingError as error:
+            refuse(422, str(error), "text")
+        words = [*group.topic_words, *body["topic_words"]]
+        return {
+            "sample": checked.sample,
+            "words": checked.count,
+            "warnings": discretion_warnings(
+                body["text"], internal_name=group.name, topic_words=words
+            ),
+        }
 
 
 def _set(campaign_id: int, status: CampaignStatus) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from service.config import Settings
 from service.conversation.groups import (
     MAX_NAME,
     MAX_PUBLIC_NAME,
+    MAX_TOPIC_WORD,
+    MAX_TOPIC_WORDS,
     CodeTaken,
     GroupChanges,
     GroupError,
@@ -80,6 +82,10 @@ class GroupSchema(Schema):
             "description": "Encouragement and broadcasts go by text to members who take calls, "
             "when their number takes texts (a landline is always called)."
         }
+    )
+    topic_words = fields.List(
+        fields.String(),
+        metadata={"description": "Internal: words a lock screen should not show."},
     )
     active_members = fields.Integer(dump_only=True)
     warnings = fields.List(
@@ -162,6 +168,16 @@ class GroupChangesSchema(Input):
             "description": "Encouragement and broadcasts go by text to members who take calls, "
             "when their number takes texts (a landline is always called)."
         }
+    )
+    topic_words = fields.List(
+        fields.String(validate=validate.Length(min=1, max=MAX_TOPIC_WORD)),
+        validate=validate.Length(max=MAX_TOPIC_WORDS),
+        metadata={
+            "description": "Internal: words a lock screen should not show, e.g. what the group "
+            "is about; campaign wording with one (or with the internal name) is warned of. "
+            "[] for none.",
+            "example": ["grief", "bereavement"],
+        },
     )
 
 

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from service.config import Settings
 from service.web.dashboard import admin as admin  # registers the admins' pages on views.bp
+from service.web.dashboard import campaigns as _campaigns  # noqa: F401  (its routes)
 from service.web.dashboard import groups as _groups  # noqa: F401  (adds the Groups pages to bp)
 from service.web.dashboard import login, views
 from service.web.dashboard import meetings as _meetings  # noqa: F401  (its routes join bp)
