@@ -3,10 +3,12 @@ read, answered through the outbox."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from service.campaigns.wording import check_template, word_for
@@ -47,7 +49,9 @@ def needing_a_human(
 
     group_ids None means every group (an admin); otherwise only those groups' messages.
     """
-    query = select(InboundMessage).where(InboundMessage.needs_reply.is_(True))
+    query = select(InboundMessage).where(
+        InboundMessage.needs_reply.is_(True), InboundMessage.handled_at.is_(None)
+    )
     if group_ids is not None:
         query = query.where(InboundMessage.group_id.in_(list(group_ids)))
     if unread_only:
@@ -59,6 +63,130 @@ def needing_a_human(
         InboundMessage.id.desc(),
     )
     return query
+
+
+class InboxState(enum.StrEnum):
+    """Where a message needing a human stands, as the inbox filters it."""
+
+    URGENT = "urgent"
+    UNREAD = "unread"
+    READ = "read"  # read, not answered, not handled
+    REPLIED = "replied"  # a coordinator answered it by text
+    HANDLED = "handled"  # a coordinator marked it done: it no longer waits
+
+
+def _replied() -> ColumnElement[bool]:
+    # A coordinator's answer carries the message's id in its send key (see reply below).
+    key = literal("inbox:") + cast(InboundMessage.id, String) + literal(":%")
+    return exists().where(OutboxMessage.send_key.like(key))
+
+
+def listing(
+    group_ids: Collection[int] | None, state: InboxState | None = None
+) -> Select[InboundMessage]:
+    """The inbox in one state (None: every message still waiting), urgent first, then what may
+    ask to stop, then unread before read, unanswered before answered, newest first."""
+    query = select(InboundMessage).where(InboundMessage.needs_reply.is_(True))
+    if group_ids is not None:
+        query = query.where(InboundMessage.group_id.in_(list(group_ids)))
+    waiting = InboundMessage.handled_at.is_(None)
+    if state is InboxState.HANDLED:
+        query = query.where(InboundMessage.handled_at.is_not(None))
+    else:
+        query = query.where(waiting)
+    if state is InboxState.URGENT:
+        query = query.where(InboundMessage.urgent.is_(True))
+    elif state is InboxState.UNREAD:
+        query = query.where(InboundMessage.read.is_(False))
+    elif state is InboxState.READ:
+        query = query.where(and_(InboundMessage.read.is_(True), ~_replied()))
+    elif state is InboxState.REPLIED:
+        query = query.where(_replied())
+    return query.order_by(
+        InboundMessage.urgent.desc(),
+        (InboundMessage.intent == Intent.MAYBE_OPT_OUT.value).desc(),
+        InboundMessage.read.asc(),
+        InboundMessage.received_at.desc(),
+        InboundMessage.id.desc(),
+    )
+
+
+def states_of(session: Session, found: Collection[InboundMessage]) -> dict[int, InboxState]:
+    """Each message's state, the most pressing first: handled, urgent, unread, replied, read."""
+    ids = [m.id for m in found]
+    answered = (
+        set(
+            session.scalars(
+                select(InboundMessage.id).where(InboundMessage.id.in_(ids), _replied())
+            )
+        )
+        if ids
+        else set()
+    )
+    states = {}
+    for m in found:
+        if m.handled_at is not None:
+            states[m.id] = InboxState.HANDLED
+        elif m.urgent:
+            states[m.id] = InboxState.URGENT
+        elif not m.read:
+            states[m.id] = InboxState.UNREAD
+        elif m.id in answered:
+            states[m.id] = InboxState.REPLIED
+        else:
+            states[m.id] = InboxState.READ
+    return states
+
+
+def mark_handled(message: InboundMessage, now: datetime) -> None:
+    """Mark the message done (and read); marking it again keeps the first moment."""
+    message.read = True
+    if message.handled_at is None:
+        message.handled_at = now
+
+
+@dataclass(frozen=True)
+class Said:
+    """One message of a person's thread with a group, either way."""
+
+    at: datetime
+    incoming: bool
+    body: str | None  # None: a campaign's text not yet worded
+    outbox: OutboxMessage | None = None
+    inbound: InboundMessage | None = None
+
+
+def recent_thread(session: Session, message: InboundMessage, limit: int = 10) -> list[Said]:
+    """The last messages both ways between the message's writer and its group, oldest first.
+
+    Only this group's: what the person wrote to, or was sent by, another group never shows.
+    """
+    if message.participant_id is None or message.group_id is None:
+        return []
+    came = session.scalars(
+        select(InboundMessage)
+        .where(
+            InboundMessage.participant_id == message.participant_id,
+            InboundMessage.group_id == message.group_id,
+        )
+        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+        .limit(limit)
+    )
+    went = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.participant_id == message.participant_id,
+            OutboxMessage.group_id == message.group_id,
+            or_(OutboxMessage.sent_at.is_not(None), OutboxMessage.body.is_not(None)),
+        )
+        .order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    said = [Said(m.received_at, True, m.body, inbound=m) for m in came] + [
+        Said(r.sent_at or r.due_at, False, r.body, outbox=r) for r in went
+    ]
+    said.sort(key=lambda s: s.at)
+    return said[-limit:]
 
 
 def messages(
