@@ -146,7 +146,7 @@ def request(
     if (
         method in ("POST", "PUT", "PATCH")
         and body is None
-        and not rule.endswith(("/read", "/cancel", "/pause", "/resume"))
+        and not rule.endswith(("/read", "/handled", "/cancel", "/pause", "/resume"))
     ):
         pytest.fail(f"{method} {rule} is new: give it a valid body in valid_bodies()")
     return call(client, method, path, token, body)

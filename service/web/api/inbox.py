@@ -45,12 +45,22 @@ class MessageSchema(Schema):
     urgent = fields.Boolean()
     maybe_stop = fields.Boolean(metadata={"description": inbox.MAYBE_STOP_NOTE})
     read = fields.Boolean()
+    state = fields.String(
+        validate=validate.OneOf([s.value for s in inbox.InboxState]),
+        metadata={"description": "urgent, unread, read, replied or handled."},
+    )
     received_at = fields.DateTime()
+    handled_at = fields.DateTime(allow_none=True)
 
 
 class InboxQuery(Input):
     group_id = id_field(metadata={"description": "Only this group's messages."})
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
+    state = fields.Enum(
+        inbox.InboxState,
+        by_value=True,
+        metadata={"description": "Only messages in this state; handled ones show only so."},
+    )
 
 
 class ReplySchema(Input):
@@ -74,6 +84,7 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
         p.id: p for p in get_session().scalars(select(Participant).where(Participant.id.in_(ids)))
     }
     known_as = names_in(get_session(), {m.group_id for m in messages if m.group_id is not None})
+    states = inbox.states_of(get_session(), messages)
     dumped = []
     for m in messages:
         person = people.get(m.participant_id) if m.participant_id is not None else None
@@ -89,7 +100,9 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
                 "urgent": m.urgent,
                 "maybe_stop": inbox.may_ask_to_stop(m),
                 "read": m.read,
+                "state": states[m.id].value,
                 "received_at": m.received_at,
+                "handled_at": m.handled_at,
             }
         )
     return dumped
@@ -116,7 +129,10 @@ class Inbox(MethodView):
             if visible is not None and query["group_id"] not in visible:
                 not_found(f"group {query['group_id']}")
             groups = {query["group_id"]}
-        found = inbox.needing_a_human(groups, unread_only=query["unread"])
+        if "state" in query:
+            found = inbox.listing(groups, query["state"])
+        else:
+            found = inbox.needing_a_human(groups, unread_only=query["unread"])
         return _dump(list(page_of(found, pagination_parameters)))
 
 
@@ -128,6 +144,18 @@ class Read(MethodView):
         message = _message(message_id)
         inbox.mark_read(message)
         audited("inbox.read", "inboundmessage", message.id)
+        get_session().commit()
+        return _dump([message])[0]
+
+
+@blp.route("/<id:message_id>/handled")
+class Handled(MethodView):
+    @blp.response(200, MessageSchema)
+    def post(self, message_id: int) -> dict[str, Any]:
+        """Mark a message handled: it no longer waits (marking it again changes nothing)."""
+        message = _message(message_id)
+        inbox.mark_handled(message, app_clock()())
+        audited("inbox.handled", "inboundmessage", message.id)
         get_session().commit()
         return _dump([message])[0]
 
