@@ -85,7 +85,7 @@ def listing(
     group_ids: Collection[int] | None, state: InboxState | None = None
 ) -> Select[InboundMessage]:
     """The inbox in one state (None: every message still waiting), urgent first, then what may
-    ask to stop, then unread before read, unanswered before answered, newest first."""
+    ask to stop, then unread before read, newest first."""
     query = select(InboundMessage).where(InboundMessage.needs_reply.is_(True))
     if group_ids is not None:
         query = query.where(InboundMessage.group_id.in_(list(group_ids)))
@@ -204,8 +204,28 @@ def mark_read(message: InboundMessage) -> None:
     message.read = True
 
 
-def reply(session: Session, message: InboundMessage, text: str, now: datetime) -> OutboxMessage:
+def answers(session: Session, message: InboundMessage) -> int:
+    """How many answers a coordinator has sent to message."""
+    return int(
+        session.scalar(
+            select(func.count()).where(OutboxMessage.send_key.like(f"inbox:{message.id}:%"))
+        )
+        or 0
+    )
+
+
+def reply(
+    session: Session,
+    message: InboundMessage,
+    text: str,
+    now: datetime,
+    *,
+    answered_before: int | None = None,
+) -> OutboxMessage:
     """Queue a coordinator's answer to message; refused when its writer may not be texted.
+
+    answered_before, when given, is how many answers the coordinator saw already sent: a form
+    posted twice (or by two coordinators at once) is refused rather than texted twice.
 
     The answer is checked and worded as every coordinator's text is (service.campaigns.wording):
     {{ first_name }} and {{ group }}, up to Twilio's 1,600 characters; a WordingError says why
@@ -240,12 +260,12 @@ def reply(session: Session, message: InboundMessage, text: str, now: datetime) -
     body = word_for(
         text, group=group, membership=membership, language=participant.language, now=now
     )
-    answered = session.scalar(
-        select(func.count()).where(OutboxMessage.send_key.like(f"inbox:{message.id}:%"))
-    )
+    answered = answers(session, message)
+    if answered_before is not None and answered != answered_before:
+        raise InboxError("a reply to this message was already sent; see it in the thread")
     row = enqueue(
         session,
-        send_key=f"inbox:{message.id}:{int(answered or 0) + 1}",
+        send_key=f"inbox:{message.id}:{answered + 1}",
         kind=OutboxKind.ONE_OFF,
         body=body,
         participant=participant,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms import EmailField, IntegerField, PasswordField, TextAreaField
+from wtforms.widgets import HiddenInput
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -38,3 +39,14 @@ class PasswordForm(FlaskForm):  # type: ignore[misc]
         validators=[InputRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ReplyForm(FlaskForm):  # type: ignore[misc]
+    text = TextAreaField(
+        _l("Your reply"),
+        validators=[InputRequired(), Length(max=4000)],
+        description=_l("Goes by text. You may use {{ first_name }} and {{ group }}."),
+        render_kw={"rows": 4},
+    )
+    # How many replies the page showed as sent: a form posted twice is not texted twice.
+    answered = IntegerField(widget=HiddenInput(), validators=[Optional()])
