@@ -116,9 +116,7 @@ def states_of(session: Session, found: Collection[InboundMessage]) -> dict[int, 
     ids = [m.id for m in found]
     answered = (
         set(
-            session.scalars(
-                select(InboundMessage.id).where(InboundMessage.id.in_(ids), _replied())
-            )
+            session.scalars(select(InboundMessage.id).where(InboundMessage.id.in_(ids), _replied()))
         )
         if ids
         else set()
@@ -163,14 +161,26 @@ def recent_thread(session: Session, message: InboundMessage, limit: int = 10) ->
     """
     if message.participant_id is None or message.group_id is None:
         return []
-    came = session.scalars(
-        select(InboundMessage)
-        .where(
-            InboundMessage.participant_id == message.participant_id,
-            InboundMessage.group_id == message.group_id,
+    came = list(
+        session.scalars(
+            select(InboundMessage)
+            .where(
+                InboundMessage.participant_id == message.participant_id,
+                InboundMessage.group_id == message.group_id,
+            )
+            .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+            .limit(limit)
         )
-        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
-        .limit(limit)
+    )
+    # The automatic answers to those messages (no group of their own): found by their key.
+    answered = (
+        session.scalars(
+            select(OutboxMessage).where(
+                or_(*(OutboxMessage.send_key.like(f"reply:{m.message_sid}:%") for m in came))
+            )
+        ).all()
+        if came
+        else []
     )
     went = session.scalars(
         select(OutboxMessage)
@@ -183,7 +193,7 @@ def recent_thread(session: Session, message: InboundMessage, limit: int = 10) ->
         .limit(limit)
     )
     said = [Said(m.received_at, True, m.body, inbound=m) for m in came] + [
-        Said(r.sent_at or r.due_at, False, r.body, outbox=r) for r in went
+        Said(r.sent_at or r.due_at, False, r.body, outbox=r) for r in [*went, *answered]
     ]
     said.sort(key=lambda s: s.at)
     return said[-limit:]

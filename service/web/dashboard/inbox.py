@@ -180,12 +180,8 @@ def _message_page(message: InboundMessage, form: ReplyForm, refused: str | None 
     session = get_session()
     [row] = _rows([message])
     zone = row.group.timezone if row.group else "UTC"
-    thread = [
-        (said, local_time(said.at, zone)) for said in inbox.recent_thread(session, message)
-    ]
-    person = (
-        session.get(Participant, message.participant_id) if message.participant_id else None
-    )
+    thread = [(said, local_time(said.at, zone)) for said in inbox.recent_thread(session, message)]
+    person = session.get(Participant, message.participant_id) if message.participant_id else None
     if form.answered.data is None:
         form.answered.data = inbox.answers(session, message)
     return render_template(
@@ -250,9 +246,7 @@ def inbox_count(message_id: int) -> str:
         checked = check_template(text, meeting=False)
     except WordingError as error:
         return render_template("dashboard/inbox/_count.html", summary=None, problem=str(error))
-    return render_template(
-        "dashboard/inbox/_count.html", summary=checked.summary, problem=None
-    )
+    return render_template("dashboard/inbox/_count.html", summary=checked.summary, problem=None)
 
 
 @bp.post("/inbox/<int:message_id>/handled")
