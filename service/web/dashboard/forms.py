@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, TextAreaField
-from wtforms.widgets import HiddenInput
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]

@@ -135,7 +135,7 @@ def inbox_page() -> str:
     visible = visible_group_ids(session, login.me())
     ids = {group.id} if group is not None else visible
     query = inbox.listing(ids, state)
-    total = int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())))
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     page = page_number()
     found = list(session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     coordinator: Coordinator = login.me()
