@@ -11,7 +11,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.models import AuditEntry, Coordinator, Group, InboundMessage
+from service.models import (
+    AuditEntry,
+    Coordinator,
+    Group,
+    InboundMessage,
+    OutboxKind,
+    OutboxMessage,
+)
 from tests.api import token_for
 from tests.dashboard import PASSWORD, csrf_token, sign_in, with_password
 from tests.support import Clock, make_group, make_participant, text_in
@@ -19,7 +26,15 @@ from tests.support import Clock, make_group, make_participant, text_in
 NEW = "a perfectly new password"
 # Each protected route, with what a request to it would change if it got through.
 # A rule's ids are filled with Robin's own rows (or Kim's, to see them refused).
-PAGES = ["/", "/account/password", "/inbox", "/inbox/<int:message_id>"]
+PAGES = [
+    "/",
+    "/account/password",
+    "/inbox",
+    "/inbox/<int:message_id>",
+    "/sends",
+    "/sends.csv",
+    "/sends/<int:send_id>",
+]
 POSTS = {
     "/account/password": {"current": PASSWORD, "new": NEW, "repeat": NEW},
     "/sign-out": {},
@@ -48,6 +63,16 @@ def _robin_and_kim(session: Session, clock: Clock) -> None:
                 received_at=clock.now,
             )
         )
+        session.add(
+            OutboxMessage(
+                send_key=f"test:{group.join_code}",
+                kind=OutboxKind.ONE_OFF,
+                body=f"news for {group.join_code}",
+                participant_id=person.id,
+                group_id=group.id,
+                due_at=clock.now,
+            )
+        )
     session.commit()
     with_password(session, "robin@example.org", clock)
     with_password(session, "kim@example.org", clock)
@@ -60,6 +85,9 @@ def _path(session: Session, rule: str, code: str = "CIRCLE") -> str:
     ids = {
         "message_id": session.scalar(
             select(InboundMessage.id).where(InboundMessage.group_id == group.id)
+        ),
+        "send_id": session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.group_id == group.id)
         ),
     }
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), rule)

@@ -18,6 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from service.config import Settings
 from service.web.dashboard import inbox as inbox  # its routes join the blueprint
 from service.web.dashboard import login, views
+from service.web.dashboard import sends as sends  # its routes join the blueprint
 
 
 def init_app(app: Flask, *, exempt: Iterable[Blueprint]) -> None:
