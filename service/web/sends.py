@@ -159,11 +159,8 @@ def _csv(session: Session, rows: Iterable[OutboxMessage]) -> Iterator[str]:
     def flush() -> str:
         missing = {r.campaign_id for r in batch if r.campaign_id} - set(campaigns)
         if missing:
-            campaigns.update(
-                session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(missing)))
-                .tuples()
-                .all()
-            )
+            found = select(Campaign.id, Campaign.name).where(Campaign.id.in_(missing))
+            campaigns.update((cid, name) for cid, name in session.execute(found))
         names = who(session, batch)
         for row in batch:
             group = groups.get(row.group_id) if row.group_id is not None else None
