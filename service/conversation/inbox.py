@@ -7,6 +7,7 @@ import enum
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from service.conversation.keywords import Intent
 from service.messages.outbox import enqueue
 from service.models import (
     ConsentState,
+    Coordinator,
     Group,
     InboundMessage,
     Membership,
@@ -23,6 +25,7 @@ from service.models import (
     OutboxMessage,
     Participant,
 )
+from service.people.accounts import visible_group_ids
 
 # Shown beside a message whose words may ask to stop everything: nothing was stopped.
 MAYBE_STOP_NOTE = (
@@ -286,3 +289,59 @@ def reply(
         raise InboxError("another reply to this message was queued at the same moment; try again")
     message.read = True
     return row
+
+
+# The daily text goes in this window of local hours (the zone of the coordinator's first group):
+# from the morning on, so a worker that was down at nine still sends it, never at night.
+DAILY_TEXT_HOURS = range(9, 21)
+
+
+def daily_text_words(waiting: int, link: str | None) -> str:
+    """The daily text: a count, never a participant's words or number."""
+    said = (
+        "1 reply is waiting in Peerline"
+        if waiting == 1
+        else f"{waiting} replies are waiting in Peerline"
+    )
+    return f"{said}: {link}" if link else f"{said}."
+
+
+def daily_texts(session: Session, now: datetime, public_url: str | None = None) -> int:
+    """Queue today's text to each coordinator who asked for one and has replies waiting, once a
+    local day; return how many were queued. The caller commits."""
+    queued = 0
+    asked = session.scalars(
+        select(Coordinator).where(
+            Coordinator.daily_text.is_(True),
+            Coordinator.phone.is_not(None),
+            Coordinator.disabled.is_(False),
+        )
+    )
+    for coordinator in asked:
+        zone = session.scalar(
+            select(Group.timezone)
+            .where(Group.coordinator_id == coordinator.id)
+            .order_by(Group.id)
+            .limit(1)
+        )
+        today = now.astimezone(ZoneInfo(zone or "UTC"))
+        if today.hour not in DAILY_TEXT_HOURS or coordinator.daily_text_sent_on == today.date():
+            continue
+        coordinator.daily_text_sent_on = today.date()  # looked today, whether or not any wait
+        waiting = session.scalar(
+            select(func.count()).select_from(
+                needing_a_human(visible_group_ids(session, coordinator)).order_by(None).subquery()
+            )
+        )
+        if not waiting:
+            continue
+        row = enqueue(
+            session,
+            send_key=f"daily:{coordinator.id}:{today.date().isoformat()}",
+            kind=OutboxKind.ALERT,
+            body=daily_text_words(int(waiting), f"{public_url}/inbox" if public_url else None),
+            to_phone=coordinator.phone,
+            now=now,
+        )
+        queued += row is not None
+    return queued

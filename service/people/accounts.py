@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.models import ApiToken, Coordinator, Group, Role
+from service.phones import InvalidPhone, normalize
 
 MIN_PASSWORD_LENGTH = 12
 MAX_FAILED_LOGINS = 5
@@ -210,3 +211,19 @@ def visible_group_ids(session: Session, coordinator: Coordinator) -> set[int] | 
     if coordinator.role is Role.ADMIN:
         return None
     return set(session.scalars(select(Group.id).where(Group.coordinator_id == coordinator.id)))
+
+
+def set_daily_text(coordinator: Coordinator, *, on: bool, phone: str | None) -> None:
+    """Ask for (or stop) the daily text saying how many replies wait, to the coordinator's own
+    phone. The phone is normalized; turning it on needs one. The caller commits."""
+    number = None
+    if phone is not None and phone.strip():
+        try:
+            number = normalize(phone)
+        except InvalidPhone as error:
+            raise AccountError(f"{error}") from error
+    if on and number is None and coordinator.phone is None:
+        raise AccountError("a daily text needs your phone number")
+    if number is not None:
+        coordinator.phone = number
+    coordinator.daily_text = on

@@ -41,6 +41,7 @@ POSTS = {
     "/inbox/<int:message_id>/reply": {"text": "See you there", "answered": "0"},
     "/inbox/<int:message_id>/count": {"text": "See you there"},
     "/inbox/<int:message_id>/handled": {},
+    "/inbox/daily-text": {"on": "y", "phone": "+12025550100"},
 }
 OPEN = {("GET", "/sign-in"), ("POST", "/sign-in")}
 

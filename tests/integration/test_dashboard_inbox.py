@@ -3,17 +3,25 @@ the consent check and the live cost, marking handled."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
-from service.models import InboundMessage, OutboxKind, OutboxMessage
+from service.conversation.inbox import daily_texts, mark_handled
+from service.models import Coordinator, InboundMessage, OutboxKind, OutboxMessage
+from service.people.accounts import set_daily_text
+from tests.api import token_for
 from tests.dashboard import csrf_token, sign_in, with_password
 from tests.support import (
+    PUBLIC_URL,
     Clock,
     RecordingGateway,
+    invoke,
     make_group,
     make_participant,
     text_in,
@@ -179,3 +187,72 @@ def test_a_message_marked_handled_leaves_the_waiting_list_and_shows_under_handle
     assert "bring a friend" not in client.get("/inbox").text
     assert "bring a friend" in client.get("/inbox?state=handled").text
     assert "This message is handled." in client.get(f"/inbox/{message_id}").text
+
+
+def test_a_coordinator_turns_on_the_daily_text_and_a_bad_phone_is_refused_beside_the_field(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _inbox(client, session, clock)
+    sign_in(client, "robin@example.org")
+    token = csrf_token(client, "/inbox")
+
+    refused = client.post(
+        "/inbox/daily-text", data={"csrf_token": token, "on": "y", "phone": "not a phone"}
+    )
+    saved = client.post(
+        "/inbox/daily-text", data={"csrf_token": token, "on": "y", "phone": "(202) 555-0100"}
+    )
+
+    assert refused.status_code == 422 and 'id="phone-error"' in refused.text
+    assert "is not a phone number" in refused.text
+    assert saved.status_code == 302
+    page = client.get("/inbox").text
+    assert "You will get a daily text" in page and "It is on, to +1******0100." in page
+
+
+def test_the_daily_text_says_only_how_many_replies_wait_once_a_day_in_the_morning(
+    app: Flask, client: FlaskClient, session: Session, clock: Clock, gateway: RecordingGateway
+) -> None:
+    ids = _inbox(client, session, clock)
+    robin = session.scalars(
+        select(Coordinator).where(Coordinator.email == "robin@example.org")
+    ).one()
+    set_daily_text(robin, on=True, phone="+12025550100")
+    session.commit()
+    chicago = ZoneInfo("America/Chicago")
+    night = datetime(2026, 3, 4, 3, 0, tzinfo=chicago)
+    morning = datetime(2026, 3, 4, 9, 5, tzinfo=chicago)
+
+    at_night = daily_texts(session, night, PUBLIC_URL)
+    first = daily_texts(session, morning, PUBLIC_URL)
+    again = daily_texts(session, morning + timedelta(hours=3), PUBLIC_URL)
+    session.commit()
+    clock.now = morning + timedelta(hours=3)
+    dispatch_due(app)
+
+    assert (at_night, first, again) == (0, 1, 0)
+    [text] = gateway.to("+12025550100")
+    assert text == f"2 replies are waiting in Peerline: {PUBLIC_URL}/inbox"
+    assert "friend" not in text and "0142" not in text
+    # Nothing waiting the next morning: no text.
+    for message_id in ids.values():
+        mark_handled(session.get_one(InboundMessage, message_id), morning)
+    assert daily_texts(session, morning + timedelta(days=1), PUBLIC_URL) == 0
+
+
+def test_the_daily_text_is_set_by_api_and_cli_alike(
+    runner: FlaskCliRunner, client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    token = token_for(session, clock, "robin@example.org")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    no_phone = client.put("/api/v1/inbox/daily-text", json={"on": True}, headers=headers)
+    on = client.put(
+        "/api/v1/inbox/daily-text", json={"on": True, "phone": "+12025550100"}, headers=headers
+    )
+    off = invoke(runner, "inbox", "daily-text", "robin@example.org", "--off")
+
+    assert no_phone.status_code == 422 and "needs your phone" in no_phone.get_json()["message"]
+    assert on.get_json() == {"on": True, "phone": "+1******0100"}
+    assert off.exit_code == 0 and "off to +1******0100" in off.output
+    assert client.get("/api/v1/inbox/daily-text", headers=headers).get_json()["on"] is False

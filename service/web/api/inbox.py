@@ -16,7 +16,8 @@ from service.clock import app_clock
 from service.conversation import inbox
 from service.db import get_session
 from service.messages.segments import count_segments
-from service.models import InboundMessage, Participant
+from service.models import Coordinator, InboundMessage, Participant
+from service.people.accounts import AccountError, set_daily_text
 from service.people.participants import names_in
 from service.phones import mask
 from service.web.api.auth import (
@@ -24,6 +25,7 @@ from service.web.api.auth import (
     WordsSchema,
     api_blueprint,
     audited,
+    caller,
     id_field,
     my_group_ids,
     not_found,
@@ -134,6 +136,49 @@ class Inbox(MethodView):
         else:
             found = inbox.needing_a_human(groups, unread_only=query["unread"])
         return _dump(list(page_of(found, pagination_parameters)))
+
+
+class DailyTextSchema(Schema):
+    on = fields.Boolean(metadata={"description": "Whether the daily text goes."})
+    phone = fields.String(allow_none=True, metadata={"description": "Masked: +1******4567."})
+
+
+class DailyTextInput(Input):
+    on = fields.Boolean(required=True)
+    phone = fields.String(
+        validate=validate.Length(max=40),
+        metadata={"description": "Your own phone; needed the first time it is turned on."},
+    )
+
+
+def _daily(coordinator: Coordinator) -> dict[str, Any]:
+    return {
+        "on": coordinator.daily_text,
+        "phone": mask(coordinator.phone) if coordinator.phone else None,
+    }
+
+
+@blp.route("/daily-text")
+class DailyText(MethodView):
+    @blp.response(200, DailyTextSchema)
+    def get(self) -> dict[str, Any]:
+        """Whether the caller gets a daily text, to their own phone, saying how many replies
+        wait (a count, never anyone's words or number)."""
+        return _daily(caller())
+
+    @blp.arguments(DailyTextInput)
+    @blp.response(200, DailyTextSchema)
+    @blp.alt_response(422, description="No phone, or not a phone number.")
+    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Turn the daily text about waiting replies on or off."""
+        coordinator = caller()
+        try:
+            set_daily_text(coordinator, on=body["on"], phone=body.get("phone"))
+        except AccountError as error:
+            refuse(422, str(error), "phone")
+        audited("coordinator.daily_text", "coordinator", coordinator.id)
+        get_session().commit()
+        return _daily(coordinator)
 
 
 @blp.route("/<id:message_id>/read")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    TelField,
+    TextAreaField,
+)
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
@@ -50,3 +57,13 @@ class ReplyForm(FlaskForm):  # type: ignore[misc]
     )
     # How many replies the page showed as sent: a form posted twice is not texted twice.
     answered = IntegerField(widget=HiddenInput(), validators=[Optional()])
+
+
+class DailyTextForm(FlaskForm):  # type: ignore[misc]
+    on = BooleanField(_l("Text me once a day when replies are waiting"))
+    phone = TelField(
+        _l("My phone"),
+        validators=[Length(max=40)],
+        description=_l("Your own phone. The text says only how many replies wait, around 9 am."),
+        render_kw={"autocomplete": "tel"},
+    )

@@ -25,11 +25,11 @@ from service.db import get_session
 from service.messages.segments import count_segments
 from service.models import Coordinator, Group, InboundMessage, Participant
 from service.people import audit
-from service.people.accounts import visible_group_ids
+from service.people.accounts import AccountError, set_daily_text, visible_group_ids
 from service.people.participants import name_in, names_in
 from service.phones import mask
 from service.web.dashboard import login
-from service.web.dashboard.forms import ReplyForm
+from service.web.dashboard.forms import DailyTextForm, ReplyForm
 from service.web.dashboard.views import bp
 
 PAGE_SIZE = 50
@@ -127,6 +127,12 @@ def _rows(messages: list[InboundMessage]) -> list[Row]:
 
 @bp.get("/inbox")
 def inbox_page() -> str:
+    coordinator = login.me()
+    form = DailyTextForm(on=coordinator.daily_text)
+    return _inbox_page(form)
+
+
+def _inbox_page(form: DailyTextForm) -> str:
     session = get_session()
     groups = my_groups()
     group = one_group(groups, request.args.get("group"))
@@ -141,6 +147,8 @@ def inbox_page() -> str:
     coordinator: Coordinator = login.me()
     return render_template(
         "dashboard/inbox/list.html",
+        daily=form,
+        phone=mask(coordinator.phone) if coordinator.phone else None,
         rows=_rows(found),
         groups=groups,
         group=group,
@@ -151,6 +159,36 @@ def inbox_page() -> str:
         pages=max(1, -(-total // PAGE_SIZE)),
         coordinator=coordinator,
     )
+
+
+@bp.post("/inbox/daily-text")
+def inbox_daily_text() -> Response | tuple[str, int]:
+    """Turn the coordinator's daily text about waiting replies on or off."""
+    session = get_session()
+    coordinator = login.me()
+    form = DailyTextForm()
+    if form.validate_on_submit():
+        try:
+            set_daily_text(coordinator, on=form.on.data, phone=form.phone.data)
+        except AccountError as error:
+            session.rollback()
+            form.phone.errors = [str(error).capitalize() + "."]
+        else:
+            audit.record(
+                session,
+                actor=f"web:{coordinator.email}",
+                action="coordinator.daily_text",
+                now=app_clock()(),
+                target_type="coordinator",
+                target_id=coordinator.id,
+            )
+            session.commit()
+            if coordinator.daily_text:
+                flash(_("You will get a daily text when replies are waiting."), "success")
+            else:
+                flash(_("No daily text any more."), "success")
+            return redirect(url_for("dashboard.inbox_page"))
+    return _inbox_page(form), 422
 
 
 def _message(message_id: int) -> InboundMessage:
