@@ -97,6 +97,7 @@ def _dump(rows: list[OutboxMessage]) -> list[dict[str, Any]]:
 class Outbox(MethodView):
     @blp.arguments(OutboxQuery, location="query")
     @blp.response(200, OutboxSchema(many=True))
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
     @blp.paginate(page_size=50, max_page_size=500)
     def get(
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
