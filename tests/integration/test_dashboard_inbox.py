@@ -11,6 +11,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduler.clock import daily_text_tick
 from scheduler.dispatcher import dispatch_due
 from service.conversation.inbox import daily_texts, mark_handled
 from service.models import Coordinator, InboundMessage, OutboxKind, OutboxMessage
@@ -256,3 +257,22 @@ def test_the_daily_text_is_set_by_api_and_cli_alike(
     assert on.get_json() == {"on": True, "phone": "+1******0100"}
     assert off.exit_code == 0 and "off to +1******0100" in off.output
     assert client.get("/api/v1/inbox/daily-text", headers=headers).get_json()["on"] is False
+
+
+def test_the_schedulers_daily_tick_queues_the_text_with_the_dashboards_address(
+    app: Flask, client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    _inbox(client, session, clock)
+    robin = session.scalars(
+        select(Coordinator).where(Coordinator.email == "robin@example.org")
+    ).one()
+    set_daily_text(robin, on=True, phone="+12025550100")
+    session.commit()
+    clock.now = datetime(2026, 3, 4, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
+
+    daily_text_tick(app)
+    daily_text_tick(app)
+
+    session.expire_all()
+    [row] = session.scalars(select(OutboxMessage).where(OutboxMessage.to_phone == "+12025550100"))
+    assert row.body == f"2 replies are waiting in Peerline: {PUBLIC_URL}/inbox"
