@@ -14,6 +14,8 @@ from flask import Flask
 from scheduler.dispatcher import dispatch_due
 from service.campaigns.planner import plan
 from service.clock import app_clock
+from service.config import Settings
+from service.conversation.inbox import daily_texts
 from service.db import sessions
 from service.metrics import ProcessMetrics
 from service.sending.dispatch import dispatcher
@@ -32,6 +34,16 @@ def plan_tick(app: Flask) -> None:
         counters: ProcessMetrics = app.extensions["peerline.metrics"]
         counters.planned.labels("written").inc(report.written)
         counters.planned.labels("withdrawn").inc(report.cancelled)
+
+
+def daily_text_tick(app: Flask) -> None:
+    """Queue the daily texts about waiting replies that are due; once a local day each."""
+    settings: Settings = app.extensions["peerline.settings"]
+    with sessions(app)() as session:
+        queued = daily_texts(session, app_clock(app)(), settings.public_url)
+        session.commit()
+    if queued:
+        log.info("queued %d daily text(s) about waiting replies", queued)
 
 
 def journal_tick(app: Flask) -> None:
@@ -89,6 +101,15 @@ def start(
         seconds=plan_every / 6,
         id="journal",
         next_run_time=datetime.now(UTC),  # what a killed process left, replayed on start
+        max_instances=1,
+        coalesce=True,
+    )
+    clock.add_job(
+        daily_text_tick,
+        "interval",
+        args=[app],
+        seconds=plan_every * 5,
+        id="daily_text",
         max_instances=1,
         coalesce=True,
     )

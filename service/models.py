@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -169,6 +169,10 @@ class Coordinator(Base):
     # Neither password nor tokens let a disabled coordinator in; their groups stay theirs.
     disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Their own phone, for the daily text saying how many replies wait (counts only, never words).
+    phone: Mapped[str | None] = mapped_column(String(16))
+    daily_text: Mapped[bool] = mapped_column(default=False, server_default=false())
+    daily_text_sent_on: Mapped[date | None]  # in the zone of their first group, once a day
 
     groups: Mapped[list[Group]] = relationship(back_populates="coordinator")
 
@@ -424,6 +428,8 @@ class InboundMessage(Base):
     read: Mapped[bool] = mapped_column(default=False)
     auto_acknowledged: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a coordinator marks it handled: it leaves the waiting replies, kept for the thread.
+    handled_at: Mapped[datetime | None]
 
 
 # The live rows, written out rather than bound so that a query's plan matches the partial

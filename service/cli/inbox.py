@@ -10,12 +10,19 @@ from sqlalchemy.orm import Session
 
 from service.campaigns.wording import WordingError
 from service.cli.common import audited, fail, find_group, now
-from service.conversation.inbox import MAYBE_STOP_NOTE, InboxError, mark_read, may_ask_to_stop
+from service.conversation.inbox import (
+    MAYBE_STOP_NOTE,
+    InboxError,
+    mark_handled,
+    mark_read,
+    may_ask_to_stop,
+)
 from service.conversation.inbox import messages as inbox_messages
 from service.conversation.inbox import reply as inbox_answer
 from service.db import get_session
 from service.messages.segments import count_segments
 from service.models import Group, InboundMessage, Participant
+from service.people.accounts import AccountError, find_coordinator, set_daily_text
 from service.people.participants import names_in
 from service.phones import mask
 from service.sending.dispatch import send_now
@@ -24,7 +31,7 @@ from service.sending.dispatch import send_now
 @click.group(
     invoke_without_command=True,
     help="What people wrote that needs a human, urgent first, then what may ask to stop; "
-    "`read ID`, `reply ID TEXT`.",
+    "`read ID`, `reply ID TEXT`, `handled ID`.",
 )
 @click.option("--group", "code", help="Only this group's messages.")
 @click.option("--unread", is_flag=True, help="Only messages nobody has read.")
@@ -86,6 +93,41 @@ def inbox_read(message_id: int) -> None:
     audited(session, "inbox.read", message)
     session.commit()
     click.echo(f"message {message_id} marked read")
+
+
+@inbox.command("handled", help="Mark a message handled: it no longer waits for anyone.")
+@click.argument("message_id", type=int)
+@with_appcontext
+def inbox_handled(message_id: int) -> None:
+    session = get_session()
+    message = find_message(session, message_id)
+    mark_handled(message, now())
+    audited(session, "inbox.handled", message)
+    session.commit()
+    click.echo(f"message {message_id} marked handled")
+
+
+@inbox.command(
+    "daily-text",
+    help="Text a coordinator each day, on their own phone, how many replies wait (a count only).",
+)
+@click.argument("email")
+@click.option("--on/--off", required=True, help="Turn the daily text on or off.")
+@click.option("--phone", help="Their own phone (needed the first time it is turned on).")
+@with_appcontext
+def inbox_daily_text(email: str, on: bool, phone: str | None) -> None:
+    session = get_session()
+    try:
+        coordinator = find_coordinator(session, email)
+        set_daily_text(coordinator, on=on, phone=phone)
+    except AccountError as error:
+        session.rollback()
+        fail(str(error))
+        return
+    audited(session, "coordinator.daily_text", coordinator)
+    session.commit()
+    where = f" to {mask(coordinator.phone)}" if coordinator.phone else ""
+    click.echo(f"daily text for {coordinator.email}: {'on' if on else 'off'}{where}")
 
 
 @inbox.command("reply", help="Answer a message by text; refused if they opted out.")

@@ -73,6 +73,7 @@ class Conversation:
     hash_key: str
     now: datetime
     crisis_words: tuple[str, ...] | None = None  # None: the keyword engine's own list
+    public_url: str | None = None  # the dashboard's address, for the link in an on-call alert
 
     def handle(self, text: IncomingText) -> Outcome:
         """Act on one incoming text and decide the replies; the caller commits."""
@@ -435,19 +436,28 @@ class Conversation:
         return bool(count)
 
     def _alert_coordinators(self, participant: Participant, inbound: InboundMessage) -> None:
-        """Queue a text to the on-call phone of each of the person's groups that has one."""
+        """Queue a text to the on-call phone of each of the person's groups that has one.
+
+        It names the person by first name only and links to the message's page: neither their
+        words nor their number go out on a lock screen.
+        """
+        self.session.flush()  # the message's id, for its link
         for membership in participant.memberships:
             group = membership.group
             if membership.status is MembershipStatus.LEFT or not group.on_call_phone:
                 continue
             local = self.now.astimezone(ZoneInfo(group.timezone))
             who = first_word(membership.name) or "a participant"  # this group's own name
+            # The message is filed under one group; the others' coordinators find it in their
+            # inbox only if it is theirs to see.
+            page = f"/inbox/{inbound.id}" if inbound.group_id == group.id else "/inbox"
             body = self._say(
                 "coordinator_alert",
                 group.language,
-                participant=f"{who} ({mask(participant.phone)[-4:]})",
+                participant=who,
                 group=group.public_name,
                 time=format_time(local, format="short", locale=group.language),
+                link=f"{self.public_url}{page}" if self.public_url else None,
             )
             enqueue(
                 self.session,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.models import ApiToken, Coordinator, Group, Role
+from service.phones import InvalidPhone, normalize
 
 MIN_PASSWORD_LENGTH = 12
 MAX_FAILED_LOGINS = 5
@@ -241,3 +242,19 @@ def list_tokens(session: Session, coordinator_id: int | None = None) -> list[Api
     if coordinator_id is not None:
         query = query.where(ApiToken.coordinator_id == coordinator_id)
     return list(session.scalars(query.options(contains_eager(ApiToken.coordinator))))
+
+
+def set_daily_text(coordinator: Coordinator, *, on: bool, phone: str | None) -> None:
+    """Ask for (or stop) the daily text saying how many replies wait, to the coordinator's own
+    phone. The phone is normalized; turning it on needs one. The caller commits."""
+    number = None
+    if phone is not None and phone.strip():
+        try:
+            number = normalize(phone)
+        except InvalidPhone as error:
+            raise AccountError(f"{error}") from error
+    if on and number is None and coordinator.phone is None:
+        raise AccountError("a daily text needs your phone number")
+    if number is not None:
+        coordinator.phone = number
+    coordinator.daily_text = on

@@ -99,6 +99,7 @@ def _handle(session: Session, text: IncomingText) -> list[str]:
             hash_key=config.secret_key,
             now=_now(),
             crisis_words=config.crisis_words,
+            public_url=config.public_url,
         )
         try:
             outcome = conversation.handle(text)

@@ -215,3 +215,23 @@ def test_a_text_that_may_ask_to_stop_is_marked_and_listed_before_older_ordinary_
         ("too many texts", True, False),
         ("can I bring a friend?", False, False),
     ]
+
+
+def test_the_inbox_filters_by_state_and_a_handled_message_stops_waiting(
+    client: FlaskClient, session: Session, clock: Clock, gateway: RecordingGateway
+) -> None:
+    sams, kims, robin, kim = inbox_with_two_groups(client, session, clock)
+    post(client, f"/api/v1/inbox/{sams}/reply", robin, {"text": "Of course!"})
+
+    replied = get(client, "/api/v1/inbox?state=replied", robin)[1]
+    status, handled = post(client, f"/api/v1/inbox/{sams}/handled", robin)
+    again = post(client, f"/api/v1/inbox/{sams}/handled", robin)[1]
+
+    assert [(m["id"], m["state"]) for m in replied] == [(sams, "replied")]
+    assert status == 200 and handled["state"] == "handled" and handled["handled_at"]
+    assert again["handled_at"] == handled["handled_at"]  # twice is harmless
+    assert get(client, "/api/v1/inbox", robin)[1] == []
+    assert [m["id"] for m in get(client, "/api/v1/inbox?state=handled", robin)[1]] == [sams]
+    assert [m["state"] for m in get(client, "/api/v1/inbox", kim)[1]] == ["urgent"]
+    assert post(client, f"/api/v1/inbox/{kims}/handled", robin)[0] == 404
+    assert get(client, "/api/v1/inbox?state=lost", robin)[0] == 422

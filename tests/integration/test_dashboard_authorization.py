@@ -3,6 +3,8 @@ another coordinator. A new route fails the first test until it is added to the m
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -17,8 +19,11 @@ from service.models import (
     ConsentEvent,
     Coordinator,
     Group,
+    InboundMessage,
     MeetingSchedule,
     Membership,
+    OutboxKind,
+    OutboxMessage,
     Participant,
     Role,
 )
@@ -37,6 +42,11 @@ PAGES = [
     "/people/import",
     "/meetings",
     "/campaigns",
+    "/inbox",
+    "/inbox/<int:message_id>",
+    "/sends",
+    "/sends.csv",
+    "/sends/<int:send_id>",
 ]
 GROUP_FORM = {
     "name": "Taken over",
@@ -54,6 +64,10 @@ POSTS = {
     "/people/add": {"phone": "+12025550177", "language": "en", "timezone": "UTC", "channel": "sms"},
     "/people/import": {},
     "/people/import/apply": {"roster": "x"},
+    "/inbox/<int:message_id>/reply": {"text": "See you there", "answered": "0"},
+    "/inbox/<int:message_id>/count": {"text": "See you there"},
+    "/inbox/<int:message_id>/handled": {},
+    "/inbox/daily-text": {"on": "y", "phone": "+12025550100"},
 }
 # A person's pages, for Sam (in Robin's CIRCLE) and Vera (in Kim's HARBOR): {gid} and {pid}.
 PERSON = "/groups/<int:group_id>/people/<int:participant_id>"
@@ -149,10 +163,49 @@ ADMIN_AREA_POSTS = {
 def _robin_and_kim(session: Session, clock: Clock) -> None:
     circle = make_group(session, "CIRCLE", coordinator_email="robin@example.org")
     harbor = make_group(session, "HARBOR", coordinator_email="kim@example.org")
-    make_participant(session, "+12025550111", circle, name="Sam Circle")
-    make_participant(session, "+12025550122", harbor, name="Vera Harbor")
+    sam = make_participant(session, "+12025550111", circle, name="Sam Circle")
+    vera = make_participant(session, "+12025550122", harbor, name="Vera Harbor")
+    for group, person in ((circle, sam), (harbor, vera)):
+        session.add(
+            InboundMessage(
+                message_sid=f"SM{group.join_code:0>32}",
+                participant_id=person.id,
+                group_id=group.id,
+                from_phone=person.phone,
+                body=f"a question for {group.join_code}",
+                intent="message",
+                needs_reply=True,
+                received_at=clock.now,
+            )
+        )
+        session.add(
+            OutboxMessage(
+                send_key=f"test:{group.join_code}",
+                kind=OutboxKind.ONE_OFF,
+                body=f"news for {group.join_code}",
+                participant_id=person.id,
+                group_id=group.id,
+                due_at=clock.now,
+            )
+        )
+    session.commit()
     with_password(session, "robin@example.org", clock)
     with_password(session, "kim@example.org", clock)
+
+
+def _path(session: Session, rule: str, code: str = "CIRCLE") -> str:
+    """rule with its ids filled from the group with this join code."""
+    group = session.scalar(select(Group).where(Group.join_code == code))
+    assert group is not None
+    ids = {
+        "message_id": session.scalar(
+            select(InboundMessage.id).where(InboundMessage.group_id == group.id)
+        ),
+        "send_id": session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.group_id == group.id)
+        ),
+    }
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), rule)
 
 
 def _hash(session: Session, email: str) -> str | None:
@@ -183,11 +236,12 @@ def test_a_signed_out_visitor_is_sent_to_sign_in(
     client: FlaskClient, session: Session, clock: Clock, page: str
 ) -> None:
     _robin_and_kim(session, clock)
+    path = _path(session, page)
 
-    answer = client.get(page)
+    answer = client.get(path)
 
     assert answer.status_code == 302
-    expected = "/sign-in" if page == "/" else f"/sign-in?next={page}"
+    expected = "/sign-in" if page == "/" else f"/sign-in?next={path}"
     assert answer.headers["Location"] == expected
     assert "Circle" not in answer.text
 
@@ -199,7 +253,9 @@ def test_a_signed_out_post_with_a_valid_token_is_sent_to_sign_in_and_changes_not
     _robin_and_kim(session, clock)
     before = _hash(session, "robin@example.org")
 
-    answer = client.post(path, data={"csrf_token": csrf_token(client), **POSTS[path]})
+    answer = client.post(
+        _path(session, path), data={"csrf_token": csrf_token(client), **POSTS[path]}
+    )
 
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("/sign-in")
@@ -216,7 +272,7 @@ def test_a_post_without_a_valid_csrf_token_gets_400_and_changes_nothing(
     before = _hash(session, "robin@example.org")
     data = dict(POSTS[path]) if token is None else {"csrf_token": token, **POSTS[path]}
 
-    answer = client.post(path, data=data)
+    answer = client.post(_path(session, path), data=data)
 
     assert answer.status_code == 400
     assert "This form has expired" in answer.text
@@ -247,11 +303,36 @@ def test_another_coordinators_groups_and_people_never_show(
     _robin_and_kim(session, clock)
     sign_in(client, "robin@example.org")
 
-    shown = client.get(page)
+    shown = client.get(_path(session, page))
 
     assert shown.status_code == 200
     for theirs in ("Harbor Group", "Harbor recovery group", "Vera", "kim@example.org"):
         assert theirs not in shown.text
+
+
+@pytest.mark.parametrize(
+    ("method", "rule"),
+    [("GET", page) for page in PAGES if "<" in page] + [("POST", p) for p in POSTS if "<" in p],
+)
+def test_another_coordinators_ids_answer_404_and_change_nothing(
+    client: FlaskClient, session: Session, clock: Clock, method: str, rule: str
+) -> None:
+    _robin_and_kim(session, clock)
+    sign_in(client, "robin@example.org")
+    token = csrf_token(client, "/account/password")
+    theirs = _path(session, rule, "HARBOR")
+    before = session.scalars(select(InboundMessage.read)).all()
+
+    if method == "GET":
+        answer = client.get(theirs)
+    else:
+        answer = client.post(theirs, data={"csrf_token": token, **POSTS[rule]})
+
+    assert answer.status_code == 404
+    assert "Vera" not in answer.text and "HARBOR" not in answer.text
+    session.expire_all()
+    assert session.scalars(select(InboundMessage.read)).all() == before
+    assert session.scalars(select(AuditEntry.action)).all() == ["coordinator.sign_in"]
 
 
 def test_webhooks_and_the_api_take_no_csrf_token(

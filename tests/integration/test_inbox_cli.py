@@ -110,3 +110,17 @@ def test_a_text_that_may_ask_to_stop_is_listed_after_the_urgent_ones_marked_and_
     assert "can I bring a friend next week?" in listing[3] and listing[3].split("\t")[1] == ""
     assert "MAYBE STOP: the words may ask us to stop all texts and calls" in listing[-1]
     assert "nothing was stopped" in listing[-1]
+
+
+def test_a_message_marked_handled_no_longer_waits(
+    runner: FlaskCliRunner, client: FlaskClient, session: Session
+) -> None:
+    make_participant(session, SAM, make_group(session, "CIRCLE"))
+    text_in(client, SAM, "can I bring a friend next week?")
+    message_id = inbox_ids(session)["can I bring a friend next week?"]
+
+    result = invoke(runner, "inbox", "handled", str(message_id))
+
+    assert result.exit_code == 0, result.output
+    assert "marked handled" in result.output
+    assert invoke(runner, "inbox").output.strip() == "nothing waiting"

@@ -30,6 +30,7 @@ from service.models import (
     Participant,
 )
 from tests.support import (
+    PUBLIC_URL,
     Clock,
     RecordingGateway,
     invoke,
@@ -318,7 +319,10 @@ def test_crisis_words_get_resources_an_urgent_flag_and_alert_the_coordinator(
     assert dispatch_due(app) == 1
     alert = gateway.to(ON_CALL)
     assert len(alert) == 1
-    assert "urgent message from Sam (0142) in Circle Group" in alert[0]
+    assert "urgent message from Sam in Circle Group" in alert[0]
+    assert f"Open it: {PUBLIC_URL}/inbox/{message.id}" in alert[0]
+    # Neither the person's words nor any of their number go out on a lock screen.
+    assert "die" not in alert[0] and "0142" not in alert[0]
     assert "recovery" not in alert[0]  # the group's internal name never goes out by text
     assert reloaded(session, SAM).consent is ConsentState.GRANTED
 

@@ -16,7 +16,8 @@ from service.clock import app_clock
 from service.conversation import inbox
 from service.db import get_session
 from service.messages.segments import count_segments
-from service.models import InboundMessage, Participant
+from service.models import Coordinator, InboundMessage, Participant
+from service.people.accounts import AccountError, set_daily_text
 from service.people.participants import names_in
 from service.phones import mask
 from service.web.api.auth import (
@@ -24,6 +25,7 @@ from service.web.api.auth import (
     WordsSchema,
     api_blueprint,
     audited,
+    caller,
     id_field,
     my_group_ids,
     not_found,
@@ -45,12 +47,22 @@ class MessageSchema(Schema):
     urgent = fields.Boolean()
     maybe_stop = fields.Boolean(metadata={"description": inbox.MAYBE_STOP_NOTE})
     read = fields.Boolean()
+    state = fields.String(
+        validate=validate.OneOf([s.value for s in inbox.InboxState]),
+        metadata={"description": "urgent, unread, read, replied or handled."},
+    )
     received_at = fields.DateTime()
+    handled_at = fields.DateTime(allow_none=True)
 
 
 class InboxQuery(Input):
     group_id = id_field(metadata={"description": "Only this group's messages."})
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
+    state = fields.Enum(
+        inbox.InboxState,
+        by_value=True,
+        metadata={"description": "Only messages in this state; handled ones show only so."},
+    )
 
 
 class ReplySchema(Input):
@@ -74,6 +86,7 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
         p.id: p for p in get_session().scalars(select(Participant).where(Participant.id.in_(ids)))
     }
     known_as = names_in(get_session(), {m.group_id for m in messages if m.group_id is not None})
+    states = inbox.states_of(get_session(), messages)
     dumped = []
     for m in messages:
         person = people.get(m.participant_id) if m.participant_id is not None else None
@@ -89,7 +102,9 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
                 "urgent": m.urgent,
                 "maybe_stop": inbox.may_ask_to_stop(m),
                 "read": m.read,
+                "state": states[m.id].value,
                 "received_at": m.received_at,
+                "handled_at": m.handled_at,
             }
         )
     return dumped
@@ -116,8 +131,54 @@ class Inbox(MethodView):
             if visible is not None and query["group_id"] not in visible:
                 not_found(f"group {query['group_id']}")
             groups = {query["group_id"]}
-        found = inbox.needing_a_human(groups, unread_only=query["unread"])
+        if "state" in query:
+            found = inbox.listing(groups, query["state"])
+        else:
+            found = inbox.needing_a_human(groups, unread_only=query["unread"])
         return _dump(list(page_of(found, pagination_parameters)))
+
+
+class DailyTextSchema(Schema):
+    on = fields.Boolean(metadata={"description": "Whether the daily text goes."})
+    phone = fields.String(allow_none=True, metadata={"description": "Masked: +1******4567."})
+
+
+class DailyTextInput(Input):
+    on = fields.Boolean(required=True)
+    phone = fields.String(
+        validate=validate.Length(max=40),
+        metadata={"description": "Your own phone; needed the first time it is turned on."},
+    )
+
+
+def _daily(coordinator: Coordinator) -> dict[str, Any]:
+    return {
+        "on": coordinator.daily_text,
+        "phone": mask(coordinator.phone) if coordinator.phone else None,
+    }
+
+
+@blp.route("/daily-text")
+class DailyText(MethodView):
+    @blp.response(200, DailyTextSchema)
+    def get(self) -> dict[str, Any]:
+        """Whether the caller gets a daily text, to their own phone, saying how many replies
+        wait (a count, never anyone's words or number)."""
+        return _daily(caller())
+
+    @blp.arguments(DailyTextInput)
+    @blp.response(200, DailyTextSchema)
+    @blp.alt_response(422, description="No phone, or not a phone number.")
+    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Turn the daily text about waiting replies on or off."""
+        coordinator = caller()
+        try:
+            set_daily_text(coordinator, on=body["on"], phone=body.get("phone"))
+        except AccountError as error:
+            refuse(422, str(error), "phone")
+        audited("coordinator.daily_text", "coordinator", coordinator.id)
+        get_session().commit()
+        return _daily(coordinator)
 
 
 @blp.route("/<id:message_id>/read")
@@ -128,6 +189,18 @@ class Read(MethodView):
         message = _message(message_id)
         inbox.mark_read(message)
         audited("inbox.read", "inboundmessage", message.id)
+        get_session().commit()
+        return _dump([message])[0]
+
+
+@blp.route("/<id:message_id>/handled")
+class Handled(MethodView):
+    @blp.response(200, MessageSchema)
+    def post(self, message_id: int) -> dict[str, Any]:
+        """Mark a message handled: it no longer waits (marking it again changes nothing)."""
+        message = _message(message_id)
+        inbox.mark_handled(message, app_clock()())
+        audited("inbox.handled", "inboundmessage", message.id)
         get_session().commit()
         return _dump([message])[0]
 

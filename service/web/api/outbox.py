@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from service.db import get_session
 from service.models import Channel, OutboxKind, OutboxMessage, OutboxState, Participant
 from service.phones import mask
+from service.web import sends
 from service.web.api.auth import (
     Input,
     api_blueprint,
@@ -59,6 +61,15 @@ class OutboxQuery(Input):
     kind = fields.String(validate=validate.OneOf([k.value for k in OutboxKind]))
     since = fields.AwareDateTime(metadata={"description": "Due at or after (ISO 8601, with zone)."})
     until = fields.AwareDateTime(metadata={"description": "Due before."})
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={
+            "description": "csv: every matching row (no paging) as text/csv, streamed: times "
+            "in each group's zone, numbers masked, names as the group knows them, and what "
+            "happened in plain words."
+        },
+    )
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:
@@ -86,13 +97,26 @@ def _dump(rows: list[OutboxMessage]) -> list[dict[str, Any]]:
 class Outbox(MethodView):
     @blp.arguments(OutboxQuery, location="query")
     @blp.response(200, OutboxSchema(many=True))
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
     @blp.paginate(page_size=50, max_page_size=500)
     def get(
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
         """Texts and calls of the caller's groups, latest due first, filtered as asked."""
+        as_csv = query.pop("format") == "csv"
         rows = filtered(OutboxMessage, query, when=OutboxMessage.due_at)
         rows = rows.order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
+        if as_csv:
+            pagination_parameters.item_count = get_session().scalar(
+                select(func.count()).select_from(rows.order_by(None).subquery())
+            )
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            # flask-smorest passes a Response through as it is.
+            return Response(  # type: ignore[return-value]
+                stream_with_context(sends.csv_lines(app, rows)),
+                mimetype="text/csv",
+                headers={"Content-Disposition": 'attachment; filename="peerline-sends.csv"'},
+            )
         return _dump(list(page_of(rows, pagination_parameters)))
 
 

@@ -19,9 +19,11 @@ from service.config import Settings
 from service.web.dashboard import admin as admin  # registers the admins' pages on views.bp
 from service.web.dashboard import campaigns as _campaigns  # noqa: F401  (its routes)
 from service.web.dashboard import groups as _groups  # noqa: F401  (adds the Groups pages to bp)
+from service.web.dashboard import inbox as inbox  # its routes join the blueprint
 from service.web.dashboard import login, views
 from service.web.dashboard import meetings as _meetings  # noqa: F401  (its routes join bp)
 from service.web.dashboard import people as _people  # noqa: F401  (adds its routes to views.bp)
+from service.web.dashboard import sends as sends  # its routes join the blueprint
 
 
 def init_app(app: Flask, *, exempt: Iterable[Blueprint]) -> None:

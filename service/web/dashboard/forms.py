@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -37,4 +45,25 @@ class PasswordForm(FlaskForm):  # type: ignore[misc]
         _l("New password again"),
         validators=[InputRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ReplyForm(FlaskForm):  # type: ignore[misc]
+    text = TextAreaField(
+        _l("Your reply"),
+        validators=[InputRequired(), Length(max=4000)],
+        description=_l("Goes by text. You may use {{ first_name }} and {{ group }}."),
+        render_kw={"rows": 4},
+    )
+    # How many replies the page showed as sent: a form posted twice is not texted twice.
+    answered = IntegerField(widget=HiddenInput(), validators=[Optional()])
+
+
+class DailyTextForm(FlaskForm):  # type: ignore[misc]
+    on = BooleanField(_l("Text me once a day when replies are waiting"))
+    phone = TelField(
+        _l("My phone"),
+        validators=[Length(max=40)],
+        description=_l("Your own phone. The text says only how many replies wait, around 9 am."),
+        render_kw={"autocomplete": "tel"},
     )
