@@ -39,6 +39,7 @@ def test_scheduling_listing_cancelling_and_moving_meetings(
     assert schedule == {
         "rule": "FREQ=WEEKLY;BYDAY=TU", "first": "2026-03-03T18:30:00", "duration_minutes": 90,
         "location": "Room 5", "timezone": "America/New_York", "withdrawn": 0, "warnings": [],
+        "description": "every Tuesday at 6:30 PM, from 3 March",
     }  # fmt: skip
     status, meetings = get(client, f"{base}/meetings?days=14", robin)
     assert status == 200

@@ -45,7 +45,6 @@ from service.clock import app_clock
 from service.db import get_session
 from service.messages.wording import LANGUAGES
 from service.models import Campaign, CampaignKind, CampaignStatus, Group
-from service.people.accounts import visible_group_ids
 from service.web.dashboard import login
 from service.web.dashboard.views import bp
 
@@ -80,25 +79,12 @@ class FormError(ValueError):
         self.field = field
 
 
-def _my_groups() -> set[int] | None:
-    return visible_group_ids(get_session(), login.me())
-
-
-def _my_group(group_id: int) -> Group:
-    """One of the signed-in coordinator's groups (any, for an admin), or 404."""
-    group = get_session().get(Group, group_id)
-    mine = _my_groups()
-    if group is None or (mine is not None and group.id not in mine):
-        abort(404)
-    return group
-
-
 def _my_campaign(campaign_id: int) -> tuple[Campaign, Group]:
     """A campaign of one of the coordinator's groups, not deleted, or 404."""
     found = get_session().scalar(live_campaigns().where(Campaign.id == campaign_id))
     if found is None:
         abort(404)
-    return found, _my_group(found.group_id)
+    return found, login.my_group(found.group_id)
 
 
 # --- Plain words for what a campaign does ---------------------------------------------------
@@ -446,7 +432,7 @@ def _already_saved() -> bool:
 @bp.get("/campaigns")
 def campaign_groups() -> str:
     query = select(Group).order_by(Group.public_name, Group.id)
-    mine = _my_groups()
+    mine = login.visible()
     if mine is not None:
         query = query.where(Group.id.in_(list(mine)))
     groups = list(get_session().scalars(query))
@@ -455,7 +441,7 @@ def campaign_groups() -> str:
 
 @bp.get("/groups/<int:group_id>/campaigns")
 def group_campaigns(group_id: int) -> str:
-    group = _my_group(group_id)
+    group = login.my_group(group_id)
     rows = get_session().scalars(
         live_campaigns().where(Campaign.group_id == group.id).order_by(Campaign.id)
     )
@@ -469,7 +455,7 @@ def group_campaigns(group_id: int) -> str:
 
 @bp.route("/groups/<int:group_id>/campaigns/new/<kind>", methods=["GET", "POST"])
 def new_campaign(group_id: int, kind: str) -> Response | tuple[str, int]:
-    group = _my_group(group_id)
+    group = login.my_group(group_id)
     try:
         chosen = CampaignKind(kind)
     except ValueError:
@@ -549,7 +535,7 @@ def delete_page(campaign_id: int) -> Response | str:
 @bp.post("/groups/<int:group_id>/campaigns/wording-check")
 def wording_check(group_id: int) -> str:
     """The live count under a wording box: characters, segments, encoding, and refusals."""
-    group = _my_group(group_id)
+    group = login.my_group(group_id)
     language = request.form.get("language", "en")
     language = language if language in LANGUAGES else "en"
     kind = request.form.get("kind", "reminder")

@@ -38,7 +38,6 @@ from service.conversation.groups import (
 from service.db import get_session
 from service.messages.wording import LANGUAGES
 from service.models import Coordinator, Group, Role
-from service.people.accounts import visible_group_ids
 from service.web.dashboard import login
 from service.web.dashboard.views import bp
 
@@ -170,16 +169,6 @@ def _is_admin() -> bool:
     return login.me().role is Role.ADMIN
 
 
-def _mine(group_id: int) -> Group:
-    """The group, if the signed-in coordinator may see it; 404 otherwise (nothing is said)."""
-    session = get_session()
-    visible = visible_group_ids(session, login.me())
-    group = session.get(Group, group_id)
-    if group is None or (visible is not None and group.id not in visible):
-        abort(404)
-    return group
-
-
 def _quiet_hours(form: GroupForm) -> str:
     start: time = form.quiet_start.data
     end: time = form.quiet_end.data
@@ -243,7 +232,7 @@ def _page(template: str, form: GroupForm, **extra: Any) -> str:
 @bp.get("/groups", endpoint="groups")
 def group_list() -> str:
     session = get_session()
-    visible = visible_group_ids(session, login.me())
+    visible = login.visible()
     query = select(Group).order_by(Group.public_name, Group.id)
     if visible is not None:
         query = query.where(Group.id.in_(list(visible)))
@@ -256,7 +245,7 @@ def group_list() -> str:
 
 @bp.get("/groups/<int:group_id>", endpoint="group")
 def group_page(group_id: int) -> str:
-    group = _mine(group_id)
+    group = login.my_group(group_id)
     session = get_session()
     values = shown(group)
     for name in SWITCHES:
@@ -310,7 +299,7 @@ def new_group() -> Response | str:
 
 @bp.route("/groups/<int:group_id>/edit", methods=["GET", "POST"], endpoint="group_edit")
 def edit_group(group_id: int) -> Response | str:
-    group = _mine(group_id)
+    group = login.my_group(group_id)
     session = get_session()
     form = EditGroupForm(
         data={

@@ -25,7 +25,7 @@ from service.db import get_session
 from service.messages.segments import count_segments
 from service.models import Coordinator, Group, InboundMessage, Participant
 from service.people import audit
-from service.people.accounts import AccountError, set_daily_text, visible_group_ids
+from service.people.accounts import AccountError, set_daily_text
 from service.people.participants import name_in, names_in
 from service.phones import mask
 from service.web.dashboard import login
@@ -42,16 +42,6 @@ def local_time(moment: datetime, zone: str) -> str:
         local, "EEE d MMM y, h:mm a", tzinfo=local.tzinfo, locale=str(get_locale() or "en")
     )
     return f"{shown} ({zone})"
-
-
-def my_groups() -> list[Group]:
-    """The signed-in coordinator's groups (an admin's: all), by public name."""
-    session = get_session()
-    query = select(Group).order_by(Group.public_name, Group.id)
-    visible = visible_group_ids(session, login.me())
-    if visible is not None:
-        query = query.where(Group.id.in_(list(visible)))
-    return list(session.scalars(query))
 
 
 def one_group(groups: list[Group], group_id: str | None) -> Group | None:
@@ -134,11 +124,11 @@ def inbox_page() -> str:
 
 def _inbox_page(form: DailyTextForm) -> str:
     session = get_session()
-    groups = my_groups()
+    groups = login.my_groups()
     group = one_group(groups, request.args.get("group"))
     chosen = request.args.get("state", "")
     state = next((s for s in inbox.InboxState if s.value == chosen), None)
-    visible = visible_group_ids(session, login.me())
+    visible = login.visible()
     ids = {group.id} if group is not None else visible
     query = inbox.listing(ids, state)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
@@ -196,7 +186,7 @@ def _message(message_id: int) -> InboundMessage:
     is a 404."""
     session = get_session()
     message = session.get(InboundMessage, message_id)
-    visible = visible_group_ids(session, login.me())
+    visible = login.visible()
     if message is None or (visible is not None and message.group_id not in visible):
         abort(404)
     return message

@@ -10,11 +10,13 @@ import hashlib
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import session
+from flask import abort, session
 from flask_login import UserMixin, current_user, login_user, logout_user
+from sqlalchemy import select
 
 from service.db import get_session
-from service.models import Coordinator
+from service.models import Coordinator, Group
+from service.people.accounts import visible_group_ids
 
 SEEN = "peerline_seen"  # the session's last request, for the idle timeout
 
@@ -53,6 +55,30 @@ def me() -> Coordinator:
     """The signed-in coordinator (a view runs only once someone is signed in)."""
     coordinator: Coordinator = current_user.coordinator
     return coordinator
+
+
+def visible() -> set[int] | None:
+    """The ids of the groups the signed-in coordinator may see; None for an admin (all)."""
+    return visible_group_ids(get_session(), me())
+
+
+def my_groups() -> list[Group]:
+    """The signed-in coordinator's groups (an admin's: all), by public name."""
+    query = select(Group).order_by(Group.public_name, Group.id)
+    ids = visible()
+    if ids is not None:
+        query = query.where(Group.id.in_(list(ids)))
+    return list(get_session().scalars(query))
+
+
+def my_group(group_id: int) -> Group:
+    """One of the signed-in coordinator's groups (any, for an admin), or 404: another
+    coordinator's group and a group that does not exist answer alike."""
+    group = get_session().get(Group, group_id)
+    ids = visible()
+    if group is None or (ids is not None and group.id not in ids):
+        abort(404)
+    return group
 
 
 def start(coordinator: Coordinator, now: datetime) -> None:

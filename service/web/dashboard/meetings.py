@@ -36,7 +36,6 @@ from service.campaigns.rules import Often, Plan, RuleError, describe, read, rule
 from service.clock import app_clock
 from service.db import get_session
 from service.models import Group, MeetingSchedule
-from service.people.accounts import visible_group_ids
 from service.web.dashboard import login
 from service.web.dashboard.meeting_forms import MoveForm, ScheduleForm
 from service.web.dashboard.views import bp
@@ -55,16 +54,6 @@ class Shown:
 
     meeting: MeetingView
     when: str
-
-
-def _group(group_id: int) -> Group:
-    """One of the signed-in coordinator's groups (any, for an admin), or 404."""
-    session = get_session()
-    visible = visible_group_ids(session, login.me())
-    group = session.get(Group, group_id)
-    if group is None or (visible is not None and group.id not in visible):
-        abort(404)
-    return group
 
 
 def _actor() -> str:
@@ -142,7 +131,7 @@ def meetings_index() -> str:
     session = get_session()
     today = app_clock()()
     query = select(Group).order_by(Group.public_name, Group.id)
-    visible = visible_group_ids(session, login.me())
+    visible = login.visible()
     if visible is not None:
         query = query.where(Group.id.in_(visible))
     rows = []
@@ -156,12 +145,12 @@ def meetings_index() -> str:
 
 @bp.get("/groups/<int:group_id>/meetings")
 def meetings(group_id: int) -> tuple[str, int]:
-    return _page(_group(group_id))
+    return _page(login.my_group(group_id))
 
 
 @bp.post("/groups/<int:group_id>/meetings/schedule")
 def meetings_schedule(group_id: int) -> Response | tuple[str, int]:
-    group = _group(group_id)
+    group = login.my_group(group_id)
     form = ScheduleForm()
     if not form.validate():
         return _page(group, form)
@@ -204,7 +193,7 @@ def meetings_schedule(group_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/groups/<int:group_id>/meetings/<key>/cancel")
 def meetings_cancel(group_id: int, key: str) -> Response:
-    group = _group(group_id)
+    group = login.my_group(group_id)
     session = get_session()
     try:
         cancel_meeting(session, group, key, now=app_clock()(), actor=_actor())
@@ -217,7 +206,7 @@ def meetings_cancel(group_id: int, key: str) -> Response:
 
 @bp.route("/groups/<int:group_id>/meetings/<key>/move", methods=["GET", "POST"])
 def meetings_move(group_id: int, key: str) -> Response | tuple[str, int]:
-    group = _group(group_id)
+    group = login.my_group(group_id)
     session = get_session()
     now = app_clock()()
     meeting = _one(group, key, now)

@@ -16,7 +16,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
@@ -36,7 +35,6 @@ from service.models import (
     Participant,
 )
 from service.people import audit, consent
-from service.people.accounts import visible_group_ids
 from service.people.erasure import erase_in_groups, erase_participant
 from service.people.participants import (
     Details,
@@ -73,28 +71,8 @@ def _larger_rosters(endpoint: str | None, _values: dict[str, Any] | None) -> Non
         request.max_form_memory_size = ROSTER_MAX_BYTES
 
 
-def _mine() -> set[int] | None:
-    return visible_group_ids(get_session(), login.me())
-
-
 def _actor() -> str:
     return f"web:{login.me().email}"
-
-
-def _my_groups() -> list[Group]:
-    query = select(Group).order_by(Group.public_name, Group.id)
-    visible = _mine()
-    if visible is not None:
-        query = query.where(Group.id.in_(visible))
-    return list(get_session().scalars(query))
-
-
-def _group(group_id: int) -> Group:
-    visible = _mine()
-    group = get_session().get(Group, group_id)
-    if group is None or (visible is not None and group_id not in visible):
-        abort(404)
-    return group
 
 
 def _settings() -> Settings:
@@ -222,14 +200,14 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
 
 @bp.get("/people", endpoint="people")
 def people_list() -> tuple[str, int]:
-    groups = _my_groups()
+    groups = login.my_groups()
     group_id = request.args.get("group", type=int)
     if group_id is not None:
-        _group(group_id)
+        login.my_group(group_id)
     search = request.args.get("q", "")[:100]
     page = people_read.members(
         get_session(),
-        _mine(),
+        login.visible(),
         group_id=group_id,
         search=search,
         page=request.args.get("page", 1, type=int),
@@ -246,7 +224,7 @@ def people_list() -> tuple[str, int]:
 
 @bp.route("/people/add", methods=["GET", "POST"], endpoint="people_add")
 def people_add() -> Response | tuple[str, int]:
-    groups = _my_groups()
+    groups = login.my_groups()
     form = AddForm()
     form.group.choices = [(g.id, g.public_name) for g in groups]
     if request.method == "GET":
@@ -257,7 +235,7 @@ def people_add() -> Response | tuple[str, int]:
             form.timezone.data = form.timezone.data or first.timezone
             form.language.data = first.language
     if form.validate_on_submit():
-        group = _group(form.group.data)
+        group = login.my_group(form.group.data)
         session = get_session()
         try:
             phone = normalize(form.phone.data, _settings().default_region)
@@ -309,8 +287,8 @@ def people_add() -> Response | tuple[str, int]:
 
 
 def _person(group_id: int, participant_id: int) -> tuple[Group, Participant, Any]:
-    group = _group(group_id)
-    member = people_read.membership(get_session(), _mine(), group_id, participant_id)
+    group = login.my_group(group_id)
+    member = people_read.membership(get_session(), login.visible(), group_id, participant_id)
     if member is None:
         abort(404)
     return group, member.participant, member
@@ -406,7 +384,7 @@ def person_erase(group_id: int, participant_id: int) -> Response | tuple[str, in
     if request.method == "GET":
         return _render("erase.html", group=group, person=person, member=member)
     session = get_session()
-    visible = _mine()
+    visible = login.visible()
     now = app_clock()()
     audit.record(
         session,
@@ -504,7 +482,7 @@ def _read_roster(group: Group, text: str) -> Any:
 
 @bp.route("/people/import", methods=["GET", "POST"], endpoint="people_import")
 def people_import() -> tuple[str, int]:
-    groups = _my_groups()
+    groups = login.my_groups()
     form = UploadForm()
     form.group.choices = [(g.id, g.public_name) for g in groups]
     if request.method == "GET":
@@ -512,7 +490,7 @@ def people_import() -> tuple[str, int]:
         return _render("import.html", form=form)
     if not form.validate_on_submit():
         return _render("import.html", 422, form=form)
-    group = _group(form.group.data)
+    group = login.my_group(form.group.data)
     try:
         # The file lives only in this request; the dry run's page carries it on, signed.
         text = form.roster.data.read().decode("utf-8-sig")
@@ -553,7 +531,7 @@ def people_import_apply() -> Response | tuple[str, int]:
     except BadSignature:
         flash(_("That check has expired: upload the file again."), "error")
         return redirect(url_for("dashboard.people_import"))
-    group = _group(int(carried["group"]))
+    group = login.my_group(int(carried["group"]))
     parsed = _read_roster(group, carried["csv"])
     if parsed.problems and not form.skip_bad_rows.data:
         flash(

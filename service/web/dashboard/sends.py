@@ -19,10 +19,9 @@ from sqlalchemy import func, select
 from service.db import get_session
 from service.messages.sends import sends
 from service.models import Campaign, Group, OutboxMessage, OutboxState
-from service.people.accounts import visible_group_ids
 from service.web import sends as words
 from service.web.dashboard import login
-from service.web.dashboard.inbox import PAGE_SIZE, local_time, my_groups, one_group, page_number
+from service.web.dashboard.inbox import PAGE_SIZE, local_time, one_group, page_number
 from service.web.dashboard.views import bp
 
 
@@ -39,7 +38,7 @@ class Filters:
     errors: dict[str, str]
 
     def query(self) -> Any:
-        visible = visible_group_ids(get_session(), login.me())
+        visible = login.visible()
         ids = {self.group.id} if self.group else visible
         start = _moment(self.since, self.zone)
         end = _moment(self.until + timedelta(days=1), self.zone) if self.until else None
@@ -77,7 +76,7 @@ def _day(name: str, errors: dict[str, str]) -> date | None:
 
 def _filters() -> Filters:
     session = get_session()
-    groups = my_groups()
+    groups = login.my_groups()
     group = one_group(groups, request.args.get("group"))
     mine = [group.id] if group else [g.id for g in groups]
     campaigns = list(
@@ -219,10 +218,10 @@ def sends_csv() -> Response | tuple[str, int] | str:
 def sends_message(send_id: int) -> str:
     session = get_session()
     row = session.get(OutboxMessage, send_id)
-    visible = visible_group_ids(session, login.me())
+    visible = login.visible()
     if row is None or (visible is not None and row.group_id not in visible):
         abort(404)
-    groups = my_groups()
+    groups = login.my_groups()
     [line] = _lines([row], groups)
     campaign = session.get(Campaign, row.campaign_id) if row.campaign_id else None
     zone = line.group.timezone if line.group else "UTC"

@@ -35,7 +35,6 @@ from service.people.accounts import (
     LoginRefused,
     check_login,
     set_password,
-    visible_group_ids,
 )
 from service.phones import mask
 from service.web.dashboard import login, today
@@ -150,7 +149,7 @@ def password() -> Response | str:
 def today_page() -> str:
     session = get_session()
     now = app_clock()()
-    groups = today.groups_today(session, visible_group_ids(session, login.me()), now)
+    groups = today.groups_today(session, login.visible(), now)
     weeks, weeks_error = _quiet_weeks()
     settings: Settings = current_app.extensions["peerline.settings"]
     return render_template(
