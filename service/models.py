@@ -168,6 +168,9 @@ class Coordinator(Base):
     locked_until: Mapped[datetime | None]
     # Neither password nor tokens let a disabled coordinator in; their groups stay theirs.
     disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Counts the times the account was disabled: each ends every browser sign-in made before it,
+    # so enabling the account again does not bring an old sign-in back.
+    sign_in_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Their own phone, for the daily text saying how many replies wait (counts only, never words).
     phone: Mapped[str | None] = mapped_column(String(16))

@@ -200,8 +200,10 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> ApiToken:
 
 
 def disable(coordinator: Coordinator) -> None:
-    """Shut the coordinator out: their password and tokens stop working; their groups stay."""
+    """Shut the coordinator out: their password and tokens stop working, and every browser
+    sign-in of theirs ends for good; their groups stay."""
     coordinator.disabled = True
+    coordinator.sign_in_generation = (coordinator.sign_in_generation or 0) + 1
 
 
 def visible_group_ids(session: Session, coordinator: Coordinator) -> set[int] | None:
@@ -214,7 +216,8 @@ def visible_group_ids(session: Session, coordinator: Coordinator) -> set[int] | 
 
 
 def enable(coordinator: Coordinator) -> None:
-    """Let a disabled coordinator back in; their tokens that were not revoked work again."""
+    """Let a disabled coordinator back in; their tokens that were not revoked work again, but a
+    browser must sign in afresh."""
     coordinator.disabled = False
 
 

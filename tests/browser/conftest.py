@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
 from werkzeug.serving import make_server
 
 from service.config import Settings
@@ -31,6 +31,8 @@ ARTEFACTS = Path(
     )
 )
 WIDTHS = (1280, 375)
+# What Chromium logs for a page that answers 422 (a refused form, shown again with its messages).
+REFUSED_FORM = "Failed to load resource: the server responded with a status of 422"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,24 +105,32 @@ def check_page(page: Page, name: str, request: pytest.FixtureRequest) -> None:
 def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
     """Opens a page in a browser context of its own (its own cookies: another computer).
 
-    Afterwards, no page may have logged an error: a CSP refusal (an inline script or style) or
-    a script that failed.
+    Afterwards, no page may have logged an error: a CSP refusal (an inline script or style), a
+    script that failed, a resource that did not load. One error is expected and allowed: the
+    browser logs a page that answers 422, and a refused form comes back so, with its messages.
     """
     contexts = []
     problems: list[str] = []
+    refused: set[str] = set()  # the URLs of pages that answered 422
+
+    def note_response(response: Response) -> None:
+        if response.status == 422 and response.request.resource_type == "document":
+            refused.add(response.url)
+
+    def note_console(message: ConsoleMessage) -> None:
+        where = message.location.get("url", "")
+        if message.type != "error":
+            return
+        if where in refused and message.text.startswith(REFUSED_FORM):
+            return
+        problems.append(f"{message.text} ({where})")
 
     def open_page() -> Page:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         contexts.append(context)
         page = context.new_page()
-        page.on(
-            "console",
-            lambda message: (
-                problems.append(f"{message.text} ({message.location.get('url')})")
-                if message.type == "error"
-                else None
-            ),
-        )
+        page.on("response", note_response)
+        page.on("console", note_console)
         page.on("pageerror", lambda error: problems.append(str(error)))
         return page
 

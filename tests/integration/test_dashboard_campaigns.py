@@ -80,9 +80,7 @@ def test_a_refused_offset_shows_by_its_field_and_saves_nothing(
         },
     )
 
-    assert (
-        refused.status_code == 200
-    )  # the form again, with the message (a browser shows it as any page)
+    assert refused.status_code == 422  # the form again, with the message by its field
     assert 'id="offsets-error"' in refused.text
     assert "an offset is more than 0" in refused.text
     assert _campaigns(session) == []
@@ -112,7 +110,7 @@ def test_an_unknown_variable_is_refused_naming_it_live_and_on_save(
 
     assert live.status_code == 200
     assert "Unknown variable {{ nickname }}" in live.text
-    assert saved.status_code == 200
+    assert saved.status_code == 422
     assert 'id="wording-en-error"' in saved.text
     assert "Unknown variable {{ nickname }}" in saved.text
     assert _campaigns(session) == []
@@ -269,7 +267,7 @@ def test_encouragement_by_days_since_joining_refuses_words_that_are_not_days(
         f"/groups/{circle.id}/campaigns/new/encouragement", data={**form, "stages": "7, 1 3"}
     )
 
-    assert refused.status_code == 200 and 'id="stages-error"' in refused.text
+    assert refused.status_code == 422 and 'id="stages-error"' in refused.text
     assert saved.status_code == 302
     assert [c.stages for c in _campaigns(session)] == [[1, 3, 7]]
 
@@ -294,7 +292,7 @@ def test_a_broadcast_goes_at_a_date_and_time_in_the_groups_zone_and_not_in_the_p
         data={**form, "send_date": "2026-03-05", "send_time": "18:00"},
     )
 
-    assert past.status_code == 200 and 'id="send_at-error"' in past.text
+    assert past.status_code == 422 and 'id="send_at-error"' in past.text
     assert "has passed" in past.text
     assert later.status_code == 302
     [campaign] = _campaigns(session)

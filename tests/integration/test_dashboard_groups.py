@@ -234,7 +234,7 @@ def test_a_taken_join_code_is_refused_on_its_field_saying_only_that_it_is_taken(
         client, f"/groups/{circle.id}/edit", _form_of(circle, join_code="harbor", name="New name")
     )
 
-    assert answer.status_code == 200
+    assert answer.status_code == 422
     error = answer.text.split('id="join_code-error"')[1].split("</small>")[0]
     assert "The code HARBOR is taken; choose another join code" in error
     assert "Harbor Group" not in answer.text and "Harbor recovery" not in answer.text
@@ -253,7 +253,7 @@ def test_a_taken_keypad_code_is_refused_on_its_field(
 
     answer = _post(client, f"/groups/{circle.id}/edit", _form_of(circle, keypad_code="555123"))
 
-    assert answer.status_code == 200
+    assert answer.status_code == 422
     assert "is taken" in answer.text.split('id="keypad_code-error"')[1].split("</small>")[0]
     assert _fresh(session, circle.id).keypad_code != "555123"
 
@@ -278,7 +278,7 @@ def test_bad_values_are_refused_on_their_own_fields_and_change_nothing(
     for field, change in cases.items():
         answer = _post(client, f"/groups/{circle.id}/edit", _form_of(circle, **change))
 
-        assert answer.status_code == 200, field
+        assert answer.status_code == 422, field
         assert f'id="{field}-error"' in answer.text, field
     assert _form_of(_fresh(session, circle.id)) == before
 
@@ -347,7 +347,7 @@ def test_an_admin_creates_a_group_that_its_coordinator_then_sees(
     assert group is not None and group.coordinator_id == robin_id
     assert group.keypad_code and group.voice_fallback and group.on_call_phone is None
     assert "No on-call phone." in client.get(created.headers["Location"]).text
-    assert twice.status_code == 200 and "is taken" in twice.text  # posted again: no second group
+    assert twice.status_code == 422 and "is taken" in twice.text  # posted again: no second group
     assert session.scalar(select(func.count()).select_from(Group)) == 3
     client.post("/sign-out", data={"csrf_token": csrf_token(client, "/groups")})
     sign_in(client, "robin@example.org")
@@ -377,6 +377,6 @@ def test_a_new_group_missing_its_time_zone_is_refused_on_that_field(
         },
     )
 
-    assert answer.status_code == 200
+    assert answer.status_code == 422
     assert 'id="timezone-error"' in answer.text
     assert session.scalar(select(func.count()).select_from(Group)) == 2

@@ -210,7 +210,7 @@ def test_a_bad_choice_comes_back_beside_its_field_and_changes_nothing(
 ) -> None:
     answer = post_form(client, f"{page_of(circle)}/schedule", {**EVERY_OTHER_TUESDAY, **choices})
 
-    assert answer.status_code == 200  # the form again, with the reason beside the field
+    assert answer.status_code == 422  # the form again, with the reason beside the field
     assert message in html.unescape(answer.text)
     assert 'class="error"' in answer.text
     assert session.scalar(select(func.count()).select_from(MeetingSchedule)) == 0
@@ -298,7 +298,7 @@ def test_a_bad_move_comes_back_beside_its_field_and_changes_nothing(
 
     answer = post_form(client, f"{page_of(circle)}/20260310T1830/move", {"day": "", "at": "19:00"})
 
-    assert answer.status_code == 200  # the form again, with the reason beside the field
+    assert answer.status_code == 422  # the form again, with the reason beside the field
     assert "Give the new date." in answer.text
     assert session.scalar(select(func.count()).select_from(MeetingChange)) == 0
 

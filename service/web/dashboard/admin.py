@@ -36,6 +36,7 @@ from service.models import ApiToken, Coordinator, Group, Role
 from service.people import accounts, audit
 from service.web.api.auth import page_of
 from service.web.dashboard import login
+from service.web.dashboard.forms import form_status
 from service.web.dashboard.views import bp
 
 P = ParamSpec("P")
@@ -112,18 +113,18 @@ class HandOverForm(FlaskForm):  # type: ignore[misc]
     group = SelectField(_l("Group"), validate_choice=True)
 
 
-def _coordinators_page(form: NewCoordinatorForm) -> str:
+def _coordinators_page(form: NewCoordinatorForm) -> tuple[str, int]:
     rows = accounts.coordinators_and_groups(get_session())
     page = render_template(
         "dashboard/admin/coordinators.html", rows=rows, form=form, now=app_clock()(),
         is_locked=accounts.is_locked,
     )  # fmt: skip
-    return page
+    return page, form_status()
 
 
 @bp.route("/admin/coordinators", methods=["GET", "POST"])
 @admins_only
-def coordinators() -> Response | str:
+def coordinators() -> Response | tuple[str, int]:
     form = NewCoordinatorForm()
     if not form.validate_on_submit():
         return _coordinators_page(form)
@@ -155,7 +156,7 @@ def _coordinator_page(
     coordinator: Coordinator,
     password_form: NewPasswordForm | None = None,
     hand_over_form: HandOverForm | None = None,
-) -> str:
+) -> tuple[str, int]:
     session = get_session()
     runs = [
         group
@@ -184,18 +185,18 @@ def _coordinator_page(
         hand_over_form=hand_over_form,
         tokens=accounts.list_tokens(session, coordinator.id),
     )
-    return page
+    return page, form_status()
 
 
 @bp.get("/admin/coordinators/<int:coordinator_id>")
 @admins_only
-def coordinator(coordinator_id: int) -> str:
+def coordinator(coordinator_id: int) -> Response | tuple[str, int]:
     return _coordinator_page(_coordinator(coordinator_id))
 
 
 @bp.post("/admin/coordinators/<int:coordinator_id>/password")
 @admins_only
-def coordinator_password(coordinator_id: int) -> Response | str:
+def coordinator_password(coordinator_id: int) -> Response | tuple[str, int]:
     coordinator = _coordinator(coordinator_id)
     form = NewPasswordForm()
     if form.validate_on_submit():
@@ -245,7 +246,7 @@ def coordinator_enable(coordinator_id: int) -> Response:
 
 @bp.post("/admin/coordinators/<int:coordinator_id>/groups")
 @admins_only
-def coordinator_groups(coordinator_id: int) -> Response | str:
+def coordinator_groups(coordinator_id: int) -> Response | tuple[str, int]:
     coordinator = _coordinator(coordinator_id)
     session = get_session()
     form = HandOverForm()
@@ -286,7 +287,7 @@ class NewTokenForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-def _tokens_page(form: NewTokenForm, plain: str | None = None) -> str:
+def _tokens_page(form: NewTokenForm, plain: str | None = None) -> tuple[str, int]:
     session = get_session()
     page = render_template(
         "dashboard/admin/tokens.html",
@@ -294,7 +295,7 @@ def _tokens_page(form: NewTokenForm, plain: str | None = None) -> str:
         form=form,
         plain=plain,
     )
-    return page
+    return page, 200 if plain else form_status()
 
 
 def _token_form(*, empty: bool = False) -> NewTokenForm:
@@ -309,7 +310,7 @@ def _token_form(*, empty: bool = False) -> NewTokenForm:
 
 @bp.route("/admin/tokens", methods=["GET", "POST"])
 @admins_only
-def tokens() -> str:
+def tokens() -> Response | tuple[str, int]:
     form = _token_form()
     if not form.validate_on_submit():
         return _tokens_page(form)

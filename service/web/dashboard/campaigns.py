@@ -398,8 +398,9 @@ def _save_or_preview(
             warnings = edit.warnings
     except (CampaignError, FormError) as error:
         db.rollback()
-        # The form again with the message by its field (200, as the password page answers).
-        return _render_form(group, draft, campaign=campaign, errors={error.field: str(error)})
+        return _render_form(
+            group, draft, campaign=campaign, errors={error.field: str(error)}, status=422
+        )
     db.commit()
     session[_USED_FORMS] = [*session.get(_USED_FORMS, [])[-20:], request.form.get("form_id", "")]
     flash(_("“%(name)s” is saved.", name=campaign.name), "success")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -14,6 +15,12 @@ from wtforms import (
 )
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
+
+
+def form_status() -> int:
+    """The status of a page that shows a form: 200 when asked for, 422 when a posted form comes
+    back refused (a form that went through answers with a redirect, never with this page)."""
+    return 422 if request.method == "POST" else 200
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]

@@ -39,6 +39,7 @@ from service.db import get_session
 from service.messages.wording import LANGUAGES
 from service.models import Coordinator, Group, Role
 from service.web.dashboard import login
+from service.web.dashboard.forms import form_status
 from service.web.dashboard.views import bp
 
 # Every setting, in the order a group is shown, with what it does in plain words.
@@ -223,10 +224,8 @@ def _said(change: Change) -> str:
     )
 
 
-def _page(template: str, form: GroupForm, **extra: Any) -> str:
-    # A refused form comes back with 200, as the password page does: browsers log a 4xx page
-    # as an error, and the form's own messages say what is wrong.
-    return render_template(template, form=form, zones=zone_names(), **extra)
+def _page(template: str, form: GroupForm, **extra: Any) -> tuple[str, int]:
+    return render_template(template, form=form, zones=zone_names(), **extra), form_status()
 
 
 @bp.get("/groups", endpoint="groups")
@@ -264,7 +263,7 @@ def group_page(group_id: int) -> str:
 
 
 @bp.route("/groups/new", methods=["GET", "POST"], endpoint="group_new")
-def new_group() -> Response | str:
+def new_group() -> Response | tuple[str, int]:
     if not _is_admin():
         abort(404)  # only admins create groups, as in the API
     session = get_session()
@@ -298,7 +297,7 @@ def new_group() -> Response | str:
 
 
 @bp.route("/groups/<int:group_id>/edit", methods=["GET", "POST"], endpoint="group_edit")
-def edit_group(group_id: int) -> Response | str:
+def edit_group(group_id: int) -> Response | tuple[str, int]:
     group = login.my_group(group_id)
     session = get_session()
     form = EditGroupForm(

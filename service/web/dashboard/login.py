@@ -1,7 +1,8 @@
 """Who is signed in to the dashboard: Flask-Login on the coordinators' accounts.
 
-The session cookie names the coordinator and a fingerprint of their password hash, so that a
-new password (or a disabled account) ends every other sign-in at its next request.
+The session cookie names the coordinator and a fingerprint of their password hash and of how
+many times the account was disabled, so that a new password or disabling the account ends every
+other sign-in at its next request, and enabling it again does not bring one back.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class SignedIn(UserMixin):  # type: ignore[misc]
 
 
 def _fingerprint(coordinator: Coordinator) -> str:
-    return hashlib.sha256((coordinator.password_hash or "").encode()).hexdigest()[:16]
+    held = f"{coordinator.sign_in_generation}:{coordinator.password_hash or ''}"
+    return hashlib.sha256(held.encode()).hexdigest()[:16]
 
 
 def load(user_id: str) -> SignedIn | None:

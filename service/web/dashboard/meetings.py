@@ -37,6 +37,7 @@ from service.clock import app_clock
 from service.db import get_session
 from service.models import Group, MeetingSchedule
 from service.web.dashboard import login
+from service.web.dashboard.forms import form_status
 from service.web.dashboard.meeting_forms import MoveForm, ScheduleForm
 from service.web.dashboard.views import bp
 
@@ -102,7 +103,7 @@ def _page(group: Group, form: ScheduleForm | None = None) -> tuple[str, int]:
         when=lambda moment: _when(moment, group.timezone),
         past_weeks=PAST_WEEKS,
         form=form,
-    ), 200
+    ), form_status()
 
 
 def _plan_form(schedule: MeetingSchedule | None) -> Any:
@@ -233,7 +234,7 @@ def meetings_move(group_id: int, key: str) -> Response | tuple[str, int]:
         form=form,
         meeting=meeting,
         when=_when(meeting.starts_at, group.timezone),
-    ), 200
+    ), form_status()
 
 
 def _when_wall(wall: datetime, group: Group) -> str:

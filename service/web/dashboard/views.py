@@ -38,7 +38,7 @@ from service.people.accounts import (
 )
 from service.phones import mask
 from service.web.dashboard import login, today
-from service.web.dashboard.forms import PasswordForm, SignInForm
+from service.web.dashboard.forms import PasswordForm, SignInForm, form_status
 
 bp = Blueprint("dashboard", __name__)
 
@@ -72,7 +72,7 @@ def _to_sign_in() -> Response:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-def sign_in() -> Response | str:
+def sign_in() -> Response | tuple[str, int]:
     target = login.safe_next(request.args.get("next")) or url_for("dashboard.today")
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target)
@@ -100,7 +100,7 @@ def sign_in() -> Response | str:
             session.commit()
             login.start(coordinator, now)
             return redirect(target)
-    return render_template("dashboard/sign_in.html", form=form, refused=refused)
+    return render_template("dashboard/sign_in.html", form=form, refused=refused), form_status()
 
 
 @bp.post("/sign-out")
@@ -111,7 +111,7 @@ def sign_out() -> Response:
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-def password() -> Response | str:
+def password() -> Response | tuple[str, int]:
     form = PasswordForm()
     if form.validate_on_submit():
         session = get_session()
@@ -142,7 +142,7 @@ def password() -> Response | str:
                 login.start(coordinator, now)  # this sign-in stays; every other one ends
                 flash(_("Your password is changed."), "success")
                 return redirect(url_for("dashboard.today"))
-    return render_template("dashboard/password.html", form=form)
+    return render_template("dashboard/password.html", form=form), form_status()
 
 
 @bp.get("/", endpoint="today")
