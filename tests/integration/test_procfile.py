@@ -16,49 +16,30 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
 
-from service.models import OutboxKind, OutboxMessage, OutboxState
+from service.models import OutboxState
 from tests.twilio_fake import TwilioFakeServer
-from tests.workers import free_port, outbox_states, seed_members, wait_for, worker_env
+from tests.workers import (
+    free_port,
+    outbox_states,
+    queue_texts,
+    seed_members,
+    wait_for,
+    worker_env,
+)
 
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = ROOT / "Procfile"
 HONCHO = Path(sys.executable).parent / "honcho"
-ADMIN_URL = os.environ.get(
-    "PEERLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 MEMBERS = 20
-
-
-@pytest.fixture
-def empty_database() -> Iterator[str]:
-    """A database of this test's own with nothing in it, not even the schema."""
-    admin = make_url(ADMIN_URL)
-    name = f"peerline_procfile_{os.getpid()}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL is not reachable: {error}")
-        pytest.skip(f"PostgreSQL is not reachable: {error}")
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def honcho_env(database_url: str, server: TwilioFakeServer) -> dict[str, str]:
@@ -83,34 +64,6 @@ def quiet_hours_far_from_now() -> tuple[datetime, datetime]:
     return local + timedelta(hours=6), local + timedelta(hours=7)
 
 
-def queue_texts(database_url: str, participants: list[int], per_person: int) -> None:
-    """Texts due now, per_person for each participant, straight into the outbox."""
-    now = datetime.now(UTC)
-    engine = create_engine(database_url)
-    with engine.begin() as conn:
-        group = conn.scalar(text("SELECT id FROM groups WHERE join_code = 'CIRCLE'"))
-        conn.execute(
-            insert(OutboxMessage),
-            [
-                {
-                    "send_key": f"load:{p}:{n}",
-                    "kind": OutboxKind.ONE_OFF,
-                    "participant_id": p,
-                    "group_id": group,
-                    "body": f"Tuesday group at 7 tonight ({n})",
-                    "state": OutboxState.QUEUED,
-                    "due_at": now,
-                    "expires_at": now + timedelta(hours=4),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for p in participants
-                for n in range(per_person)
-            ],
-        )
-    engine.dispose()
-
-
 def health_check(port: int, metrics_port: int) -> int:
     """The Dockerfile's HEALTHCHECK command, run here with the ports a container would have."""
     dockerfile = (ROOT / "Dockerfile").read_text()
@@ -122,10 +75,10 @@ def health_check(port: int, metrics_port: int) -> int:
 
 
 def test_the_procfile_migrates_serves_plans_sends_and_stops_cleanly(
-    empty_database: str, twilio_server: TwilioFakeServer, tmp_path: Path
+    empty_postgres: str, twilio_server: TwilioFakeServer, tmp_path: Path
 ) -> None:
     assert HONCHO.exists(), "honcho is a development dependency (pyproject.toml, dev)"
-    env = honcho_env(empty_database, twilio_server)
+    env = honcho_env(empty_postgres, twilio_server)
 
     release = subprocess.run(
         honcho("start", "release"),
@@ -139,7 +92,7 @@ def test_the_procfile_migrates_serves_plans_sends_and_stops_cleanly(
     assert release.returncode == 0, release.stdout
 
     start, end = quiet_hours_far_from_now()
-    members = seed_members(empty_database, MEMBERS, quiet=(start.time(), end.time()))
+    members = seed_members(empty_postgres, MEMBERS, quiet=(start.time(), end.time()))
     broadcast = subprocess.run(
         honcho(
             "run",
@@ -185,7 +138,7 @@ def test_the_procfile_migrates_serves_plans_sends_and_stops_cleanly(
             # The workers planned the broadcast and sent it: each member once.
             wait_for(lambda: len(twilio_server.messages) >= MEMBERS, 90, "the broadcast")
             wait_for(
-                lambda: outbox_states(empty_database) == {OutboxState.SENT: MEMBERS},
+                lambda: outbox_states(empty_postgres) == {OutboxState.SENT: MEMBERS},
                 30,
                 "every broadcast row to be recorded as sent",
             )
@@ -194,7 +147,7 @@ def test_the_procfile_migrates_serves_plans_sends_and_stops_cleanly(
 
             # A backlog with every send in flight for a fifth of a second, then a deploy's stop.
             twilio_server.delay(0.2)
-            queue_texts(empty_database, [p for p, _ in members], per_person=20)
+            queue_texts(empty_postgres, [p for p, _ in members], per_person=20)
             wait_for(lambda: len(twilio_server.messages) >= MEMBERS + 20, 60, "the backlog")
             running.send_signal(signal.SIGTERM)
             running.wait(60)
@@ -204,7 +157,7 @@ def test_the_procfile_migrates_serves_plans_sends_and_stops_cleanly(
                 running.wait(10)
 
     output = log.read_text(errors="replace")
-    states = outbox_states(empty_database)
+    states = outbox_states(empty_postgres)
     assert OutboxState.SENDING not in states, output
     assert states.get(OutboxState.QUEUED, 0) > 0  # it stopped rather than sending everything
     assert states[OutboxState.SENT] == len(twilio_server.messages)  # what left is recorded
