@@ -1,6 +1,7 @@
 """The deployment files say what the code does: compose.yaml is a valid Compose file, every
-`peerline` command that compose.yaml, the Procfile and the Dockerfile run exists, and
-.env.example lists every setting with its true default.
+`peerline` command that compose.yaml, the Procfile and the Dockerfile run exists,
+.env.example lists every setting with its true default, and the pins hold every dependency
+pyproject.toml declares.
 
 tests/data/compose-spec.json is the Compose specification's JSON schema
 (compose-spec/compose-spec, schema/compose-spec.json, Apache-2.0), as shipped in the npm
@@ -14,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -181,3 +183,33 @@ def test_env_example_values_are_the_defaults(
     assert len(filled) >= 12
 
     assert Settings.from_env(filled, mode="test") == Settings.from_env({}, mode="test")
+
+
+def _pinned(path: Path) -> set[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {_normal(line.split("==")[0]) for line in lines if "==" in line and line[0] != " "}
+
+
+def _normal(name: str) -> str:
+    """A package's name as PyPI compares them (PEP 503), without extras."""
+    return re.sub(r"[-_.]+", "-", name.split("[")[0].strip()).lower()
+
+
+def test_the_pins_hold_every_declared_dependency() -> None:
+    """A dependency added to pyproject.toml without regenerating the pins (README) fails here."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def names(specs: list[str]) -> set[str]:
+        return {_normal(re.split(r"[<>=!~;\s]", spec, maxsplit=1)[0]) for spec in specs}
+
+    runtime, dev = _pinned(ROOT / "constraints.txt"), _pinned(ROOT / "constraints-dev.txt")
+    assert names(project["dependencies"]) <= runtime
+    assert names(project["optional-dependencies"]["dev"]) <= dev
+    assert runtime <= dev  # the tools' environment holds the service's pins too
+    versions = {}
+    for path in ("constraints.txt", "constraints-dev.txt"):
+        for line in (ROOT / path).read_text(encoding="utf-8").splitlines():
+            if "==" in line and line[0] != " ":
+                name, version = line.split(";")[0].split("==")
+                versions.setdefault(_normal(name), set()).add(version.strip())
+    assert {name: v for name, v in versions.items() if len(v) > 1} == {}
