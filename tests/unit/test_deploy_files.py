@@ -206,7 +206,7 @@ def test_the_pins_hold_every_declared_dependency() -> None:
     assert names(project["dependencies"]) <= runtime
     assert names(project["optional-dependencies"]["dev"]) <= dev
     assert runtime <= dev  # the tools' environment holds the service's pins too
-    versions = {}
+    versions: dict[str, set[str]] = {}
     for path in ("constraints.txt", "constraints-dev.txt"):
         for line in (ROOT / path).read_text(encoding="utf-8").splitlines():
             if "==" in line and line[0] != " ":
