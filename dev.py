@@ -2,7 +2,8 @@
 """Peerline's front door: `python3 dev.py demo` runs the demo, `python3 dev.py test` the tests.
 
 Each command first makes (or refreshes) a virtual environment in .venv with the pinned
-dependencies from constraints.txt, so a fresh machine needs nothing but Python 3.11+.
+dependencies (constraints.txt for the service, constraints-dev.txt for the tools and tests), so
+a fresh machine needs nothing but Python 3.11+.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".peerline-installed"
+PINS = ("constraints.txt", "constraints-dev.txt")  # generated from pyproject.toml (README)
 COMMANDS = {"demo": "peerline", "test": "pytest", "peerline": "peerline"}
 
 
@@ -27,7 +29,7 @@ def python() -> Path:
 
 def fingerprint() -> str:
     digest = hashlib.sha256()
-    for name in ("pyproject.toml", "constraints.txt"):
+    for name in ("pyproject.toml", *PINS):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 
@@ -55,8 +57,7 @@ def ensure_environment() -> None:
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            "-c",
-            str(ROOT / "constraints.txt"),
+            *(arg for name in PINS for arg in ("-c", str(ROOT / name))),
             "-e",
             f"{ROOT}[dev]",
         ],

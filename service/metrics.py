@@ -231,11 +231,15 @@ def process_registry(own: CollectorRegistry) -> CollectorRegistry:
 
 def metrics_app(own: CollectorRegistry, outbox: CollectorRegistry) -> Callable[..., Any]:
     """The WSGI app a worker serves on its metrics port: its own counters at /metrics, the
-    database's gauges at /metrics/outbox."""
+    database's gauges at /metrics/outbox, and /healthz for a container's health check."""
     counters, gauges = make_wsgi_app(own), make_wsgi_app(outbox)
 
     def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        chosen = gauges if environ.get("PATH_INFO") == OUTBOX_PATH else counters
+        path = environ.get("PATH_INFO")
+        if path == "/healthz":  # the same answer as the web's: this process is alive
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b'{"status":"ok"}\n']
+        chosen = gauges if path == OUTBOX_PATH else counters
         return chosen(environ, start_response)
 
     return route

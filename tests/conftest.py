@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -23,6 +24,7 @@ from service.db import sessions
 from service.models import Base
 from tests.support import Clock, RecordingGateway, make_settings
 from tests.twilio_fake import twilio_server as twilio_server  # a fixture for every test
+from tests.workers import drop_connections
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PEERLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -104,6 +106,31 @@ def pg_url(postgres_url: str) -> Iterator[str]:
     with engine.begin() as conn:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+_EMPTY_DATABASES = itertools.count()
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    """A database of this test's own with nothing in it, not even the schema."""
+    admin = make_url(POSTGRES_ADMIN_URL)
+    name = f"peerline_empty_{os.getpid()}_{next(_EMPTY_DATABASES)}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable: {error}")
+        pytest.skip(f"PostgreSQL is not reachable: {error}")
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    yield url
+    drop_connections(url)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
 
 

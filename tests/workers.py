@@ -204,6 +204,34 @@ def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_00
     return [phone for _, phone in members]
 
 
+def queue_texts(database_url: str, participants: list[int], per_person: int) -> None:
+    """Texts due now, per_person for each participant, straight into the outbox."""
+    now = datetime.now(UTC)
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        group = conn.scalar(select(Group.id).where(Group.join_code == "CIRCLE"))
+        conn.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "send_key": f"load:{p}:{n}",
+                    "kind": OutboxKind.ONE_OFF,
+                    "participant_id": p,
+                    "group_id": group,
+                    "body": f"Tuesday group at 7 tonight ({n})",
+                    "state": OutboxState.QUEUED,
+                    "due_at": now,
+                    "expires_at": now + timedelta(hours=4),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for p in participants
+                for n in range(per_person)
+            ],
+        )
+    engine.dispose()
+
+
 _ENGINES: dict[str, Engine] = {}
 
 
@@ -218,6 +246,13 @@ def outbox_states(database_url: str) -> dict[OutboxState, int]:
             select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
         ).all()
     return {OutboxState(state): n for state, n in found}
+
+
+def drop_connections(database_url: str) -> None:
+    """Close outbox_states' connections to a database, as one that was dropped must be."""
+    engine = _ENGINES.pop(database_url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

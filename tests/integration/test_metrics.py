@@ -250,6 +250,17 @@ def test_a_workers_port_serves_its_counters_and_the_outbox_on_its_own_path(app: 
     assert "peerline_dispatch_outcomes" not in outbox.text
 
 
+def test_a_workers_port_answers_the_health_check(app: Flask) -> None:
+    served = Client(
+        metrics_app(app.extensions["peerline.registry"], app.extensions["peerline.outbox_registry"])
+    )
+
+    health = served.get("/healthz")
+
+    assert health.status_code == 200
+    assert health.json == {"status": "ok"}
+
+
 @pytest.mark.postgres
 def test_under_gunicorn_a_scrape_counts_every_workers_deliveries(
     pg_url: str, twilio_server: TwilioFakeServer, tmp_path: Path, clock: Clock

@@ -1,0 +1,36 @@
+"""Gunicorn's settings for `peerline web`, from the environment as container platforms set it.
+
+`PORT` (listen on 0.0.0.0 there; otherwise 127.0.0.1:8000), `WEB_CONCURRENCY` (worker
+processes, 2 by default) and `WEB_THREADS` (threads in each, 4 by default); `peerline web
+--bind/--workers/--threads` and `GUNICORN_CMD_ARGS` override them. Each worker, as it starts,
+replays what the journal holds (texts a killed process kept while the database was away).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from service.web.journal import Journal
+
+_port = os.environ.get("PORT", "").strip()
+bind = [f"0.0.0.0:{_port}"] if _port else ["127.0.0.1:8000"]
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+# Twilio gives up on a webhook after 15 s; nothing we serve should take half a minute.
+timeout = 30
+# A stop (SIGTERM) lets requests in flight finish: well within compose's default 10 s.
+graceful_timeout = 8
+# Longer than a load balancer's idle timeout is not needed behind one; short enough in front.
+keepalive = 5
+accesslog = "-"
+# The workers' heartbeat files: in memory, as a container's disk may be slow or read-only.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+
+def post_worker_init(worker: Any) -> None:
+    app: Flask = worker.wsgi
+    journal: Journal = app.extensions["peerline.journal"]
+    journal.replay_leftovers(app)
