@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import click
 from flask.cli import with_appcontext
@@ -28,6 +30,8 @@ from service.models import Group, Membership, MembershipStatus
 from service.people import audit
 from service.people.accounts import AccountError, find_coordinator
 from service.phones import mask
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(help="Support groups.")
@@ -59,6 +63,32 @@ def _show(group: Group) -> None:
             f"Warning: {warning}; set one with: peerline groups update {group.join_code} "
             "--on-call-phone NUMBER"
         )
+
+
+def _call_options(command: F) -> F:
+    """How a group's calls behave: the options of both `groups update` and `groups calls`."""
+    options = [
+        click.option(
+            "--landline-fallback/--no-landline-fallback",
+            default=None,
+            help="Call, instead of text, a participant whose number turns out to be a landline.",
+        ),
+        click.option(
+            "--voicemail-details/--no-voicemail-details",
+            default=None,
+            help="Let a voicemail say the group's public name and the meeting place.",
+        ),
+        click.option(
+            "--texts-between-meetings/--calls-between-meetings",
+            "texts_between",
+            default=None,
+            help="Text, rather than call, encouragement and broadcasts to a participant who "
+            "takes calls, when their number takes texts (a landline is always called).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @groups.command("create")
@@ -174,23 +204,7 @@ def groups_create(
     default=False,
     help="Take the on-call phone away (urgent messages then alert nobody by text).",
 )
-@click.option(
-    "--landline-fallback/--no-landline-fallback",
-    default=None,
-    help="Call, instead of text, a participant whose number turns out to be a landline.",
-)
-@click.option(
-    "--voicemail-details/--no-voicemail-details",
-    default=None,
-    help="Let a voicemail say the group's public name and the meeting place.",
-)
-@click.option(
-    "--texts-between-meetings/--calls-between-meetings",
-    "texts_between",
-    default=None,
-    help="Text, rather than call, encouragement and broadcasts to a participant who takes "
-    "calls, when their number takes texts (a landline is always called).",
-)
+@_call_options
 @click.option(
     "--topic-words",
     default=None,
@@ -278,23 +292,7 @@ def groups_quiet_hours(code: str, hours: str) -> None:
 
 @groups.command("calls", help="How a group's reminder calls behave.")
 @click.option("--group", "code", required=True)
-@click.option(
-    "--landline-fallback/--no-landline-fallback",
-    default=None,
-    help="Call, instead of text, a participant whose number turns out to be a landline.",
-)
-@click.option(
-    "--voicemail-details/--no-voicemail-details",
-    default=None,
-    help="Let a voicemail say the group's public name and the meeting place.",
-)
-@click.option(
-    "--texts-between-meetings/--calls-between-meetings",
-    "texts_between",
-    default=None,
-    help="Text, rather than call, encouragement and broadcasts to a participant who takes "
-    "calls, when their number takes texts (a landline is always called).",
-)
+@_call_options
 @with_appcontext
 def groups_calls(
     code: str,

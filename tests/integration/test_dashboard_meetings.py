@@ -230,7 +230,7 @@ def test_a_coordinator_cancels_one_meeting_and_cancelling_twice_is_harmless(
     client: FlaskClient, session: Session, clock: Clock, circle: Group
 ) -> None:
     make_schedule(session, circle)  # Tuesdays at 18:30 from 3 March, Room 5
-    page = client.get(page_of(circle)).text
+    page = text_of(client.get(page_of(circle)))
     assert "Cancel the meeting of Tuesday 10 March 2026 at 6:30 PM" in page
 
     path = f"{page_of(circle)}/20260310T1830/cancel"
