@@ -289,7 +289,9 @@ def _form(
     values = {
         "group": str(group.id),
         "coordinator": str(group.coordinator_id),
-        "roster": URLSafeTimedSerializer(client.application.secret_key, ROSTER_SALT).dumps(roster),
+        "roster": URLSafeTimedSerializer(
+            client.application.config["SECRET_KEY"], ROSTER_SALT
+        ).dumps(roster),
     }
     form = {name: value.format(**values) for name, value in route.form.items()}
     return form if token is None else {"csrf_token": token, **form}
