@@ -301,14 +301,20 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
         assert answer.params["Body"] == "Of course, Alex: she is welcome."
         assert worker.terminate() == 0
 
-    # Alex's page on People holds the whole thread: the reminder, the question, the answer.
+    # Alex's page on People holds the whole thread, in order: the reminder, the question,
+    # Peerline's automatic answer to it, Robin's answer.
     robin.get_by_role("navigation").get_by_role("link", name="People").click()
     robin.get_by_role("link", name="Alex Kim").click()
     alex = _id_in(robin, r"/people/(\d+)$")
-    thread = robin.get_by_role("region", name="Messages with this group")
-    expect(thread).to_contain_text("Tuesday Group")
-    expect(thread).to_contain_text("Can I bring my sister next week?")
-    expect(thread).to_contain_text("Of course, Alex: she is welcome.")
+    thread = robin.get_by_role("region", name="Messages with this group").locator("ol > li")
+    expect(thread).to_have_count(4)
+    expect(thread.nth(0)).to_contain_text("Hi Alex, a reminder: Tuesday Group meets today")
+    expect(thread.nth(1)).to_contain_text("They wrote")
+    expect(thread.nth(1)).to_contain_text("Can I bring my sister next week?")
+    expect(thread.nth(2)).to_contain_text("Automatic answer")
+    expect(thread.nth(2)).to_contain_text("Thanks, we got your message")
+    expect(thread.nth(3)).to_contain_text("Reply from a coordinator")
+    expect(thread.nth(3)).to_contain_text("Of course, Alex: she is welcome.")
     check_page(robin, "person", request)
 
     # Kim, signed in all along with her own cookies, reaches none of it.
