@@ -244,6 +244,7 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
     for name in ("Sam", "Alex"):
         line = preview.get_by_role("row").filter(has_text=f"Hi {name}, a reminder")
         expect(line).to_contain_text(due)
+        expect(line).to_contain_text("its time has passed: it goes out right away")
         expect(line).to_contain_text("1 person")
         expect(line).to_contain_text(
             f"Tuesday Group meets today at {_when(soon).split(' at ')[1]} at Room 5. Reply C"
