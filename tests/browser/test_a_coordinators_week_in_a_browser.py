@@ -318,6 +318,17 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
     expect(thread.nth(3)).to_contain_text("Of course, Alex: she is welcome.")
     check_page(robin, "person", request)
 
+    # Sends: the two reminders and the answer, in plain words.
+    robin.get_by_role("link", name="Sends").click()
+    sends = robin.get_by_role("table", name="3 texts and calls").locator("tbody tr")
+    expect(sends).to_have_count(3)
+    expect(sends.nth(0)).to_contain_text("Alex Kim")
+    expect(sends.nth(0)).to_contain_text("text from a coordinator")
+    for row in (1, 2):
+        expect(sends.nth(row)).to_contain_text("reminder")
+    expect(robin.get_by_role("table").get_by_text("sent: the phone company")).to_have_count(3)
+    check_page(robin, "sends", request)
+
     # Kim, signed in all along with her own cookies, reaches none of it.
     for path in (
         f"/groups/{group}",
@@ -335,6 +346,8 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
     expect(kim.get_by_text("Tuesday Group")).to_have_count(0)
     kim.get_by_role("link", name="Inbox").click()
     expect(kim.get_by_text("Nothing here: no reply matches.")).to_be_visible()
+    kim.get_by_role("link", name="Sends").click()
+    expect(kim.get_by_text("Nothing here: no text or call matches.")).to_be_visible()
     kim.get_by_role("navigation").get_by_role("link", name="People").click()
     expect(kim.get_by_role("link", name="Vera Stone")).to_be_visible()
     expect(kim.get_by_text("Alex")).to_have_count(0)
