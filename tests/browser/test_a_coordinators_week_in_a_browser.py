@@ -171,7 +171,12 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
     check_page(ada, "group-new", request)
     ada.get_by_role("button", name="Create the group").click()
     expect(ada.get_by_text("The group Tuesday Group is created.")).to_be_visible()
+    runs_it = ada.get_by_role("row").filter(
+        has=ada.get_by_role("rowheader", name="Coordinator", exact=True)
+    )
+    expect(runs_it).to_contain_text("Robin (robin@example.org)")
     group = _id_in(ada, r"/groups/(\d+)$")
+    check_page(ada, "group", request)
 
     # Robin finds it on Today, with no meetings yet, and schedules it in words.
     _sign_in(robin, base, "robin@example.org")
@@ -232,6 +237,7 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
     robin.get_by_role("button", name="Move the meeting").click()
     expect(robin.get_by_text(f"The meeting is moved to {_when(soon)}.")).to_be_visible()
     expect(next_dates.first).to_have_text(f"{_when(soon)} (moved)")
+    check_page(robin, "meetings-moved", request)
 
     # A reminder half an hour before each meeting, asking C/N, previewed before it is saved.
     robin.get_by_role("navigation").get_by_role("link", name="Campaigns").click()
@@ -351,6 +357,7 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
     kim.reload()
     expect(kim.get_by_role("heading", name="Harbor Group")).to_be_visible()
     expect(kim.get_by_text("Tuesday Group")).to_have_count(0)
+    check_page(kim, "other-coordinator-today", request)
     kim.get_by_role("link", name="Inbox").click()
     expect(kim.get_by_text("Nothing here: no reply matches.")).to_be_visible()
     kim.get_by_role("link", name="Sends").click()
