@@ -115,7 +115,7 @@ def _planned(
             with Session(bind=connection, autoflush=True) as private:
                 campaign_id = prepare(private)
                 plan(private, now, horizon=timedelta(days=days), group_id=group_id)
-                return _lines(private, group_id, now + timedelta(days=days), campaign_id)
+                return _lines(private, group_id, now, now + timedelta(days=days), campaign_id)
         finally:
             _drop_private_outbox(connection)
 
@@ -173,7 +173,7 @@ def _drop_private_outbox(connection: Connection) -> None:
 
 
 def _lines(
-    session: Session, group_id: int, end: datetime, campaign_id: int | None
+    session: Session, group_id: int, now: datetime, end: datetime, campaign_id: int | None
 ) -> list[PreviewLine]:
     # An inner join: the rows of someone erased since they were planned go to nobody.
     query = (
@@ -206,7 +206,7 @@ def _lines(
             row.kind.value,
             row.campaign_id,
             text,
-            row.state_reason or "",
+            row.state_reason or _late(row, now),
         )
         same.setdefault(key, []).append(membership.name or "")  # the group's own name
     return [
@@ -224,3 +224,11 @@ def _lines(
         )
         for (due_at, zone, kind, campaign, text, note), names in same.items()
     ]
+
+
+def _late(row: OutboxMessage, now: datetime) -> str:
+    # The planner still sends a reminder whose moment passed a few minutes ago (a meeting moved
+    # to soon): the time shown is gone, and the note says when it really goes.
+    if row.state is OutboxState.QUEUED and row.due_at < now:
+        return "its time has passed: it goes out right away"
+    return ""

@@ -157,6 +157,28 @@ class Said:
     inbound: InboundMessage | None = None
 
 
+def automatic_answers(
+    session: Session, participant_id: int, came: Collection[InboundMessage]
+) -> list[OutboxMessage]:
+    """Peerline's automatic answers to these messages of the person's.
+
+    An automatic answer has no group of its own (it answers the person, whichever group they
+    wrote about); its send key names the message it answers, so a thread finds it through the
+    messages the group may see, and only those.
+    """
+    sids = {m.message_sid for m in came}
+    if not sids:
+        return []
+    rows = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.participant_id == participant_id,
+            OutboxMessage.kind == OutboxKind.REPLY,
+            OutboxMessage.send_key.startswith("reply:"),
+        )
+    )
+    return [row for row in rows if row.send_key.split(":")[1] in sids]
+
+
 def recent_thread(session: Session, message: InboundMessage, limit: int = 10) -> list[Said]:
     """The last messages both ways between the message's writer and its group, oldest first.
 
@@ -175,16 +197,7 @@ def recent_thread(session: Session, message: InboundMessage, limit: int = 10) ->
             .limit(limit)
         )
     )
-    # The automatic answers to those messages (no group of their own): found by their key.
-    answered = (
-        session.scalars(
-            select(OutboxMessage).where(
-                or_(*(OutboxMessage.send_key.like(f"reply:{m.message_sid}:%") for m in came))
-            )
-        ).all()
-        if came
-        else []
-    )
+    answered = automatic_answers(session, message.participant_id, came)
     went = session.scalars(
         select(OutboxMessage)
         .where(

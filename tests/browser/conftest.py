@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,22 +55,33 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture
-def server(
-    database_url: str, app_factory: Callable[[Settings], Flask]
-) -> Iterator[tuple[Flask, str]]:
-    """The app, served by a real HTTP server in a thread; yields it and its base URL."""
+@contextmanager
+def serving(build: Callable[[str], Flask]) -> Iterator[tuple[Flask, str]]:
+    """The app build makes for a base URL, served there by a real HTTP server in a thread."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     base = f"http://127.0.0.1:{port}"
-    app = app_factory(make_settings(database_url, PEERLINE_PUBLIC_URL=base))
+    app = build(base)
     served = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=served.serve_forever, name="peerline-test-web", daemon=True)
     thread.start()
-    yield app, base
-    served.shutdown()
-    thread.join(timeout=10)
+    try:
+        yield app, base
+    finally:
+        served.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(
+    database_url: str, app_factory: Callable[[Settings], Flask]
+) -> Iterator[tuple[Flask, str]]:
+    """The app, with the test's clock and gateway, served on a free port; it and its base URL."""
+    with serving(
+        lambda base: app_factory(make_settings(database_url, PEERLINE_PUBLIC_URL=base))
+    ) as served:
+        yield served
 
 
 def check_page(page: Page, name: str, request: pytest.FixtureRequest) -> None:

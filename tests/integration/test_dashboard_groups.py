@@ -346,7 +346,9 @@ def test_an_admin_creates_a_group_that_its_coordinator_then_sees(
     group = session.scalar(select(Group).where(Group.join_code == "TUESDAY"))
     assert group is not None and group.coordinator_id == robin_id
     assert group.keypad_code and group.voice_fallback and group.on_call_phone is None
-    assert "No on-call phone." in client.get(created.headers["Location"]).text
+    its_page = client.get(created.headers["Location"]).text
+    assert "No on-call phone." in its_page
+    assert "Robin Coordinator (robin@example.org)" in its_page  # who runs it, said back
     assert twice.status_code == 422 and "is taken" in twice.text  # posted again: no second group
     assert session.scalar(select(func.count()).select_from(Group)) == 3
     client.post("/sign-out", data={"csrf_token": csrf_token(client, "/groups")})

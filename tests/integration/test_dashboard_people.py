@@ -28,6 +28,7 @@ from service.models import (
     Role,
 )
 from service.people import consent
+from service.people.participants import joining
 from tests.api import post, token_for
 from tests.dashboard import csrf_token, sign_in, with_password
 from tests.support import Clock, invoke, ledger, make_group, make_participant, reloaded, text_in
@@ -245,6 +246,44 @@ def test_the_persons_thread_is_in_time_order_with_delivery_states_and_nothing_of
     assert "(America/Chicago)" in page
     assert "Harbor" not in page
     assert client.get(f"/groups/{harbor.id}/people/{sam.id}").status_code == 404
+
+
+def test_the_persons_thread_shows_peerlines_automatic_answers_after_their_words(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = make_group(session, "CIRCLE")
+    harbor = make_group(session, "HARBOR", coordinator_email="kim@example.org")
+    sam = make_participant(session, "+12025550111", circle, name="Sam Circle")
+    _robin(session, clock)
+    assert text_in(client, sam.phone, "Can I bring a friend?").status_code == 200
+    # What Sam wrote about Harbor, and Peerline's answer to it, are Harbor's alone.
+    session.add(joining(sam, harbor.id, now=clock.now, name="Sam"))
+    session.add(
+        InboundMessage(
+            message_sid="SM" + "7" * 32, participant_id=sam.id, group_id=harbor.id,
+            from_phone=sam.phone, body="Harbor words", intent="message", received_at=clock.now,
+        )
+    )  # fmt: skip
+    enqueue(
+        session,
+        send_key=f"reply:SM{'7' * 32}:0",
+        kind=OutboxKind.REPLY,
+        body="Harbor answer",
+        participant=sam,
+        to_phone=sam.phone,
+        now=clock.now,
+        state=OutboxState.SENT,
+    )
+    session.commit()
+    sign_in(client, "robin@example.org")
+
+    page = client.get(f"/groups/{circle.id}/people/{sam.id}").text
+
+    asked = page.index("Can I bring a friend?")
+    answered = page.index("Thanks, we got your message")  # as the inbox's message page shows it
+    assert asked < answered
+    assert "Automatic answer" in page
+    assert "Harbor" not in page
 
 
 def test_editing_a_persons_details_changes_this_groups_only(

@@ -521,6 +521,23 @@ def test_the_preview_shows_what_goes_and_leaves_nothing_behind(
     assert count(session, OutboxMessage) == 0
 
 
+def test_the_preview_says_a_reminder_whose_moment_just_passed_goes_out_right_away(
+    session: Session, meeting_circle: Group, clock: Clock
+) -> None:
+    """A meeting moved to soon: its reminder's moment passed ten minutes ago (it is 12:00 in New
+    York, the meeting at 18:30); the planner still sends it, at once, and the preview says so
+    rather than only naming a time already gone."""
+    make_participant(session, SAM, meeting_circle, name="Sam Rivera")
+    make_campaign(session, meeting_circle, CampaignKind.REMINDER, offsets=["6h40m", "2h"])
+
+    lines = preview(session, meeting_circle, clock.now, 1)
+
+    assert [(line.local, line.note) for line in lines] == [
+        ("Tue 2026-03-03 11:50", "its time has passed: it goes out right away"),
+        ("Tue 2026-03-03 16:30", ""),
+    ]
+
+
 def test_the_preview_words_each_person_and_names_moves_out_of_quiet_hours(
     session: Session, meeting_circle: Group, clock: Clock
 ) -> None:

@@ -86,6 +86,7 @@ SETTINGS = {
         _l("Members who take calls get encouragement and news by text, if they can take texts."),
     ),
 }
+RUNS_IT = _l("Who runs the group; they see it on their dashboard. An admin can hand it over.")
 SWITCHES = ("voicemail_details", "voice_fallback", "texts_between_meetings_to_callers")
 
 
@@ -253,6 +254,8 @@ def group_page(group_id: int) -> str:
     if not group.on_call_phone:
         values["on_call_phone"] = _("None")
     rows = [(name, *SETTINGS[name], values[name]) for name in SETTINGS]
+    runs_it = session.get_one(Coordinator, group.coordinator_id)
+    rows.insert(0, ("coordinator", _l("Coordinator"), RUNS_IT, f"{runs_it.name} ({runs_it.email})"))
     return render_template(
         "dashboard/groups/group.html",
         group=group,

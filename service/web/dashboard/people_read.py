@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from service.conversation.inbox import automatic_answers
 from service.models import (
     ConsentEvent,
     ConsentState,
@@ -124,17 +125,22 @@ class Entry:
 
 def thread(session: Session, participant_id: int, group_id: int) -> list[Entry]:
     """Everything between the person and this group, in time order: what went (or goes) out
-    to them, and what they sent."""
+    to them, what they sent, and Peerline's automatic answers to it."""
     out = session.scalars(
         select(OutboxMessage).where(
             OutboxMessage.participant_id == participant_id, OutboxMessage.group_id == group_id
         )
     )
-    came = session.scalars(
-        select(InboundMessage).where(
-            InboundMessage.participant_id == participant_id, InboundMessage.group_id == group_id
+    came = list(
+        session.scalars(
+            select(InboundMessage).where(
+                InboundMessage.participant_id == participant_id,
+                InboundMessage.group_id == group_id,
+            )
         )
     )
-    entries = [Entry(at=m.sent_at or m.due_at, sent=m) for m in out]
+    answered = automatic_answers(session, participant_id, came)
+    entries = [Entry(at=m.sent_at or m.due_at, sent=m) for m in [*out, *answered]]
     entries += [Entry(at=m.received_at, received=m) for m in came]
-    return sorted(entries, key=lambda e: (e.at, e.received is not None))
+    # An automatic answer is stamped with the moment of the words it answers: words first.
+    return sorted(entries, key=lambda e: (e.at, e.received is None))
