@@ -397,7 +397,11 @@ class Rsvp(Base):
     """A participant's answer for one meeting occurrence."""
 
     __tablename__ = "rsvps"
-    __table_args__ = (UniqueConstraint("participant_id", "group_id", "occurrence_key"),)
+    __table_args__ = (
+        UniqueConstraint("participant_id", "group_id", "occurrence_key"),
+        # A headcount reads a group's answers to a few meetings, not every answer ever given.
+        Index("ix_rsvps_group_occurrence", "group_id", "occurrence_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # None once the person was erased: the answer stays, unattributed, in past headcounts.
@@ -463,6 +467,12 @@ class OutboxMessage(Base):
             sqlite_where=text("state IN ('sending', 'unknown')"),
             postgresql_where=text("state IN ('sending', 'unknown')"),
         ),
+        # Sends lists the latest due first: read backwards, the first page is the first rows.
+        Index("ix_outbox_messages_latest", "due_at", "id"),
+        # Today's last 30 days read only a group's rows of the period, not its whole history.
+        Index("ix_outbox_messages_group_sent", "group_id", "sent_at"),
+        # Sends counts the rows of a state (of some groups) from the index alone.
+        Index("ix_outbox_messages_state_group", "state", "group_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

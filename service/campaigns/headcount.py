@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from service.campaigns.composer import schedule_of
-from service.campaigns.recurrence import occurrences
+from service.campaigns.recurrence import Occurrence, occurrences
 from service.models import Attendance, Group, MeetingSchedule, Membership, MembershipStatus, Rsvp
 
 
@@ -58,31 +59,73 @@ def headcounts(
     session: Session, group: Group, start: datetime, days: int
 ) -> list[Headcount] | None:
     """The group's meetings from start for days, with their answers; None with no schedule."""
-    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
-    if meeting is None:
-        return None
-    schedule, changes = schedule_of(group, meeting)
-    answers = answers_by_meeting(session, group.id)
-    members = session.scalar(
-        select(func.count()).where(
-            Membership.group_id == group.id, Membership.status == MembershipStatus.ACTIVE
+    return headcounts_by_group(session, [group], start, days)[group.id]
+
+
+def headcounts_by_group(
+    session: Session, groups: Collection[Group], start: datetime, days: int
+) -> dict[int, list[Headcount] | None]:
+    """headcounts for each of these groups, in as many queries as for one."""
+    ids = [group.id for group in groups]
+    meetings = {
+        meeting.group_id: meeting
+        for meeting in session.scalars(
+            select(MeetingSchedule)
+            .where(MeetingSchedule.group_id.in_(ids))
+            .options(selectinload(MeetingSchedule.changes))
         )
-    )
-    counts = []
-    for occurrence in occurrences(schedule, changes, start, start + timedelta(days=days)):
-        if occurrence.cancelled:
+    }
+    coming: dict[int, list[Occurrence]] = {}
+    for group in groups:
+        if group.id in meetings:
+            schedule, changes = schedule_of(group, meetings[group.id])
+            coming[group.id] = [
+                o
+                for o in occurrences(schedule, changes, start, start + timedelta(days=days))
+                if not o.cancelled
+            ]
+    keys = {o.key for found in coming.values() for o in found}
+    answers: dict[tuple[int, str], tuple[int, int]] = {}
+    if keys:
+        for group_id, key, answer, n in session.execute(
+            select(Rsvp.group_id, Rsvp.occurrence_key, Rsvp.answer, func.count())
+            .where(Rsvp.group_id.in_(list(coming)), Rsvp.occurrence_key.in_(sorted(keys)))
+            .group_by(Rsvp.group_id, Rsvp.occurrence_key, Rsvp.answer)
+        ).all():
+            yes, no = answers.get((group_id, key), (0, 0))
+            answers[group_id, key] = (yes + n, no) if answer is Attendance.YES else (yes, no + n)
+    members: dict[int, int] = {}
+    if coming:
+        members = {
+            group_id: int(n)
+            for group_id, n in session.execute(
+                select(Membership.group_id, func.count())
+                .where(
+                    Membership.group_id.in_(list(coming)),
+                    Membership.status == MembershipStatus.ACTIVE,
+                )
+                .group_by(Membership.group_id)
+            ).all()
+        }
+    found: dict[int, list[Headcount] | None] = {}
+    for group_id in ids:
+        if group_id not in coming:
+            found[group_id] = None
             continue
-        yes, no = answers.get(occurrence.key, (0, 0))
-        counts.append(
-            Headcount(
-                key=occurrence.key,
-                starts_at=occurrence.starts_at,
-                coming=yes,
-                not_coming=no,
-                no_answer=max(0, int(members or 0) - yes - no),
+        counts = []
+        for occurrence in coming[group_id]:
+            yes, no = answers.get((group_id, occurrence.key), (0, 0))
+            counts.append(
+                Headcount(
+                    key=occurrence.key,
+                    starts_at=occurrence.starts_at,
+                    coming=yes,
+                    not_coming=no,
+                    no_answer=max(0, members.get(group_id, 0) - yes - no),
+                )
             )
-        )
-    return counts
+        found[group_id] = counts
+    return found
 
 
 @dataclass(frozen=True)

@@ -115,16 +115,17 @@ def name_in(session: Session, participant_id: int, group_id: int | None) -> str 
     )
 
 
-def names_in(session: Session, group_ids: Collection[int]) -> dict[tuple[int, int], str]:
-    """Each (participant, group)'s name for the person, for the groups given."""
-    return {
-        (pid, gid): name or ""
-        for pid, gid, name in session.execute(
-            select(Membership.participant_id, Membership.group_id, Membership.name).where(
-                Membership.group_id.in_(list(group_ids)), Membership.name.is_not(None)
-            )
-        )
-    }
+def names_in(
+    session: Session, group_ids: Collection[int], participant_ids: Collection[int] | None = None
+) -> dict[tuple[int, int], str]:
+    """Each (participant, group)'s name for the person, for the groups given (and only these
+    participants, when given: a page of rows needs its own people, not the whole roster)."""
+    query = select(Membership.participant_id, Membership.group_id, Membership.name).where(
+        Membership.group_id.in_(list(group_ids)), Membership.name.is_not(None)
+    )
+    if participant_ids is not None:
+        query = query.where(Membership.participant_id.in_(list(participant_ids)))
+    return {(pid, gid): name or "" for pid, gid, name in session.execute(query)}
 
 
 def first_word(name: str | None) -> str | None:

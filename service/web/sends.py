@@ -105,14 +105,13 @@ def kind_words(kind: OutboxKind) -> str:
 def who(session: Session, rows: Iterable[OutboxMessage]) -> dict[int, str]:
     """Each row's addressee: the group's name for them and their masked number."""
     rows = list(rows)
+    people = {r.participant_id for r in rows if r.participant_id}
     phones = dict(
         session.execute(
-            select(Participant.id, Participant.phone).where(
-                Participant.id.in_({r.participant_id for r in rows if r.participant_id})
-            )
+            select(Participant.id, Participant.phone).where(Participant.id.in_(people))
         ).all()
     )
-    known_as = names_in(session, {r.group_id for r in rows if r.group_id is not None})
+    known_as = names_in(session, {r.group_id for r in rows if r.group_id is not None}, people)
     found = {}
     for row in rows:
         phone = phones.get(row.participant_id) if row.participant_id else row.to_phone

@@ -237,3 +237,27 @@ def test_the_chart_names_its_first_and_last_day_in_the_groups_zone(
     chart = client.get("/").text.split("<svg", 1)[1].split("</svg>", 1)[0]
 
     assert ">1 Feb</text>" in chart and ">3 Mar</text>" in chart
+
+
+def test_today_keeps_each_groups_days_and_quiet_people_apart_in_each_groups_zone(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _circle(session, clock)
+    harbor = make_group(session, "HARBOR", timezone="Asia/Tokyo")  # Robin's too
+    kai = make_participant(session, "+12025550155", harbor, name="Kai Harbor")
+    _joined_long_ago(session, kai, clock)
+    _sent(session, harbor, clock.now - timedelta(hours=1), OutboxState.DELIVERED)
+    session.commit()
+    sign_in(client, "robin@example.org")
+
+    page = client.get("/").text
+    ours = page.split(f'aria-labelledby="group-{circle.id}"', 1)[1].split("</section>", 1)[0]
+    theirs = page.split(f'aria-labelledby="group-{harbor.id}"', 1)[1].split("</section>", 1)[0]
+
+    assert "4 sent, 2 delivered, 1 failed; 0 people opted out" in ours
+    assert "Ana Quiet" in ours and "Kai Harbor" not in ours
+    assert "1 sent, 1 delivered, 0 failed; 0 people opted out" in theirs
+    assert "Kai Harbor" in theirs and "Ana Quiet" not in theirs
+    # 4 PM UTC on 3 March is 1 AM on 4 March in Tokyo: the text counts on Harbor's own day.
+    days = theirs.split("Each day, in Asia/Tokyo time", 1)[1]
+    assert '<th scope="row">Wednesday 4 March</th><td>1</td><td>1</td><td>0</td><td>0</td>' in days

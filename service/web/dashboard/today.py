@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.campaigns.headcount import Headcount, headcounts
-from service.campaigns.quiet import QuietMember, gone_quiet
-from service.campaigns.stats import DayStats, daily_stats
+from service.campaigns.headcount import Headcount, headcounts_by_group
+from service.campaigns.quiet import QuietMember, gone_quiet_by_group
+from service.campaigns.stats import DayStats, daily_stats_by_group
 from service.conversation.inbox import needing_a_human
 from service.models import QUEUED_ROWS, Group, OutboxMessage
 
@@ -65,9 +65,10 @@ def groups_today(
             .group_by(OutboxMessage.group_id)
         )
     }
+    meetings = headcounts_by_group(session, groups, now, MEETING_HORIZON_DAYS)
     found = []
     for group in groups:
-        counts = headcounts(session, group, now, MEETING_HORIZON_DAYS)
+        counts = meetings[group.id]
         unread, urgent = replies.get(group.id, (0, 0))
         found.append(
             GroupToday(
@@ -139,10 +140,10 @@ def recent(
     session: Session, groups: list[Group], quiet_weeks: int, now: datetime
 ) -> dict[int, Recent]:
     """Each group's last 30 days, day by day, and its members who have gone quiet."""
-    found = {}
-    for group in groups:
-        days = daily_stats(session, group.id, now - RECENT, now, group.timezone)
-        found[group.id] = Recent(
-            days=days, rows=_rows(days), quiet=gone_quiet(session, group.id, quiet_weeks, now)
-        )
-    return found
+    zones = {group.id: group.timezone for group in groups}
+    by_day = daily_stats_by_group(session, zones, now - RECENT, now)
+    quiet = gone_quiet_by_group(session, list(zones), quiet_weeks, now)
+    return {
+        group_id: Recent(days=days, rows=_rows(days), quiet=quiet[group_id])
+        for group_id, days in by_day.items()
+    }

@@ -7,6 +7,7 @@ every POST has passed the CSRF check before it gets here (see the package's init
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache, partial
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_timedelta
@@ -161,7 +162,7 @@ def today_page() -> str:
         weeks=weeks,
         weeks_error=weeks_error,
         demo=settings.mode == "demo",
-        day=_day,
+        day=partial(_day, locale=str(get_locale() or "en")),  # asked for once, not per day
         mask=mask,
     )
 
@@ -191,8 +192,15 @@ def _when(starts_at: datetime, timezone: str, now: datetime) -> str:
     return str(_("%(day)s at %(time)s (%(away)s)", day=day, time=clock, away=away))
 
 
-def _day(moment: datetime | date, timezone: str | None = None) -> str:
+def _day(moment: datetime | date, timezone: str | None = None, *, locale: str) -> str:
     """A day as words, "Tuesday 1 December", in the zone given (a date is shown as it is)."""
-    if isinstance(moment, datetime) and timezone is not None:
-        moment = moment.astimezone(ZoneInfo(timezone)).date()
-    return str(format_date(moment, "EEEE d MMMM", locale=get_locale() or "en"))
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(ZoneInfo(timezone)) if timezone is not None else moment
+        moment = moment.date()
+    return _day_words(moment, locale)
+
+
+@lru_cache(maxsize=4096)
+def _day_words(day: date, locale: str) -> str:
+    # Today names the same few hundred days thousands of times (its charts, who went quiet).
+    return str(format_date(day, "EEEE d MMMM", locale=locale))
