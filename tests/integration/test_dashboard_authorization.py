@@ -80,6 +80,7 @@ PERSON = "/groups/<int:group_id>/people/<int:participant_id>"
 A, G, X = Who.ANYONE, Who.GROUP, Who.ADMIN
 ROUTES = [
     Route("GET", "/", A),
+    Route("GET", "/groups/<int:group_id>/quiet", G),
     Route("GET", "/account/password", A),
     Route("POST", "/account/password", A, {"current": PASSWORD, "new": NEW, "repeat": NEW}),
     Route("POST", "/sign-out", A),

@@ -139,6 +139,30 @@ def test_today_lists_who_has_gone_quiet_with_the_groups_name_and_a_masked_number
     assert "Ana Quiet" in two and "Lee Texter" in two and "Sam Circle" not in two
 
 
+def test_today_shows_a_groups_ten_longest_quiet_and_links_to_all_of_them(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _circle(session, clock)
+    for number in range(12):
+        person = make_participant(
+            session, f"+120255502{number:02d}", circle, name=f"Quiet {number}"
+        )
+        _joined_long_ago(session, person, clock)
+    sign_in(client, "robin@example.org")
+
+    today = client.get("/").text.split("People who have gone quiet", 1)[1]
+    everyone = client.get(f"/groups/{circle.id}/quiet?weeks=4")
+
+    assert "13 members have neither answered" in today  # Ana and the twelve
+    assert today.count("<tr><td>") == 10
+    link = f'href="/groups/{circle.id}/quiet?weeks=4">All 13 who have gone quiet in Circle Group'
+    assert link in today
+    assert everyone.status_code == 200
+    assert everyone.text.count("<tr><td>") == 13
+    assert "Ana Quiet" in everyone.text and "+1******0211" in everyone.text
+    assert "+12025550211" not in everyone.text
+
+
 def test_the_weeks_chosen_are_remembered_and_bad_weeks_are_refused_beside_the_field(
     client: FlaskClient, session: Session, clock: Clock
 ) -> None:

@@ -86,6 +86,7 @@ def groups_today(
 # The last 30 days as a chart: one row of day bars per count, all on the same scale.
 RECENT = timedelta(days=30)
 DEFAULT_QUIET_WEEKS = 4
+QUIET_SHOWN = 10  # on Today, each group's longest quiet; the rest are a link away
 SERIES = ("sent", "delivered", "failed", "opted_out")
 ROW_HEIGHT = 40
 BAR_TOP = 14  # room above the bars for the row's label

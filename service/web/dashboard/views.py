@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from service.campaigns.quiet import MAX_WEEKS
+from service.campaigns.quiet import MAX_WEEKS, gone_quiet
 from service.clock import app_clock
 from service.config import Settings
 from service.db import get_session
@@ -163,6 +163,23 @@ def today_page() -> str:
         weeks_error=weeks_error,
         demo=settings.mode == "demo",
         day=partial(_day, locale=str(get_locale() or "en")),  # asked for once, not per day
+        mask=mask,
+        quiet_shown=today.QUIET_SHOWN,
+    )
+
+
+@bp.get("/groups/<int:group_id>/quiet", endpoint="group_quiet")
+def group_quiet(group_id: int) -> str:
+    """Everyone in one group who has gone quiet (Today shows the first few of each group)."""
+    group = login.my_group(group_id)
+    weeks, weeks_error = _quiet_weeks()
+    return render_template(
+        "dashboard/quiet.html",
+        group=group,
+        quiet=gone_quiet(get_session(), group.id, weeks, app_clock()()),
+        weeks=weeks,
+        weeks_error=weeks_error,
+        day=partial(_day, locale=str(get_locale() or "en")),
         mask=mask,
     )
 
