@@ -153,16 +153,17 @@ def today_page() -> str:
     groups = today.groups_today(session, login.visible(), now)
     weeks, weeks_error = _quiet_weeks()
     settings: Settings = current_app.extensions["peerline.settings"]
+    day = partial(_day, locale=str(get_locale() or "en"))  # the locale asked for once a page
     return render_template(
         "dashboard/today.html",
         groups=groups,
         now=now,
         when=_when,
-        recent=today.recent(session, [row.group for row in groups], weeks, now),
+        recent=today.recent(session, [row.group for row in groups], weeks, now, day),
         weeks=weeks,
         weeks_error=weeks_error,
         demo=settings.mode == "demo",
-        day=partial(_day, locale=str(get_locale() or "en")),  # asked for once, not per day
+        day=day,
         mask=mask,
         quiet_shown=today.QUIET_SHOWN,
     )
