@@ -8,6 +8,8 @@ import re
 
 import phonenumbers
 
+from service.text import said
+
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
@@ -21,15 +23,15 @@ def normalize(raw: str, region: str = "US") -> str:
     # The message quotes what was typed, so the person who typed it sees their mistake; log
     # lines mask it like any number (service.logs).
     if not text:
-        raise InvalidPhone("no phone number was given")
+        raise InvalidPhone(said("no phone number was given"))
     if len(text) > 32:
-        raise InvalidPhone(f"{text[:32]!r}... is too long for a phone number")
+        raise InvalidPhone(said("%(text)r... is too long for a phone number", text=text[:32]))
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone(f"{text!r} is not a phone number") from None
+        raise InvalidPhone(said("%(text)r is not a phone number", text=text)) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{text!r} is not a valid phone number")
+        raise InvalidPhone(said("%(text)r is not a valid phone number", text=text))
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 

@@ -32,6 +32,7 @@ from service.models import (
     OutboxState,
 )
 from service.people import audit
+from service.text import said, sentence_of
 
 MAX_NAME = 120  # Campaign.name
 LONGEST_WINDOW_HOURS = 7 * 24
@@ -67,18 +68,23 @@ class Offset:
         if match := _AT_DAY.fullmatch(words):
             days, hour, minute = (int(g) for g in match.groups())
             if days > 60:
-                raise OffsetError(f"{text!r}: at most 60 days before a meeting")
+                raise OffsetError(said("%(text)r: at most 60 days before a meeting", text=text))
             return cls(words, days_before=days, at=time(hour, minute))
         match = _RELATIVE.fullmatch(words)
         if not words or match is None:
             raise OffsetError(
-                f"{text!r} is not an offset; write e.g. 2h, 30m, 1d2h, or 1d@18:00 "
-                "(the day before at 6 pm)"
+                said(
+                    "%(text)r is not an offset; write e.g. 2h, 30m, 1d2h, or 1d@18:00 "
+                    "(the day before at 6 pm)",
+                    text=text,
+                )
             )
         days, hours, minutes = (int(g) if g else 0 for g in match.groups())
         before = timedelta(days=days, hours=hours, minutes=minutes)
         if before <= timedelta(0) or before > timedelta(days=60):
-            raise OffsetError(f"{text!r}: an offset is more than 0 and at most 60 days")
+            raise OffsetError(
+                said("%(text)r: an offset is more than 0 and at most 60 days", text=text)
+            )
         return cls(words, before=before)
 
     def planned(self, meeting_start: datetime, zone: str) -> datetime:
@@ -171,7 +177,10 @@ def create_campaign(
         )
         if has_meetings is None:
             raise CampaignError(
-                f"{group.join_code} has no meetings yet; a reminder campaign needs them"
+                said(
+                    "%(code)s has no meetings yet; a reminder campaign needs them",
+                    code=group.join_code,
+                )
             )
     session.add(campaign)
     session.flush()
@@ -206,7 +215,9 @@ def _apply(
     """
     name = spec.name.strip()
     if not name or len(name) > MAX_NAME:
-        raise CampaignError(f"a campaign's name has 1 to {MAX_NAME} characters", "name")
+        raise CampaignError(
+            said("a campaign's name has 1 to %(longest)d characters", longest=MAX_NAME), "name"
+        )
     campaign.name = name
     if spec.kind is CampaignKind.REMINDER:
         campaign.offsets = _offsets(spec.offsets)
@@ -220,14 +231,18 @@ def _apply(
         _discretion(campaign.wording, "pool", group, topic_words, warnings)
         if not 1 <= spec.window_hours <= LONGEST_WINDOW_HOURS:
             raise CampaignError(
-                f"an encouragement stays worth sending for 1 to {LONGEST_WINDOW_HOURS} hours",
+                said(
+                    "an encouragement stays worth sending for 1 to %(longest)d hours",
+                    longest=LONGEST_WINDOW_HOURS,
+                ),
                 "window_hours",
             )
         campaign.window_minutes = spec.window_hours * 60
         campaign.cadence_time = _time_of_day(spec.at)
         if (spec.cadence is None) == (not spec.stages):
             raise CampaignError(
-                "an encouragement campaign needs a cadence or stages (one of them)", "cadence"
+                said("an encouragement campaign needs a cadence or stages (one of them)"),
+                "cadence",
             )
         campaign.cadence = _cadence(spec.cadence, group) if spec.cadence is not None else None
         campaign.stages = _stages(spec.stages) if spec.cadence is None else []
@@ -235,16 +250,23 @@ def _apply(
         campaign.wording = _wording(spec.wording, warnings, summaries, meeting=False)
         _discretion(campaign.wording, "wording", group, topic_words, warnings)
         if not campaign.wording:
-            raise CampaignError("a broadcast needs its words in at least one language", "wording")
+            raise CampaignError(
+                said("a broadcast needs its words in at least one language"), "wording"
+            )
         if send_at_before is not None and spec.send_at == send_at_before:
             return
         if spec.send_at is not None and spec.send_at.utcoffset() is None:
-            raise CampaignError("a broadcast's time must say its time zone", "send_at")
+            raise CampaignError(said("a broadcast's time must say its time zone"), "send_at")
         if spec.send_at is not None and spec.send_at < now - PAST_GRACE:
             local = spec.send_at.astimezone(ZoneInfo(group.timezone))
             raise CampaignError(
-                f"{local:%Y-%m-%d %H:%M} ({group.timezone}) has passed; a broadcast goes now or "
-                f"later (up to {PAST_GRACE.seconds // 60} minute ago is taken as now)",
+                said(
+                    "%(when)s (%(zone)s) has passed; a broadcast goes now or later (up to "
+                    "%(grace)d minute ago is taken as now)",
+                    when=f"{local:%Y-%m-%d %H:%M}",
+                    zone=group.timezone,
+                    grace=PAST_GRACE.seconds // 60,
+                ),
                 "send_at",
             )
         campaign.send_at = max(spec.send_at or now, now).astimezone(UTC)
@@ -314,17 +336,25 @@ def update_campaign(
     """
     if changes.kind is not None and changes.kind is not campaign.kind:
         raise CampaignError(
-            f"a campaign's kind cannot change (this one is a {campaign.kind.value}); create a "
-            "new campaign of the kind you want and delete this one",
+            said(
+                "a campaign's kind cannot change (this one is a %(kind)s); create a new "
+                "campaign of the kind you want and delete this one",
+                kind=campaign.kind.value,
+            ),
             "kind",
         )
     given = {name for name, value in vars(changes).items() if value is not None} - {"kind"}
     if not given:
-        raise CampaignError("nothing to change")
+        raise CampaignError(said("nothing to change"))
     if foreign := sorted(given - _KIND_FIELDS[campaign.kind]):
-        raise CampaignError(f"a {campaign.kind.value} campaign has no {foreign[0]}", foreign[0])
+        raise CampaignError(
+            said(
+                "a %(kind)s campaign has no %(field)s", kind=campaign.kind.value, field=foreign[0]
+            ),
+            foreign[0],
+        )
     if changes.cadence is not None and changes.stages is not None:
-        raise CampaignError("an encouragement has a cadence or stages, not both", "cadence")
+        raise CampaignError(said("an encouragement has a cadence or stages, not both"), "cadence")
 
     spec = _spec_of(campaign)
     spec.name = changes.name if changes.name is not None else spec.name
@@ -491,12 +521,12 @@ def set_campaign_status(
 def _offsets(texts: list[str]) -> list[str]:
     if not texts:
         raise CampaignError(
-            "a reminder campaign needs at least one offset, e.g. 1d@18:00", "offsets"
+            said("a reminder campaign needs at least one offset, e.g. 1d@18:00"), "offsets"
         )
     try:
         return [Offset.parse(text).text for text in texts]
     except OffsetError as error:
-        raise CampaignError(str(error), "offsets") from error
+        raise CampaignError(sentence_of(error), "offsets") from error
 
 
 def _wording(
@@ -512,9 +542,9 @@ def _wording(
         try:
             checked = check_template(text, meeting=meeting, language=language)
         except WordingError as error:
-            raise CampaignError(str(error), where) from error
+            raise CampaignError(sentence_of(error), where) from error
         if checked.warning:
-            warnings.append(f"{where}: {checked.warning}")
+            warnings.append(said("%(where)s: %(warning)s", where=where, warning=checked.warning))
         summaries[language] = checked.count
         wording[language] = text.strip()
     return wording
@@ -531,7 +561,9 @@ def _discretion(
     words = [*(group.topic_words or []), *topic_words]  # the group's own, and any given
     for language, text in wording.items():
         for warning in discretion_warnings(text, internal_name=group.name, topic_words=words):
-            warnings.append(f"{where}.{language}: {warning}")
+            warnings.append(
+                said("%(where)s: %(warning)s", where=f"{where}.{language}", warning=warning)
+            )
 
 
 def _pool(language: str, lines: list[str]) -> list[str]:
@@ -539,30 +571,37 @@ def _pool(language: str, lines: list[str]) -> list[str]:
     where = f"pool.{language}"
     _known_language(language, where)
     if not lines:
-        raise CampaignError("the pool has no messages", where)
+        raise CampaignError(said("the pool has no messages"), where)
     pool = []
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or "\n" in text:
-            raise CampaignError(f"line {number}: one message per line, none empty", where)
+            raise CampaignError(
+                said("line %(line)d: one message per line, none empty", line=number), where
+            )
         try:
             check_template(text, meeting=False)
         except WordingError as error:
-            raise CampaignError(f"line {number}: {error}", where) from error
+            raise CampaignError(
+                said("line %(line)d: %(why)s", line=number, why=sentence_of(error)), where
+            ) from error
         pool.append(text)
     return pool
 
 
 def _known_language(language: str, where: str) -> None:
     if language not in LANGUAGES:
-        raise CampaignError(f"the language must be one of: {', '.join(LANGUAGES)}", where)
+        raise CampaignError(
+            said("the language must be one of: %(languages)s", languages=", ".join(LANGUAGES)),
+            where,
+        )
 
 
 def _time_of_day(at: time | None) -> time:
     if at is None:
         return DEFAULT_ENCOURAGEMENT_TIME
     if at.tzinfo is not None:
-        raise CampaignError("a time of day where each person lives, without a zone", "at")
+        raise CampaignError(said("a time of day where each person lives, without a zone"), "at")
     return at
 
 
@@ -572,12 +611,14 @@ def _cadence(rule: str, group: Group) -> str:
             Schedule(rrule=rule, first_start=datetime(2026, 1, 1, 12), timezone=group.timezone)
         )
     except ScheduleError as error:
-        raise CampaignError(str(error), "cadence") from error
+        raise CampaignError(sentence_of(error), "cadence") from error
     return rule.strip()
 
 
 def _stages(days: list[int]) -> list[int]:
     stages = sorted(set(days))
     if stages[0] < 0 or stages[-1] > LAST_STAGE_DAY:
-        raise CampaignError(f"days since joining, from 0 to {LAST_STAGE_DAY}", "stages")
+        raise CampaignError(
+            said("days since joining, from 0 to %(last)d", last=LAST_STAGE_DAY), "stages"
+        )
     return stages

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from service.campaigns.recurrence import Schedule, place, rule_walls
+from service.text import said
 
 _AHEAD = timedelta(days=366)  # how far ahead meetings are checked against clock changes
 _SHOWN = 3  # meetings named when the first date is not one
@@ -61,7 +62,7 @@ def _schedule_warnings(schedule: Schedule, words: _Words, now: datetime) -> list
             break
         if wall >= start and (warning := _clock_change(wall, words)) is not None:
             changes.append(warning)
-    warnings = []
+    warnings: list[str] = []
     if opening[0] != first and not past:  # once it is past, only what comes next matters
         warnings.append(_not_a_meeting(schedule, opening, words))
     if past:
@@ -76,11 +77,14 @@ def move_warnings(to: datetime, timezone: str, now: datetime) -> list[str]:
         past = place(to, timezone) <= now
     except OverflowError:  # a time in the calendar's last day (year 9999): nothing to say
         return []
-    warnings = []
+    warnings: list[str] = []
     if past:
         warnings.append(
-            f"The new time, {words.when(to)}, is already past: no reminders will be sent "
-            "for this meeting."
+            said(
+                "The new time, %(when)s, is already past: no reminders will be sent for this "
+                "meeting.",
+                when=words.when(to),
+            )
         )
     if (warning := _clock_change(to, words)) is not None:
         warnings.append(warning)
@@ -112,7 +116,7 @@ class _Words:
 
     def when(self, wall: datetime) -> str:
         start = self.started(wall)
-        return f"{self.day(start)} at {self.time(start)}"
+        return said("%(day)s at %(time)s", day=self.day(start), time=self.time(start))
 
 
 def _not_a_meeting(schedule: Schedule, opening: list[datetime], words: _Words) -> str:
@@ -120,18 +124,29 @@ def _not_a_meeting(schedule: Schedule, opening: list[datetime], words: _Words) -
     days = _plain_days(schedule.rrule)
     if days and list(_DAYS)[first.weekday()] not in days:
         kinds = _listed([f"a {_DAYS[day]}" for day in days], "or")
-        what = f"The first date, {words.day(first)}, is not {kinds}"
+        what = said("The first date, %(day)s, is not %(kinds)s", day=words.day(first), kinds=kinds)
     elif opening[0].date() == first.date():
-        what = f"The first time, {words.time(first)} on {words.day(first)}, is not the rule's"
+        what = said(
+            "The first time, %(time)s on %(day)s, is not the rule's",
+            time=words.time(first),
+            day=words.day(first),
+        )
     else:
-        what = f"The first date, {words.day(first)}, is not one of the rule's dates"
-    said = f"{what}: the first meeting will be {words.when(opening[0])}"
+        what = said("The first date, %(day)s, is not one of the rule's dates", day=words.day(first))
+    when = words.when(opening[0])
     hour = words.started(opening[0]).time()
     later = [
         words.day(wall) if words.started(wall).time() == hour else words.when(wall)
         for wall in opening[1:]
     ]
-    return f"{said}, then {_listed(later, 'and')}." if later else f"{said}."
+    if not later:
+        return said("%(what)s: the first meeting will be %(when)s.", what=what, when=when)
+    return said(
+        "%(what)s: the first meeting will be %(when)s, then %(later)s.",
+        what=what,
+        when=when,
+        later=_listed(later, "and"),
+    )
 
 
 def _listed(items: list[str], last: str) -> str:
@@ -149,11 +164,17 @@ def _plain_days(rule: str) -> list[str]:
 
 
 def _first_past(meeting: datetime, coming: datetime | None, words: _Words) -> str:
-    past = f"The first meeting, {words.when(meeting)}, is already past"
     if coming is None:
-        return f"{past}, and the rule has no meeting after now: no reminders will be sent."
-    return (
-        f"{past}: reminders go only for meetings still ahead, the next being {words.when(coming)}."
+        return said(
+            "The first meeting, %(when)s, is already past, and the rule has no meeting after "
+            "now: no reminders will be sent.",
+            when=words.when(meeting),
+        )
+    return said(
+        "The first meeting, %(when)s, is already past: reminders go only for meetings still "
+        "ahead, the next being %(next)s.",
+        when=words.when(meeting),
+        next=words.when(coming),
     )
 
 
@@ -164,22 +185,36 @@ def _clock_change(wall: datetime, words: _Words) -> str | None:
     # PEP 495: in a gap fold=0 reads the wall time on the offset before the change, so the
     # meeting starts later by the gap; in an overlap fold=0 is the first of the two.
     shift = (later.utcoffset() or timedelta(0)) - (earlier.utcoffset() or timedelta(0))
-    said = f"{words.day(wall)} at {words.time(wall)}"
+    moment = said("%(day)s at %(time)s", day=words.day(wall), time=words.time(wall))
     if shift > timedelta(0):
         start = place(wall, words.timezone).astimezone(words.zone)
-        return (
-            f"{said} does not exist in {words.timezone}: the clocks go forward {_span(shift)} "
-            f"that night, so the meeting will start at {words.time(start)} ({start.tzname()})."
+        return said(
+            "%(moment)s does not exist in %(zone)s: the clocks go forward %(span)s that night, "
+            "so the meeting will start at %(time)s (%(abbreviation)s).",
+            moment=moment,
+            zone=words.timezone,
+            span=_span(shift),
+            time=words.time(start),
+            abbreviation=start.tzname(),
         )
     if shift < timedelta(0):
-        return (
-            f"{said} happens twice in {words.timezone}: the clocks go back {_span(-shift)} "
-            f"that night; the meeting will be at the first {words.time(wall)} "
-            f"({earlier.tzname()}), not the second ({later.tzname()})."
+        return said(
+            "%(moment)s happens twice in %(zone)s: the clocks go back %(span)s that night; the "
+            "meeting will be at the first %(time)s (%(first)s), not the second (%(second)s).",
+            moment=moment,
+            zone=words.timezone,
+            span=_span(-shift),
+            time=words.time(wall),
+            first=earlier.tzname(),
+            second=later.tzname(),
         )
     return None
 
 
 def _span(shift: timedelta) -> str:
     minutes = int(shift.total_seconds()) // 60
-    return {60: "an hour", 30: "half an hour"}.get(minutes, f"{minutes} minutes")
+    if minutes == 60:
+        return said("an hour")
+    if minutes == 30:
+        return said("half an hour")
+    return said("%(minutes)d minutes", minutes=minutes)

@@ -26,6 +26,7 @@ from service.models import (
     OutboxMessage,
 )
 from service.people import audit
+from service.text import said, sentence_of
 
 MAX_LOCATION = 200  # MeetingSchedule.location and MeetingChange.new_location
 LONGEST_MEETING = 24 * 60  # minutes; the schema's check on duration_minutes
@@ -65,7 +66,7 @@ def schedule_of_group(session: Session, group: Group) -> MeetingSchedule:
     """The group's meeting schedule; NoMeetings when it has none yet."""
     meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
     if meeting is None:
-        raise NoMeetings(f"{group.join_code} has no meetings yet")
+        raise NoMeetings(said("%(code)s has no meetings yet", code=group.join_code))
     return meeting
 
 
@@ -87,7 +88,8 @@ def schedule_meetings(
     """
     if not 1 <= duration_minutes <= LONGEST_MEETING:
         raise MeetingError(
-            f"a meeting lasts from 1 to {LONGEST_MEETING} minutes", "duration_minutes"
+            said("a meeting lasts from 1 to %(longest)d minutes", longest=LONGEST_MEETING),
+            "duration_minutes",
         )
     _check_location(location, "location")
     _check_wall_time(first, "first")
@@ -101,7 +103,7 @@ def schedule_meetings(
     try:
         validate(candidate)
     except ScheduleError as error:
-        raise MeetingError(str(error), "rule") from error
+        raise MeetingError(sentence_of(error), "rule") from error
     meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
     if meeting is None:
         meeting = MeetingSchedule(group_id=group.id)
@@ -152,7 +154,7 @@ def move_meeting(
     back to be planned for the new time.
     """
     if to is None and location is None:
-        raise MeetingError("say where to move it: a new time, a new place, or both")
+        raise MeetingError(said("say where to move it: a new time, a new place, or both"))
     if to is not None:
         _check_wall_time(to, "to")
     _check_location(location, "location")
@@ -206,13 +208,16 @@ def upcoming(session: Session, group: Group, now: datetime, days: int) -> list[M
 
 def _check_location(location: str | None, field: str) -> None:
     if location is not None and len(location) > MAX_LOCATION:
-        raise MeetingError(f"a location has at most {MAX_LOCATION} characters", field)
+        raise MeetingError(
+            said("a location has at most %(longest)d characters", longest=MAX_LOCATION), field
+        )
 
 
 def _check_wall_time(moment: datetime, field: str) -> None:
     if moment.tzinfo is not None:
         raise MeetingError(
-            "give the local wall-clock time in the group's time zone, without a zone", field
+            said("give the local wall-clock time in the group's time zone, without a zone"),
+            field,
         )
 
 
@@ -221,7 +226,9 @@ def _check_known(group: Group, meeting: MeetingSchedule, key: str) -> None:
     try:
         wall = datetime.strptime(key, "%Y%m%dT%H%M")
     except ValueError:
-        raise MeetingError(f"{key!r} is not a meeting key such as 20260303T1830", "key") from None
+        raise MeetingError(
+            said("%(key)r is not a meeting key such as 20260303T1830", key=key), "key"
+        ) from None
     schedule, changes = schedule_of(group, meeting)
     around = wall.replace(tzinfo=ZoneInfo(group.timezone))
     # This meeting's own change is left out, so a meeting moved once can be moved again.
@@ -230,7 +237,10 @@ def _check_known(group: Group, meeting: MeetingSchedule, key: str) -> None:
         around + timedelta(days=1), include_cancelled=True,
     )  # fmt: skip
     if key not in {o.key for o in found}:
-        raise MeetingError(f"{key} is not one of {group.join_code}'s meetings", "key")
+        raise MeetingError(
+            said("%(key)s is not one of %(code)s's meetings", key=key, code=group.join_code),
+            "key",
+        )
 
 
 def _change_for(meeting: MeetingSchedule, key: str, now: datetime) -> MeetingChange:

@@ -36,6 +36,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil import parser
 from dateutil.rrule import rrule, rrulestr
 
+from service.text import said
+
 _KEY_FORMAT = "%Y%m%dT%H%M"
 _MEETING_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _TOO_FREQUENT = ("HOURLY", "MINUTELY", "SECONDLY")
@@ -194,7 +196,7 @@ def _by_key(changes: Iterable[Change]) -> dict[str, Change]:
     by_key = {change.occurrence_key: change for change in changes}
     if any(c.new_start is not None and c.new_start.tzinfo is not None for c in by_key.values()):
         raise ScheduleError(
-            "a moved meeting's new time must be a local wall-clock time, without a time zone"
+            said("a moved meeting's new time must be a local wall-clock time, without a time zone")
         )
     return by_key
 
@@ -204,16 +206,16 @@ def _compile(schedule: Schedule) -> tuple[rrule, ZoneInfo]:
     first = schedule.first_start
     if first.tzinfo is not None:
         raise ScheduleError(
-            "the first meeting's time must be a local wall-clock time, without a time zone"
+            said("the first meeting's time must be a local wall-clock time, without a time zone")
         )
     if first.second or first.microsecond:
-        raise ScheduleError("meetings start on a whole minute")
+        raise ScheduleError(said("meetings start on a whole minute"))
     if not timedelta(0) < schedule.duration <= _LONGEST_MEETING:
-        raise ScheduleError("a meeting must last more than 0 minutes and at most 24 hours")
+        raise ScheduleError(said("a meeting must last more than 0 minutes and at most 24 hours"))
     rule = _rule(schedule.rrule, first, zone)
     if rule.after(first, inc=True) is None:
         raise ScheduleError(
-            "the rule gives no meeting at all; check its UNTIL, COUNT and BY... parts"
+            said("the rule gives no meeting at all; check its UNTIL, COUNT and BY... parts")
         )
     return rule, zone
 
@@ -222,38 +224,42 @@ def _rule(text: str, first: datetime, zone: ZoneInfo) -> rrule:
     upper = text.strip().upper()
     if "DTSTART" in upper:
         raise ScheduleError(
-            "the rule must not contain DTSTART; the first meeting's time is given on its own"
+            said("the rule must not contain DTSTART; the first meeting's time is given on its own")
         )
     body = upper.removeprefix("RRULE:")
     # Anything else (several lines, EXDATE, RDATE) would be a rule set: cancellations and
     # moves are Changes here, so the schedule stays one rule.
     if ":" in body or any(char.isspace() for char in body):
         raise ScheduleError(
-            "the rule must be one RRULE value on one line, such as FREQ=WEEKLY;BYDAY=TU"
+            said("the rule must be one RRULE value on one line, such as FREQ=WEEKLY;BYDAY=TU")
         )
     pairs = [pair.partition("=") for pair in body.split(";")]
     if not all(name and value for name, _, value in pairs):
-        raise ScheduleError("each part of the rule must be NAME=VALUE, as in FREQ=WEEKLY;BYDAY=TU")
+        raise ScheduleError(
+            said("each part of the rule must be NAME=VALUE, as in FREQ=WEEKLY;BYDAY=TU")
+        )
     parts = {name: value for name, _, value in pairs}
     # These are checked before dateutil reads the rule: it fails on a missing FREQ with a
     # TypeError, and only warns about COUNT with UNTIL.
     freq = parts.get("FREQ")
     if freq in _TOO_FREQUENT:
-        raise ScheduleError(f"meetings repeat at most daily; FREQ={freq} is not allowed")
+        raise ScheduleError(
+            said("meetings repeat at most daily; FREQ=%(freq)s is not allowed", freq=freq)
+        )
     if freq not in _MEETING_FREQS:
-        raise ScheduleError("the rule needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY")
+        raise ScheduleError(said("the rule needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY"))
     if "COUNT" in parts and "UNTIL" in parts:
-        raise ScheduleError("the rule may end with COUNT or with UNTIL, not both")
+        raise ScheduleError(said("the rule may end with COUNT or with UNTIL, not both"))
     if "BYSECOND" in parts:
-        raise ScheduleError("meetings start on a whole minute; BYSECOND is not allowed")
+        raise ScheduleError(said("meetings start on a whole minute; BYSECOND is not allowed"))
     try:
         # ignoretz: dateutil refuses a UTC UNTIL next to a naive start; _until places it.
         parsed = rrulestr(body, dtstart=first, ignoretz=True)
     except ValueError as exc:
-        raise ScheduleError(f"the rule could not be read: {exc}") from exc
+        raise ScheduleError(said("the rule could not be read: %(why)s", why=str(exc))) from exc
     assert isinstance(parsed, rrule)  # one RRULE value, checked above, is never a rule set
     if int(parts.get("INTERVAL", "1")) < 1:
-        raise ScheduleError("INTERVAL must be 1 or more")
+        raise ScheduleError(said("INTERVAL must be 1 or more"))
     if "UNTIL" in parts:
         return parsed.replace(until=_until(parts["UNTIL"], zone))
     return parsed
@@ -264,7 +270,9 @@ def _until(value: str, zone: ZoneInfo) -> datetime:
     try:
         until = parser.isoparse(value)
     except ValueError as exc:
-        raise ScheduleError(f"UNTIL={value} is not a date or a date and time") from exc
+        raise ScheduleError(
+            said("UNTIL=%(value)s is not a date or a date and time", value=value)
+        ) from exc
     if "T" not in value:
         # A bare date is how people say it: "until June 16" keeps that day's meeting.
         return datetime.combine(until.date(), time.max)
@@ -278,7 +286,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ScheduleError(
-            f"unknown time zone {name!r}; use an IANA name such as America/New_York"
+            said("unknown time zone %(zone)r; use an IANA name such as America/New_York", zone=name)
         ) from exc
 
 

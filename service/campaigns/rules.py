@@ -20,6 +20,8 @@ from datetime import date, datetime, time, timedelta
 from babel.dates import format_date
 from dateutil.rrule import rrulestr
 
+from service.text import said
+
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # in Python's weekday() order
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 NTHS = (1, 2, 3, 4, -1)  # the Nth weekday of the month; -1 is the last
@@ -64,39 +66,39 @@ def rule_of(plan: Plan) -> tuple[str, datetime]:
     parts = _parts(plan)
     if plan.until is not None:
         if plan.until < plan.start:
-            raise RuleError("the last day cannot be before the first", "until")
+            raise RuleError(said("the last day cannot be before the first"), "until")
         parts.append(f"UNTIL={plan.until:%Y%m%d}")
     rule = ";".join(parts)
     dtstart = datetime.combine(plan.start, plan.at.replace(second=0, microsecond=0))
     first = rrulestr(rule, dtstart=dtstart).after(dtstart, inc=True)
     if first is None and plan.until is None:
-        raise RuleError("no meeting falls on or after this date", "start")
+        raise RuleError(said("no meeting falls on or after this date"), "start")
     if first is None:
-        raise RuleError("no meeting falls between the first and the last day", "until")
+        raise RuleError(said("no meeting falls between the first and the last day"), "until")
     return rule, first
 
 
 def _parts(plan: Plan) -> list[str]:
     days = sorted(set(plan.days))
     if any(day not in range(7) for day in days):
-        raise RuleError("choose days of the week", "days")
+        raise RuleError(said("choose days of the week"), "days")
     if plan.often in (Often.WEEKLY, Often.EVERY_N_WEEKS):
         if not days:
-            raise RuleError("choose at least one day of the week", "days")
+            raise RuleError(said("choose at least one day of the week"), "days")
         byday = "BYDAY=" + ",".join(DAYS[day] for day in days)
         if plan.often is Often.WEEKLY:
             return ["FREQ=WEEKLY", byday]
         if not 2 <= plan.weeks <= MAX_WEEKS:
-            raise RuleError(f"every 2 to {MAX_WEEKS} weeks", "weeks")
+            raise RuleError(said("every 2 to %(most)d weeks", most=MAX_WEEKS), "weeks")
         return ["FREQ=WEEKLY", f"INTERVAL={plan.weeks}", byday]
     if plan.often is Often.NTH_WEEKDAY:
         if len(days) != 1:
-            raise RuleError("choose one day of the week", "days")
+            raise RuleError(said("choose one day of the week"), "days")
         if plan.nth not in NTHS:
-            raise RuleError("choose the first to the fourth, or the last", "nth")
+            raise RuleError(said("choose the first to the fourth, or the last"), "nth")
         return ["FREQ=MONTHLY", f"BYDAY={plan.nth}{DAYS[days[0]]}"]
     if not 1 <= plan.day_of_month <= 31:
-        raise RuleError("a day of the month is from 1 to 31", "day_of_month")
+        raise RuleError(said("a day of the month is from 1 to 31"), "day_of_month")
     return ["FREQ=MONTHLY", f"BYMONTHDAY={plan.day_of_month}"]
 
 

@@ -19,6 +19,7 @@ from service.messages.segments import MAX_CHARACTERS, SegmentCount, count_segmen
 from service.messages.wording import LANGUAGES
 from service.models import Group, Membership
 from service.people.participants import first_word
+from service.text import said
 
 VARIABLES: Mapping[str, str] = MappingProxyType(
     {
@@ -168,11 +169,18 @@ def check_template(text: str, *, meeting: bool = True, language: str = "en") -> 
     longest = max(len(_squash(_fill(template, values))) for values in _longest_values())
     if longest > MAX_CHARACTERS:
         raise WordingError(
-            f"This message can come out {longest} characters long with the longest names and "
-            f"places; a text holds at most {MAX_CHARACTERS}."
+            said(
+                "This message can come out %(length)d characters long with the longest names "
+                "and places; a text holds at most %(most)d.",
+                length=longest,
+                most=MAX_CHARACTERS,
+            )
             if used
-            else f"This message is {longest} characters long; a text holds at most "
-            f"{MAX_CHARACTERS}."
+            else said(
+                "This message is %(length)d characters long; a text holds at most %(most)d.",
+                length=longest,
+                most=MAX_CHARACTERS,
+            )
         )
     phrasing = _PHRASING.get(language, _PHRASING["en"])
     reference = datetime(2026, 3, 3, 9, tzinfo=ZoneInfo("America/New_York"))
@@ -189,7 +197,7 @@ def check_template(text: str, *, meeting: bool = True, language: str = "en") -> 
         )
     )
     if not sample:
-        raise WordingError("This message comes out empty; write the text to send.")
+        raise WordingError(said("This message comes out empty; write the text to send."))
     return Checked(sample, count_segments(sample))
 
 
@@ -234,7 +242,7 @@ def render(
         )
     body = _squash(_fill(template, values))
     if not body:
-        raise WordingError("This message comes out empty for this participant.")
+        raise WordingError(said("This message comes out empty for this participant."))
     count = count_segments(body)
     return Rendered(body, count.segments, count.encoding, _segment_warning(body, count))
 
@@ -274,7 +282,7 @@ def default_pool(language: str) -> list[str]:
 def _compile(text: str, allowed: Iterable[str] = VARIABLES) -> tuple[Template, frozenset[str]]:
     """Parse, vet and trial-render text; return the template and the variables it uses."""
     if not text.strip():
-        raise WordingError("The message is empty; write the text to send.")
+        raise WordingError(said("The message is empty; write the text to send."))
     env = _environment()
     try:
         ast = env.parse(text)
@@ -283,8 +291,13 @@ def _compile(text: str, allowed: Iterable[str] = VARIABLES) -> tuple[Template, f
     for node in ast.find_all(nodes.Node):
         if not isinstance(node, _ALLOWED_NODES):
             raise WordingError(
-                f"Line {node.lineno} uses {_describe(node)}, which a message cannot use; only "
-                f"variables, {{% if %}} and the filters {', '.join(_FILTERS)} can be used."
+                said(
+                    "Line %(line)d uses %(what)s, which a message cannot use; only variables, "
+                    "{%% if %%} and the filters %(filters)s can be used.",
+                    line=node.lineno,
+                    what=_describe(node),
+                    filters=", ".join(_FILTERS),
+                )
             )
     # find_undeclared_variables skips names the environment itself defines (range, cycler,
     # self), so the refusal looks at every name the text mentions.
@@ -292,8 +305,15 @@ def _compile(text: str, allowed: Iterable[str] = VARIABLES) -> tuple[Template, f
     if unknown:
         names = ", ".join(f"{{{{ {name} }}}}" for name in dict.fromkeys(unknown))
         choices = ", ".join(f"{{{{ {name} }}}}" for name in allowed)
-        plural = "s" if len(set(unknown)) > 1 else ""
-        raise WordingError(f"Unknown variable{plural} {names}; use one of {choices}.")
+        raise WordingError(
+            said(
+                "Unknown variables %(names)s; use one of %(choices)s.", names=names, choices=choices
+            )
+            if len(set(unknown)) > 1
+            else said(
+                "Unknown variable %(names)s; use one of %(choices)s.", names=names, choices=choices
+            )
+        )
     try:
         # Unknown filters are only found when compiling.
         template = env.from_string(ast)
@@ -343,25 +363,32 @@ def _fill(template: Template, values: Mapping[str, str]) -> str:
     # The sandbox's SecurityError is a TemplateError: if the node check ever lets something
     # through, it still ends as a refusal, not a crash.
     except TemplateError as error:
-        raise WordingError(f"This message cannot be filled in: {str(error).rstrip('.')}.") from None
+        raise WordingError(
+            said("This message cannot be filled in: %(why)s.", why=str(error).rstrip("."))
+        ) from None
     except TypeError as error:
-        raise WordingError(f"A filter in this message is used wrongly: {error}.") from None
+        raise WordingError(
+            said("A filter in this message is used wrongly: %(why)s.", why=str(error))
+        ) from None
 
 
 def _syntax_problem(error: TemplateSyntaxError) -> str:
     # Jinja's messages run to several sentences and name Jinja; keep the first and the block.
     first = (error.message or "").split(". ")[0].rstrip(".")
     if filter_name := re.fullmatch(r"No filter named '(\w+)'", first):
-        return (
-            f"Line {error.lineno} uses the filter '{filter_name[1]}'; "
-            f"the filters that can be used are {', '.join(_FILTERS)}."
+        return said(
+            "Line %(line)d uses the filter '%(name)s'; the filters that can be used are "
+            "%(filters)s.",
+            line=error.lineno,
+            name=filter_name[1],
+            filters=", ".join(_FILTERS),
         )
     detail = first[:1].lower() + first[1:]
     if block := re.search(
         r"innermost block that needs to be closed is '(\w+)'", error.message or ""
     ):
         detail += f" inside {{% {block[1]} %}}, which needs {{% end{block[1]} %}}"
-    return f"Syntax error on line {error.lineno}: {detail}."
+    return said("Syntax error on line %(line)d: %(detail)s.", line=error.lineno, detail=detail)
 
 
 def _describe(node: nodes.Node) -> str:
@@ -370,9 +397,9 @@ def _describe(node: nodes.Node) -> str:
     if isinstance(node, nodes.Getitem):
         return "'[...]'"
     if isinstance(node, nodes.Call):
-        return "a function call"
+        return said("a function call")
     if isinstance(node, nodes.BinExpr | nodes.UnaryExpr):
-        return f"the operator '{node.operator}'"
+        return said("the operator '%(operator)s'", operator=node.operator)
     tag = _TAG_NAMES.get(type(node), type(node).__name__.lower())
     return f"{{% {tag} %}}"
 
@@ -382,7 +409,12 @@ def _refuse_missing(used: frozenset[str], absent: frozenset[str]) -> None:
         names = " and ".join(f"{{{{ {name} }}}}" for name in missing)
         allowed = " or ".join(f"{{{{ {name} }}}}" for name in PLAIN_VARIABLES)
         raise WordingError(
-            f"This message uses {names}, but it is not about a meeting; it can use {allowed}."
+            said(
+                "This message uses %(names)s, but it is not about a meeting; it can use "
+                "%(allowed)s.",
+                names=names,
+                allowed=allowed,
+            )
         )
 
 
@@ -408,14 +440,19 @@ def _segment_warning(body: str, count: SegmentCount) -> str | None:
     if count.segments <= 1:
         return None
     if count.encoding == "GSM-7":
-        return (
-            f"This message is {count.segments} segments: one segment holds 160 characters "
-            f"and it has {count.units}."
+        return said(
+            "This message is %(segments)d segments: one segment holds 160 characters and it "
+            "has %(units)d.",
+            segments=count.segments,
+            units=count.units,
         )
     culprit = next(ch for ch in body if count_segments(ch).encoding == "UCS-2")
-    return (
-        f"This message is {count.segments} segments: '{culprit}' makes it UCS-2, where one "
-        f"segment holds 70 characters, and it has {count.units}."
+    return said(
+        "This message is %(segments)d segments: '%(culprit)s' makes it UCS-2, where one "
+        "segment holds 70 characters, and it has %(units)d.",
+        segments=count.segments,
+        culprit=culprit,
+        units=count.units,
     )
 
 
@@ -435,17 +472,29 @@ def discretion_warnings(
         pattern = r"\s+".join(re.escape(part) for part in word.split())  # any spacing
         if word and re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE):
             found.append(word)
-    warnings = []
+    warnings: list[str] = []
     if found and found[0] == " ".join(internal_name.split()):
         warnings.append(
-            f"This text names the group's internal name '{found.pop(0)}', which participants "
-            "never see; a text can show on a locked phone."
+            said(
+                "This text names the group's internal name '%(name)s', which participants "
+                "never see; a text can show on a locked phone.",
+                name=found.pop(0),
+            )
         )
     if found:
         words = ", ".join(f"'{word}'" for word in dict.fromkeys(found))
         warnings.append(
-            f"This text has the topic word{'s' if len(found) > 1 else ''} {words}; a text can "
-            "show on a locked phone, where someone else may read it."
+            said(
+                "This text has the topic words %(words)s; a text can show on a locked phone, "
+                "where someone else may read it.",
+                words=words,
+            )
+            if len(found) > 1
+            else said(
+                "This text has the topic word %(words)s; a text can show on a locked phone, "
+                "where someone else may read it.",
+                words=words,
+            )
         )
     return warnings
 

@@ -24,6 +24,7 @@ from service.messages.wording import LANGUAGES
 from service.models import Coordinator, Group, Membership, MembershipStatus, new_keypad_code
 from service.people import audit
 from service.phones import InvalidPhone, mask, normalize
+from service.text import said, sentence_of
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +72,18 @@ class GroupChanges:
 
 # How a change is told, in the order a group is shown.
 LABELS = {
-    "name": "name",
-    "public_name": "public name",
-    "join_code": "join code",
-    "keypad_code": "keypad code",
-    "timezone": "time zone",
-    "language": "language",
-    "quiet_hours": "quiet hours",
-    "on_call_phone": "on-call phone",
-    "voice_fallback": "landline fallback",
-    "voicemail_details": "voicemail details",
-    "texts_between_meetings_to_callers": "texts between meetings to callers",
-    "topic_words": "topic words",
+    "name": said("name"),
+    "public_name": said("public name"),
+    "join_code": said("join code"),
+    "keypad_code": said("keypad code"),
+    "timezone": said("time zone"),
+    "language": said("language"),
+    "quiet_hours": said("quiet hours"),
+    "on_call_phone": said("on-call phone"),
+    "voice_fallback": said("landline fallback"),
+    "voicemail_details": said("voicemail details"),
+    "texts_between_meetings_to_callers": said("texts between meetings to callers"),
+    "topic_words": said("topic words"),
 }
 
 
@@ -112,7 +113,7 @@ def create_group(
     """
     for name in ("name", "public_name", "join_code", "timezone"):
         if getattr(spec, name) is None:
-            raise GroupError(f"a group needs its {LABELS[name]}", name)
+            raise GroupError(said("a group needs its %(what)s", what=LABELS[name]), name)
     values = _checked(spec, region)
     if "keypad_code" not in values:
         values["keypad_code"] = unused_keypad_code(session)
@@ -183,8 +184,11 @@ def warnings(group: Group) -> list[str]:
     if group.on_call_phone:
         return []
     return [
-        f"{group.join_code} has no on-call phone: an urgent message (crisis words) will alert "
-        "nobody by text until one is set"
+        said(
+            "%(code)s has no on-call phone: an urgent message (crisis words) will alert "
+            "nobody by text until one is set",
+            code=group.join_code,
+        )
     ]
 
 
@@ -243,11 +247,13 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
         start, end = (time.fromisoformat(p.strip()) for p in parts)
     except ValueError:
         raise GroupError(
-            f"{value!r} is not a range of hours such as 21:00-08:00", "quiet_hours"
+            said("%(value)r is not a range of hours such as 21:00-08:00", value=value),
+            "quiet_hours",
         ) from None
     if start == end:
         raise GroupError(
-            f"{value!r}: quiet hours must start and end at different times", "quiet_hours"
+            said("%(value)r: quiet hours must start and end at different times", value=value),
+            "quiet_hours",
         )
     return start, end
 
@@ -272,36 +278,52 @@ def _checked(spec: GroupChanges, region: str) -> dict[str, Any]:
         if name in given:
             text = given[name].strip()
             if not 0 < len(text) <= limit:
-                raise GroupError(f"a group's {LABELS[name]} has 1 to {limit} characters", name)
+                raise GroupError(
+                    said(
+                        "a group's %(what)s has 1 to %(limit)d characters",
+                        what=LABELS[name],
+                        limit=limit,
+                    ),
+                    name,
+                )
             values[name] = text
     if "join_code" in given:
         code = given["join_code"].strip().upper()
         if not (code.isascii() and code.isalnum() and 3 <= len(code) <= 12):
-            raise GroupError("a join code is 3 to 12 letters or digits", "join_code")
+            raise GroupError(said("a join code is 3 to 12 letters or digits"), "join_code")
         if not is_join_code(code):
             raise GroupError(
-                f"{code} is a word participants text for something else (such as STOP, HELP or "
-                "YES); choose another join code",
+                said(
+                    "%(code)s is a word participants text for something else (such as STOP, "
+                    "HELP or YES); choose another join code",
+                    code=code,
+                ),
                 "join_code",
             )
         values["join_code"] = code
     if "keypad_code" in given:
         digits = given["keypad_code"].strip()
         if not (digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 8):
-            raise GroupError("a keypad code is 4 to 8 digits", "keypad_code")
+            raise GroupError(said("a keypad code is 4 to 8 digits"), "keypad_code")
         if digits.startswith("0"):
-            raise GroupError("a keypad code cannot start with 0", "keypad_code")
+            raise GroupError(said("a keypad code cannot start with 0"), "keypad_code")
         values["keypad_code"] = digits
     if "timezone" in given:
         if given["timezone"] not in _zones():
             raise GroupError(
-                f"{given['timezone']!r} is not a time zone; use a name such as America/New_York",
+                said(
+                    "%(zone)r is not a time zone; use a name such as America/New_York",
+                    zone=given["timezone"],
+                ),
                 "timezone",
             )
         values["timezone"] = given["timezone"]
     if "language" in given:
         if given["language"] not in LANGUAGES:
-            raise GroupError(f"language must be one of: {', '.join(LANGUAGES)}", "language")
+            raise GroupError(
+                said("language must be one of: %(languages)s", languages=", ".join(LANGUAGES)),
+                "language",
+            )
         values["language"] = given["language"]
     if "quiet_hours" in given:
         values["quiet_hours"] = parse_quiet_hours(given["quiet_hours"])
@@ -310,7 +332,7 @@ def _checked(spec: GroupChanges, region: str) -> dict[str, Any]:
         try:
             values["on_call_phone"] = normalize(raw, region) if raw.strip() else None
         except InvalidPhone as error:
-            raise GroupError(str(error), "on_call_phone") from None
+            raise GroupError(sentence_of(error), "on_call_phone") from None
     for name in ("voice_fallback", "voicemail_details", "texts_between_meetings_to_callers"):
         if name in given:
             values[name] = bool(given[name])
@@ -318,7 +340,11 @@ def _checked(spec: GroupChanges, region: str) -> dict[str, Any]:
         words = list(dict.fromkeys(" ".join(w.split()) for w in given["topic_words"] if w.strip()))
         if len(words) > MAX_TOPIC_WORDS or any(len(w) > MAX_TOPIC_WORD for w in words):
             raise GroupError(
-                f"at most {MAX_TOPIC_WORDS} topic words, each of up to {MAX_TOPIC_WORD} characters",
+                said(
+                    "at most %(most)d topic words, each of up to %(longest)d characters",
+                    most=MAX_TOPIC_WORDS,
+                    longest=MAX_TOPIC_WORD,
+                ),
                 "topic_words",
             )
         values["topic_words"] = words
@@ -333,11 +359,14 @@ def _refuse_taken(session: Session, values: dict[str, Any], group_id: int | None
         if group_id is not None:
             other = other.where(Group.id != group_id)
         if session.scalar(other) is not None:
-            raise CodeTaken(_taken_message(name, values[name]), name)
-
-
-def _taken_message(field: str, code: str) -> str:
-    return f"the code {code} is taken; choose another {LABELS[field]}"
+            raise CodeTaken(
+                said(
+                    "the code %(code)s is taken; choose another %(what)s",
+                    code=values[name],
+                    what=LABELS[name],
+                ),
+                name,
+            )
 
 
 def _flush(session: Session, group: Group) -> None:
@@ -347,6 +376,10 @@ def _flush(session: Session, group: Group) -> None:
             session.flush()
     except IntegrityError:
         raise CodeTaken(
-            _taken_message("join_code", group.join_code) + " (or the keypad code is taken)",
+            said(
+                "the code %(code)s is taken; choose another join code (or the keypad code is "
+                "taken)",
+                code=group.join_code,
+            ),
             "join_code",
         ) from None

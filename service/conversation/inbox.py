@@ -26,6 +26,7 @@ from service.models import (
     Participant,
 )
 from service.people.accounts import visible_group_ids
+from service.text import said
 
 # Shown beside a message whose words may ask to stop everything: nothing was stopped.
 MAYBE_STOP_NOTE = (
@@ -208,11 +209,11 @@ def recent_thread(session: Session, message: InboundMessage, limit: int = 10) ->
         .order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
         .limit(limit)
     )
-    said = [Said(m.received_at, True, m.body, inbound=m) for m in came] + [
+    thread = [Said(m.received_at, True, m.body, inbound=m) for m in came] + [
         Said(r.sent_at or r.due_at, False, r.body, outbox=r) for r in [*went, *answered]
     ]
-    said.sort(key=lambda s: s.at)
-    return said[-limit:]
+    thread.sort(key=lambda s: s.at)
+    return thread[-limit:]
 
 
 def messages(
@@ -264,15 +265,17 @@ def reply(
     )
     if participant is None:
         raise InboxError(
-            "this person is not a participant (or was erased): there is no one to text"
+            said("this person is not a participant (or was erased): there is no one to text")
         )
     if participant.consent is ConsentState.REVOKED:
         raise InboxError(
-            "this person opted out (STOP): Peerline will not text them; "
-            "they can text START to hear from us again"
+            said(
+                "this person opted out (STOP): Peerline will not text them; "
+                "they can text START to hear from us again"
+            )
         )
     if participant.consent is not ConsentState.GRANTED:
-        raise InboxError("this person has not confirmed they want texts (no YES yet)")
+        raise InboxError(said("this person has not confirmed they want texts (no YES yet)"))
     group = session.get(Group, message.group_id) if message.group_id is not None else None
     membership = (
         session.scalar(
@@ -288,7 +291,7 @@ def reply(
     )
     answered = answers(session, message)
     if answered_before is not None and answered != answered_before:
-        raise InboxError("a reply to this message was already sent; see it in the thread")
+        raise InboxError(said("a reply to this message was already sent; see it in the thread"))
     row = enqueue(
         session,
         send_key=f"inbox:{message.id}:{answered + 1}",
@@ -299,7 +302,9 @@ def reply(
         now=now,
     )
     if row is None:  # the same key twice in one moment: another reply just went in
-        raise InboxError("another reply to this message was queued at the same moment; try again")
+        raise InboxError(
+            said("another reply to this message was queued at the same moment; try again")
+        )
     message.read = True
     return row
 
@@ -311,12 +316,12 @@ DAILY_TEXT_HOURS = range(9, 21)
 
 def daily_text_words(waiting: int, link: str | None) -> str:
     """The daily text: a count, never a participant's words or number."""
-    said = (
+    count = (
         "1 reply is waiting in Peerline"
         if waiting == 1
         else f"{waiting} replies are waiting in Peerline"
     )
-    return f"{said}: {link}" if link else f"{said}."
+    return f"{count}: {link}" if link else f"{count}."
 
 
 def daily_texts(session: Session, now: datetime, public_url: str | None = None) -> int:

@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.models import ApiToken, Coordinator, Group, Role
 from service.phones import InvalidPhone, normalize
+from service.text import said, sentence_of
 
 MIN_PASSWORD_LENGTH = 12
 MAX_FAILED_LOGINS = 5
@@ -65,11 +66,13 @@ def create_coordinator(
     """Add a coordinator; without a password they can sign in only with an API token."""
     address = normalize_email(email)
     if len(address) > 254 or not _EMAIL.fullmatch(address):
-        raise AccountError(f"{email!r} is not an email address")
+        raise AccountError(said("%(email)r is not an email address", email=email))
     if not name.strip():
-        raise AccountError("a coordinator needs a name")
+        raise AccountError(said("a coordinator needs a name"))
     if session.scalar(select(Coordinator.id).where(Coordinator.email == address)):
-        raise AccountError(f"a coordinator with the email {address} exists already")
+        raise AccountError(
+            said("a coordinator with the email %(email)s exists already", email=address)
+        )
     coordinator = Coordinator(email=address, name=name.strip(), role=role, created_at=now)
     if password is not None:
         set_password(coordinator, password)
@@ -81,9 +84,11 @@ def create_coordinator(
 def set_password(coordinator: Coordinator, password: str) -> None:
     """Replace the coordinator's password with this one, kept only as a scrypt hash."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            said("a password needs at least %(least)d characters", least=MIN_PASSWORD_LENGTH)
+        )
     if len(set(password)) == 1:
-        raise AccountError("a password cannot be one character repeated")
+        raise AccountError(said("a password cannot be one character repeated"))
     coordinator.password_hash = generate_password_hash(password, method="scrypt")
 
 
@@ -155,14 +160,20 @@ def issue_token(
     """A new API token for the coordinator, and its plain text: the only time it exists."""
     label = name.strip()
     if not label or len(label) > 80:
-        raise AccountError("a token needs a name of 1 to 80 characters")
+        raise AccountError(said("a token needs a name of 1 to 80 characters"))
     if coordinator.disabled:
-        raise AccountError(f"{coordinator.email} is disabled")
+        raise AccountError(said("%(email)s is disabled", email=coordinator.email))
     taken = session.scalar(
         select(ApiToken.id).where(ApiToken.coordinator_id == coordinator.id, ApiToken.name == label)
     )
     if taken:
-        raise AccountError(f"{coordinator.email} already has a token named {label!r}")
+        raise AccountError(
+            said(
+                "%(email)s already has a token named %(name)r",
+                email=coordinator.email,
+                name=label,
+            )
+        )
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         coordinator_id=coordinator.id,
@@ -224,7 +235,7 @@ def enable(coordinator: Coordinator) -> None:
 def hand_over(group: Group, coordinator: Coordinator) -> None:
     """Make coordinator the one who runs group, and so sees it (and its previous one no longer)."""
     if coordinator.disabled:
-        raise AccountError(f"{coordinator.email} is disabled")
+        raise AccountError(said("%(email)s is disabled", email=coordinator.email))
     group.coordinator_id = coordinator.id
 
 
@@ -255,9 +266,9 @@ def set_daily_text(coordinator: Coordinator, *, on: bool, phone: str | None) -> 
         try:
             number = normalize(phone)
         except InvalidPhone as error:
-            raise AccountError(f"{error}") from error
+            raise AccountError(sentence_of(error)) from error
     if on and number is None and coordinator.phone is None:
-        raise AccountError("a daily text needs your phone number")
+        raise AccountError(said("a daily text needs your phone number"))
     if number is not None:
         coordinator.phone = number
     coordinator.daily_text = on

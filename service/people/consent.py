@@ -19,6 +19,7 @@ from service.models import (
     OutboxState,
     Participant,
 )
+from service.text import said
 
 MAX_NOTE = 500
 
@@ -180,7 +181,9 @@ def record_opt_out(
     whether anything changed (False: they had opted out already)."""
     note = (note or "").strip()
     if not 0 < len(note) <= MAX_NOTE:
-        raise ConsentError(f"say how and when they asked, in 1 to {MAX_NOTE} characters")
+        raise ConsentError(
+            said("say how and when they asked, in 1 to %(longest)d characters", longest=MAX_NOTE)
+        )
     return opt_out(
         session,
         participant,
@@ -203,12 +206,16 @@ def undo_opt_out(
     what it was before it. Their own STOP, or another group's note, is refused."""
     note = (note or "").strip()
     if not 0 < len(note) <= MAX_NOTE:
-        raise ConsentError(f"say why it is undone, in 1 to {MAX_NOTE} characters")
+        raise ConsentError(
+            said("say why it is undone, in 1 to %(longest)d characters", longest=MAX_NOTE)
+        )
     recorded = opted_out_by_coordinator(session, participant, groups)
     if recorded is None:
         raise ConsentError(
-            "only an opt-out a coordinator recorded can be undone here; "
-            "a person's own opt-out is theirs to undo, by texting START"
+            said(
+                "only an opt-out a coordinator recorded can be undone here; "
+                "a person's own opt-out is theirs to undo, by texting START"
+            )
         )
     before = session.scalars(
         select(ConsentEvent.change)

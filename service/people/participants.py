@@ -30,6 +30,7 @@ from service.models import (
 from service.people import audit, consent
 from service.people.roster_import import invitation_text, invite
 from service.phones import phone_hash
+from service.text import said
 
 MAX_NAME = 120
 MAX_NOTE = 500
@@ -134,15 +135,21 @@ def first_word(name: str | None) -> str | None:
 
 def check_details(details: Details) -> None:
     if details.name is not None and len(details.name.strip()) > MAX_NAME:
-        raise ParticipantError(f"a name has at most {MAX_NAME} characters", "name")
+        raise ParticipantError(
+            said("a name has at most %(longest)d characters", longest=MAX_NAME), "name"
+        )
     if details.language is not None and details.language not in LANGUAGES:
-        raise ParticipantError(f"language must be one of: {', '.join(LANGUAGES)}", "language")
+        raise ParticipantError(
+            said("language must be one of: %(languages)s", languages=", ".join(LANGUAGES)),
+            "language",
+        )
     if details.timezone is not None:
         try:
             ZoneInfo(details.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ParticipantError(
-                f"{details.timezone!r} is not a time zone such as America/New_York", "timezone"
+                said("%(zone)r is not a time zone such as America/New_York", zone=details.timezone),
+                "timezone",
             ) from None
 
 
@@ -162,7 +169,11 @@ def enrol(
     check_details(details)
     if consent_note is not None and not (0 < len(consent_note.strip()) <= MAX_NOTE):
         raise ParticipantError(
-            f"say where the written consent is kept, in 1 to {MAX_NOTE} characters", "consent_note"
+            said(
+                "say where the written consent is kept, in 1 to %(longest)d characters",
+                longest=MAX_NOTE,
+            ),
+            "consent_note",
         )
     name = (details.name or "").strip() or None
     # The same steps for a number known elsewhere as for a new one, so that neither the answer

@@ -20,6 +20,7 @@ from service.models import (
     Channel,
 )
 from service.phones import InvalidPhone, mask, normalize
+from service.text import said
 
 MAX_ROWS = 50_000
 NAME_LENGTH = 120  # Participant.name
@@ -117,10 +118,12 @@ def parse(
         )
     except UnicodeDecodeError:
         raise RosterError(
-            "the file is not UTF-8 text; in a spreadsheet, save it as CSV UTF-8"
+            said("the file is not UTF-8 text; in a spreadsheet, save it as CSV UTF-8")
         ) from None
     except csv.Error as error:
-        raise RosterError(f"the file is not CSV that can be read: {error}") from None
+        raise RosterError(
+            said("the file is not CSV that can be read: %(error)s", error=str(error))
+        ) from None
 
 
 def _delimiter(header: str) -> str:
@@ -140,11 +143,13 @@ def _read(reader: Iterator[list[str]], *, region: str, timezone: str, language: 
             header, header_line = record, line
             break
     if header is None:
-        raise RosterError("the file is empty")
+        raise RosterError(said("the file is empty"))
     columns, unused = _columns(header)
     notes: list[Note] = []
     if unused:
-        notes.append(Note(header_line, f"columns not used: {', '.join(unused)}"))
+        notes.append(
+            Note(header_line, said("columns not used: %(columns)s", columns=", ".join(unused)))
+        )
 
     merged: dict[str, _Person] = {}
     problems: list[Problem] = []
@@ -156,12 +161,15 @@ def _read(reader: Iterator[list[str]], *, region: str, timezone: str, language: 
         rows_read += 1
         if rows_read > MAX_ROWS:
             raise RosterError(
-                f"the file has more than {MAX_ROWS:,} rows; split it into smaller files"
+                said(
+                    "the file has more than %(most)s rows; split it into smaller files",
+                    most=f"{MAX_ROWS:,}",
+                )
             )
         cells = {name: record[i].strip() for name, i in columns.items() if i < len(record)}
         given, reasons = _check(cells, region)
         if reasons:
-            problems.append(Problem(line, "; ".join(reasons)))
+            problems.append(Problem(line, _one_reason(reasons)))
             continue
         phone = given.pop("phone")
         person = merged.get(phone)
@@ -170,10 +178,17 @@ def _read(reader: Iterator[list[str]], *, region: str, timezone: str, language: 
             continue
         person.fields.update(given)  # later non-empty fields win
         notes.append(
-            Note(line, f"the number {mask(phone)} is also on line {person.line}: rows merged")
+            Note(
+                line,
+                said(
+                    "the number %(phone)s is also on line %(line)d: rows merged",
+                    phone=mask(phone),
+                    line=person.line,
+                ),
+            )
         )
     if rows_read == 0:
-        raise RosterError("the file has a header but no rows below it")
+        raise RosterError(said("the file has a header but no rows below it"))
     rows = [
         Row(
             line=person.line,
@@ -193,8 +208,10 @@ def _text_only(reader: Iterator[list[str]]) -> Iterator[list[str]]:
     for record in reader:
         if any("\x00" in cell for cell in record):
             raise RosterError(
-                "the file is not CSV text (a workbook, or UTF-16?); in a spreadsheet, save it "
-                "as CSV UTF-8"
+                said(
+                    "the file is not CSV text (a workbook, or UTF-16?); in a spreadsheet, save "
+                    "it as CSV UTF-8"
+                )
             )
         yield record
 
@@ -218,15 +235,21 @@ def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
             continue
         if name in columns:
             raise RosterError(
-                f"two columns hold the {name.replace('_', ' ')}: {header[columns[name]].strip()!r} "
-                f"and {title!r}; keep one"
+                said(
+                    "two columns hold the %(field)s: %(one)r and %(other)r; keep one",
+                    field=name.replace("_", " "),
+                    one=header[columns[name]].strip(),
+                    other=title,
+                )
             )
         columns[name] = index
     if "phone" not in columns:
         raise RosterError(
-            "no phone column: the first line must name the columns, one of them "
-            "'phone' (or 'phone number', 'mobile'); the others may be name, language, "
-            "time zone and channel"
+            said(
+                "no phone column: the first line must name the columns, one of them "
+                "'phone' (or 'phone number', 'mobile'); the others may be name, language, "
+                "time zone and channel"
+            )
         )
     return columns, unused
 
@@ -239,47 +262,69 @@ def _check(cells: dict[str, str], region: str) -> tuple[dict[str, str], list[str
     if re.fullmatch(r"\d+\.0", raw):  # a spreadsheet that took the number for a number
         raw = raw[:-2]
     if not raw:
-        reasons.append("no phone number")
+        reasons.append(said("no phone number"))
     elif _SPREADSHEET_NUMBER.fullmatch(raw):
         reasons.append(
-            "the phone number was turned into a number like 1.2E+10 by a spreadsheet; "
-            "format the column as text and export again"
+            said(
+                "the phone number was turned into a number like 1.2E+10 by a spreadsheet; "
+                "format the column as text and export again"
+            )
         )
     else:
         try:
             given["phone"] = normalize(raw, region)
         except InvalidPhone:
-            where = "" if raw.startswith("+") else f" for {region}"
-            reasons.append(f"the phone number {_quoted(raw)} is not a valid number{where}")
+            if raw.startswith("+"):
+                reasons.append(
+                    said("the phone number %(number)s is not a valid number", number=_quoted(raw))
+                )
+            else:
+                reasons.append(
+                    said(
+                        "the phone number %(number)s is not a valid number for %(region)s",
+                        number=_quoted(raw),
+                        region=region,
+                    )
+                )
 
     name = cells.get("name") or " ".join(
         part for part in (cells.get("first_name"), cells.get("last_name")) if part
     )
     name = " ".join(name.split())
     if len(name) > NAME_LENGTH:
-        reasons.append(f"the name is longer than {NAME_LENGTH} characters")
+        reasons.append(said("the name is longer than %(longest)d characters", longest=NAME_LENGTH))
     elif name:
         given["name"] = name
 
     if value := cells.get("language"):
         code = _LANGUAGE_OF.get(re.split(r"[-_]", value.lower(), maxsplit=1)[0])
         if code is None:
-            reasons.append(f"language must be en or es, not {_quoted(value)}")
+            reasons.append(said("language must be en or es, not %(value)s", value=_quoted(value)))
         else:
             given["language"] = code
     if value := cells.get("timezone"):
         zone = _zones().get(value.lower())
         if zone is None:
-            reasons.append(f"time zone {_quoted(value)} is not known")
+            reasons.append(said("time zone %(value)s is not known", value=_quoted(value)))
         else:
             given["timezone"] = zone
     if value := cells.get("channel"):
         channel = _CHANNEL_OF.get(value.lower())
         if channel is None:
-            reasons.append(f"channel must be sms or voice, not {_quoted(value)}")
+            reasons.append(
+                said("channel must be sms or voice, not %(value)s", value=_quoted(value))
+            )
         else:
             given["channel"] = channel.value
     return given, reasons
+
+
+def _one_reason(reasons: list[str]) -> str:
+    """A row's reasons as one, "; " between them."""
+    reason = reasons[-1]
+    for earlier in reversed(reasons[:-1]):
+        reason = said("%(reason)s; %(more)s", reason=earlier, more=reason)
+    return reason
 
 
 @functools.cache

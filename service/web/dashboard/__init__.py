@@ -24,6 +24,7 @@ from service.web.dashboard import login, views
 from service.web.dashboard import meetings as _meetings  # noqa: F401  (its routes join bp)
 from service.web.dashboard import people as _people  # noqa: F401  (adds its routes to views.bp)
 from service.web.dashboard import sends as sends  # its routes join the blueprint
+from service.web.dashboard.translated import translated
 
 
 def init_app(app: Flask, *, exempt: Iterable[Blueprint]) -> None:
@@ -42,6 +43,7 @@ def init_app(app: Flask, *, exempt: Iterable[Blueprint]) -> None:
         BABEL_DEFAULT_LOCALE="en",
     )
     Babel(app)
+    app.add_template_filter(translated)
     manager = LoginManager(app)
     manager.user_loader(login.load)
     csrf = CSRFProtect(app)

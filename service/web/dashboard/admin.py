@@ -34,9 +34,11 @@ from service.clock import app_clock
 from service.db import get_session
 from service.models import ApiToken, Coordinator, Group, Role
 from service.people import accounts, audit
+from service.text import sentence_of
 from service.web.api.auth import page_of
 from service.web.dashboard import login
 from service.web.dashboard.forms import form_status
+from service.web.dashboard.translated import translated
 from service.web.dashboard.views import bp
 
 P = ParamSpec("P")
@@ -140,11 +142,11 @@ def coordinators() -> Response | tuple[str, int]:
         )
     except accounts.AccountError as error:
         session.rollback()
-        message = str(error)
+        message = sentence_of(error)
         field = form.password if "password" in message else form.email
         if "name" in message and "email" not in message:
             field = form.name
-        field.errors = [message]
+        field.errors = [translated(message)]
         return _coordinators_page(form)
     _record("coordinator.create", coordinator, role=coordinator.role.value, password=True)
     session.commit()
@@ -203,7 +205,7 @@ def coordinator_password(coordinator_id: int) -> Response | tuple[str, int]:
         try:
             accounts.set_password(coordinator, form.password.data)
         except accounts.AccountError as error:
-            form.password.errors = [str(error)]
+            form.password.errors = [translated(error)]
         else:
             _record("coordinator.password", coordinator)
             get_session().commit()
@@ -258,7 +260,7 @@ def coordinator_groups(coordinator_id: int) -> Response | tuple[str, int]:
         try:
             accounts.hand_over(group, coordinator)
         except accounts.AccountError as error:
-            form.group.errors = [str(error)]
+            form.group.errors = [translated(error)]
         else:
             _record("group.hand_over", group, coordinator=coordinator.email, previous=before)
             session.commit()
@@ -320,7 +322,7 @@ def tokens() -> Response | tuple[str, int]:
         token, plain = accounts.issue_token(session, owner, form.name.data, app_clock()())
     except accounts.AccountError as error:
         session.rollback()
-        form.name.errors = [str(error)]
+        form.name.errors = [translated(error)]
         return _tokens_page(form)
     _record("token.create", token, coordinator=owner.email, name=token.name)
     session.commit()

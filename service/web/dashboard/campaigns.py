@@ -45,7 +45,9 @@ from service.clock import app_clock
 from service.db import get_session
 from service.messages.wording import LANGUAGES
 from service.models import Campaign, CampaignKind, CampaignStatus, Group
+from service.text import Said
 from service.web.dashboard import login
+from service.web.dashboard.translated import translated
 from service.web.dashboard.views import bp
 
 OFFSET_ROWS = 3  # "number unit before" rows on the form
@@ -399,7 +401,7 @@ def _save_or_preview(
     except (CampaignError, FormError) as error:
         db.rollback()
         return _render_form(
-            group, draft, campaign=campaign, errors={error.field: str(error)}, status=422
+            group, draft, campaign=campaign, errors={error.field: translated(error)}, status=422
         )
     db.commit()
     session[_USED_FORMS] = [*session.get(_USED_FORMS, [])[-20:], request.form.get("form_id", "")]
@@ -417,8 +419,10 @@ def _plain(warning: str) -> str:
         label = _("Wording in %(language)s", language=LANGUAGE_NAMES[language])
         if kind == "pool":
             label = _("Messages in %(language)s", language=LANGUAGE_NAMES[language])
-        return f"{label}: {rest}"
-    return warning
+        # The sentence after the field's name, as said, so that it is translated too.
+        sentence = warning.values.get("warning", rest) if isinstance(warning, Said) else rest
+        return f"{label}: {translated(sentence)}"
+    return translated(warning)
 
 
 def _already_saved() -> bool:
@@ -553,7 +557,7 @@ def wording_check(group_id: int) -> str:
         try:
             checked = check_template(line, meeting=kind == "reminder", language=language)
         except WordingError as error:
-            checks.append((label, None, str(error)))
+            checks.append((label, None, translated(error)))
         else:
             checks.append((label, checked, None))
     warnings = discretion_warnings(text, internal_name=group.name, topic_words=topic_words)

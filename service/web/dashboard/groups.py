@@ -40,6 +40,7 @@ from service.messages.wording import LANGUAGES
 from service.models import Coordinator, Group, Role
 from service.web.dashboard import login
 from service.web.dashboard.forms import form_status
+from service.web.dashboard.translated import translated
 from service.web.dashboard.views import bp
 
 # Every setting, in the order a group is shown, with what it does in plain words.
@@ -205,7 +206,7 @@ def _refused(form: GroupForm, error: GroupError) -> None:
     """The domain's reason, on the field it names (quiet hours: on their first time)."""
     name = {"quiet_hours": "quiet_start"}.get(error.field or "", error.field or "")
     field: Field | None = getattr(form, name, None) if name else None
-    message = str(error)
+    message = translated(error)
     message = message[:1].upper() + message[1:]
     if field is None:
         form.form_errors.append(message)

@@ -30,6 +30,7 @@ from service.people.participants import name_in, names_in
 from service.phones import mask
 from service.web.dashboard import login
 from service.web.dashboard.forms import DailyTextForm, ReplyForm
+from service.web.dashboard.translated import translated
 from service.web.dashboard.views import bp
 
 PAGE_SIZE = 50
@@ -162,7 +163,7 @@ def inbox_daily_text() -> Response | tuple[str, int]:
             set_daily_text(coordinator, on=form.on.data, phone=form.phone.data)
         except AccountError as error:
             session.rollback()
-            form.phone.errors = [str(error).capitalize() + "."]
+            form.phone.errors = [translated(error).capitalize() + "."]
         else:
             audit.record(
                 session,
@@ -249,11 +250,11 @@ def inbox_reply(message_id: int) -> Response | tuple[str, int] | str:
         )
     except WordingError as error:
         session.rollback()
-        form.text.errors = [str(error)]
+        form.text.errors = [translated(error)]
         return _message_page(message, form), 422
     except inbox.InboxError as error:
         session.rollback()
-        return _message_page(message, form, refused=str(error)), 409
+        return _message_page(message, form, refused=translated(error)), 409
     _audited("inbox.reply", message)
     session.commit()
     flash(
@@ -273,7 +274,9 @@ def inbox_count(message_id: int) -> str:
     try:
         checked = check_template(text, meeting=False)
     except WordingError as error:
-        return render_template("dashboard/inbox/_count.html", summary=None, problem=str(error))
+        return render_template(
+            "dashboard/inbox/_count.html", summary=None, problem=translated(error)
+        )
     return render_template("dashboard/inbox/_count.html", summary=checked.summary, problem=None)
 
 

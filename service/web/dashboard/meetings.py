@@ -39,6 +39,7 @@ from service.models import Group, MeetingSchedule
 from service.web.dashboard import login
 from service.web.dashboard.forms import form_status
 from service.web.dashboard.meeting_forms import MoveForm, ScheduleForm
+from service.web.dashboard.translated import translated
 from service.web.dashboard.views import bp
 
 NEXT_DATES = 6  # dates listed under the schedule
@@ -182,13 +183,13 @@ def meetings_schedule(group_id: int) -> Response | tuple[str, int]:
     except (RuleError, MeetingError) as error:
         session.rollback()
         field = getattr(form, _FIELDS.get(str(error.field), str(error.field)), form.often)
-        field.errors = [*field.errors, str(error)]
+        field.errors = [*field.errors, translated(error)]
         return _page(group, form)
     session.commit()
     today = now.astimezone(ZoneInfo(group.timezone)).date()
     flash(_("Saved: the group meets %(said)s.", said=describe(rule, first, today)), "success")
     for warning in schedule_warnings(meeting.rrule, meeting.first_start, group.timezone, now):
-        flash(warning, "warning")
+        flash(translated(warning), "warning")
     return redirect(url_for("dashboard.meetings", group_id=group.id))
 
 
@@ -221,12 +222,12 @@ def meetings_move(group_id: int, key: str) -> Response | tuple[str, int]:
         except MeetingError as error:
             session.rollback()
             field = form.at if error.field == "to" else form.location
-            field.errors = [*field.errors, str(error)]
+            field.errors = [*field.errors, translated(error)]
         else:
             session.commit()
             flash(_("The meeting is moved to %(when)s.", when=_when_wall(to, group)), "success")
             for warning in move_warnings(to, group.timezone, now):
-                flash(warning, "warning")
+                flash(translated(warning), "warning")
             return redirect(url_for("dashboard.meetings", group_id=group.id))
     return render_template(
         "dashboard/meetings/move.html",

@@ -54,6 +54,7 @@ from service.web.dashboard.people_forms import (
     NoteForm,
     UploadForm,
 )
+from service.web.dashboard.translated import translated
 from service.web.dashboard.views import bp
 
 ROSTER_SALT = "peerline.dashboard.roster"
@@ -240,7 +241,7 @@ def people_add() -> Response | tuple[str, int]:
         try:
             phone = normalize(form.phone.data, _settings().default_region)
         except InvalidPhone as error:
-            form.phone.errors = [str(error)]
+            form.phone.errors = [translated(error)]
             return _render("add.html", 422, form=form)
         try:
             enrolled = enrol(
@@ -262,7 +263,7 @@ def people_add() -> Response | tuple[str, int]:
         except ParticipantError as error:
             session.rollback()
             field = getattr(form, error.field or "phone", form.phone)
-            field.errors = [str(error)]
+            field.errors = [translated(error)]
             return _render("add.html", 422, form=form)
         session.commit()
         person = enrolled.participant
@@ -356,7 +357,7 @@ def person_save(group_id: int, participant_id: int) -> Response | tuple[str, int
         )
     except ParticipantError as error:
         session.rollback()
-        getattr(form, error.field or "name", form.name).errors = [str(error)]
+        getattr(form, error.field or "name", form.name).errors = [translated(error)]
         return _person_page(group_id, participant_id, details=form, status=422)
     session.commit()
     flash(_("Saved.") if changed else _("Nothing had changed."), "success")
@@ -417,7 +418,7 @@ def person_opt_out(group_id: int, participant_id: int) -> Response | tuple[str, 
         )
     except consent.ConsentError as error:
         session.rollback()
-        form.note.errors = [str(error)]
+        form.note.errors = [translated(error)]
         return _person_page(group_id, participant_id, note=form, status=422)
     if changed:
         audit.record(
@@ -450,7 +451,7 @@ def person_undo_opt_out(group_id: int, participant_id: int) -> Response | tuple[
         )
     except consent.ConsentError as error:
         session.rollback()
-        flash(str(error), "error")
+        flash(translated(error), "error")
         return redirect(
             url_for("dashboard.person", group_id=group_id, participant_id=participant_id)
         )
@@ -499,7 +500,7 @@ def people_import() -> tuple[str, int]:
         form.roster.errors = [_("The file is not UTF-8 text: save it as CSV UTF-8.")]
         return _render("import.html", 422, form=form)
     except RosterError as error:
-        form.roster.errors = [_("The file is not a roster: %(why)s.", why=str(error))]
+        form.roster.errors = [_("The file is not a roster: %(why)s.", why=translated(error))]
         return _render("import.html", 422, form=form)
     session = get_session()
     note = " ".join((form.consent_note.data or "").split()) or None

@@ -40,6 +40,7 @@ from service.people.accounts import (
 from service.phones import mask
 from service.web.dashboard import login, today
 from service.web.dashboard.forms import PasswordForm, SignInForm, form_status
+from service.web.dashboard.translated import translated
 
 bp = Blueprint("dashboard", __name__)
 
@@ -129,7 +130,7 @@ def password() -> Response | tuple[str, int]:
                 set_password(coordinator, form.new.data)
             except AccountError as error:
                 session.rollback()
-                form.new.errors = [str(error)]
+                form.new.errors = [translated(error)]
             else:
                 audit.record(
                     session,
