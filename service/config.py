@@ -59,6 +59,7 @@ class Settings:
     call_retries: int = 2  # more tries after a busy line or no answer
     call_retry_spacing: float = 30 * 60.0  # seconds between those tries
     session_idle_minutes: int = 30  # a dashboard sign-in left alone this long ends
+    retention_days: int = 400  # what texts said, either way, is blanked after this many days
 
     @property
     def secure_cookies(self) -> bool:
@@ -212,6 +213,10 @@ class Settings:
         if not idle.isdigit() or not 1 <= int(idle) <= 24 * 60:
             raise ConfigError("PEERLINE_SESSION_IDLE_MINUTES", "a whole number from 1 to 1440")
 
+        retention = get("PEERLINE_RETENTION_DAYS") or "400"
+        if not retention.isdigit() or not 1 <= int(retention) <= 36500:
+            raise ConfigError("PEERLINE_RETENTION_DAYS", "a whole number of days from 1 to 36500")
+
         return cls(
             database_url=database_url,
             secret_key=secret_key,
@@ -239,6 +244,7 @@ class Settings:
             call_retries=int(retries),
             call_retry_spacing=spacing * 60,
             session_idle_minutes=int(idle),
+            retention_days=int(retention),
         )
 
 

@@ -21,6 +21,7 @@ from service.cli import (
     inbox,
     meetings,
     participants,
+    retention,
     sending,
     server,
     simulate,
@@ -91,6 +92,7 @@ for command in (
     sending.send,
     sending.status,
     inbox.inbox,
+    retention.retention,
     simulate.simulate,
     simulate.simulate_call,
 ):
