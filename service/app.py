@@ -35,7 +35,7 @@ def create_app(
         template_folder=str(_web_templates()),
         static_folder=str(_web_templates() / "static"),
     )
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=64 * 1024,  # Twilio's largest webhook is far smaller

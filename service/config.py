@@ -47,6 +47,7 @@ class Settings:
     wording_dir: Path | None = None
     default_region: str = "US"
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object a line, for a log collector
     # Segments per second each sender (From number or Messaging Service) may send, across all
     # workers together; None means no limit of Peerline's own (Twilio still queues).
     send_rate: float | None = 1.0
@@ -175,6 +176,10 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("PEERLINE_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")
 
+        log_format = (get("PEERLINE_LOG_FORMAT") or "text").lower()
+        if log_format not in ("text", "json"):
+            raise ConfigError("PEERLINE_LOG_FORMAT", "text or json")
+
         send_rate: float | None = 1.0
         if (rate := get("PEERLINE_SEND_RATE")) is not None:
             send_rate = None if rate.lower() == "off" else _positive("PEERLINE_SEND_RATE", rate)
@@ -234,6 +239,7 @@ class Settings:
             wording_dir=wording_dir,
             default_region=region,
             log_level=log_level,
+            log_format=log_format,
             send_rate=send_rate,
             send_threads=int(threads),
             send_lease=lease,
