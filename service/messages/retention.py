@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, Update, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from service.models import InboundMessage, OutboxMessage, OutboxState
@@ -44,9 +44,10 @@ class Removed:
     inbound: int
     outbox_after: int = 0  # the last outbox id this batch looked at
     inbound_after: int = 0
+    found: bool = False  # whether it found any: another worker may have blanked them first
 
     def __bool__(self) -> bool:
-        return bool(self.outbox or self.inbound)
+        return self.found
 
 
 def cutoff(now: datetime, days: int) -> datetime:
@@ -103,13 +104,14 @@ def remove_old_bodies(
             .limit(limit)
         )
     )
+    outbox = inbound = 0
     if outbox_ids:
-        session.execute(
+        outbox = _count(
+            session,
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(outbox_ids), _old_outbox(before))
             # updated_at kept: blanking is not a change of the send's story.
-            .values(body="", body_removed_at=now, updated_at=OutboxMessage.updated_at)
-            .execution_options(synchronize_session=False)
+            .values(body="", body_removed_at=now, updated_at=OutboxMessage.updated_at),
         )
     inbound_ids = list(
         session.scalars(
@@ -120,19 +122,27 @@ def remove_old_bodies(
         )
     )
     if inbound_ids:
-        session.execute(
+        inbound = _count(
+            session,
             update(InboundMessage)
             .where(InboundMessage.id.in_(inbound_ids), _old_inbound(before))
-            .values(body="", body_removed_at=now)
-            .execution_options(synchronize_session=False)
+            .values(body="", body_removed_at=now),
         )
     session.expire_all()
     return Removed(
-        outbox=len(outbox_ids),
-        inbound=len(inbound_ids),
+        outbox=outbox,
+        inbound=inbound,
         outbox_after=outbox_ids[-1] if outbox_ids else outbox_after,
         inbound_after=inbound_ids[-1] if inbound_ids else inbound_after,
+        found=bool(outbox_ids or inbound_ids),
     )
+
+
+def _count(session: Session, statement: Update) -> int:
+    """Run statement; how many rows it changed (the WHERE is checked again as it runs, so rows
+    another worker blanked meanwhile are not counted twice)."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))
 
 
 def batches(session: Session, now: datetime, days: int, *, limit: int = BATCH) -> Iterator[Removed]:
