@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from service.cli.common import now, settings
+from service.cli.common import audited, now, settings
 from service.db import get_session
 from service.messages.retention import batches, count_old
 
@@ -36,6 +36,8 @@ def run(dry_run: bool) -> None:
     for batch in batches(session, now(), days):
         session.commit()
         outbox, inbound = outbox + batch.outbox, inbound + batch.inbound
+    audited(session, "retention.run", days=days, sent=outbox, received=inbound)
+    session.commit()
     click.echo(
         f"blanked the words of {outbox} sent and {inbound} received text(s) older than {days} days"
     )

@@ -19,6 +19,7 @@ from service.db import sessions
 from service.messages import retention
 from service.metrics import totals
 from service.models import (
+    AuditEntry,
     ConsentChange,
     ConsentEvent,
     ConsentSource,
@@ -177,6 +178,8 @@ def test_old_words_are_blanked_and_recent_or_live_ones_kept_with_every_count_int
     assert inbound == {story.old_in: "", story.recent_in: "see you Tuesday"}
     assert _what_counts(session, story.group, clock.now) == before
     assert session.scalar(select(ConsentEvent.words)) == "STOP please"
+    run = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.run")).one()
+    assert run.details == {"days": DAYS, "sent": 6, "received": 1}
 
 
 def test_running_again_blanks_nothing_more_and_keeps_when_it_was_done(
