@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,6 +17,7 @@ from service.clock import app_clock
 from service.config import Settings
 from service.conversation.inbox import daily_texts
 from service.db import sessions
+from service.messages import retention
 from service.metrics import ProcessMetrics
 from service.sending.dispatch import dispatcher
 from service.web.journal import Journal, database_reachable
@@ -44,6 +45,23 @@ def daily_text_tick(app: Flask) -> None:
         session.commit()
     if queued:
         log.info("queued %d daily text(s) about waiting replies", queued)
+
+
+def retention_tick(app: Flask) -> None:
+    """Blank the words of texts older than the retention period, a batch per transaction."""
+    settings: Settings = app.extensions["peerline.settings"]
+    outbox = inbound = 0
+    with sessions(app)() as session:
+        for batch in retention.batches(session, app_clock(app)(), settings.retention_days):
+            session.commit()
+            outbox, inbound = outbox + batch.outbox, inbound + batch.inbound
+    if outbox or inbound:
+        log.info(
+            "retention: blanked the words of %d sent and %d received text(s) older than %d days",
+            outbox,
+            inbound,
+            settings.retention_days,
+        )
 
 
 def journal_tick(app: Flask) -> None:
@@ -110,6 +128,17 @@ def start(
         args=[app],
         seconds=plan_every * 5,
         id="daily_text",
+        max_instances=1,
+        coalesce=True,
+    )
+    clock.add_job(
+        retention_tick,
+        "interval",
+        args=[app],
+        days=1,
+        id="retention",
+        # Soon after each start too, so a process restarted more often than daily still runs it.
+        next_run_time=datetime.now(UTC) + timedelta(minutes=10),
         max_instances=1,
         coalesce=True,
     )

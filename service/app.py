@@ -14,7 +14,7 @@ from service.clock import app_clock, utc_now
 from service.config import Settings
 from service.messages.wording import Wording
 from service.sending.gateway import Gateway, gateway_for
-from service.web import dashboard, errors, headers, health, phone, sms, voice
+from service.web import dashboard, errors, headers, health, phone, sms, timing, voice
 from service.web.api import v1
 from service.web.journal import Journal
 
@@ -35,7 +35,7 @@ def create_app(
         template_folder=str(_web_templates()),
         static_folder=str(_web_templates() / "static"),
     )
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=64 * 1024,  # Twilio's largest webhook is far smaller
@@ -59,6 +59,7 @@ def create_app(
     outbox = app.extensions["peerline.outbox_registry"] = CollectorRegistry()
     outbox.register(metrics.OutboxCollector(db.sessions(app), lambda: app_clock(app)()))
 
+    timing.init_app(app)
     app.register_blueprint(sms.bp)
     app.register_blueprint(voice.bp)
     api_blueprints = v1.init_app(app)

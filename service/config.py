@@ -47,6 +47,7 @@ class Settings:
     wording_dir: Path | None = None
     default_region: str = "US"
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object a line, for a log collector
     # Segments per second each sender (From number or Messaging Service) may send, across all
     # workers together; None means no limit of Peerline's own (Twilio still queues).
     send_rate: float | None = 1.0
@@ -59,6 +60,7 @@ class Settings:
     call_retries: int = 2  # more tries after a busy line or no answer
     call_retry_spacing: float = 30 * 60.0  # seconds between those tries
     session_idle_minutes: int = 30  # a dashboard sign-in left alone this long ends
+    retention_days: int = 400  # what texts said, either way, is blanked after this many days
 
     @property
     def secure_cookies(self) -> bool:
@@ -174,6 +176,10 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("PEERLINE_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")
 
+        log_format = (get("PEERLINE_LOG_FORMAT") or "text").lower()
+        if log_format not in ("text", "json"):
+            raise ConfigError("PEERLINE_LOG_FORMAT", "text or json")
+
         send_rate: float | None = 1.0
         if (rate := get("PEERLINE_SEND_RATE")) is not None:
             send_rate = None if rate.lower() == "off" else _positive("PEERLINE_SEND_RATE", rate)
@@ -212,6 +218,10 @@ class Settings:
         if not idle.isdigit() or not 1 <= int(idle) <= 24 * 60:
             raise ConfigError("PEERLINE_SESSION_IDLE_MINUTES", "a whole number from 1 to 1440")
 
+        retention = get("PEERLINE_RETENTION_DAYS") or "400"
+        if not retention.isdigit() or not 1 <= int(retention) <= 36500:
+            raise ConfigError("PEERLINE_RETENTION_DAYS", "a whole number of days from 1 to 36500")
+
         return cls(
             database_url=database_url,
             secret_key=secret_key,
@@ -229,6 +239,7 @@ class Settings:
             wording_dir=wording_dir,
             default_region=region,
             log_level=log_level,
+            log_format=log_format,
             send_rate=send_rate,
             send_threads=int(threads),
             send_lease=lease,
@@ -239,6 +250,7 @@ class Settings:
             call_retries=int(retries),
             call_retry_spacing=spacing * 60,
             session_idle_minutes=int(idle),
+            retention_days=int(retention),
         )
 
 

@@ -1,4 +1,8 @@
-"""Logging that never writes a full phone number, in a message, a traceback or a stack."""
+"""Logging that never writes a full phone number, in a message, a traceback or a stack.
+
+Lines are text by default, or one JSON object each (``PEERLINE_LOG_FORMAT=json``) for a log
+collector; both are masked the same way.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
+
+from pythonjsonlogger.json import JsonFormatter
 
 from service.phones import mask
 
@@ -18,6 +24,10 @@ _INTERNATIONAL = re.compile(r"\+\d[\d\s().-]{6,18}\d")
 _NATIONAL = re.compile(r"(?<![\w+])\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The JSON object's keys: time, level, logger and message, then exc_info and stack_info when
+# there are any, and whatever a call passed in extra=.
+JSON_FIELDS = ("asctime", "levelname", "name", "message")
+JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 
 def mask_phones(text: str) -> str:
@@ -37,10 +47,38 @@ class MaskingFormatter(logging.Formatter):
         return mask_phones(super().format(record))
 
 
-def handler(stream: TextIO | None = None) -> logging.Handler:
+class MaskingJsonFormatter(JsonFormatter):
+    """One JSON object a line, every string in it (message, traceback, stack, extra fields)
+    masked before it is serialised, so no escaping can hide a number from the mask."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("rename_fields", JSON_NAMES)
+        super().__init__(*args or (list(JSON_FIELDS),), **kwargs)
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        masked: dict[str, Any] = _masked(log_data)
+        return masked
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_phones(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
+
+
+def formatter(log_format: str = "text") -> logging.Formatter:
+    """The masking formatter for log_format: text or json."""
+    return MaskingJsonFormatter() if log_format == "json" else MaskingFormatter(FORMAT)
+
+
+def handler(stream: TextIO | None = None, log_format: str = "text") -> logging.Handler:
     """A handler writing masked lines to stream (standard error by default)."""
     made = logging.StreamHandler(stream or sys.stderr)
-    made.setFormatter(MaskingFormatter(FORMAT))
+    made.setFormatter(formatter(log_format))
     return made
 
 
@@ -48,17 +86,17 @@ def _masking_handler() -> logging.Handler:
     """The root logger's masked handler, added on first use."""
     root = logging.getLogger()
     for existing in root.handlers:
-        if isinstance(existing.formatter, MaskingFormatter):
+        if isinstance(existing.formatter, MaskingFormatter | MaskingJsonFormatter):
             return existing
     made = handler()
     root.addHandler(made)
     return made
 
 
-def configure(level: str) -> None:
-    """Log to standard error, masked; quiet chatty libraries (twilio-python logs
-    request headers at INFO; APScheduler logs every tick)."""
-    _masking_handler()
+def configure(level: str, log_format: str = "text") -> None:
+    """Log to standard error, masked, as text or JSON; quiet chatty libraries (twilio-python
+    logs request headers at INFO; APScheduler logs every tick)."""
+    _masking_handler().setFormatter(formatter(log_format))
     logging.getLogger().setLevel(level)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)

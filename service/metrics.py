@@ -176,6 +176,21 @@ class ProcessMetrics:
         for state in SETTLED:
             for kind in OutboxKind:
                 self.settled.labels(state.value, kind.value)  # every series from 0
+        # Web requests, labelled by the route's rule (/inbox/<int:message_id>), never the path
+        # asked for, so no id, number or scanner's guess makes a series of its own.
+        self.requests = Counter(
+            "peerline_http_requests",
+            "HTTP requests this process answered, by method, route and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "peerline_http_request_duration_seconds",
+            "Time to answer an HTTP request in this process, by method, route and status.",
+            ["method", "route", "status"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
 
 
 def note_settled(session: Session, state: OutboxState, kind: OutboxKind, n: int = 1) -> None:

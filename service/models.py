@@ -437,6 +437,8 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when a coordinator marks it handled: it leaves the waiting replies, kept for the thread.
     handled_at: Mapped[datetime | None]
+    # Set when the retention period blanked its words (the row, and what it counts for, stay).
+    body_removed_at: Mapped[datetime | None]
 
 
 # The live rows, written out rather than bound so that a query's plan matches the partial
@@ -515,6 +517,8 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None]
+    # Set when the retention period blanked its words (the row, and what it counts for, stay).
+    body_removed_at: Mapped[datetime | None]
 
 
 class SendBudget(Base):

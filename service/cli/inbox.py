@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.campaigns.wording import WordingError
-from service.cli.common import audited, fail, find_group, now
+from service.cli.common import audited, fail, find_group, now, settings
 from service.conversation.inbox import (
     MAYBE_STOP_NOTE,
     InboxError,
@@ -67,9 +67,10 @@ def inbox(ctx: click.Context, code: str | None, unread: bool, show_phones: bool)
         who = (phone if show_phones else mask(phone)) if phone else "(erased)"
         if person and (name := known_as.get((person.id, m.group_id or 0))):
             who = f"{name} {who}"
+        words = f"(removed after {settings().retention_days} days)" if m.body_removed_at else m.body
         click.echo(
             f"{m.id}\t{flags}\t{'read' if m.read else 'new'}\t"
-            f"{m.received_at:%Y-%m-%d %H:%M}\t{names.get(m.group_id or 0, '-')}\t{who}\t{m.body}"
+            f"{m.received_at:%Y-%m-%d %H:%M}\t{names.get(m.group_id or 0, '-')}\t{who}\t{words}"
         )
     if any(may_ask_to_stop(m) for m in found):
         click.echo(f"\n{MAYBE_STOP_NOTE}")

@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "service.cli.groups:quiet",
         "Members who have neither answered a meeting nor texted for some weeks.",
     ),
+    "retention": (
+        "service.cli.retention:retention",
+        "The words of texts are kept PEERLINE_RETENTION_DAYS days, then blanked.",
+    ),
     "send": ("service.cli.sending:send", "Text every active member of a group."),
     "simulate": (
         "service.cli.simulate:simulate",

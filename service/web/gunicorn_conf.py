@@ -1,7 +1,8 @@
 """Gunicorn's settings for `peerline web`, from the environment as container platforms set it.
 
 `PORT` (listen on 0.0.0.0 there; otherwise 127.0.0.1:8000), `WEB_CONCURRENCY` (worker
-processes, 2 by default) and `WEB_THREADS` (threads in each, 4 by default); `peerline web
+processes, 2 by default), `WEB_THREADS` (threads in each, 4 by default) and
+`PEERLINE_LOG_FORMAT` (json: gunicorn's own lines as JSON too); `peerline web
 --bind/--workers/--threads` and `GUNICORN_CMD_ARGS` override them. Each worker, as it starts,
 replays what the journal holds (texts a killed process kept while the database was away).
 """
@@ -26,6 +27,28 @@ graceful_timeout = 8
 # Longer than a load balancer's idle timeout is not needed behind one; short enough in front.
 keepalive = 5
 accesslog = "-"
+if os.environ.get("PEERLINE_LOG_FORMAT", "").strip().lower() == "json":
+    # Gunicorn's own lines (its start, its workers, the access log) as JSON too, masked alike.
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": []},  # the app adds its own handler to the root
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+        },
+        "handlers": {
+            "error": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            },
+        },
+        "formatters": {"json": {"()": "service.logs.MaskingJsonFormatter"}},
+    }
 # The workers' heartbeat files: in memory, as a container's disk may be slow or read-only.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 

@@ -143,11 +143,14 @@ def csv_lines(app: Flask, query: Select[OutboxMessage]) -> Iterator[str]:
 
     It reads through a session of its own, which outlives the request that returned it.
     """
+    days = app.extensions["peerline.settings"].retention_days
     with sessions(app)() as session:
-        yield from _csv(session, session.scalars(query.execution_options(yield_per=BATCH)))
+        rows = session.scalars(query.execution_options(yield_per=BATCH))
+        yield from _csv(session, rows, days)
 
 
-def _csv(session: Session, rows: Iterable[OutboxMessage]) -> Iterator[str]:
+def _csv(session: Session, rows: Iterable[OutboxMessage], retention_days: int) -> Iterator[str]:
+    removed = str(gettext("(removed after %(days)s days)", days=retention_days))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
@@ -177,7 +180,7 @@ def _csv(session: Session, rows: Iterable[OutboxMessage]) -> Iterator[str]:
                     row.state.value,
                     state_words(row.state, row.state_reason),
                     row.segments,
-                    row.body or "",
+                    removed if row.body_removed_at else row.body or "",
                 )
             )
         batch.clear()

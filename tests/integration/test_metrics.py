@@ -261,6 +261,27 @@ def test_a_workers_port_answers_the_health_check(app: Flask) -> None:
     assert health.json == {"status": "ok"}
 
 
+def test_requests_are_counted_and_timed_by_route_never_by_the_path_asked_for(
+    client: FlaskClient,
+) -> None:
+    client.get("/healthz")
+    client.get("/healthz")
+    client.get("/inbox/48213")  # not signed in: sent to sign in
+    client.get("/wp-admin/+12025550142")  # no such page
+
+    scrape = client.get("/metrics", headers=SCRAPER).text
+
+    health = '{method="GET",route="/healthz",status="200"}'
+    assert value(scrape, f"peerline_http_requests_total{health}") == 2
+    inbox = '{method="GET",route="/inbox/<int:message_id>",status="302"}'
+    assert value(scrape, f"peerline_http_requests_total{inbox}") == 1
+    assert value(scrape, f"peerline_http_request_duration_seconds_count{inbox}") == 1
+    assert value(scrape, f"peerline_http_request_duration_seconds_sum{inbox}") > 0
+    unmatched = '{method="GET",route="(no route)",status="404"}'
+    assert value(scrape, f"peerline_http_requests_total{unmatched}") == 1
+    assert "48213" not in scrape and "wp-admin" not in scrape and "555" not in scrape
+
+
 @pytest.mark.postgres
 def test_under_gunicorn_a_scrape_counts_every_workers_deliveries(
     pg_url: str, twilio_server: TwilioFakeServer, tmp_path: Path, clock: Clock
@@ -301,3 +322,7 @@ def test_under_gunicorn_a_scrape_counts_every_workers_deliveries(
 
     delivered = 'peerline_outbox_settled_total{kind="one_off",state="delivered"}'
     assert [value(text, delivered) for text in scrapes] == [len(reports)] * len(scrapes)
+    callbacks = (
+        'peerline_http_requests_total{method="POST",route="/twilio/sms/status",status="200"}'
+    )
+    assert value(scrapes[-1], callbacks) == len(reports)  # every worker's requests, summed

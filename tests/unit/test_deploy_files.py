@@ -169,7 +169,7 @@ def test_env_example_lists_the_web_servers_settings() -> None:
     mentioned, _ = _example()
     gunicorn = (ROOT / "service" / "web" / "gunicorn_conf.py").read_text()
     read = set(re.findall(r"os\.environ\.get\(\"([A-Z_]+)\"", gunicorn))
-    assert read == {"PORT", "WEB_CONCURRENCY", "WEB_THREADS"}
+    assert read == {"PORT", "WEB_CONCURRENCY", "WEB_THREADS", "PEERLINE_LOG_FORMAT"}
     assert read <= mentioned
 
 

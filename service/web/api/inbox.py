@@ -53,6 +53,10 @@ class MessageSchema(Schema):
     )
     received_at = fields.DateTime()
     handled_at = fields.DateTime(allow_none=True)
+    body_removed_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "When the retention period blanked body (then empty)."},
+    )
 
 
 class InboxQuery(Input):
@@ -105,6 +109,7 @@ def _dump(messages: list[InboundMessage]) -> list[dict[str, Any]]:
                 "state": states[m.id].value,
                 "received_at": m.received_at,
                 "handled_at": m.handled_at,
+                "body_removed_at": m.body_removed_at,
             }
         )
     return dumped

@@ -3,8 +3,8 @@
 Bearer tokens (`peerline tokens create`) identify a coordinator; every object is checked
 against the groups they may see, and anything else is a 404, exactly as if it did not exist.
 Requests are validated with marshmallow (through flask-smorest and webargs), and the OpenAPI 3
-document is generated from the same schemas, at /api/v1/openapi.json. Errors have one shape:
-`{"error": "Not Found", "message": "...", "details": {...}}`.
+document is generated from the same schemas, at /api/v1/openapi.json, and shown at /api/v1/docs.
+Errors have one shape: `{"error": "Not Found", "message": "...", "details": {...}}`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from service.web.api import (
     accounts,
     audit,
     campaigns,
+    docs,
     groups,
     imports,
     inbox,
@@ -97,4 +98,5 @@ def init_app(app: Flask) -> list[Blueprint]:
     ]
     for blueprint, prefix in blueprints:
         api.register_blueprint(blueprint, url_prefix=prefix)
+    app.register_blueprint(docs.bp)
     return [blueprint for blueprint, _ in blueprints]

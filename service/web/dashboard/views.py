@@ -49,7 +49,12 @@ OPEN = frozenset({"dashboard.sign_in"})
 
 @bp.context_processor
 def _language() -> dict[str, str]:
-    return {"language": str(get_locale() or "en")}
+    settings: Settings = current_app.extensions["peerline.settings"]
+    return {
+        "language": str(get_locale() or "en"),
+        # What a page shows in place of words the retention period blanked.
+        "removed_words": _("(removed after %(days)s days)", days=settings.retention_days),
+    }
 
 
 @bp.before_request
