@@ -39,10 +39,17 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction, sessionmaker
 
-from service.models import IN_FLIGHT_ROWS, QUEUED_ROWS, OutboxKind, OutboxMessage, OutboxState
+from service.models import (
+    IN_FLIGHT_ROWS,
+    LIVE_STATES,
+    QUEUED_ROWS,
+    SETTLED_STATES,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+)
 
-LIVE = (OutboxState.QUEUED, OutboxState.SENDING, OutboxState.UNKNOWN)
-SETTLED = tuple(state for state in OutboxState if state not in LIVE)
+LIVE, SETTLED = LIVE_STATES, SETTLED_STATES
 RECENT = timedelta(minutes=15)
 QUANTILES = (0.5, 0.9, 0.99)
 OUTBOX_PATH = "/metrics/outbox"

@@ -441,6 +441,11 @@ class InboundMessage(Base):
     body_removed_at: Mapped[datetime | None]
 
 
+# A row is live while its words may yet go out (queued, being sent, or its fate unknown until
+# Twilio's records are looked up); every other state is settled for good.
+LIVE_STATES = (OutboxState.QUEUED, OutboxState.SENDING, OutboxState.UNKNOWN)
+SETTLED_STATES = tuple(state for state in OutboxState if state not in LIVE_STATES)
+
 # The live rows, written out rather than bound so that a query's plan matches the partial
 # indexes' own predicates (ix_outbox_messages_due, ix_outbox_messages_in_flight) even when it
 # is prepared and generic: whatever reads through them reads as many rows as are live.

@@ -176,31 +176,7 @@ def seed_members(
 def seed_due_texts(database_url: str, count: int, *, first_phone: int = 2_000_000) -> list[str]:
     """count consenting members of one group, each with one text due now; their phones."""
     members = seed_members(database_url, count, first_phone=first_phone)
-    now = datetime.now(UTC)
-    engine = create_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            group = conn.scalar(select(Group.id).where(Group.join_code == "CIRCLE"))
-            conn.execute(
-                insert(OutboxMessage),
-                [
-                    {
-                        "send_key": f"load:{p}",
-                        "kind": OutboxKind.ONE_OFF,
-                        "participant_id": p,
-                        "group_id": group,
-                        "body": f"Tuesday group at 7 tonight ({n})",
-                        "state": OutboxState.QUEUED,
-                        "due_at": now,
-                        "expires_at": now + timedelta(hours=4),
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for n, (p, _) in enumerate(members)
-                ],
-            )
-    finally:
-        engine.dispose()
+    queue_texts(database_url, [participant for participant, _ in members], 1)
     return [phone for _, phone in members]
 
 

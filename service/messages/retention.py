@@ -20,19 +20,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Update, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from service.models import InboundMessage, OutboxMessage, OutboxState
+from service.models import SETTLED_STATES, InboundMessage, OutboxMessage
 
 # Past the queue and past Twilio: nothing will read these words to send them.
-FINISHED = (
-    OutboxState.SENT,
-    OutboxState.DELIVERED,
-    OutboxState.UNDELIVERED,
-    OutboxState.FAILED,
-    OutboxState.SUPPRESSED,
-    OutboxState.EXPIRED,
-    OutboxState.CANCELED,
-    OutboxState.RECONCILED,
-)
+FINISHED = SETTLED_STATES
 BATCH = 500
 
 
