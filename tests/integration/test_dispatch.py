@@ -495,7 +495,8 @@ def test_the_sender_settings_are_checked(database_url: str) -> None:
 def test_claiming_reads_the_due_index_however_much_history_the_outbox_holds(
     database_url: str, session: Session, clock: Clock
 ) -> None:
-    """Sent rows pile up for years; the claim must look only at the few still queued."""
+    """Sent rows pile up for years and the planner queues weeks ahead; the claim must look only
+    at the few rows due now, not at history nor at everything queued."""
     queue_texts(session, clock, SAM, ALEX)
     sent = [
         {
@@ -509,7 +510,19 @@ def test_claiming_reads_the_due_index_however_much_history_the_outbox_holds(
         }
         for n in range(20_000)
     ]
-    session.execute(insert(OutboxMessage), sent)
+    planned = [
+        {
+            "send_key": f"ahead:{n}",
+            "kind": OutboxKind.ONE_OFF,
+            "body": "Next week",
+            "state": OutboxState.QUEUED,
+            "due_at": clock.now + timedelta(days=1, minutes=n % 10_000),
+            "created_at": clock.now,
+            "updated_at": clock.now,
+        }
+        for n in range(20_000)
+    ]
+    session.execute(insert(OutboxMessage), sent + planned)
     session.commit()
     postgres = session.get_bind().dialect.name == "postgresql"
     session.execute(text("ANALYZE"))
