@@ -279,8 +279,33 @@ def default_pool(language: str) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
+class _UnknownVariables(Exception):
+    """The names a text uses that no message has, in the order it uses them."""
+
+
 def _compile(text: str, allowed: Iterable[str] = VARIABLES) -> tuple[Template, frozenset[str]]:
     """Parse, vet and trial-render text; return the template and the variables it uses."""
+    try:
+        return _compiled(text)
+    except _UnknownVariables as error:
+        unknown: list[str] = error.args[0]
+    names = ", ".join(f"{{{{ {name} }}}}" for name in unknown)
+    choices = ", ".join(f"{{{{ {name} }}}}" for name in allowed)
+    raise WordingError(
+        said("Unknown variables %(names)s; use one of %(choices)s.", names=names, choices=choices)
+        if len(unknown) > 1
+        else said(
+            "Unknown variable %(names)s; use one of %(choices)s.", names=names, choices=choices
+        )
+    )
+
+
+# A campaign's words are the same for everyone it reaches, and a dispatch batch or a preview
+# words thousands of rows: each text is parsed, vetted and compiled once per process. Keyed by
+# the text itself, so an edited wording is a new entry and never served stale; a refusal is
+# not cached (it raises). Bounded: a coordinator's one-off replies are texts used once.
+@functools.lru_cache(maxsize=1024)
+def _compiled(text: str) -> tuple[Template, frozenset[str]]:
     if not text.strip():
         raise WordingError(said("The message is empty; write the text to send."))
     env = _environment()
@@ -303,17 +328,7 @@ def _compile(text: str, allowed: Iterable[str] = VARIABLES) -> tuple[Template, f
     # self), so the refusal looks at every name the text mentions.
     unknown = [node.name for node in ast.find_all(nodes.Name) if node.name not in VARIABLES]
     if unknown:
-        names = ", ".join(f"{{{{ {name} }}}}" for name in dict.fromkeys(unknown))
-        choices = ", ".join(f"{{{{ {name} }}}}" for name in allowed)
-        raise WordingError(
-            said(
-                "Unknown variables %(names)s; use one of %(choices)s.", names=names, choices=choices
-            )
-            if len(set(unknown)) > 1
-            else said(
-                "Unknown variable %(names)s; use one of %(choices)s.", names=names, choices=choices
-            )
-        )
+        raise _UnknownVariables(list(dict.fromkeys(unknown)))
     try:
         # Unknown filters are only found when compiling.
         template = env.from_string(ast)

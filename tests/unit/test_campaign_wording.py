@@ -468,3 +468,35 @@ def test_variables_are_described_for_help_texts() -> None:
         "reply_instructions",
     ]
     assert all(description for description in VARIABLES.values())
+
+
+def test_a_text_is_compiled_once_however_many_people_it_is_worded_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A campaign words the same text for everyone: Jinja compiles it once, not per person."""
+    env = campaign_wording._environment()
+    compiled: list[object] = []
+
+    def from_string(source: object, *args: object, **kwargs: object) -> object:
+        compiled.append(source)
+        return type(env).from_string(env, source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(env, "from_string", from_string)
+    campaign_wording._compiled.cache_clear()
+    text = "Hi {{ first_name }}, {{ group }} meets {{ meeting_when }}."
+    names = [f"Person{n}" for n in range(50)]
+
+    bodies = [
+        render(text, language="en", now=utc(2026, 3, 3, 12), first_name=name, group="Circle",
+               meeting_start=at(NY, 2026, 3, 3, 18, 30), zone=NY).text
+        for name in names
+    ]  # fmt: skip
+    check_template(text)
+    render("Hello {{ first_name }}.", language="es", now=utc(2026, 3, 3, 12), first_name=None,
+           group="Circle")  # fmt: skip
+
+    assert bodies[0] == "Hi Person0, Circle meets today at 6:30 PM."
+    assert bodies[49] == "Hi Person49, Circle meets today at 6:30 PM."
+    assert len(compiled) == 2  # the campaign's text once, the other text once
+    with pytest.raises(WordingError):
+        render("{{ nobody }}", language="en", now=utc(2026, 3, 3, 12), first_name=None, group="")
