@@ -9,12 +9,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     MetaData,
     Table,
     UniqueConstraint,
+    and_,
     column,
     insert,
+    or_,
     select,
     text,
 )
@@ -186,7 +189,7 @@ def _lines(
         .where(
             OutboxMessage.group_id == group_id,
             OutboxMessage.campaign_id.is_not(None),
-            OutboxMessage.state.in_([OutboxState.QUEUED, OutboxState.EXPIRED]),
+            _still_due(now),
             OutboxMessage.due_at < end,
         )
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
@@ -224,6 +227,19 @@ def _lines(
         )
         for (due_at, zone, kind, campaign, text, note), names in same.items()
     ]
+
+
+def _still_due(now: datetime) -> ColumnElement[bool]:
+    """What is still to come: a row waiting that can still go (at once, if its moment has
+    passed), or one the plan expires at a moment still ahead. History (sent, expired or
+    cancelled before now, a waiting row past its expiry) is not a preview's."""
+    return or_(
+        and_(
+            OutboxMessage.state == OutboxState.QUEUED,
+            or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now),
+        ),
+        and_(OutboxMessage.state == OutboxState.EXPIRED, OutboxMessage.due_at >= now),
+    )
 
 
 def _late(row: OutboxMessage, now: datetime) -> str:
