@@ -30,7 +30,7 @@ from service.campaigns.campaigns import (
     create_campaign,
     update_campaign,
 )
-from service.campaigns.composer import compose
+from service.campaigns.composer import Meetings, compose
 from service.campaigns.planner import plan
 from service.messages.segments import count_segments
 from service.models import Campaign, Group, Membership, OutboxMessage, OutboxState
@@ -198,9 +198,13 @@ def _lines(
         query = query.where(OutboxMessage.campaign_id == campaign_id)
     # People who get the same words at the same moment in the same zone make one line.
     same: dict[tuple[datetime, str, str, int | None, str, str], list[str]] = {}
-    for row, membership in session.execute(query).all():
+    found = session.execute(query).all()
+    # Each meeting found, and each person's membership read, once for the whole preview.
+    meetings = Meetings(session)
+    memberships = {(m.participant_id, m.group_id): m for _, m in found}
+    for row, membership in found:
         try:
-            text = compose(session, row, row.due_at)
+            text = compose(session, row, row.due_at, meetings=meetings, memberships=memberships)
         except ValueError as problem:
             text = f"(cannot be worded: {problem})"
         key = (

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from service.campaigns import composer
 from service.campaigns.campaigns import (
     CampaignError,
     CampaignSpec,
@@ -27,6 +28,7 @@ from service.campaigns.meetings import (
 )
 from service.campaigns.planner import plan
 from service.campaigns.preview import preview
+from service.campaigns.recurrence import occurrences
 from service.models import (
     AuditEntry,
     Campaign,
@@ -607,6 +609,30 @@ def test_the_preview_shows_what_is_still_due_never_a_campaigns_history(
     assert lines == before
     assert [line.local for line in only_old] == ["Tue 2026-03-03 16:30"] * 2
     assert count(session, OutboxMessage) == 48  # and the preview wrote nothing
+
+
+def test_the_preview_finds_each_meeting_once_however_many_people_it_words(
+    session: Session, meeting_circle: Group, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(20):
+        make_participant(session, f"+1202555{n:04d}", meeting_circle, name=f"Person{n} Rivera")
+    make_campaign(session, meeting_circle, CampaignKind.REMINDER, offsets=["2h"],
+                  wording={"en": "{{ first_name }}: we meet {{ meeting_when }}."})  # fmt: skip
+    expansions: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        expansions.append("occurrences")
+        return occurrences(*args, **kwargs)
+
+    monkeypatch.setattr(composer, "occurrences", counted)
+
+    lines = preview(session, meeting_circle, clock.now, 8)
+
+    assert [(line.local, line.recipients) for line in lines] == [
+        ("Tue 2026-03-03 16:30", 1),
+    ] * 20 + [("Tue 2026-03-10 16:30", 1)] * 20
+    assert lines[0].text == "Person0: we meet today at 6:30 PM."
+    assert len(expansions) == 2  # tonight's meeting and next week's, once each
 
 
 def test_the_preview_leaves_out_someone_erased_after_planning(
