@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -433,10 +433,19 @@ def _refuse_missing(used: frozenset[str], absent: frozenset[str]) -> None:
         )
 
 
-def _meeting_words(local: datetime, reference: datetime, phrasing: _Phrasing) -> dict[str, str]:
+def _meeting_words(local: datetime, reference: datetime, phrasing: _Phrasing) -> Mapping[str, str]:
     """Word a meeting starting at local, as seen from the local moment reference."""
-    time = format_time(local, "short", locale=phrasing.locale)
-    days_away = (local.date() - reference.date()).days
+    # The words show only the wall time and the day they are read on: everyone a batch reminds
+    # of one meeting in one zone shares them, so Babel formats them once, not per person.
+    return _wall_words(local.replace(tzinfo=None), reference.date(), phrasing)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wall_words(wall: datetime, today: date, phrasing: _Phrasing) -> Mapping[str, str]:
+    # Babel reads a naive time as UTC and shows it in UTC: the wall time as it is.
+    local = wall.replace(tzinfo=UTC)
+    time = format_time(local, "short", tzinfo=UTC, locale=phrasing.locale)
+    days_away = (local.date() - today).days
     if days_away == 0:
         day_words = phrasing.today
     elif days_away == 1:
@@ -444,11 +453,13 @@ def _meeting_words(local: datetime, reference: datetime, phrasing: _Phrasing) ->
     else:
         day_words = format_date(local, phrasing.when_date, locale=phrasing.locale)
     at = phrasing.at_one if local.hour == 1 else phrasing.at
-    return {
-        "meeting_day": format_date(local, phrasing.day, locale=phrasing.locale),
-        "meeting_time": time,
-        "meeting_when": f"{day_words} {at} {time}",
-    }
+    return MappingProxyType(
+        {
+            "meeting_day": format_date(local, phrasing.day, locale=phrasing.locale),
+            "meeting_time": time,
+            "meeting_when": f"{day_words} {at} {time}",
+        }
+    )
 
 
 def _segment_warning(body: str, count: SegmentCount) -> str | None:
