@@ -9,7 +9,11 @@ Everything goes to bench/twilio_stub.py, a fast local Twilio in a process of its
   PEERLINE_SEND_RATE=off, T send threads) until nothing is queued, through twilio-python.
   The baseline posts the same forms (To, From, Body, StatusCallback, ValidityPeriod, the same
   Basic auth) from the same P processes x T threads, one plain `requests.Session` per thread,
-  reading each answer's sid: the HTTP floor twilio-python itself sits on.
+  reading each answer's sid: the HTTP floor twilio-python itself sits on. The rows are worded
+  when queued, unless `--kind reminder --at-send`: then they are a reminder campaign's rows as
+  the planner leaves them (no body; a campaign, a daily meeting and its occurrence key), and the
+  dispatcher words each as it goes (its meeting found, the campaign's template rendered); the
+  baseline posts the words they come to.
 - lateness: rows due at a steady rate (due_at = start + i / rate) and P processes ticking for
   real (`scheduler.clock.start`: APScheduler, a dispatch tick every second); lateness is each
   row's `sent_at - due_at` (due to handed to the gateway), read back from the rows. Once with
@@ -58,10 +62,15 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.twilio_stub import reset, start_stub, stats, stop_stub
+from service.campaigns.recurrence import place
+from service.campaigns.wording import render
 from service.cli.database import upgrade_database
 from service.db import make_engine
 from service.models import (
+    Campaign,
+    CampaignKind,
     Group,
+    MeetingSchedule,
     OutboxKind,
     OutboxMessage,
     OutboxState,
@@ -130,14 +139,78 @@ def seed_people(url: str, count: int) -> list[tuple[int, str]]:
     return seed_members(url, count, quiet=quiet)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A reminder campaign whose rows the dispatcher words as they go."""
+
+    campaign_id: int
+    occurrence_key: str
+    body: str  # what each row comes to (the seeded members have no names)
+
+
+REMINDER_WORDS = (
+    "Hi {{ first_name }}, a reminder: {{ group }} meets {{ meeting_when }}"
+    "{% if location %} at {{ location }}{% endif %}. {{ reply_instructions }}"
+)
+
+
+def reminder_campaign(url: str) -> Planned:
+    """A daily meeting six hours from now and a reminder campaign with its own words.
+
+    It has no offsets, so a ticking planner plans nothing for it: its rows are the benchmark's.
+    """
+    zone = "America/New_York"
+    now = datetime.now(UTC)
+    first = (now.astimezone(ZoneInfo(zone)) + timedelta(hours=6)).replace(
+        second=0, microsecond=0, tzinfo=None
+    )
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            group = conn.scalar(select(Group.id))
+            conn.execute(
+                insert(MeetingSchedule).values(
+                    group_id=group, rrule="FREQ=DAILY", first_start=first, location="Room 5"
+                )
+            )
+            campaign = conn.execute(
+                insert(Campaign)
+                .values(
+                    group_id=group,
+                    kind=CampaignKind.REMINDER,
+                    name="bench reminders",
+                    offsets=[],
+                    rsvp=True,
+                    wording={"en": REMINDER_WORDS},
+                )
+                .returning(Campaign.id)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    body = render(
+        REMINDER_WORDS,
+        language="en",
+        now=now,
+        first_name=None,
+        group="Tuesday group",
+        meeting_start=place(first, zone),
+        zone=zone,
+        location="Room 5",
+        rsvp=True,
+    ).text
+    return Planned(campaign, first.strftime("%Y%m%dT%H%M"), body)
+
+
 def queue_texts(
     url: str,
     people: Sequence[tuple[int, str]],
     due: Sequence[datetime],
     tag: str,
     kind: OutboxKind = OutboxKind.ONE_OFF,
+    planned: Planned | None = None,
 ) -> list[Row]:
-    """Empty the outbox and the rate budgets, then one worded text of kind per due time."""
+    """Empty the outbox and the rate budgets, then one text of kind per due time: worded, or
+    a planned campaign's row that the dispatcher words."""
     engine = make_engine(url)
     now = datetime.now(UTC)
     try:
@@ -151,7 +224,9 @@ def queue_texts(
                     "kind": kind,
                     "participant_id": participant,
                     "group_id": group,
-                    "body": f"Tuesday group at 7 tonight ({n})",
+                    "body": None if planned else f"Tuesday group at 7 tonight ({n})",
+                    "campaign_id": planned.campaign_id if planned else None,
+                    "occurrence_key": planned.occurrence_key if planned else None,
                     "state": OutboxState.QUEUED,
                     "due_at": moment,
                     "expires_at": moment + VALIDITY,
@@ -170,7 +245,7 @@ def queue_texts(
     finally:
         engine.dispose()
     return [
-        Row(id=row_id, phone=phone, body=str(value["body"]))
+        Row(id=row_id, phone=phone, body=planned.body if planned else str(value["body"]))
         for row_id, (_participant, phone), value in zip(ids, people, values, strict=False)
     ]
 
@@ -551,10 +626,11 @@ def throughput(
     *,
     threads: int,
     workers: int,
+    planned: Planned | None = None,
     profile: str | None = None,
 ) -> tuple[Run, Run]:
     now = datetime.now(UTC)
-    rows = queue_texts(url, people, [now] * args.messages, tag, OutboxKind(args.kind))
+    rows = queue_texts(url, people, [now] * args.messages, tag, OutboxKind(args.kind), planned)
     forms = [
         {
             "To": row.phone,
@@ -657,6 +733,11 @@ def main() -> None:
         default=OutboxKind.ONE_OFF.value,
         help="kind of the worded rows; reminders also go through the quiet-hours check",
     )
+    parser.add_argument(
+        "--at-send",
+        action="store_true",
+        help="with --kind reminder: a campaign's rows, worded by the dispatcher as they go",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="throughput rounds (each: baseline, then dispatch)")  # fmt: skip
     parser.add_argument("--lateness-rate", type=float, default=100.0, help="rows due per second, no limit")  # fmt: skip
     parser.add_argument("--lateness-seconds", type=float, default=20.0)
@@ -670,6 +751,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.workers > 1 and args.database == "sqlite":
         parser.error("--workers above 1 needs --database postgresql (SQLite has one writer)")
+    if args.at_send and (args.kind != OutboxKind.REMINDER.value or not args.no_lateness):
+        parser.error("--at-send needs --kind reminder and --no-lateness")
     if not 1 <= args.threads <= 64:
         parser.error("--threads: 1 to 64 (PEERLINE_SEND_THREADS)")
 
@@ -686,7 +769,9 @@ def main() -> None:
                     int(args.limited_rate * args.lateness_seconds),
                 ),
             )
-            print(f"{args.database}: {args.messages:,} {args.kind} messages, {args.workers} process(es) x "
+            planned = reminder_campaign(url) if args.at_send else None
+            print(f"{args.database}: {args.messages:,} {args.kind} messages"
+                  f"{' worded at send time' if planned else ''}, {args.workers} process(es) x "
                   f"{args.threads} send threads; {os.cpu_count()} cores, Python "
                   f"{sys.version.split()[0]}; stub at {base_url}")  # fmt: skip
             print("throughput (limits off), baseline = plain requests.Session per thread:")
@@ -694,7 +779,7 @@ def main() -> None:
             for round_ in range(args.rounds):
                 base, sent = throughput(
                     ctx, url, base_url, people, args, f"r{round_}",
-                    threads=args.threads, workers=args.workers,
+                    threads=args.threads, workers=args.workers, planned=planned,
                 )  # fmt: skip
                 ratios.append(sent.rate / base.rate)
                 print(base.line())
@@ -724,7 +809,7 @@ def main() -> None:
                 os.makedirs(args.profile, exist_ok=True)
                 base, sent = throughput(
                     ctx, url, base_url, people, args, "profile", threads=1, workers=1,
-                    profile=args.profile,
+                    planned=planned, profile=args.profile,
                 )  # fmt: skip
                 print("\nprofiled, 1 process x 1 thread, under cProfile (slower than above):")
                 print(base.line())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -28,6 +29,9 @@ from service.models import (
     Group,
     MeetingSchedule,
     MembershipStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
     Participant,
 )
 from service.people.participants import joining
@@ -244,3 +248,44 @@ def ledger(session: Session, person: Participant) -> list[tuple[ConsentChange, C
             .order_by(ConsentEvent.id)
         )
     ]
+
+
+def make_history(
+    session: Session, campaign: Campaign, people: list[Participant], meetings: list[datetime]
+) -> int:
+    """A reminder campaign's past, as the dispatcher leaves it: for each meeting (UTC, in the
+    past) and person, one reminder sent, one expired unsent, and one still queued but past its
+    expiry (a worker was down). Returns how many rows were written."""
+    rows = []
+    for start in meetings:
+        key = start.astimezone(ZoneInfo("America/New_York")).strftime("%Y%m%dT%H%M")
+        for person in people:
+            for index, (state, reason) in enumerate(
+                [
+                    (OutboxState.SENT, None),
+                    (OutboxState.EXPIRED, "could not be sent in time"),
+                    (OutboxState.QUEUED, None),
+                ]
+            ):
+                due = start - timedelta(hours=2 + index)
+                rows.append(
+                    OutboxMessage(
+                        send_key=f"r{campaign.id}:{person.id}:{key}:{index}",
+                        kind=OutboxKind.REMINDER,
+                        participant_id=person.id,
+                        group_id=campaign.group_id,
+                        campaign_id=campaign.id,
+                        occurrence_key=key,
+                        body="Old words." if state is OutboxState.SENT else None,
+                        state=state,
+                        state_reason=reason,
+                        due_at=due,
+                        expires_at=start,
+                        sent_at=due if state is OutboxState.SENT else None,
+                        created_at=due - timedelta(days=1),
+                        updated_at=due,
+                    )
+                )
+    session.add_all(rows)
+    session.commit()
+    return len(rows)

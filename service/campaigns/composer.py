@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from service.campaigns.campaigns import rotation_pick
 from service.campaigns.recurrence import Change, Occurrence, Schedule, next_occurrence, occurrences
 from service.campaigns.wording import default_pool, default_template, render
+from service.messages.outbox import Memberships, membership_of
 from service.models import (
     Campaign,
     CampaignKind,
@@ -46,36 +47,87 @@ def schedule_of(group: Group, meeting: MeetingSchedule) -> tuple[Schedule, list[
     return schedule, changes
 
 
+class Meetings:
+    """Groups' meetings as read for one batch, tick or request: each group's schedule is read,
+    and each meeting found, once, however many people are worded for it.
+
+    Made for one batch and dropped with it, never kept between them: a meeting moved or
+    cancelled since is seen by the next.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._schedules: dict[int, tuple[Schedule, list[Change]] | None] = {}
+        self._found: dict[tuple[int, str], Occurrence | None] = {}
+        self._next: dict[tuple[int, datetime], Occurrence | None] = {}
+
+    def schedule(self, group: Group) -> tuple[Schedule, list[Change]] | None:
+        """The group's schedule and its changes, or None if it has no meetings."""
+        if group.id not in self._schedules:
+            meeting = self.session.scalar(
+                select(MeetingSchedule).where(MeetingSchedule.group_id == group.id)
+            )
+            self._schedules[group.id] = None if meeting is None else schedule_of(group, meeting)
+        return self._schedules[group.id]
+
+    def find(self, group: Group, key: str) -> Occurrence | None:
+        """The meeting a key names, wherever it was moved to (within a fortnight of its slot)."""
+        if (group.id, key) not in self._found:
+            self._found[group.id, key] = self._find(group, key)
+        return self._found[group.id, key]
+
+    def _find(self, group: Group, key: str) -> Occurrence | None:
+        found = self.schedule(group)
+        if found is None:
+            return None
+        schedule, changes = found
+        slot = datetime.strptime(key, "%Y%m%dT%H%M").replace(tzinfo=ZoneInfo(group.timezone))
+        around = occurrences(
+            schedule,
+            changes,
+            slot - timedelta(days=14),
+            slot + timedelta(days=14),
+            include_cancelled=True,
+        )
+        return next((o for o in around if o.key == key), None)
+
+    def next(self, group: Group, now: datetime) -> Occurrence | None:
+        """The group's next meeting not yet over (someone may answer as it begins)."""
+        if (group.id, now) not in self._next:
+            found = self.schedule(group)
+            self._next[group.id, now] = (
+                None
+                if found is None
+                else next_occurrence(found[0], found[1], now - found[0].duration)
+            )
+        return self._next[group.id, now]
+
+
 def find_occurrence(session: Session, group: Group, key: str) -> Occurrence | None:
     """The meeting a key names, wherever it was moved to (within a fortnight of its slot)."""
-    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
-    if meeting is None:
-        return None
-    schedule, changes = schedule_of(group, meeting)
-    slot = datetime.strptime(key, "%Y%m%dT%H%M").replace(tzinfo=ZoneInfo(group.timezone))
-    around = occurrences(
-        schedule,
-        changes,
-        slot - timedelta(days=14),
-        slot + timedelta(days=14),
-        include_cancelled=True,
-    )
-    return next((o for o in around if o.key == key), None)
+    return Meetings(session).find(group, key)
 
 
-def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
-    """Word a campaign row for its participant; raises ValueError when it cannot be worded."""
+def compose(
+    session: Session,
+    row: OutboxMessage,
+    moment: datetime,
+    *,
+    meetings: Meetings | None = None,
+    memberships: Memberships | None = None,
+) -> str:
+    """Word a campaign row for its participant; raises ValueError when it cannot be worded.
+
+    A batch passes its Meetings, and the memberships it loaded, so that each meeting is found,
+    and each membership read, once for all its rows.
+    """
     campaign = session.get(Campaign, row.campaign_id) if row.campaign_id else None
     participant = session.get(Participant, row.participant_id) if row.participant_id else None
     if campaign is None or participant is None:
         raise ValueError("its campaign or participant is gone")
     group = session.get_one(Group, campaign.group_id)
     # As this group reaches them: its language, zone and name for the person.
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.participant_id == participant.id, Membership.group_id == group.id
-        )
-    )
+    membership = membership_of(session, participant.id, group.id, memberships)
     reach: Membership | Participant = membership or participant
     language = reach.language
     first_name = first_word(membership.name if membership else None)  # never another group's
@@ -87,7 +139,7 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
         "send_at": moment,
     }
     if campaign.kind is CampaignKind.REMINDER:
-        occurrence = find_occurrence(session, group, row.occurrence_key or "")
+        occurrence = (meetings or Meetings(session)).find(group, row.occurrence_key or "")
         if occurrence is None or occurrence.cancelled:
             raise ValueError("its meeting is no longer on the calendar")
         if row.channel is Channel.VOICE:
@@ -116,20 +168,12 @@ def compose(session: Session, row: OutboxMessage, moment: datetime) -> str:
     return render(text, **common).text  # type: ignore[arg-type]
 
 
-def next_meeting(session: Session, group: Group, now: datetime) -> Occurrence | None:
-    """The group's next meeting not yet over (someone may answer as it begins)."""
-    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
-    if meeting is None:
-        return None
-    schedule, changes = schedule_of(group, meeting)
-    return next_occurrence(schedule, changes, now - schedule.duration)
-
-
 def next_meeting_for(
     session: Session, participant: Participant, now: datetime
 ) -> tuple[Group, Occurrence] | None:
     """The person's next meeting across their active groups (the one that meets first)."""
     found = []
+    meetings = Meetings(session)
     memberships = session.scalars(
         select(Membership).where(
             Membership.participant_id == participant.id,
@@ -137,7 +181,7 @@ def next_meeting_for(
         )
     )
     for membership in memberships:
-        occurrence = next_meeting(session, membership.group, now)
+        occurrence = meetings.next(membership.group, now)
         if occurrence is not None:
             found.append((occurrence.starts_at, membership.group, occurrence))
     if not found:

@@ -9,12 +9,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     MetaData,
     Table,
     UniqueConstraint,
+    and_,
     column,
     insert,
+    or_,
     select,
     text,
 )
@@ -27,7 +30,7 @@ from service.campaigns.campaigns import (
     create_campaign,
     update_campaign,
 )
-from service.campaigns.composer import compose
+from service.campaigns.composer import Meetings, compose
 from service.campaigns.planner import plan
 from service.messages.segments import count_segments
 from service.models import Campaign, Group, Membership, OutboxMessage, OutboxState
@@ -186,7 +189,7 @@ def _lines(
         .where(
             OutboxMessage.group_id == group_id,
             OutboxMessage.campaign_id.is_not(None),
-            OutboxMessage.state.in_([OutboxState.QUEUED, OutboxState.EXPIRED]),
+            _still_due(now),
             OutboxMessage.due_at < end,
         )
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
@@ -195,9 +198,13 @@ def _lines(
         query = query.where(OutboxMessage.campaign_id == campaign_id)
     # People who get the same words at the same moment in the same zone make one line.
     same: dict[tuple[datetime, str, str, int | None, str, str], list[str]] = {}
-    for row, membership in session.execute(query).all():
+    found = session.execute(query).all()
+    # Each meeting found, and each person's membership read, once for the whole preview.
+    meetings = Meetings(session)
+    memberships = {(m.participant_id, m.group_id): m for _, m in found}
+    for row, membership in found:
         try:
-            text = compose(session, row, row.due_at)
+            text = compose(session, row, row.due_at, meetings=meetings, memberships=memberships)
         except ValueError as problem:
             text = f"(cannot be worded: {problem})"
         key = (
@@ -224,6 +231,19 @@ def _lines(
         )
         for (due_at, zone, kind, campaign, text, note), names in same.items()
     ]
+
+
+def _still_due(now: datetime) -> ColumnElement[bool]:
+    """What is still to come: a row waiting that can still go (at once, if its moment has
+    passed), or one the plan expires at a moment still ahead. History (sent, expired or
+    cancelled before now, a waiting row past its expiry) is not a preview's."""
+    return or_(
+        and_(
+            OutboxMessage.state == OutboxState.QUEUED,
+            or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now),
+        ),
+        and_(OutboxMessage.state == OutboxState.EXPIRED, OutboxMessage.due_at >= now),
+    )
 
 
 def _late(row: OutboxMessage, now: datetime) -> str:

@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -279,8 +279,33 @@ def default_pool(language: str) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
+class _UnknownVariables(Exception):
+    """The names a text uses that no message has, in the order it uses them."""
+
+
 def _compile(text: str, allowed: Iterable[str] = VARIABLES) -> tuple[Template, frozenset[str]]:
     """Parse, vet and trial-render text; return the template and the variables it uses."""
+    try:
+        return _compiled(text)
+    except _UnknownVariables as error:
+        unknown: list[str] = error.args[0]
+    names = ", ".join(f"{{{{ {name} }}}}" for name in unknown)
+    choices = ", ".join(f"{{{{ {name} }}}}" for name in allowed)
+    raise WordingError(
+        said("Unknown variables %(names)s; use one of %(choices)s.", names=names, choices=choices)
+        if len(unknown) > 1
+        else said(
+            "Unknown variable %(names)s; use one of %(choices)s.", names=names, choices=choices
+        )
+    )
+
+
+# A campaign's words are the same for everyone it reaches, and a dispatch batch or a preview
+# words thousands of rows: each text is parsed, vetted and compiled once per process. Keyed by
+# the text itself, so an edited wording is a new entry and never served stale; a refusal is
+# not cached (it raises). Bounded: a coordinator's one-off replies are texts used once.
+@functools.lru_cache(maxsize=1024)
+def _compiled(text: str) -> tuple[Template, frozenset[str]]:
     if not text.strip():
         raise WordingError(said("The message is empty; write the text to send."))
     env = _environment()
@@ -303,17 +328,7 @@ def _compile(text: str, allowed: Iterable[str] = VARIABLES) -> tuple[Template, f
     # self), so the refusal looks at every name the text mentions.
     unknown = [node.name for node in ast.find_all(nodes.Name) if node.name not in VARIABLES]
     if unknown:
-        names = ", ".join(f"{{{{ {name} }}}}" for name in dict.fromkeys(unknown))
-        choices = ", ".join(f"{{{{ {name} }}}}" for name in allowed)
-        raise WordingError(
-            said(
-                "Unknown variables %(names)s; use one of %(choices)s.", names=names, choices=choices
-            )
-            if len(set(unknown)) > 1
-            else said(
-                "Unknown variable %(names)s; use one of %(choices)s.", names=names, choices=choices
-            )
-        )
+        raise _UnknownVariables(list(dict.fromkeys(unknown)))
     try:
         # Unknown filters are only found when compiling.
         template = env.from_string(ast)
@@ -418,10 +433,19 @@ def _refuse_missing(used: frozenset[str], absent: frozenset[str]) -> None:
         )
 
 
-def _meeting_words(local: datetime, reference: datetime, phrasing: _Phrasing) -> dict[str, str]:
+def _meeting_words(local: datetime, reference: datetime, phrasing: _Phrasing) -> Mapping[str, str]:
     """Word a meeting starting at local, as seen from the local moment reference."""
-    time = format_time(local, "short", locale=phrasing.locale)
-    days_away = (local.date() - reference.date()).days
+    # The words show only the wall time and the day they are read on: everyone a batch reminds
+    # of one meeting in one zone shares them, so Babel formats them once, not per person.
+    return _wall_words(local.replace(tzinfo=None), reference.date(), phrasing)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wall_words(wall: datetime, today: date, phrasing: _Phrasing) -> Mapping[str, str]:
+    # Babel reads a naive time as UTC and shows it in UTC: the wall time as it is.
+    local = wall.replace(tzinfo=UTC)
+    time = format_time(local, "short", tzinfo=UTC, locale=phrasing.locale)
+    days_away = (local.date() - today).days
     if days_away == 0:
         day_words = phrasing.today
     elif days_away == 1:
@@ -429,11 +453,13 @@ def _meeting_words(local: datetime, reference: datetime, phrasing: _Phrasing) ->
     else:
         day_words = format_date(local, phrasing.when_date, locale=phrasing.locale)
     at = phrasing.at_one if local.hour == 1 else phrasing.at
-    return {
-        "meeting_day": format_date(local, phrasing.day, locale=phrasing.locale),
-        "meeting_time": time,
-        "meeting_when": f"{day_words} {at} {time}",
-    }
+    return MappingProxyType(
+        {
+            "meeting_day": format_date(local, phrasing.day, locale=phrasing.locale),
+            "meeting_time": time,
+            "meeting_when": f"{day_words} {at} {time}",
+        }
+    )
 
 
 def _segment_warning(body: str, count: SegmentCount) -> str | None:

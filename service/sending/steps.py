@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
-from service.campaigns.composer import compose
+from service.campaigns.composer import Meetings, compose
 from service.messages.outbox import (
     PROVIDER_STATUS,
     Memberships,
@@ -219,10 +219,12 @@ def prepare(
             )
         )
     }
+    # Read afresh for each batch, so a meeting moved or cancelled a moment ago is seen.
+    meetings = Meetings(session)
     ready: list[Ready] = []
     settled: Counter[Outcome] = Counter()
     for row in rows:
-        outcome = _check(session, row, moment, memberships)
+        outcome = _check(session, row, moment, memberships, meetings)
         if outcome is not None:
             row.attempt_id = row.lease_until = None
             row.updated_at = moment
@@ -254,6 +256,7 @@ def _check(
     row: OutboxMessage,
     moment: datetime,
     memberships: Memberships,
+    meetings: Meetings,
 ) -> Outcome | None:
     """Settle row if it may not go now; None when it is ready, worded, to go."""
     participant = session.get(Participant, row.participant_id) if row.participant_id else None
@@ -292,7 +295,7 @@ def _check(
         return Outcome.FAILED
     if row.body is None:
         try:
-            row.body = compose(session, row, moment)
+            row.body = compose(session, row, moment, meetings=meetings, memberships=memberships)
         except ValueError as problem:
             row.state, row.state_reason = OutboxState.FAILED, str(problem)[:200]
             return Outcome.FAILED

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.campaigns.planner import plan
-from service.models import AuditEntry, Campaign, CampaignStatus, OutboxMessage, OutboxState
+from service.models import (
+    AuditEntry,
+    Campaign,
+    CampaignStatus,
+    OutboxMessage,
+    OutboxState,
+    Participant,
+)
 from tests.api import call, get, post, two_coordinators
-from tests.support import Clock, make_schedule
+from tests.support import Clock, make_history, make_schedule
 
 
 def put(client: FlaskClient, path: str, token: str, body: object) -> tuple[int, object]:
@@ -183,6 +190,31 @@ def test_creating_previewing_pausing_and_resuming_a_reminder_campaign(
     ]
     session.expire_all()
     assert session.get_one(Campaign, campaign["id"]).status is CampaignStatus.ACTIVE
+
+
+def test_a_campaigns_preview_is_what_is_still_due_not_its_history(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    """A reminder campaign running since January: its sent and expired rows, and those a
+    worker left queued past their expiry, are not in "the next 7 days"."""
+    mine, _, robin, _ = two_coordinators(session, clock)
+    make_schedule(session, mine, first=datetime(2026, 1, 6, 18, 30))
+    status, campaign = post(client, "/api/v1/campaigns", robin, {**REMINDER, "group_id": mine.id})
+    assert status == 201
+    path = f"/api/v1/campaigns/{campaign['id']}/preview?days=7"
+    before = get(client, path, robin)[1]
+    sam = session.scalars(select(Participant)).one()
+    past = [datetime(2026, 1, 6, 23, 30, tzinfo=UTC) + timedelta(weeks=n) for n in range(8)]
+    make_history(session, session.get_one(Campaign, campaign["id"]), [sam], past)
+
+    status, lines = get(client, path, robin)
+
+    assert status == 200
+    assert [(line["local"], line["note"]) for line in lines] == [
+        ("Tue 2026-03-03 16:30", ""),
+        ("Mon 2026-03-09 18:00", ""),
+    ]
+    assert lines == before
 
 
 def test_encouragement_and_broadcast_campaigns(

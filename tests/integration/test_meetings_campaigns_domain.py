@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from service.campaigns import composer
 from service.campaigns.campaigns import (
     CampaignError,
     CampaignSpec,
@@ -27,6 +28,7 @@ from service.campaigns.meetings import (
 )
 from service.campaigns.planner import plan
 from service.campaigns.preview import preview
+from service.campaigns.recurrence import occurrences
 from service.models import (
     AuditEntry,
     Campaign,
@@ -39,7 +41,14 @@ from service.models import (
     OutboxState,
 )
 from service.people.erasure import erase_participant
-from tests.support import Clock, make_campaign, make_group, make_participant, make_schedule
+from tests.support import (
+    Clock,
+    make_campaign,
+    make_group,
+    make_history,
+    make_participant,
+    make_schedule,
+)
 
 SAM, LUCIA = "+12025550142", "+12025550145"
 ACTOR = "api:robin@example.org"
@@ -565,6 +574,65 @@ def test_the_preview_of_a_quiet_group_is_empty_and_refuses_unsaved_changes(
     meeting_circle.name = "Renamed, not saved"
     with pytest.raises(RuntimeError, match="commit or discard"):
         preview(session, meeting_circle, clock.now, 7)
+
+
+def test_the_preview_shows_what_is_still_due_never_a_campaigns_history(
+    session: Session, circle: Group, clock: Clock
+) -> None:
+    """Two months of an old reminder campaign's rows (sent, expired unsent, left queued past
+    their expiry by a worker that was down) are history: a week's preview is what it was
+    without them."""
+    make_schedule(session, circle, first=datetime(2026, 1, 6, 18, 30))
+    sam = make_participant(session, SAM, circle, name="Sam Rivera")
+    lucia = make_participant(session, LUCIA, circle, name="Lucia Gomez")
+    old = make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h"],
+                        created_at=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["6h40m", "1d@09:00"])
+    before = preview(session, circle, clock.now, 7)
+    past = [datetime(2026, 1, 6, 23, 30, tzinfo=UTC) + timedelta(weeks=n) for n in range(8)]
+    assert make_history(session, old, [sam, lucia], past) == 48
+
+    lines = preview(session, circle, clock.now, 7)
+    only_old = preview(session, circle, clock.now, 7, campaign_id=old.id)
+
+    late = "its time has passed: it goes out right away"
+    assert [(line.local, line.note) for line in before] == [
+        (local, note)
+        for local, note in [
+            ("Tue 2026-03-03 11:50", late),
+            ("Tue 2026-03-03 16:30", ""),
+            ("Mon 2026-03-09 09:00", ""),
+            ("Tue 2026-03-10 11:50", ""),
+        ]
+        for _person in ("Sam", "Lucia")
+    ]
+    assert lines == before
+    assert [line.local for line in only_old] == ["Tue 2026-03-03 16:30"] * 2
+    assert count(session, OutboxMessage) == 48  # and the preview wrote nothing
+
+
+def test_the_preview_finds_each_meeting_once_however_many_people_it_words(
+    session: Session, meeting_circle: Group, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(20):
+        make_participant(session, f"+1202555{n:04d}", meeting_circle, name=f"Person{n} Rivera")
+    make_campaign(session, meeting_circle, CampaignKind.REMINDER, offsets=["2h"],
+                  wording={"en": "{{ first_name }}: we meet {{ meeting_when }}."})  # fmt: skip
+    expansions: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        expansions.append("occurrences")
+        return occurrences(*args, **kwargs)
+
+    monkeypatch.setattr(composer, "occurrences", counted)
+
+    lines = preview(session, meeting_circle, clock.now, 8)
+
+    assert [(line.local, line.recipients) for line in lines] == [
+        ("Tue 2026-03-03 16:30", 1),
+    ] * 20 + [("Tue 2026-03-10 16:30", 1)] * 20
+    assert lines[0].text == "Person0: we meet today at 6:30 PM."
+    assert len(expansions) == 2  # tonight's meeting and next week's, once each
 
 
 def test_the_preview_leaves_out_someone_erased_after_planning(

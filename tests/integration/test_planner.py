@@ -6,15 +6,19 @@ import subprocess
 import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Engine, delete, event, func, select, text
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
+from service.campaigns import composer
+from service.campaigns import wording as campaign_wording
 from service.campaigns.planner import plan
+from service.campaigns.recurrence import occurrences
 from service.db import make_engine
 from service.models import (
     Base,
@@ -177,6 +181,71 @@ def test_a_reminder_names_the_person_only_as_its_own_group_does(
     [text] = gateway.to(SAM)
     assert text.startswith("Hi there, a reminder: Circle Group meets today at 6:30 PM")
     assert "Sam" not in "".join(r.body or "" for r in rows(session))
+
+
+def test_a_batch_of_reminders_finds_its_meeting_and_compiles_its_words_once(
+    app: Flask,
+    session: Session,
+    circle: Group,
+    clock: Clock,
+    gateway: RecordingGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thirty people reminded of one meeting in one tick: the schedule is read, the recurrence
+    expanded and the words compiled once, not per person; the next tick reads the meeting
+    afresh, so a move made between ticks is in the next reminders."""
+    people = [f"+1202555{n:04d}" for n in range(30)]
+    for n, phone in enumerate(people):
+        make_participant(session, phone, circle, name=f"Person{n} Rivera")
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["3h", "2h"],
+                  wording={"en": "{{ first_name }}: we meet {{ meeting_when }}."})  # fmt: skip
+    run(app, session, clock)
+    expansions: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        expansions.append("occurrences")
+        return occurrences(*args, **kwargs)
+
+    monkeypatch.setattr(composer, "occurrences", counted)
+    campaign_wording._compiled.cache_clear()
+    statements: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        clock.now = TONIGHT_UTC - timedelta(hours=3)
+        assert dispatch_due(app) == 30
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+    assert len(gateway.sent) == 30
+    assert gateway.to(people[7]) == ["Person7: we meet today at 6:30 PM."]
+    assert len(expansions) == 1
+    assert campaign_wording._compiled.cache_info().misses == 1
+    assert len([s for s in statements if "FROM meeting_schedules" in s]) == 1
+    assert len([s for s in statements if "FROM meeting_changes" in s]) == 1
+    assert len([s for s in statements if "FROM memberships" in s]) == 1  # the batch's own
+
+    schedule = session.scalars(select(MeetingSchedule)).one()
+    session.add(
+        MeetingChange(
+            schedule_id=schedule.id,
+            occurrence_key="20260303T1830",
+            new_start=datetime(2026, 3, 3, 19, 0),
+        )
+    )
+    session.commit()
+    clock.now = datetime(2026, 3, 4, 0, 0, tzinfo=UTC) - timedelta(hours=2)  # 2h before 19:00
+    run(app, session, clock)
+
+    assert gateway.to(people[7]) == [
+        "Person7: we meet today at 6:30 PM.",
+        "Person7: we meet today at 7:00 PM.",
+    ]
+    assert len(gateway.sent) == 60
+    assert len(expansions) == 2  # once more, in the one tick that worded the second 30
 
 
 def test_a_meeting_moved_after_planning_reminds_at_the_new_time_only(

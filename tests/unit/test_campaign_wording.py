@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_time as babel_format_time
 from jinja2 import nodes
 
 from service.campaigns import wording as campaign_wording
@@ -468,3 +469,60 @@ def test_variables_are_described_for_help_texts() -> None:
         "reply_instructions",
     ]
     assert all(description for description in VARIABLES.values())
+
+
+def test_a_text_is_compiled_once_however_many_people_it_is_worded_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A campaign words the same text for everyone: Jinja compiles it once, not per person."""
+    env = campaign_wording._environment()
+    compiled: list[object] = []
+
+    def from_string(source: object, *args: object, **kwargs: object) -> object:
+        compiled.append(source)
+        return type(env).from_string(env, source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(env, "from_string", from_string)
+    campaign_wording._compiled.cache_clear()
+    text = "Hi {{ first_name }}, {{ group }} meets {{ meeting_when }}."
+    names = [f"Person{n}" for n in range(50)]
+
+    bodies = [
+        render(text, language="en", now=utc(2026, 3, 3, 12), first_name=name, group="Circle",
+               meeting_start=at(NY, 2026, 3, 3, 18, 30), zone=NY).text
+        for name in names
+    ]  # fmt: skip
+    check_template(text)
+    render("Hello {{ first_name }}.", language="es", now=utc(2026, 3, 3, 12), first_name=None,
+           group="Circle")  # fmt: skip
+
+    assert bodies[0] == "Hi Person0, Circle meets today at 6:30 PM."
+    assert bodies[49] == "Hi Person49, Circle meets today at 6:30 PM."
+    assert len(compiled) == 2  # the campaign's text once, the other text once
+    with pytest.raises(WordingError):
+        render("{{ nobody }}", language="en", now=utc(2026, 3, 3, 12), first_name=None, group="")
+
+
+def test_a_meetings_day_and_time_are_put_in_words_once_per_zone_and_day(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Babel formats a meeting's time once for everyone reading it on one day in one zone; the
+    same instant in another zone, or read on another day, is worded for itself."""
+    calls: list[datetime] = []
+
+    def format_time(moment: datetime, *args: object, **kwargs: object) -> str:
+        calls.append(moment)
+        return babel_format_time(moment, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(campaign_wording, "format_time", format_time)
+    campaign_wording._wall_words.cache_clear()
+    meeting = at(NY, 2026, 3, 3, 18, 30)
+
+    def when(zone: str, now: datetime) -> str:
+        return render("{{ meeting_when }}", language="en", now=now, first_name=None, group="",
+                      meeting_start=meeting, zone=zone).text  # fmt: skip
+
+    assert {when(NY, utc(2026, 3, 3, 12, n)) for n in range(40)} == {"today at 6:30 PM"}
+    assert when(LA, utc(2026, 3, 3, 12)) == "today at 3:30 PM"
+    assert when(NY, utc(2026, 3, 2, 12)) == "tomorrow at 6:30 PM"
+    assert len(calls) == 3
