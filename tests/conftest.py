@@ -30,6 +30,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "PEERLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Under pytest-xdist each process ("gw0", "gw1", ...) has databases of its own; the process id
+# keeps two runs at once (two checkouts, two terminals) apart as well.
+RUN = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 class NetworkGuard(BaseException):
@@ -66,9 +69,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A migrated PostgreSQL database of this test run's own, dropped at the end."""
+    """A migrated PostgreSQL database of this test process's own, dropped at the end."""
     admin = make_url(POSTGRES_ADMIN_URL)
-    name = f"peerline_test_{os.getpid()}"
+    name = f"peerline_test_{RUN}"
     try:
         engine = create_engine(admin, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
@@ -116,7 +119,7 @@ _EMPTY_DATABASES = itertools.count()
 def empty_postgres() -> Iterator[str]:
     """A database of this test's own with nothing in it, not even the schema."""
     admin = make_url(POSTGRES_ADMIN_URL)
-    name = f"peerline_empty_{os.getpid()}_{next(_EMPTY_DATABASES)}"
+    name = f"peerline_empty_{RUN}_{next(_EMPTY_DATABASES)}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
