@@ -81,8 +81,7 @@ def main() -> None:
     command, args = sys.argv[1], sys.argv[2:]
     program = str(BIN / COMMANDS[command])
     if command == "test" and not any(
-        arg in ("-n", "--numprocesses", "no:xdist") or arg.startswith(("-n", "--numprocesses="))
-        for arg in args
+        arg == "no:xdist" or arg.startswith(("-n", "--numprocesses")) for arg in args
     ):
         args = [*PARALLEL, *args]
     argv = [program, "demo", *args] if command == "demo" else [program, *args]

@@ -101,15 +101,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
 
 
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    """The run's PostgreSQL database, emptied after the test."""
-    yield postgres_url
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+@pytest.fixture(scope="session")
+def _emptier(postgres_url: str) -> Iterator[Callable[[], None]]:
+    """Empties the process's PostgreSQL database and starts its ids again from 1.
+
+    DELETE, children first, rather than TRUNCATE: a TRUNCATE makes new files for every table
+    and waits for them to reach the disk, some 200 ms a test on this machine against 3 ms for
+    the handful of rows a test leaves. One engine for the whole run.
+    """
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
+    restart_ids = text("SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'")
+
+    def run() -> None:
+        with engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+            conn.execute(restart_ids)
+
+    yield run
     engine.dispose()
+
+
+@pytest.fixture
+def pg_url(postgres_url: str, _emptier: Callable[[], None]) -> Iterator[str]:
+    """The process's PostgreSQL database, emptied after the test."""
+    yield postgres_url
+    _emptier()
 
 
 _EMPTY_DATABASES = itertools.count()

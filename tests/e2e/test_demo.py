@@ -19,6 +19,8 @@ from service.demo import simulator
 from service.demo.seed import CIRCLE_KEYPAD_CODE
 
 NEWCOMER = "+12025550199"
+# Each test starts a real `peerline demo` process.
+pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:

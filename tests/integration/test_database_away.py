@@ -260,6 +260,7 @@ def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_repl
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_a_web_process_killed_after_it_journals_loses_nothing_and_doubles_nothing(
     pg_url: str, proxy: DatabaseProxy, twilio_server: TwilioFakeServer, tmp_path: Path
 ) -> None:

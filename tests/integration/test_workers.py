@@ -19,7 +19,7 @@ from service.sending.dispatch import MAX_BATCH
 from tests.twilio_fake import TwilioFakeServer
 from tests.workers import Worker, all_settled, outbox_states, seed_due_texts, wait_for, worker_env
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 DELIVERED_ONCE = {OutboxState.SENT, OutboxState.RECONCILED}
 # Each kill -9 round costs a few seconds; PEERLINE_KILL_ROUNDS=50 runs the long version.
