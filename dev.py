@@ -21,6 +21,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".peerline-installed"
 PINS = ("constraints.txt", "constraints-dev.txt")  # generated from pyproject.toml (README)
 COMMANDS = {"demo": "peerline", "test": "pytest", "peerline": "peerline"}
+# The tests run in parallel, one pytest-xdist process per CPU (each with its own databases),
+# handing out the slow tests as processes come free; `-n 0` or `-p no:xdist` runs them in one.
+PARALLEL = ("-n", "auto", "--dist", "worksteal")
 
 
 def python() -> Path:
@@ -71,12 +74,16 @@ def main() -> None:
         sys.exit(
             "usage: python3 dev.py demo [options]   run the demo (SQLite, console texts, a phone "
             "simulator)\n"
-            "       python3 dev.py test [pytest options]   run the whole test suite\n"
+            "       python3 dev.py test [pytest options]   run the whole test suite, in parallel\n"
             "       python3 dev.py peerline ...   any other peerline command"
         )
     ensure_environment()
     command, args = sys.argv[1], sys.argv[2:]
     program = str(BIN / COMMANDS[command])
+    if command == "test" and not any(
+        arg == "no:xdist" or arg.startswith(("-n", "--numprocesses")) for arg in args
+    ):
+        args = [*PARALLEL, *args]
     argv = [program, "demo", *args] if command == "demo" else [program, *args]
     os.chdir(ROOT)
     if os.name == "nt":

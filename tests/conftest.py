@@ -30,6 +30,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "PEERLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Under pytest-xdist each process ("gw0", "gw1", ...) has databases of its own; the process id
+# keeps two runs at once (two checkouts, two terminals) apart as well.
+RUN = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 class NetworkGuard(BaseException):
@@ -66,9 +69,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A migrated PostgreSQL database of this test run's own, dropped at the end."""
+    """A migrated PostgreSQL database of this test process's own, dropped at the end."""
     admin = make_url(POSTGRES_ADMIN_URL)
-    name = f"peerline_test_{os.getpid()}"
+    name = f"peerline_test_{RUN}"
     try:
         engine = create_engine(admin, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
@@ -98,15 +101,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
 
 
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    """The run's PostgreSQL database, emptied after the test."""
-    yield postgres_url
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+@pytest.fixture(scope="session")
+def _emptier(postgres_url: str) -> Iterator[Callable[[], None]]:
+    """Empties the process's PostgreSQL database and starts its ids again from 1.
+
+    DELETE, children first, rather than TRUNCATE: a TRUNCATE makes new files for every table
+    and waits for them to reach the disk, some 200 ms a test on this machine against 3 ms for
+    the handful of rows a test leaves. One engine for the whole run.
+    """
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
+    restart_ids = text("SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'")
+
+    def run() -> None:
+        with engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+            conn.execute(restart_ids)
+
+    yield run
     engine.dispose()
+
+
+@pytest.fixture
+def pg_url(postgres_url: str, _emptier: Callable[[], None]) -> Iterator[str]:
+    """The process's PostgreSQL database, emptied after the test."""
+    yield postgres_url
+    _emptier()
 
 
 _EMPTY_DATABASES = itertools.count()
@@ -116,7 +136,7 @@ _EMPTY_DATABASES = itertools.count()
 def empty_postgres() -> Iterator[str]:
     """A database of this test's own with nothing in it, not even the schema."""
     admin = make_url(POSTGRES_ADMIN_URL)
-    name = f"peerline_empty_{os.getpid()}_{next(_EMPTY_DATABASES)}"
+    name = f"peerline_empty_{RUN}_{next(_EMPTY_DATABASES)}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:

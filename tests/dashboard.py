@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -38,9 +39,18 @@ def with_password(
             password=None,
             now=clock.now,
         )
-    set_password(coordinator, password)
+    coordinator.password_hash = password_hash(password)
     session.commit()
     return coordinator
+
+
+@cache
+def password_hash(password: str) -> str:
+    """set_password's scrypt hash of password, made once a run: each costs a tenth of a second."""
+    someone = Coordinator()
+    set_password(someone, password)
+    assert someone.password_hash is not None
+    return someone.password_hash
 
 
 def csrf_token(client: FlaskClient, path: str = "/sign-in") -> str:

@@ -277,7 +277,7 @@ class WebProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(self._up, 30, "peerline web to start")
+        wait_for(self._up, 120, "peerline web to start")
 
     def _up(self) -> bool:
         try:

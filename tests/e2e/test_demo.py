@@ -19,6 +19,8 @@ from service.demo import simulator
 from service.demo.seed import CIRCLE_KEYPAD_CODE
 
 NEWCOMER = "+12025550199"
+# Each test starts a real `peerline demo` process.
+pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:
@@ -51,7 +53,7 @@ def demo(tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{base}/readyz", timeout=1).status_code == 200:

@@ -21,7 +21,7 @@ from service.models import (
     Participant,
 )
 from service.sending.gateway import TwilioGateway
-from tests.support import PUBLIC_URL, invoke, make_group, make_participant, make_settings
+from tests.support import PUBLIC_URL, Clock, invoke, make_group, make_participant, make_settings
 from tests.twilio_fake import TwilioFakeServer
 
 SAM, ALEX, JORDAN = "+12025550142", "+12025550143", "+12025550144"
@@ -32,6 +32,8 @@ def twilio_app(database_url: str, twilio_server: TwilioFakeServer) -> Iterator[F
     """The app as configured in production, with Twilio's API at the local server."""
     app = create_app(make_settings(database_url, TWILIO_API_BASE_URL=twilio_server.base_url))
     assert isinstance(app.extensions["peerline.gateway"], TwilioGateway)
+    # The tests' afternoon, not the machine's hour: at night a group's quiet hours hold texts.
+    app.extensions["peerline.clock"] = Clock()
     yield app
     sessions(app).kw["bind"].dispose()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -173,14 +172,15 @@ def test_a_server_error_may_have_sent_so_it_is_not_retried(
 
 
 def test_an_answer_slower_than_the_timeout_may_have_sent(twilio_server: TwilioFakeServer) -> None:
-    twilio_server.delay(5.0, times=1)
+    # The answer would come after a minute (or when the server stops, after the test): a
+    # gateway that waited for it would get a 201 and raise nothing, so the error alone shows
+    # that it gave up at its own timeout, without holding a loaded machine to a clock.
+    twilio_server.delay(60.0, times=1)
     gateway = make_gateway(twilio_server.base_url, timeout=0.5)
 
-    started = time.monotonic()
     with pytest.raises(GatewayError) as timed_out:
         gateway.send_text(REMINDER)
 
-    assert time.monotonic() - started < 4.0, "the gateway waited for the answer, not its timeout"
     assert facts(timed_out.value) == (None, None, False, True)
     (message,) = twilio_server.messages
     assert message.params["To"] == PARTICIPANT

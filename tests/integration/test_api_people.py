@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -502,6 +503,7 @@ def test_the_audit_log_is_for_admins_and_says_who_did_what(
     assert get(client, "/api/v1/audit?action=nothing.like.this", admin)[1] == []
 
 
+@pytest.mark.slow  # ten thousand rows
 def test_a_ten_thousand_row_roster_through_the_api(
     client: FlaskClient, session: Session, clock: Clock, tmp_path: Path
 ) -> None:

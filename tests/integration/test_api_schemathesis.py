@@ -3,8 +3,8 @@
 Every operation the document at /api/v1/openapi.json describes is fuzzed through the live
 Flask app (WSGI, no network), with valid and invalid input, as an admin and as a coordinator
 of one group, over data that gives each endpoint something to return. Nothing is listed by
-hand: a new endpoint is covered once it is in the document. The run is bounded (a few dozen
-examples per operation, no shrinking) so that CI stays quick.
+hand: a new endpoint is covered once it is in the document. The run is bounded (25 examples
+per operation and mode, no shrinking; 5 in the quick run without slow tests).
 """
 
 from __future__ import annotations
@@ -61,15 +61,23 @@ CHECKS = [
     response_schema_conformance,
 ]
 SEEDED_IDS = 8  # each table's seeded rows have ids from 1 to about this
-# Bounded for CI: a few dozen examples per operation, no shrinking (a failure is reported as
-# found), no example database, and no deadline (the first request of a test is slow).
-BOUNDED = settings(
-    max_examples=25,
-    phases=[Phase.explicit, Phase.generate],
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+# Bounded: a few dozen examples per operation (a handful in the quick run, which leaves out
+# slow tests), no shrinking (a failure is reported as found), no example database, and no
+# deadline (the first request of a test is slow).
+EXAMPLES = [
+    pytest.param(5, id="quick"),
+    pytest.param(25, id="full", marks=pytest.mark.slow),
+]
+
+
+def bounded(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        phases=[Phase.explicit, Phase.generate],
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
 @dataclass
@@ -137,7 +145,7 @@ def aim(case: schemathesis.Case[Any], row_id: int) -> None:
                     part[name] = row_id
 
 
-def fuzz(app: Flask, token: str) -> None:
+def fuzz(app: Flask, token: str, examples: int) -> None:
     """Every operation of the served document, with valid and with invalid input."""
     schema = schemathesis.openapi.from_wsgi(OPENAPI, app)
     headers = {"Authorization": f"Bearer {token}"}
@@ -150,7 +158,7 @@ def fuzz(app: Flask, token: str) -> None:
         operation = result.ok()
         for mode in GenerationMode:
 
-            @BOUNDED
+            @bounded(examples)
             @given(
                 case=operation.as_strategy(generation_mode=mode),
                 row_id=st.none() | st.integers(min_value=1, max_value=SEEDED_IDS),
@@ -173,16 +181,18 @@ def fuzz(app: Flask, token: str) -> None:
     assert not failures, "\n\n".join(failures)
 
 
+@pytest.mark.parametrize("examples", EXAMPLES)
 def test_no_server_errors_and_answers_as_documented_for_an_admin(
-    app: Flask, tokens: Tokens
+    app: Flask, tokens: Tokens, examples: int
 ) -> None:
-    fuzz(app, tokens.admin)
+    fuzz(app, tokens.admin, examples)
 
 
+@pytest.mark.parametrize("examples", EXAMPLES)
 def test_no_server_errors_and_answers_as_documented_for_a_coordinator(
-    app: Flask, tokens: Tokens
+    app: Flask, tokens: Tokens, examples: int
 ) -> None:
-    fuzz(app, tokens.coordinator)
+    fuzz(app, tokens.coordinator, examples)
 
 
 def test_the_document_describes_every_api_route(app: Flask, client: FlaskClient) -> None:

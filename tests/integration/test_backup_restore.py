@@ -38,7 +38,7 @@ from tests.workers import (
     worker_env,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 MEMBERS = 10
 

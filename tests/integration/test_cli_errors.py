@@ -11,10 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from tests.conftest import POSTGRES_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,16 +42,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    request.getfixturevalue("postgres_url")  # skips when PostgreSQL is not reachable
-    name = f"peerline_empty_{os.getpid()}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield request.getfixturevalue("empty_postgres")  # skips when PostgreSQL is not reachable
 
 
 def test_a_command_before_db_upgrade_says_which_command_to_run(

@@ -95,6 +95,7 @@ def reported(output: str) -> dict[int, str]:
     return {int(line): reason for line, reason in found}
 
 
+@pytest.mark.slow  # ten thousand rows
 def test_a_ten_thousand_row_roster_dry_run_then_refused_then_imported(
     runner: FlaskCliRunner, session: Session, gateway: RecordingGateway, tmp_path: Path
 ) -> None:

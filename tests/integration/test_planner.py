@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import Engine, delete, event, func, select, text
+from sqlalchemy import Engine, delete, event, func, select
 from sqlalchemy.orm import Session
 
 from scheduler.dispatcher import dispatch_due
@@ -21,7 +21,6 @@ from service.campaigns.planner import plan
 from service.campaigns.recurrence import occurrences
 from service.db import make_engine
 from service.models import (
-    Base,
     CampaignKind,
     CampaignStatus,
     Channel,
@@ -113,6 +112,7 @@ def test_planning_twice_plans_each_send_once(session: Session, circle: Group, cl
                for r in planned)  # fmt: skip
 
 
+@pytest.mark.slow  # ticks through days of the clock
 def test_a_reminder_goes_once_at_its_time_worded_for_its_reader(
     app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
 ) -> None:
@@ -134,6 +134,7 @@ def test_a_reminder_goes_once_at_its_time_worded_for_its_reader(
     assert len(sent) == 2 and all(r.body for r in sent)  # what went out is kept on the row
 
 
+@pytest.mark.slow  # ticks through days of the clock
 def test_each_group_reaches_the_same_person_its_own_way(
     app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
 ) -> None:
@@ -164,6 +165,7 @@ def test_each_group_reaches_the_same_person_its_own_way(
     assert "hoy a las 17:30" in row.body  # 18:30 in New York is 17:30 in Chicago
 
 
+@pytest.mark.slow  # ticks through days of the clock
 def test_a_reminder_names_the_person_only_as_its_own_group_does(
     app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
 ) -> None:
@@ -248,6 +250,7 @@ def test_a_batch_of_reminders_finds_its_meeting_and_compiles_its_words_once(
     assert len(expansions) == 2  # once more, in the one tick that worded the second 30
 
 
+@pytest.mark.slow  # ticks through days of the clock
 def test_a_meeting_moved_after_planning_reminds_at_the_new_time_only(
     app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
 ) -> None:
@@ -274,6 +277,7 @@ def test_a_meeting_moved_after_planning_reminds_at_the_new_time_only(
     assert [r.sent_at for r in sent] == [datetime(2026, 3, 3, 23, 0, tzinfo=UTC)]
 
 
+@pytest.mark.slow  # ticks through days of the clock
 def test_a_cancelled_meeting_sends_nothing(
     app: Flask, session: Session, circle: Group, clock: Clock, gateway: RecordingGateway
 ) -> None:
@@ -376,8 +380,9 @@ def test_after_a_three_hour_outage_stale_reminders_expire_and_encouragement_goes
 
 
 @pytest.mark.postgres
-def test_two_planner_processes_at_once_plan_each_send_once(postgres_url: str) -> None:
-    engine = make_engine(postgres_url)
+@pytest.mark.slow
+def test_two_planner_processes_at_once_plan_each_send_once(pg_url: str) -> None:
+    engine = make_engine(pg_url)
     now = Clock().now
     try:
         with Session(engine) as session:
@@ -394,9 +399,7 @@ def test_two_planner_processes_at_once_plan_each_send_once(postgres_url: str) ->
         )
         root = Path(__file__).resolve().parents[2]
         planners = [
-            subprocess.Popen(
-                [sys.executable, "-c", script, postgres_url, now.isoformat()], cwd=root
-            )
+            subprocess.Popen([sys.executable, "-c", script, pg_url, now.isoformat()], cwd=root)
             for _ in range(2)
         ]
         assert [p.wait(timeout=120) for p in planners] == [0, 0]
@@ -407,9 +410,6 @@ def test_two_planner_processes_at_once_plan_each_send_once(postgres_url: str) ->
         # Tonight's 2h and 30m, and next week's three, for each of the 40.
         assert total == keys == 40 * 5
     finally:
-        with engine.begin() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
 
 
@@ -436,6 +436,7 @@ def test_rsvp_replies_count_toward_the_next_meeting(
     assert "Tue 2026-03-10 18:30  coming 0, not coming 0, no answer 3" in counted
 
 
+@pytest.mark.slow  # ticks through days of the clock
 def test_pause_stops_encouragement_but_not_reminders_and_resume_restarts_it(
     app: Flask,
     client: FlaskClient,

@@ -34,7 +34,7 @@ from tests.workers import (
     worker_env,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = ROOT / "Procfile"
@@ -149,7 +149,7 @@ def test_the_procfile_migrates_serves_plans_sends_and_stops_cleanly(
             wait_for(lambda: len(twilio_server.messages) >= MEMBERS, 90, "the broadcast")
             wait_for(
                 lambda: outbox_states(empty_postgres) == {OutboxState.SENT: MEMBERS},
-                30,
+                120,
                 "every broadcast row to be recorded as sent",
             )
             counts = Counter(str(m.params["To"]) for m in twilio_server.messages)

@@ -7,7 +7,6 @@ it, which is what would reach people's phones.
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,10 +15,11 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from service.models import OutboxMessage, OutboxState
+from service.sending.dispatch import MAX_BATCH
 from tests.twilio_fake import TwilioFakeServer
 from tests.workers import Worker, all_settled, outbox_states, seed_due_texts, wait_for, worker_env
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 DELIVERED_ONCE = {OutboxState.SENT, OutboxState.RECONCILED}
 # Each kill -9 round costs a few seconds; PEERLINE_KILL_ROUNDS=50 runs the long version.
@@ -150,9 +150,11 @@ def test_sigterm_finishes_the_sends_in_flight_and_leaves_no_row_sending(
     twilio_server.delay(0.2)  # every send is in flight for a fifth of a second
     with Worker(worker_env(pg_url, twilio_server), tmp_path / "worker.log") as worker:
         wait_for(lambda: len(twilio_server.messages) >= 20, 60, "sending to start")
-        started = time.monotonic()
-        assert worker.terminate() == 0
-        assert time.monotonic() - started < 10
+        before = len(twilio_server.messages)
+        assert worker.terminate(timeout=120) == 0
+    # It finished the batch in hand and claimed no other: counted, not timed, so that a loaded
+    # machine cannot break it.
+    assert len(twilio_server.messages) - before <= MAX_BATCH
 
     states = outbox_states(pg_url)
     assert OutboxState.SENDING not in states
