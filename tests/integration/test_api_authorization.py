@@ -38,7 +38,7 @@ from service.people.participants import choose
 from tests.api import call, token_for, two_coordinators
 from tests.support import Clock, make_campaign, make_participant, make_schedule, text_in
 
-PUBLIC = {"/api/v1/openapi.json"}
+PUBLIC = {"/api/v1/openapi.json", "/api/v1/docs"}  # the API described, as to anyone
 ADMINS_ONLY = {
     "/api/v1/audit",
     "/api/v1/coordinators",
