@@ -49,7 +49,6 @@ from service.models import (
     OutboxState,
 )
 
-LIVE, SETTLED = LIVE_STATES, SETTLED_STATES
 RECENT = timedelta(minutes=15)
 QUANTILES = (0.5, 0.9, 0.99)
 OUTBOX_PATH = "/metrics/outbox"
@@ -70,7 +69,7 @@ class LiveOutbox:
 
 def live(session: Session, now: datetime) -> LiveOutbox:
     """The live rows, read through the partial indexes that hold only them."""
-    rows = {(state, kind): 0 for state in LIVE for kind in OutboxKind}
+    rows = {(state, kind): 0 for state in LIVE_STATES for kind in OutboxKind}
     due_now, oldest = 0, None
     for kind, n, due, first in session.execute(
         select(
@@ -180,7 +179,7 @@ class ProcessMetrics:
             ["state", "kind"],
             registry=registry,
         )
-        for state in SETTLED:
+        for state in SETTLED_STATES:
             for kind in OutboxKind:
                 self.settled.labels(state.value, kind.value)  # every series from 0
         # Web requests, labelled by the route's rule (/inbox/<int:message_id>), never the path
@@ -202,7 +201,7 @@ class ProcessMetrics:
 
 def note_settled(session: Session, state: OutboxState, kind: OutboxKind, n: int = 1) -> None:
     """Count n rows a bulk statement moved into state, once session's transaction commits."""
-    if state in SETTLED and n:
+    if state in SETTLED_STATES and n:
         pending: Tally[tuple[OutboxState, OutboxKind]] = session.info.setdefault(_PENDING, Tally())
         pending[state, kind] += n
 

@@ -22,8 +22,6 @@ from sqlalchemy.orm import Session
 
 from service.models import SETTLED_STATES, InboundMessage, OutboxMessage
 
-# Past the queue and past Twilio: nothing will read these words to send them.
-FINISHED = SETTLED_STATES
 BATCH = 500
 
 
@@ -50,7 +48,7 @@ def _old_outbox(before: datetime) -> ColumnElement[bool]:
     return and_(
         OutboxMessage.body_removed_at.is_(None),
         OutboxMessage.body.is_not(None),
-        OutboxMessage.state.in_(FINISHED),
+        OutboxMessage.state.in_(SETTLED_STATES),  # nothing will send these words again,
         # The row's last change: a late status callback keeps its words another period.
         OutboxMessage.updated_at < before,
     )

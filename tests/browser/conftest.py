@@ -16,11 +16,19 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
 from werkzeug.serving import make_server
 
 from service.config import Settings
 from tests.conftest import IN_CI
+from tests.dashboard import PASSWORD
 from tests.support import make_settings
 
 CHROMIUM = Path(os.environ.get("PEERLINE_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -83,6 +91,15 @@ def server(
         lambda base: app_factory(make_settings(database_url, PEERLINE_PUBLIC_URL=base))
     ) as served:
         yield served
+
+
+def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the sign-in page, as a coordinator would, and land on Today."""
+    page.goto(f"{base}/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
 
 
 def check_page(page: Page, name: str, request: pytest.FixtureRequest) -> None:

@@ -27,8 +27,8 @@ from service.app import create_app
 from service.db import sessions
 from service.models import Role
 from service.sending.gateway import TwilioGateway
-from tests.browser.conftest import check_page, serving
-from tests.dashboard import PASSWORD, with_password
+from tests.browser.conftest import check_page, serving, sign_in
+from tests.dashboard import with_password
 from tests.support import Clock, make_group, make_participant, make_settings, new_sid, sign
 from tests.twilio_fake import Accepted, TwilioFakeServer
 from tests.workers import ACCOUNT_SID, Worker, worker_env
@@ -70,14 +70,6 @@ def _people(app: Flask) -> None:
         with_password(session, "kim@example.org", clock)
         harbor = make_group(session, "HARBOR", coordinator_email="kim@example.org")
         make_participant(session, "+12025550199", harbor, name="Vera Stone")
-
-
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
 
 
 def _day(day: date, today: date) -> str:
@@ -154,11 +146,11 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
     _people(app)
     now = datetime.now(UTC).astimezone(CHICAGO)
     ada, robin, kim = new_page(), new_page(), new_page()
-    _sign_in(kim, base, "kim@example.org")
+    sign_in(kim, base, "kim@example.org")
 
     # Ada creates the group for Robin. Its quiet hours are kept clear of the next few hours, so
     # that the story runs at any time of day.
-    _sign_in(ada, base, "ada@example.org")
+    sign_in(ada, base, "ada@example.org")
     ada.get_by_role("link", name="Groups").click()
     ada.get_by_role("link", name="Create a group").click()
     ada.get_by_label("Coordinator").select_option(label="Robin (robin@example.org)")
@@ -179,7 +171,7 @@ def test_a_coordinators_week_from_a_new_group_to_a_reply_that_reaches_twilio(
     check_page(ada, "group", request)
 
     # Robin finds it on Today, with no meetings yet, and schedules it in words.
-    _sign_in(robin, base, "robin@example.org")
+    sign_in(robin, base, "robin@example.org")
     expect(robin.get_by_role("heading", name="Tuesday Group")).to_be_visible()
     expect(robin.get_by_text("No meetings are scheduled for this group.")).to_be_visible()
     check_page(robin, "today-new-group", request)

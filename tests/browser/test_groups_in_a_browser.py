@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 
 from service.db import sessions
 from service.models import Role
-from tests.browser.conftest import check_page
-from tests.dashboard import PASSWORD, with_password
+from tests.browser.conftest import check_page, sign_in
+from tests.dashboard import with_password
 from tests.support import Clock, make_group, make_participant
 
 
@@ -28,14 +28,6 @@ def _people(app: Flask, clock: Clock) -> None:
         with_password(session, "ada@example.org", clock, role=Role.ADMIN)
 
 
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
-
-
 def test_an_admin_creates_a_group_and_its_coordinator_sets_it_up(
     server: tuple[Flask, str],
     clock: Clock,
@@ -46,7 +38,7 @@ def test_an_admin_creates_a_group_and_its_coordinator_sets_it_up(
     _people(app, clock)
     ada, robin = new_page(), new_page()
 
-    _sign_in(ada, base, "ada@example.org")
+    sign_in(ada, base, "ada@example.org")
     ada.get_by_role("link", name="Groups").click()
     ada.get_by_role("link", name="Create a group").click()
     check_page(ada, "group-new", request)
@@ -62,7 +54,7 @@ def test_an_admin_creates_a_group_and_its_coordinator_sets_it_up(
     expect(ada.get_by_text("No on-call phone.")).to_be_visible()
     check_page(ada, "group", request)
 
-    _sign_in(robin, base, "robin@example.org")
+    sign_in(robin, base, "robin@example.org")
     expect(robin.get_by_text("No on-call phone:")).to_have_count(2)  # Circle and Tuesday on Today
     robin.get_by_role("link", name="Groups").click()
     table = robin.get_by_role("table", name="Your groups")

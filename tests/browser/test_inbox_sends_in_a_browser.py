@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 
 from service.db import sessions
 from service.models import InboundMessage, OutboxKind, OutboxMessage, OutboxState
-from tests.browser.conftest import check_page
-from tests.dashboard import PASSWORD, with_password
+from tests.browser.conftest import check_page, sign_in
+from tests.dashboard import with_password
 from tests.support import Clock, make_group, make_participant
 
 
@@ -50,14 +50,6 @@ def _robins_inbox(app: Flask, clock: Clock) -> int:
         return int(found.scalar() or 0)
 
 
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
-
-
 def test_a_coordinator_answers_a_reply_marks_it_handled_and_reads_what_went_out(
     server: tuple[Flask, str],
     clock: Clock,
@@ -67,8 +59,8 @@ def test_a_coordinator_answers_a_reply_marks_it_handled_and_reads_what_went_out(
     app, base = server
     question = _robins_inbox(app, clock)
     robin, kim = new_page(), new_page()
-    _sign_in(robin, base, "robin@example.org")
-    _sign_in(kim, base, "kim@example.org")
+    sign_in(robin, base, "robin@example.org")
+    sign_in(kim, base, "kim@example.org")
 
     robin.get_by_role("link", name="Inbox").click()
     expect(robin.get_by_role("heading", name="Inbox", level=1)).to_be_visible()

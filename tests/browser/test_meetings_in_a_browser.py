@@ -16,8 +16,8 @@ from sqlalchemy import update
 from service.campaigns.headcount import record_answer
 from service.db import sessions
 from service.models import Membership
-from tests.browser.conftest import check_page
-from tests.dashboard import PASSWORD, with_password
+from tests.browser.conftest import check_page, sign_in
+from tests.dashboard import with_password
 from tests.support import Clock, make_group, make_participant
 
 
@@ -38,13 +38,6 @@ def _coordinators(app: Flask, clock: Clock) -> int:
         return circle.id
 
 
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_a_coordinator_schedules_in_words_cancels_and_moves_a_meeting_and_sees_who_came(
     server: tuple[Flask, str],
     clock: Clock,
@@ -54,8 +47,8 @@ def test_a_coordinator_schedules_in_words_cancels_and_moves_a_meeting_and_sees_w
     app, base = server
     circle = _coordinators(app, clock)  # the clock: Tuesday 3 March 2026, 11:00 in Chicago
     robin, kim = new_page(), new_page()
-    _sign_in(robin, base, "robin@example.org")
-    _sign_in(kim, base, "kim@example.org")
+    sign_in(robin, base, "robin@example.org")
+    sign_in(kim, base, "kim@example.org")
 
     robin.get_by_role("link", name="Meetings of Circle Group").click()
     expect(robin.get_by_role("heading", name="Meetings of Circle Group", level=1)).to_be_visible()

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from service.db import sessions
 from service.models import Membership, OutboxKind, OutboxMessage, OutboxState, Role
-from tests.browser.conftest import check_page
-from tests.dashboard import PASSWORD, with_password
+from tests.browser.conftest import check_page, sign_in
+from tests.dashboard import with_password
 from tests.support import Clock, make_group, make_participant, new_sid
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -42,14 +42,6 @@ def _people(app: Flask, clock: Clock) -> None:
         with_password(session, "ada@example.org", clock, role=Role.ADMIN)
 
 
-def _sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
-
-
 def test_a_coordinator_reads_the_last_30_days_and_who_has_gone_quiet(
     server: tuple[Flask, str],
     clock: Clock,
@@ -59,7 +51,7 @@ def test_a_coordinator_reads_the_last_30_days_and_who_has_gone_quiet(
     app, base = server
     _people(app, clock)
     robin = new_page()
-    _sign_in(robin, base, "robin@example.org")
+    sign_in(robin, base, "robin@example.org")
 
     chart = robin.get_by_role("img", name="Texts and calls per day over the last 30 days")
     expect(chart).to_be_visible()
@@ -93,7 +85,7 @@ def test_an_admin_adds_a_coordinator_gives_them_a_group_and_a_token_then_reads_t
     app, base = server
     _people(app, clock)
     ada = new_page()
-    _sign_in(ada, base, "ada@example.org")
+    sign_in(ada, base, "ada@example.org")
 
     ada.get_by_role("link", name="Admin").click()
     expect(ada.get_by_role("heading", name="Coordinators", level=1)).to_be_visible()
@@ -132,5 +124,5 @@ def test_an_admin_adds_a_coordinator_gives_them_a_group_and_a_token_then_reads_t
     check_page(ada, "audit", request)
 
     lee = new_page()
-    _sign_in(lee, base, "lee@example.org", NEW_PASSWORD)
+    sign_in(lee, base, "lee@example.org", NEW_PASSWORD)
     expect(lee.get_by_role("heading", name="Circle Group")).to_be_visible()

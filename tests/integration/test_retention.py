@@ -19,6 +19,7 @@ from service.db import sessions
 from service.messages import retention
 from service.metrics import totals
 from service.models import (
+    SETTLED_STATES,
     AuditEntry,
     ConsentChange,
     ConsentEvent,
@@ -96,7 +97,7 @@ def _story(session: Session, clock: Clock) -> Story:
     long_ago, lately = clock.now - timedelta(days=DAYS + 5), clock.now - timedelta(days=2)
     old = {
         state.value: _out(session, pair, state, long_ago, f"old {state.value} words")
-        for state in retention.FINISHED
+        for state in SETTLED_STATES
         if state not in (OutboxState.UNDELIVERED, OutboxState.RECONCILED)
     }
     kept = {

@@ -47,6 +47,7 @@ from service.people.roster import RosterError, parse
 from service.people.roster_import import apply_import, plan_import
 from service.phones import InvalidPhone, mask, normalize
 from service.web.dashboard import login, people_read
+from service.web.dashboard.forms import form_status
 from service.web.dashboard.people_forms import (
     AddForm,
     ApplyForm,
@@ -283,8 +284,7 @@ def people_add() -> Response | tuple[str, int]:
         else:
             flash(_("%(phone)s is a member.", phone=mask(person.phone)), "success")
         return redirect(url_for("dashboard.person", group_id=group.id, participant_id=person.id))
-    status = 422 if request.method == "POST" else 200
-    return _render("add.html", status, form=form)
+    return _render("add.html", form_status(), form=form)
 
 
 def _person(group_id: int, participant_id: int) -> tuple[Group, Participant, Any]:
