@@ -54,8 +54,8 @@ def create_app(
     # This process's counters, at /metrics; the database's gauges apart, at /metrics/outbox, so
     # that one scrape job reads them once (a worker serves both on its own port).
     registry = app.extensions["peerline.registry"] = CollectorRegistry()
-    counters = app.extensions["peerline.metrics"] = metrics.ProcessMetrics(registry)
-    metrics.count_settled(db.sessions(app), counters.settled)
+    app.extensions["peerline.metrics"] = metrics.ProcessMetrics(registry)
+    metrics.count_settled(db.sessions(app), lambda: app.extensions["peerline.metrics"].settled)
     outbox = app.extensions["peerline.outbox_registry"] = CollectorRegistry()
     outbox.register(metrics.OutboxCollector(db.sessions(app), lambda: app_clock(app)()))
 

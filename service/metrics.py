@@ -206,8 +206,12 @@ def note_settled(session: Session, state: OutboxState, kind: OutboxKind, n: int 
         pending[state, kind] += n
 
 
-def count_settled(sessions: sessionmaker[Session], counter: Counter) -> None:
-    """Count every row the sessions move into a settled state, when the move commits."""
+def count_settled(sessions: sessionmaker[Session], counter: Callable[[], Counter]) -> None:
+    """Count every row the sessions move into a settled state, when the move commits.
+
+    counter is asked for the counter at each commit: the app's counters of the moment, so a
+    registry put in their place (a test's own, say) counts from then on.
+    """
 
     def flushed(session: Session, _flush: UOWTransaction) -> None:
         for row in _outbox_rows(session.new, session.dirty):
@@ -222,7 +226,7 @@ def count_settled(sessions: sessionmaker[Session], counter: Counter) -> None:
 
     def committed(session: Session) -> None:
         for (state, kind), n in session.info.pop(_PENDING, {}).items():
-            counter.labels(state.value, kind.value).inc(n)
+            counter().labels(state.value, kind.value).inc(n)
 
     def ended(session: Session, transaction: SessionTransaction) -> None:
         if transaction.parent is None:

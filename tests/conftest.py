@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -21,7 +23,9 @@ from service.app import create_app
 from service.cli.database import upgrade_database
 from service.config import Settings
 from service.db import sessions
+from service.metrics import ProcessMetrics
 from service.models import Base
+from service.web.journal import Journal
 from tests.support import Clock, RecordingGateway, make_settings
 from tests.twilio_fake import twilio_server as twilio_server  # a fixture for every test
 from tests.workers import drop_connections
@@ -60,9 +64,25 @@ def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _sqlite_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where this process keeps its SQLite files: in memory (/dev/shm) where the machine has it.
+
+    The same SQLite with the same settings; only its fsync at each commit costs nothing there,
+    where on a shared disk it costs some 10 ms, more than many a test.
+    """
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path_factory.mktemp("sqlite")
+        return
+    folder = Path(tempfile.mkdtemp(prefix=f"peerline-test-{RUN}-", dir=shm))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(_sqlite_folder: Path) -> Path:
     """A migrated SQLite file, copied for each test: migrating once keeps the suite quick."""
-    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    path = _sqlite_folder / "template.sqlite3"
     upgrade_database(f"sqlite:///{path}")
     return path
 
@@ -77,6 +97,9 @@ def postgres_url() -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
+            # A commit returns before its WAL record reaches the disk: what every test sees is
+            # the same; only a crash of the server could lose the last moments of a test run.
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     except Exception as error:
         message = f"PostgreSQL is not reachable at {admin.render_as_string()}: {error}"
         if IN_CI:
@@ -90,10 +113,20 @@ def postgres_url() -> Iterator[str]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_path(_sqlite_folder: Path) -> Path:
+    """Where this process's tests find their SQLite database, a fresh copy for each test."""
+    return _sqlite_folder / "peerline.sqlite3"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "sqlite":
-        path = tmp_path / "peerline.sqlite3"
+        path: Path = request.getfixturevalue("sqlite_path")
+        # A new file (a new inode) each test: a connection a test left open, or a lock it
+        # held, stays with the old one.
+        for leftover in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
@@ -184,9 +217,55 @@ def app_factory(gateway: RecordingGateway, clock: Clock) -> Iterator[Callable[[S
         sessions(app).kw["bind"].dispose()
 
 
+@pytest.fixture(scope="session")
+def _built_apps() -> Iterator[dict[str, Flask]]:
+    """The process's apps on its databases, by database URL, built once and reused."""
+    apps: dict[str, Flask] = {}
+    yield apps
+    for built in apps.values():
+        sessions(built).kw["bind"].dispose()
+
+
 @pytest.fixture
-def app(database_url: str, app_factory: Callable[[Settings], Flask]) -> Flask:
-    return app_factory(make_settings(database_url))
+def app(
+    database_url: str, gateway: RecordingGateway, clock: Clock, _built_apps: dict[str, Flask]
+) -> Iterator[Flask]:
+    """The app on the test's database, with the test's gateway and clock and new counters.
+
+    Building an app costs some 90 ms (the API's OpenAPI document, every route compiled), more
+    than most tests; so each process builds one per database and hands it to every test, as
+    new as a built one: its config, extensions, counters and journal put back after each test.
+    Setting it up further (a route, a hook) fails, as on any app that has served a request; a
+    test that needs other settings builds its own with app_factory.
+    """
+    built = _built_apps.get(database_url)
+    if built is None:
+        built = _built_apps[database_url] = create_app(make_settings(database_url))
+        built.config["TESTING"] = True
+        built.test_client().get("/healthz")  # served a request: no more setting up
+    config, extensions = dict(built.config), dict(built.extensions)
+    settings: Settings = built.extensions["peerline.settings"]
+    journal = settings.instance_dir / "journal"
+    registry = CollectorRegistry()
+    built.extensions.update(
+        {
+            "peerline.gateway": gateway,
+            "peerline.clock": clock,
+            "peerline.registry": registry,
+            "peerline.metrics": ProcessMetrics(registry),
+            "peerline.journal": Journal(journal),
+        }
+    )
+    yield built
+    replayer = built.extensions["peerline.journal"]._replayer
+    shutil.rmtree(journal, ignore_errors=True)  # nothing waits: a replayer still going stops
+    if replayer is not None:
+        replayer.join(timeout=30)
+    built.config.clear()
+    built.config.update(config)
+    built.extensions.clear()
+    built.extensions.update(extensions)
+    sessions(built).kw["bind"].dispose()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from babel.dates import format_date
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rrulestr
 
 from service.text import said
 
@@ -70,7 +70,13 @@ def rule_of(plan: Plan) -> tuple[str, datetime]:
         parts.append(f"UNTIL={plan.until:%Y%m%d}")
     rule = ";".join(parts)
     dtstart = datetime.combine(plan.start, plan.at.replace(second=0, microsecond=0))
-    first = rrulestr(rule, dtstart=dtstart).after(dtstart, inc=True)
+    recurrence = rrulestr(rule, dtstart=dtstart)
+    assert isinstance(recurrence, rrule)  # one RRULE, never a rule set
+    if plan.until is not None:
+        # The schedule reads a bare UNTIL as the whole day (recurrence._until); dateutil reads
+        # it as midnight, which would leave out a meeting on the last day.
+        recurrence = recurrence.replace(until=datetime.combine(plan.until, time.max))
+    first = recurrence.after(dtstart, inc=True)
     if first is None and plan.until is None:
         raise RuleError(said("no meeting falls on or after this date"), "start")
     if first is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from service.metrics import ProcessMetrics
 
@@ -12,8 +12,6 @@ UNMATCHED = "(no route)"  # a 404 or a method no route takes: the path itself is
 
 
 def init_app(app: Flask) -> None:
-    counters: ProcessMetrics = app.extensions["peerline.metrics"]
-
     @app.before_request
     def _started() -> None:
         g.peerline_started = time.perf_counter()
@@ -22,6 +20,7 @@ def init_app(app: Flask) -> None:
     def _answered(response: Response) -> Response:
         started = g.pop("peerline_started", None)
         rule = request.url_rule
+        counters: ProcessMetrics = current_app.extensions["peerline.metrics"]  # of the moment
         labels = (request.method, rule.rule if rule else UNMATCHED, str(response.status_code))
         counters.requests.labels(*labels).inc()
         if started is not None:

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 
 import pytest
-from dateutil.rrule import rrulestr
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -182,6 +181,27 @@ def test_a_plan_that_makes_no_schedule_names_the_choice_to_fix(plan: Plan, field
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize(
+    "plan",
+    [
+        # The only meeting is on the last day, after midnight.
+        Plan(Often.WEEKLY, time(18, 30), date(2026, 12, 2), (TUE,), until=date(2026, 12, 8)),
+        Plan(
+            Often.MONTHLY_DATE,
+            time(0, 1),
+            date(2040, 12, 2),
+            day_of_month=1,
+            until=date(2041, 1, 1),
+        ),
+    ],
+)
+def test_the_last_day_keeps_its_meeting(plan: Plan) -> None:
+    rule, first = rule_of(plan)
+
+    assert first == datetime.combine(plan.until or plan.start, plan.at)
+    assert [*rule_walls(Schedule(rule, first, "America/Chicago"), first)] == [first]
+
+
 PLANS = st.builds(
     Plan,
     often=st.sampled_from(Often),
@@ -221,4 +241,4 @@ def test_any_plan_reads_back_as_itself_and_its_meetings_are_the_ones_asked_for(
             assert week == plan.nth or (plan.nth == -1 and last)
         else:
             assert meeting.day == plan.day_of_month
-    assert rrulestr(rule, dtstart=first).after(first, inc=True) == first
+    assert next(rule_walls(Schedule(rule, first, "America/Chicago"), first)) == first
