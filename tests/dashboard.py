@@ -8,10 +8,11 @@ from functools import cache
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
 from service.models import Coordinator, Role
-from service.people.accounts import create_coordinator, set_password
+from service.people.accounts import create_coordinator
 from tests.support import Clock
 
 PASSWORD = "a long enough password"
@@ -44,13 +45,16 @@ def with_password(
     return coordinator
 
 
+# set_password's scrypt costs n=2**15 (tests/unit/test_accounts.py holds it there), some 100 ms
+# to make and again at every sign-in. A hash carries its own cost, and signing in checks it by
+# the same code whatever the cost, so the dashboard's tests keep one of n=2**10.
+TEST_HASH = "scrypt:1024:8:1"
+
+
 @cache
 def password_hash(password: str) -> str:
-    """set_password's scrypt hash of password, made once a run: each costs a tenth of a second."""
-    someone = Coordinator()
-    set_password(someone, password)
-    assert someone.password_hash is not None
-    return someone.password_hash
+    """A scrypt hash of password, as set_password keeps, made once a run at a test's cost."""
+    return generate_password_hash(password, method=TEST_HASH)
 
 
 def csrf_token(client: FlaskClient, path: str = "/sign-in") -> str:
