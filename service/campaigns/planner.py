@@ -10,12 +10,14 @@ who left, a paused campaign) are cancelled.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, cast, literal, or_, select
+from sqlalchemy import Connection, Select, String, and_, cast, delete, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,6 +30,7 @@ from service.metrics import note_settled
 from service.models import (
     Campaign,
     CampaignKind,
+    CampaignPlan,
     CampaignStatus,
     ConsentState,
     Group,
@@ -38,6 +41,7 @@ from service.models import (
     OutboxMessage,
     OutboxState,
     Participant,
+    PlanChange,
     UTCDateTime,
 )
 
@@ -48,10 +52,22 @@ HORIZON = timedelta(days=8)
 LATE_PLANNING_GRACE = timedelta(minutes=15)
 
 
+# The key of the PostgreSQL advisory lock a planning run holds, so that one worker plans at a
+# time: "peerplan" in ASCII. Any other advisory lock in this database must use another key.
+PLANNER_LOCK = 0x7065_6572_706C_616E
+# Bump when the planner's rules change (what it writes from the same inputs): every campaign is
+# then planned afresh once, rather than skipped on a fingerprint taken under the old rules.
+RULES = "1"
+
+
 @dataclass
 class PlanReport:
     written: int = 0  # rows inserted, moved or brought back
     cancelled: int = 0
+    planned: int = 0  # campaigns planned afresh: new, or something they depend on changed
+    extended: int = 0  # campaigns unchanged whose horizon moved on: only the new moments planned
+    skipped: int = 0  # campaigns unchanged, horizon already planned: nothing read or written
+    failed: int = 0  # campaigns whose planning raised: rolled back, tried again next run
 
 
 def plan(
@@ -67,20 +83,43 @@ def plan(
         query = query.where(Campaign.group_id == group_id)
     campaigns = session.scalars(query).all()
     for campaign in campaigns:
-        if campaign.status is CampaignStatus.PAUSED:
-            report.cancelled += cancel_queued(session, campaign.id, "campaign paused", now)
-            continue
-        if campaign.kind is CampaignKind.REMINDER:
-            plan_reminders(session, campaign, now, horizon, report)
-        elif campaign.kind is CampaignKind.ENCOURAGEMENT:
-            plan_encouragement(session, campaign, now, horizon, report)
-        else:
-            plan_broadcast(session, campaign, now, horizon, report)
+        plan_campaign(session, campaign, now, horizon, report)
     return report
 
 
+def plan_campaign(
+    session: Session,
+    campaign: Campaign,
+    now: datetime,
+    horizon: timedelta,
+    report: PlanReport,
+    *,
+    since: datetime | None = None,
+) -> None:
+    """Plan one campaign up to now + horizon; the caller commits.
+
+    since: a plan from these same inputs already covers every moment up to it, so only moments
+    after it are planned, and nothing is withdrawn (what was, was withdrawn then).
+    """
+    if campaign.status is CampaignStatus.PAUSED:
+        if since is None:
+            report.cancelled += cancel_queued(session, campaign.id, "campaign paused", now)
+        return
+    if campaign.kind is CampaignKind.REMINDER:
+        plan_reminders(session, campaign, now, horizon, report, since)
+    elif campaign.kind is CampaignKind.ENCOURAGEMENT:
+        plan_encouragement(session, campaign, now, horizon, report, since)
+    else:
+        plan_broadcast(session, campaign, now, horizon, report, since)
+
+
 def plan_reminders(
-    session: Session, campaign: Campaign, now: datetime, horizon: timedelta, report: PlanReport
+    session: Session,
+    campaign: Campaign,
+    now: datetime,
+    horizon: timedelta,
+    report: PlanReport,
+    since: datetime | None = None,
 ) -> None:
     group = session.get_one(Group, campaign.group_id)
     meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
@@ -92,7 +131,7 @@ def plan_reminders(
     found = occurrences(schedule, changes, now, now + horizon + reach, include_cancelled=True)
 
     cancelled_keys = [o.key for o in found if o.cancelled]
-    if cancelled_keys:
+    if since is None and cancelled_keys:
         report.cancelled += withdraw(
             session,
             and_(
@@ -101,8 +140,10 @@ def plan_reminders(
             ),
             "meeting cancelled",
             now,
+            replan=False,
         )
-    report.cancelled += _cancel_ineligible(session, campaign, now)
+    if since is None:
+        report.cancelled += _cancel_ineligible(session, campaign, now)
 
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     zones = session.scalars(_eligible(group.id).with_only_columns(Membership.timezone).distinct())
@@ -110,7 +151,7 @@ def plan_reminders(
         for occurrence in (o for o in found if not o.cancelled):
             for index, offset in enumerate(offsets):
                 planned = offset.planned(occurrence.starts_at, zone)
-                if planned > now + horizon:
+                if planned > now + horizon or (since is not None and planned <= since):
                     continue
                 placement = place_reminder(planned, occurrence.starts_at, zone, quiet)
                 if (placement.send_at or planned) < now - LATE_PLANNING_GRACE:
@@ -127,14 +168,20 @@ def plan_reminders(
 
 
 def plan_encouragement(
-    session: Session, campaign: Campaign, now: datetime, horizon: timedelta, report: PlanReport
+    session: Session,
+    campaign: Campaign,
+    now: datetime,
+    horizon: timedelta,
+    report: PlanReport,
+    since: datetime | None = None,
 ) -> None:
     """Encouragement at a cadence in each person's own zone, or by days since they joined."""
     group = session.get_one(Group, campaign.group_id)
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     window = timedelta(minutes=campaign.window_minutes)
     at = campaign.cadence_time or time(12, 0)
-    report.cancelled += _cancel_ineligible(session, campaign, now)
+    if since is None:
+        report.cancelled += _cancel_ineligible(session, campaign, now)
     if campaign.cadence:
         zones = list(
             session.scalars(_eligible(group.id).with_only_columns(Membership.timezone).distinct())
@@ -150,6 +197,8 @@ def plan_encouragement(
             since = datetime.combine(started.date(), at, tzinfo=ZoneInfo(zone))
             upcoming = occurrences(cadence, [], now - LATE_PLANNING_GRACE, now + horizon)
             for occurrence in upcoming:
+                if since is not None and occurrence.starts_at <= since:
+                    continue
                 sequence = len(occurrences(cadence, [], since, occurrence.starts_at))
                 slot = Slot(
                     OutboxKind.ENCOURAGEMENT,
@@ -174,6 +223,8 @@ def plan_encouragement(
             moment = datetime.combine(local_day + timedelta(days=days), at, tzinfo=ZoneInfo(zone))
             if not now - LATE_PLANNING_GRACE <= moment <= now + horizon:
                 continue
+            if since is not None and moment <= since:
+                continue
             key = moment.strftime("%Y%m%dT%H%M")
             slot = Slot(
                 OutboxKind.ENCOURAGEMENT,
@@ -189,7 +240,12 @@ def plan_encouragement(
 
 
 def plan_broadcast(
-    session: Session, campaign: Campaign, now: datetime, horizon: timedelta, report: PlanReport
+    session: Session,
+    campaign: Campaign,
+    now: datetime,
+    horizon: timedelta,
+    report: PlanReport,
+    since: datetime | None = None,
 ) -> None:
     """One text to every member at its time, moved out of each person's quiet hours."""
     group = session.get_one(Group, campaign.group_id)
@@ -198,6 +254,8 @@ def plan_broadcast(
     window = timedelta(minutes=campaign.window_minutes)
     if when > now + horizon or when + window <= now:
         return  # not yet, or its time is over: nothing more to plan, ever
+    if since is not None and when <= since:
+        return  # planned from these same inputs already
     report.cancelled += _cancel_ineligible(session, campaign, now)
     zones = list(
         session.scalars(_eligible(group.id).with_only_columns(Membership.timezone).distinct())
@@ -233,6 +291,7 @@ def _cancel_ineligible(session: Session, campaign: Campaign, now: datetime) -> i
         ),
         "no longer an active member",
         now,
+        replan=False,
     )
 
 
@@ -335,4 +394,126 @@ def _upsert(
 
 def cancel_queued(session: Session, campaign_id: int, reason: str, now: datetime) -> int:
     """Cancel a campaign's rows still waiting; planning brings back the ones wanted again."""
-    return withdraw(session, OutboxMessage.campaign_id == campaign_id, reason, now)
+    return withdraw(session, OutboxMessage.campaign_id == campaign_id, reason, now, replan=False)
+
+
+def plan_changed(
+    connection: Connection, now: datetime, horizon: timedelta = HORIZON
+) -> PlanReport | None:
+    """Plan what changed since the last run, committing campaign by campaign; None when another
+    planner is running (PostgreSQL: an advisory lock, PLANNER_LOCK; SQLite has one process).
+
+    connection must not be in a transaction; it is committed after each campaign, so that a
+    dispatcher waits for no more than one campaign's rows, and a campaign that fails is rolled
+    back alone and logged, and tried again on the next run.
+
+    A campaign is skipped when its fingerprint (its own row, its group's zone and quiet hours,
+    the meeting schedule and its changes, the horizon's length) is the one it was last planned
+    from, no note in plan_changes names its group (members joining, leaving or changing, consent,
+    a pause, a withdrawal by anyone else), and its last plan reached now + horizon already. When
+    only the horizon moved on, only the moments after the last plan's end are planned.
+    """
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        taken = connection.scalar(select(func.pg_try_advisory_lock(PLANNER_LOCK)))
+        connection.commit()
+        if not taken:
+            log.debug("another planner is running: not planning this tick")
+            return None
+    report = PlanReport()
+    try:
+        with Session(bind=connection, expire_on_commit=False) as session:
+            _take_changes(session)
+            session.commit()
+            ids = session.scalars(
+                live_campaigns().with_only_columns(Campaign.id).order_by(Campaign.id)
+            ).all()
+            session.commit()
+            for campaign_id in ids:
+                try:
+                    _plan_if_changed(session, campaign_id, now, horizon, report)
+                    session.commit()
+                except Exception:
+                    session.rollback()  # raises in turn if the database is away: the run ends
+                    report.failed += 1
+                    log.exception("campaign %s not planned; the others were", campaign_id)
+                session.expunge_all()  # a campaign's rows are not kept for the next one's
+    finally:
+        if postgres:
+            if connection.in_transaction():
+                connection.rollback()
+            connection.execute(select(func.pg_advisory_unlock(PLANNER_LOCK)))
+            connection.commit()
+    return report
+
+
+def _take_changes(session: Session) -> None:
+    """Turn the notes of changes into campaigns planned afresh: their last plans are forgotten.
+
+    Only notes this transaction sees are deleted; one written by a transaction that commits
+    later stays for the next run.
+    """
+    groups = session.scalars(select(PlanChange.group_id).distinct()).all()
+    for start in range(0, len(groups), 1_000):
+        chunk = groups[start : start + 1_000]
+        session.execute(delete(PlanChange).where(PlanChange.group_id.in_(chunk)))
+        session.execute(
+            delete(CampaignPlan).where(
+                CampaignPlan.campaign_id.in_(
+                    select(Campaign.id).where(Campaign.group_id.in_(chunk))
+                )
+            )
+        )
+
+
+def _plan_if_changed(
+    session: Session, campaign_id: int, now: datetime, horizon: timedelta, report: PlanReport
+) -> None:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.deleted_at is not None:
+        return  # deleted since the list was read
+    group = session.get_one(Group, campaign.group_id)
+    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
+    print_ = fingerprint(campaign, group, meeting, horizon)
+    last = session.get(CampaignPlan, campaign_id)
+    until = now + horizon
+    if last is not None and last.fingerprint == print_:
+        if until <= last.planned_until:
+            report.skipped += 1
+            return
+        plan_campaign(session, campaign, now, horizon, report, since=last.planned_until)
+        report.extended += 1
+        last.planned_until = until
+        return
+    plan_campaign(session, campaign, now, horizon, report)
+    report.planned += 1
+    if last is None:
+        session.add(CampaignPlan(campaign_id=campaign_id, fingerprint=print_, planned_until=until))
+    else:
+        last.fingerprint, last.planned_until = print_, until
+
+
+def fingerprint(
+    campaign: Campaign, group: Group, meeting: MeetingSchedule | None, horizon: timedelta
+) -> str:
+    """A hash of everything a campaign's plan reads except its members and their consent."""
+    inputs: list[object] = [
+        RULES,
+        horizon.total_seconds(),
+        [
+            campaign.group_id, campaign.kind, campaign.status, campaign.offsets, campaign.rsvp,
+            campaign.wording, campaign.cadence, campaign.cadence_time, campaign.stages,
+            campaign.window_minutes, campaign.send_at, campaign.created_at, campaign.deleted_at,
+        ],
+        [group.timezone, group.quiet_start, group.quiet_end],
+    ]  # fmt: skip
+    if meeting is not None:
+        changes = sorted(
+            (c.occurrence_key, c.cancelled, c.new_start, c.new_location) for c in meeting.changes
+        )
+        inputs.append(
+            [meeting.rrule, meeting.first_start, meeting.duration_minutes, meeting.location]
+        )
+        inputs.append(changes)
+    text = json.dumps(inputs, default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
