@@ -2,10 +2,13 @@
 
 Every planned send has a unique key (campaign, participant, occurrence, offset), and rows are
 written with one INSERT ... SELECT per (occurrence, offset, time zone) with ON CONFLICT on that
-key, so planning twice, or in two processes at once, plans once. The same statement moves a
-queued row when its meeting moved and brings back a cancelled one that is wanted again (an
-expired one only for a time still ahead); rows no longer wanted (a cancelled meeting, a member
-who left, a paused campaign) are cancelled.
+key, so planning twice, or in two processes at once, plans once. A queued row is moved when its
+meeting moved, and a cancelled one that is wanted again brought back (an expired one only for a
+time still ahead); rows no longer wanted (a cancelled meeting, a member who left, a paused
+campaign) are cancelled.
+
+The scheduler's tick runs plan_changed: one planner at a time, a commit per campaign, and only
+the campaigns whose inputs changed, or whose horizon reached new moments.
 """
 
 from __future__ import annotations
@@ -15,9 +18,23 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, String, and_, cast, delete, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,7 +70,7 @@ LATE_PLANNING_GRACE = timedelta(minutes=15)
 
 
 # The key of the PostgreSQL advisory lock a planning run holds, so that one worker plans at a
-# time: "peerplan" in ASCII. Any other advisory lock in this database must use another key.
+# time: "peerplan" in ASCII (8098991047082533230); any other advisory lock must use another key.
 PLANNER_LOCK = 0x7065_6572_706C_616E
 # Bump when the planner's rules change (what it writes from the same inputs): every campaign is
 # then planned afresh once, rather than skipped on a fingerprint taken under the old rules.
@@ -323,7 +340,7 @@ class Slot:
 def _upsert(
     session: Session, campaign: Campaign, members: Select[Participant], slot: Slot, now: datetime
 ) -> int:
-    """Write one slot for every member the query selects, in one statement."""
+    """Write one slot for every member the query selects: one statement (two on PostgreSQL)."""
     placement = slot.placement
     state = OutboxState.EXPIRED if placement.expired else OutboxState.QUEUED
     due = placement.send_at or placement.expires_at
@@ -353,43 +370,89 @@ def _upsert(
         "occurrence_key", "segments", "state", "state_reason", "attempts", "due_at",
         "expires_at", "created_at", "updated_at",
     ]  # fmt: skip
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(OutboxMessage).from_select(columns, rows)
-    table = OutboxMessage.__table__
-    # Only rows still waiting (or cancelled and now wanted again) are touched, and only when
-    # something changed, so a quiet tick writes nothing.
-    statement = statement.on_conflict_do_update(
-        index_elements=["send_key"],
-        set_={
-            "due_at": statement.excluded.due_at,
-            "expires_at": statement.excluded.expires_at,
-            "state": statement.excluded.state,
-            "state_reason": statement.excluded.state_reason,
-            "updated_at": statement.excluded.updated_at,
-            # A broadcast's key names no time: its occurrence follows a change of its time.
-            "occurrence_key": statement.excluded.occurrence_key,
-        },
-        where=and_(
-            table.c.state.in_([OutboxState.QUEUED, OutboxState.CANCELED, OutboxState.EXPIRED]),
-            # An expired row comes back only for a time still ahead (its meeting moved, say):
-            # never for the moment it already missed, which would expire it again, every tick.
-            or_(
-                table.c.state != OutboxState.EXPIRED,
-                statement.excluded.due_at > literal(now, UTCDateTime()),
+    now_value = literal(now, UTCDateTime())
+    if session.get_bind().dialect.name == "postgresql":
+        # ON CONFLICT DO UPDATE locks every conflicting row, even one its WHERE leaves as it is,
+        # so a dispatcher's claim (SKIP LOCKED) would pass over a campaign's due rows until the
+        # plan commits. Instead: UPDATE only the rows that differ (the only ones locked), then
+        # INSERT the missing ones with DO NOTHING, which locks none.
+        wanted = _differs(
+            state=literal(state, state_type),
+            due_at=literal(due, UTCDateTime()),
+            expires_at=literal(placement.expires_at, UTCDateTime()),
+            now=now_value,
+        )
+        keys = members.with_only_columns(key)
+        moved = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.send_key.in_(keys), wanted)
+            .values(
+                due_at=due,
+                expires_at=placement.expires_at,
+                state=state,
+                state_reason=placement.reason,
+                updated_at=now,
+                occurrence_key=slot.occurrence_key,
+            )
+            .execution_options(synchronize_session=False, preserve_rowcount=True)
+        )
+        added = session.execute(
+            postgresql.insert(OutboxMessage)
+            .from_select(columns, rows)
+            .on_conflict_do_nothing(index_elements=["send_key"]),
+            execution_options={"preserve_rowcount": True},
+        )
+        written = max(0, int(moved.rowcount)) + max(0, int(added.rowcount))  # type: ignore[attr-defined]
+    else:  # SQLite: one process, one writer at a time; one statement does both
+        statement = sqlite.insert(OutboxMessage).from_select(columns, rows)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["send_key"],
+            set_={
+                "due_at": excluded.due_at,
+                "expires_at": excluded.expires_at,
+                "state": excluded.state,
+                "state_reason": excluded.state_reason,
+                "updated_at": excluded.updated_at,
+                # A broadcast's key names no time: its occurrence follows a change of its time.
+                "occurrence_key": excluded.occurrence_key,
+            },
+            where=_differs(
+                state=excluded.state,
+                due_at=excluded.due_at,
+                expires_at=excluded.expires_at,
+                now=now_value,
             ),
-            or_(
-                table.c.state == OutboxState.CANCELED,
-                table.c.state != statement.excluded.state,
-                table.c.due_at.is_distinct_from(statement.excluded.due_at),
-                table.c.expires_at.is_distinct_from(statement.excluded.expires_at),
-            ),
-        ),
-    )
-    result = session.execute(statement, execution_options={"preserve_rowcount": True})
-    written = max(0, int(result.rowcount))  # type: ignore[attr-defined]
+        )
+        result = session.execute(statement, execution_options={"preserve_rowcount": True})
+        written = max(0, int(result.rowcount))  # type: ignore[attr-defined]
     note_settled(session, state, slot.kind, written)  # counted only when already too late
     return written
+
+
+def _differs(
+    *,
+    state: ColumnElement[Any],
+    due_at: ColumnElement[Any],
+    expires_at: ColumnElement[Any],
+    now: ColumnElement[Any],
+) -> ColumnElement[bool]:
+    """Whether a planned row is to be written again as state, due_at and expires_at: only rows
+    still waiting (or cancelled and now wanted again), and only when something changed, so a
+    quiet tick writes nothing."""
+    row = OutboxMessage
+    return and_(
+        row.state.in_([OutboxState.QUEUED, OutboxState.CANCELED, OutboxState.EXPIRED]),
+        # An expired row comes back only for a time still ahead (its meeting moved, say):
+        # never for the moment it already missed, which would expire it again, every tick.
+        or_(row.state != OutboxState.EXPIRED, due_at > now),
+        or_(
+            row.state == OutboxState.CANCELED,
+            row.state != state,
+            row.due_at.is_distinct_from(due_at),
+            row.expires_at.is_distinct_from(expires_at),
+        ),
+    )
 
 
 def cancel_queued(session: Session, campaign_id: int, reason: str, now: datetime) -> int:
