@@ -462,3 +462,46 @@ def test_notes_of_change_are_written_by_the_database_for_any_writer(world: World
     world.person(SAM).name = "Samuel"  # nothing a plan reads
     world.session.commit()
     assert world.session.scalar(select(PlanChange.id).limit(1)) is None
+
+
+@pytest.mark.postgres
+def test_planning_again_locks_no_row_it_leaves_as_it_is(pg_url: str, clock: Clock) -> None:
+    """A dispatcher's claim (SKIP LOCKED) still finds a campaign's rows while a plan that changes
+    none of them is in progress, and waits only for the rows a plan moves."""
+    engine = make_engine(pg_url)
+    claim = text("SELECT id FROM outbox_messages WHERE state = 'queued' FOR UPDATE SKIP LOCKED")
+    try:
+        with Session(engine) as session:
+            group = make_group(session, "CIRCLE")
+            make_schedule(session, group)
+            for phone in (SAM, LUCIA, ADA):
+                make_participant(session, phone, group)
+            make_campaign(session, group, CampaignKind.REMINDER, offsets=["2h", "30m"])
+            plan(session, clock.now)
+            session.commit()
+            everything = len(session.scalars(select(OutboxMessage.id)).all())
+            assert everything == 12  # three people, two Tuesdays, two offsets
+
+            assert plan(session, clock.now).written == 0  # not committed: its locks are held
+            with engine.connect() as dispatcher:
+                assert len(dispatcher.execute(claim).all()) == everything
+                dispatcher.rollback()
+            session.rollback()
+
+            session.execute(delete(MeetingChange))
+            meeting = session.scalars(select(MeetingSchedule)).one()
+            session.add(
+                MeetingChange(
+                    schedule_id=meeting.id,
+                    occurrence_key=NEXT_WEEK,
+                    new_start=datetime(2026, 3, 10, 19, 0),
+                )
+            )
+            session.flush()
+            assert plan(session, clock.now).written == 6  # next week's moved, for three people
+            with engine.connect() as dispatcher:
+                assert len(dispatcher.execute(claim).all()) == everything - 6
+                dispatcher.rollback()
+            session.rollback()
+    finally:
+        engine.dispose()
