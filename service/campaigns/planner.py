@@ -162,10 +162,15 @@ def plan_reminders(
     if since is None:
         report.cancelled += _cancel_ineligible(session, campaign, now)
 
+    held = [o for o in found if not o.cancelled]
+    if since is not None and not any(
+        _may_fall_in(offset, o.starts_at, since, now + horizon) for o in held for offset in offsets
+    ):
+        return  # nothing came into the horizon since the last plan, in any zone: no member read
     quiet = QuietHours(group.quiet_start, group.quiet_end)
     zones = session.scalars(_eligible(group.id).with_only_columns(Membership.timezone).distinct())
     for zone in list(zones):
-        for occurrence in (o for o in found if not o.cancelled):
+        for occurrence in held:
             for index, offset in enumerate(offsets):
                 planned = offset.planned(occurrence.starts_at, zone)
                 if planned > now + horizon or (since is not None and planned <= since):
@@ -182,6 +187,21 @@ def plan_reminders(
                 )
                 members = _eligible(group.id).where(Membership.timezone == zone)
                 report.written += _upsert(session, campaign, members, slot, now)
+
+
+# How far, in any zone, a wall-clock offset ("1d@18:00") lands from its meeting's start less its
+# days: the meeting's local day began up to 24 h before it, the hour adds up to 24 h, and a
+# change of clocks an hour or two. Two days holds it.
+_ANY_ZONE = timedelta(days=2)
+
+
+def _may_fall_in(offset: Offset, start: datetime, after: datetime, until: datetime) -> bool:
+    """Whether offset's moment before a meeting at start can fall in (after, until] in some zone."""
+    if offset.before is not None:
+        return after < start - offset.before <= until
+    assert offset.days_before is not None
+    middle = start - timedelta(days=offset.days_before)
+    return middle - _ANY_ZONE <= until and middle + _ANY_ZONE > after
 
 
 def plan_encouragement(
