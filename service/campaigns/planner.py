@@ -249,13 +249,29 @@ def plan_encouragement(
                 )
                 report.written += _upsert(session, campaign, members, slot, now)
         return
-    joined = session.execute(
-        _eligible(group.id).with_only_columns(
-            Participant.id, Membership.timezone, Membership.created_at
+    if not campaign.stages:
+        return
+    joiners = _eligible(group.id).with_only_columns(
+        Participant.id, Membership.timezone, Membership.created_at
+    )
+    if since is not None:
+        # Only members one of whose stages can have come into the horizon since the last plan,
+        # in their zone: the local day they joined began up to a day from when they joined, the
+        # hour adds up to a day; two days either way holds it.
+        until = now + horizon
+        joiners = joiners.where(
+            or_(
+                *(
+                    Membership.created_at.between(
+                        since - timedelta(days=days) - _ANY_ZONE,
+                        until - timedelta(days=days) + _ANY_ZONE,
+                    )
+                    for days in campaign.stages
+                )
+            )
         )
-    ).all()
-    for participant_id, zone, since in joined:
-        local_day = since.astimezone(ZoneInfo(zone)).date()
+    for participant_id, zone, joined_at in session.execute(joiners).all():
+        local_day = joined_at.astimezone(ZoneInfo(zone)).date()
         for sequence, days in enumerate(campaign.stages):
             moment = datetime.combine(local_day + timedelta(days=days), at, tzinfo=ZoneInfo(zone))
             if not now - LATE_PLANNING_GRACE <= moment <= now + horizon:

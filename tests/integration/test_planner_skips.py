@@ -505,3 +505,34 @@ def test_planning_again_locks_no_row_it_leaves_as_it_is(pg_url: str, clock: Cloc
             session.rollback()
     finally:
         engine.dispose()
+
+
+def test_encouragement_by_days_since_joining_comes_into_the_horizon_tick_by_tick(
+    world: World,
+) -> None:
+    stages = make_campaign(
+        world.session,
+        world.group,
+        CampaignKind.ENCOURAGEMENT,
+        stages=[0, 2, 9],
+        cadence_time=time(10, 0),
+        wording={"en": "Glad you came."},
+        created_at=world.clock.now - timedelta(days=30),
+    )
+    # Both joined today, where they live: their ninth day comes into the horizon tomorrow.
+    world.membership(SAM).created_at = world.clock.now
+    world.membership(LUCIA).created_at = world.clock.now - timedelta(hours=12)
+    world.session.commit()
+    tick(world.app, world.clock.now)
+    mine = select(OutboxMessage.send_key).where(OutboxMessage.campaign_id == stages.id)
+    first = set(world.session.scalars(mine))
+    assert {key.rsplit(":", 1)[1] for key in first} == {"1"}  # their second day
+
+    for _ in range(4 * 8):  # four days, every three hours
+        world.clock.now += timedelta(hours=3)
+        report = tick(world.app, world.clock.now)
+        assert report.planned == 0 and report.failed == 0
+        as_a_full_plan_leaves_it(world.session, world.clock.now)
+    later = set(world.session.scalars(mine))
+    assert first < later
+    assert {key.rsplit(":", 1)[1] for key in later} == {"1", "2"}  # day 2 and day 9 stages
