@@ -231,12 +231,12 @@ def plan_encouragement(
                 timezone=zone,
                 duration=timedelta(minutes=1),
             )
-            since = datetime.combine(started.date(), at, tzinfo=ZoneInfo(zone))
+            first = datetime.combine(started.date(), at, tzinfo=ZoneInfo(zone))
             upcoming = occurrences(cadence, [], now - LATE_PLANNING_GRACE, now + horizon)
             for occurrence in upcoming:
                 if since is not None and occurrence.starts_at <= since:
                     continue
-                sequence = len(occurrences(cadence, [], since, occurrence.starts_at))
+                sequence = len(occurrences(cadence, [], first, occurrence.starts_at))
                 slot = Slot(
                     OutboxKind.ENCOURAGEMENT,
                     f"e{campaign.id}:",

@@ -536,3 +536,31 @@ def test_encouragement_by_days_since_joining_comes_into_the_horizon_tick_by_tick
     later = set(world.session.scalars(mine))
     assert first < later
     assert {key.rsplit(":", 1)[1] for key in later} == {"1", "2"}  # day 2 and day 9 stages
+
+
+def test_a_cadence_plans_its_first_day_and_each_new_day_as_it_comes(world: World) -> None:
+    daily = make_campaign(
+        world.session,
+        world.group,
+        CampaignKind.ENCOURAGEMENT,
+        cadence="FREQ=DAILY",
+        cadence_time=time(15, 0),
+        wording={"en": "Thinking of you."},
+        created_at=world.clock.now,  # today, noon in New York: its first text is at 15:00
+    )
+    mine = select(OutboxMessage).where(
+        OutboxMessage.campaign_id == daily.id,
+        OutboxMessage.participant_id == world.person(SAM).id,
+    )
+    tick(world.app, world.clock.now)
+    world.session.expire_all()
+    days = [row.due_at for row in world.session.scalars(mine.order_by(OutboxMessage.due_at))]
+    assert days[0] == datetime(2026, 3, 3, 20, 0, tzinfo=UTC)  # 15:00 EST, the day it was made
+    assert days == [days[0] + timedelta(days=n, hours=-(n > 4)) for n in range(8)]  # DST: 8th
+
+    world.clock.now += timedelta(days=1)
+    report = tick(world.app, world.clock.now)
+    assert report.extended == 3 and report.planned == 0
+    world.session.expire_all()
+    assert len(world.session.scalars(mine).all()) == 9  # 11 March came in
+    as_a_full_plan_leaves_it(world.session, world.clock.now)
