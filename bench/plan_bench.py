@@ -6,27 +6,42 @@
 Each participant gets (meetings in the horizon) x (offsets) reminders: two weekly meetings and
 two offsets here, so sends = 4 x participants. Reports wall time of each, their ratio, and this
 process's peak RSS (the planner's memory; the database server's is its own).
+
+Then the planning tick (plan_changed, as scheduler.clock.plan_tick runs it): its first run, which
+plans the campaign afresh and records what it planned from; a run at the same moment with nothing
+changed (skipped); a run a minute later (the horizon moved on: only new moments planned); and a
+run after one member joined (the campaign planned afresh).
+
+While the full re-plan ("planner again") and the re-plan after a join run, a dispatcher's claim
+(SELECT ... FOR UPDATE SKIP LOCKED LIMIT 100 of the rows due by tonight's first reminder) is
+asked every 50 ms on another connection: how often it came back empty because the plan held
+the due rows' locks, and how long it took.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.campaigns.planner import plan
+from service.campaigns.planner import PlanReport, plan, plan_changed
 from service.cli.database import upgrade_database
 from service.db import make_engine
 
+T = TypeVar("T")
 NOW = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)  # a Tuesday; the group meets Tuesdays 18:30
 HORIZON = timedelta(days=8)
 
@@ -93,6 +108,75 @@ def planner(engine: Engine) -> tuple[float, int]:
     return time.perf_counter() - started, report.written
 
 
+FIRST_DUE = datetime(2026, 3, 3, 21, 30, tzinfo=UTC)  # tonight's "2h" reminders: 18:30 EST - 2 h
+CLAIM = text(
+    "SELECT id FROM outbox_messages WHERE state = 'queued' AND due_at <= :at "
+    "ORDER BY due_at LIMIT 100 FOR UPDATE SKIP LOCKED"
+)
+
+
+class Claims(threading.Thread):
+    """A dispatcher's claim of due rows, asked every 50 ms until stopped; each one rolled back."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(daemon=True)
+        self.engine, self.stopped = engine, threading.Event()
+        self.samples: list[tuple[float, int]] = []  # (seconds, rows claimed)
+
+    def run(self) -> None:
+        with self.engine.connect() as conn:
+            while not self.stopped.is_set():
+                started = time.perf_counter()
+                got = len(conn.execute(CLAIM, {"at": FIRST_DUE}).all())
+                conn.rollback()
+                self.samples.append((time.perf_counter() - started, got))
+                self.stopped.wait(0.05)
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "no claims asked (SQLite)"
+        took = sorted(seconds for seconds, _ in self.samples)
+        empty = sum(1 for _, got in self.samples if got == 0)
+        p99 = took[min(len(took) - 1, int(len(took) * 0.99))]
+        median = statistics.median(took)
+        return (f"claims during it: {len(took)}, {empty} came back empty; "
+                f"claim p50 {median * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
+
+
+def probed(engine: Engine, work: Callable[[], T]) -> tuple[T, Claims]:
+    claims = Claims(engine)
+    if engine.dialect.name != "postgresql":
+        return work(), claims  # SQLite has no row locks: one writer, and readers never wait
+    claims.start()
+    time.sleep(0.2)  # a few claims before the plan starts
+    try:
+        return work(), claims
+    finally:
+        claims.stopped.set()
+        claims.join()
+
+
+def tick(engine: Engine, now: datetime) -> tuple[float, PlanReport]:
+    started = time.perf_counter()
+    with engine.connect() as connection:
+        report = plan_changed(connection, now, HORIZON)
+    assert report is not None
+    return time.perf_counter() - started, report
+
+
+def join_one(engine: Engine, participants: int) -> None:
+    """One more consenting member: a change the next tick must plan."""
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO participants (id, phone, phone_hash, language, timezone, channel, "
+            "landline, consent, created_at) VALUES (:i, '+12029999999', 'new', 'en', "
+            "'America/New_York', 'sms', false, 'granted', :now)"), {"i": participants + 1, "now": NOW})  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO memberships (participant_id, group_id, status, language, timezone, "
+            "channel, created_at, updated_at) VALUES (:i, 1, 'active', 'en', 'America/New_York', "
+            "'sms', :now, :now)"), {"i": participants + 1, "now": NOW})  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("database", choices=["sqlite", "postgresql"])
@@ -123,7 +207,14 @@ def main() -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("ANALYZE"))
         took, written = planner(engine)
-        again, rewritten = planner(engine)
+        (again, rewritten), again_claims = probed(engine, lambda: planner(engine))
+        first, first_report = tick(engine, NOW)
+        same, same_report = tick(engine, NOW)
+        minute, minute_report = tick(engine, NOW + timedelta(minutes=1))
+        join_one(engine, args.participants)
+        (joined, joined_report), joined_claims = probed(
+            engine, lambda: tick(engine, NOW + timedelta(minutes=1))
+        )
         engine.dispose()
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -132,6 +223,18 @@ def main() -> None:
     print(f"  baseline INSERT ... SELECT: {raw:8.2f} s")
     print(f"  planner:                    {took:8.2f} s   ratio {took / raw:.2f}x")
     print(f"  planner again (no change):  {again:8.2f} s   rows written {rewritten}")
+    print(f"    {again_claims.summary()}")
+    print("  the planning tick (plan_changed):")
+    for label, seconds, report in (
+        ("first run (plans afresh)", first, first_report),
+        ("again, nothing changed", same, same_report),
+        ("a minute later", minute, minute_report),
+        ("after one member joined", joined, joined_report),
+    ):
+        print(f"    {label + ':':27s}{seconds:8.3f} s   rows written {report.written:,}, "
+              f"campaigns planned {report.planned}, extended {report.extended}, "
+              f"skipped {report.skipped}")  # fmt: skip
+    print(f"      {joined_claims.summary()}")
     print(f"  peak RSS of this process:   {peak:8.0f} MB")
 
 

@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from scheduler.dispatcher import dispatch_due
-from service.campaigns.planner import plan
+from service.campaigns.planner import plan_changed
 from service.clock import app_clock
 from service.config import Settings
 from service.conversation.inbox import daily_texts
@@ -26,15 +26,25 @@ log = logging.getLogger(__name__)
 
 
 def plan_tick(app: Flask) -> None:
-    """Plan every campaign's horizon; harmless to run as often, and in as many places, as wanted."""
-    with sessions(app)() as session:
-        report = plan(session, app_clock(app)())
-        session.commit()
+    """Plan what changed, campaign by campaign; harmless to run as often, and in as many places,
+    as wanted: one worker at a time plans, the others skip the tick."""
+    engine = sessions(app).kw["bind"]
+    with engine.connect() as connection:
+        report = plan_changed(connection, app_clock(app)())
+    if report is None:
+        return  # another worker is planning
     if report.written or report.cancelled:
         log.info("planned %d row(s), withdrew %d", report.written, report.cancelled)
         counters: ProcessMetrics = app.extensions["peerline.metrics"]
         counters.planned.labels("written").inc(report.written)
         counters.planned.labels("withdrawn").inc(report.cancelled)
+    log.debug(
+        "campaigns: %d planned, %d extended, %d unchanged, %d failed",
+        report.planned,
+        report.extended,
+        report.skipped,
+        report.failed,
+    )
 
 
 def daily_text_tick(app: Flask) -> None:

@@ -6,6 +6,7 @@ import enum
 import secrets
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar
+from uuid import uuid4
 
 from sqlalchemy import (
     JSON,
@@ -391,6 +392,38 @@ class Campaign(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Deleted: hidden and never planned, but kept, so what it sent keeps its campaign.
     deleted_at: Mapped[datetime | None]
+
+
+class CampaignPlan(Base):
+    """What a campaign was last planned from, so that a planner can skip it when nothing changed.
+
+    fingerprint hashes the campaign's own inputs (the campaign, its group's quiet hours and zone,
+    the meeting schedule and its changes); changes to members and their consent reach it through
+    plan_changes instead. planned_until is where that plan's horizon ended.
+    """
+
+    __tablename__ = "campaign_plans"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    planned_until: Mapped[datetime]
+
+
+class PlanChange(Base):
+    """A note that something a group's plan depends on changed: written by database triggers on
+    memberships and participants (migration 0016) and by withdraw(); the planner reads and
+    deletes them, and plans that group's campaigns again.
+
+    Append-only, with a random key rather than a sequence: writers never wait for each other,
+    and a note whose transaction commits late is still there for the next planner to see.
+    """
+
+    __tablename__ = "plan_changes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid4().hex)
+    group_id: Mapped[int] = mapped_column(index=True)
 
 
 class Rsvp(Base):

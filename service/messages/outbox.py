@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from service.models import (
     OutboxMessage,
     OutboxState,
     Participant,
+    PlanChange,
 )
 
 log = logging.getLogger(__name__)
@@ -107,19 +108,29 @@ def withdraw(
     reason: str,
     now: datetime,
     state: OutboxState = OutboxState.CANCELED,
+    *,
+    replan: bool = True,
 ) -> int:
-    """Take back rows still waiting that match condition; planning brings back wanted ones."""
-    kinds = Counter(
-        session.scalars(
-            update(OutboxMessage)
-            .where(condition, OutboxMessage.state == OutboxState.QUEUED)
-            .values(state=state, state_reason=reason, updated_at=now)
-            .returning(OutboxMessage.kind)
-            .execution_options(synchronize_session=False)
-        )
-    )
+    """Take back rows still waiting that match condition; planning brings back wanted ones.
+
+    A campaign's row taken back leaves a note for the planner (replan), which otherwise skips a
+    campaign whose inputs did not change and would never bring the row back; the planner's own
+    withdrawals, which follow from what it planned from, leave none.
+    """
+    taken = session.execute(
+        update(OutboxMessage)
+        .where(condition, OutboxMessage.state == OutboxState.QUEUED)
+        .values(state=state, state_reason=reason, updated_at=now)
+        .returning(OutboxMessage.kind, OutboxMessage.group_id, OutboxMessage.campaign_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    kinds = Counter(kind for kind, _, _ in taken)
     for kind, n in kinds.items():
         note_settled(session, state, kind, n)
+    if replan:
+        groups = {group for _, group, campaign in taken if campaign is not None and group}
+        if groups:
+            session.execute(insert(PlanChange), [{"group_id": group} for group in sorted(groups)])
     return kinds.total()
 
 
