@@ -1,10 +1,17 @@
-"""What a group's campaigns will send, and when, worked out by the planner itself."""
+"""What a group's campaigns will send, and when, worked out by the planner itself.
+
+The planner plans into a private outbox and a reader reads what it wrote: every line
+(`every_line`, for the command line), one page of them (`page_of_lines`), or a summary
+counted by the database with a sample of the first lines (`summary`), which costs the same
+for ten people as for a hundred thousand but for the planning itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -12,10 +19,12 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     MetaData,
+    Select,
     Table,
     UniqueConstraint,
     and_,
     column,
+    func,
     insert,
     or_,
     select,
@@ -33,9 +42,11 @@ from service.campaigns.campaigns import (
 from service.campaigns.composer import Meetings, compose
 from service.campaigns.planner import plan
 from service.messages.segments import count_segments
-from service.models import Campaign, Group, Membership, OutboxMessage, OutboxState
+from service.models import Campaign, Channel, Group, Membership, OutboxMessage, OutboxState
 
 MAX_DAYS = 31  # the longest preview, from the command line and the API alike
+SAMPLE = 10  # a summary's sample: the first planned sends, worded
+MAX_SAMPLE = 100
 _TEMPORARY = {"postgresql": "pg_temp", "sqlite": "temp"}  # where temporary tables live
 
 
@@ -55,17 +66,82 @@ class PreviewLine:
     names: list[str]  # the recipients' names ("" for someone without one)
 
 
+@dataclass(frozen=True)
+class LinePage:
+    """One page of a preview's planned sends, worded and made into lines."""
+
+    total: int  # planned sends in the whole preview, one per person and moment
+    lines: list[PreviewLine]  # the page's sends; a line may go on over the next page
+
+
+@dataclass(frozen=True)
+class HourCount:
+    """What goes in one local hour where some of the recipients live."""
+
+    starts_at: datetime  # aware, UTC: the first planned moment in the hour
+    local: str  # the hour where they live, e.g. "Tue 2026-03-03 17:00"
+    timezone: str
+    texts: int
+    calls: int
+    moved: int  # of these texts and calls, how many quiet hours moved from their time
+    expiring: int  # besides them: how many will not go, expired at this hour
+
+
+@dataclass(frozen=True)
+class PreviewSummary:
+    """A preview counted by the database, with the first lines worded as a sample."""
+
+    start: datetime  # the preview's window, aware, UTC
+    end: datetime
+    texts: int  # texts that will go
+    calls: int  # calls that will be made
+    people: int  # how many people get at least one of them
+    moved: int  # texts and calls moved by quiet hours (or held by them) from their time
+    right_away: int  # texts and calls whose moment has passed: they go at once
+    expiring: int  # planned, but will not go: no useful time is left outside quiet hours
+    sends: int  # every planned send the preview shows (texts, calls and expiring)
+    hours: list[HourCount]  # in time order
+    sample: list[PreviewLine]  # the first planned sends, as the lines of the full list
+
+
+@dataclass(frozen=True)
+class Due:
+    """Where a preview reads: a group's (or one campaign's) rows still due, until end."""
+
+    group_id: int
+    now: datetime
+    end: datetime
+    campaign_id: int | None
+
+
+T = TypeVar("T")
+Reader = Callable[[Session, Due], T]
+
+
 def preview(
     session: Session, group: Group, now: datetime, days: int, campaign_id: int | None = None
 ) -> list[PreviewLine]:
-    """What the group's campaigns (or one of them) will send in the next days, by time.
+    """Every line the group's campaigns (or one of them) will send in the next days, by time."""
+    return preview_as(every_line, session, group, now, days, campaign_id=campaign_id)
+
+
+def preview_as(
+    read: Reader[T],
+    session: Session,
+    group: Group,
+    now: datetime,
+    days: int,
+    *,
+    campaign_id: int | None = None,
+) -> T:
+    """What the group's campaigns (or one of them) will send in the next days, as read says.
 
     The planner itself plans, so the preview is its own answer, not a second opinion that could
     disagree with it; but it plans into a private copy of the group's outbox rows, on a
     connection of the preview's own, so a preview never locks a row the live planner or the
     dispatcher needs, however long it takes. It reads what is saved: commit first.
     """
-    return _planned(session, group, now, days, lambda private: campaign_id)
+    return _planned(session, group, now, days, lambda private: campaign_id, read)
 
 
 def preview_draft(
@@ -78,6 +154,23 @@ def preview_draft(
     campaign_id: int | None = None,
     changes: CampaignChanges | None = None,
 ) -> list[PreviewLine]:
+    """Every line a campaign not yet saved would send (see preview_draft_as)."""
+    return preview_draft_as(
+        every_line, session, group, now, days, spec=spec, campaign_id=campaign_id, changes=changes
+    )
+
+
+def preview_draft_as(
+    read: Reader[T],
+    session: Session,
+    group: Group,
+    now: datetime,
+    days: int,
+    *,
+    spec: CampaignSpec | None = None,
+    campaign_id: int | None = None,
+    changes: CampaignChanges | None = None,
+) -> T:
     """What a campaign not yet saved would send: a new one (spec), or a saved one with changes.
 
     The campaign is created or changed by the same domain functions as a save, on the
@@ -96,7 +189,7 @@ def preview_draft(
         update_campaign(private, saved, changes, now=now, actor="preview")
         return saved.id
 
-    return _planned(session, group, now, days, prepare)
+    return _planned(session, group, now, days, prepare, read)
 
 
 def _planned(
@@ -105,7 +198,8 @@ def _planned(
     now: datetime,
     days: int,
     prepare: Callable[[Session], int | None],
-) -> list[PreviewLine]:
+    read: Reader[T],
+) -> T:
     """Plan the group in a private outbox, after prepare (which names the campaign to show)."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"a preview covers 1 to {MAX_DAYS} days")
@@ -118,7 +212,8 @@ def _planned(
             with Session(bind=connection, autoflush=True) as private:
                 campaign_id = prepare(private)
                 plan(private, now, horizon=timedelta(days=days), group_id=group_id)
-                return _lines(private, group_id, now, now + timedelta(days=days), campaign_id)
+                private.flush()
+                return read(private, Due(group_id, now, now + timedelta(days=days), campaign_id))
         finally:
             _drop_private_outbox(connection)
 
@@ -175,28 +270,151 @@ def _drop_private_outbox(connection: Connection) -> None:
         raise
 
 
-def _lines(
-    session: Session, group_id: int, now: datetime, end: datetime, campaign_id: int | None
-) -> list[PreviewLine]:
+# -- readers: what a preview shows of the plan ---------------------------------------------------
+
+
+def every_line(session: Session, due: Due) -> list[PreviewLine]:
+    """Every planned send, worded: for the command line, and small groups."""
+    return _worded(session, due.now, _in_order(due))
+
+
+def page_of_lines(first: int, size: int) -> Reader[LinePage]:
+    """Sends first to first + size (in time order), worded; with how many there are in all."""
+
+    def read(session: Session, due: Due) -> LinePage:
+        total = session.scalar(select(func.count()).select_from(_rows(due).subquery())) or 0
+        if first >= total:
+            return LinePage(total, [])
+        return LinePage(total, _worded(session, due.now, _in_order(due).offset(first).limit(size)))
+
+    return read
+
+
+def summary(sample: int = SAMPLE) -> Reader[PreviewSummary]:
+    """How many texts and calls go, to how many people, hour by hour where they live, counted
+    by the database; with the first `sample` sends worded."""
+
+    def read(session: Session, due: Due) -> PreviewSummary:
+        return _summary(session, due, sample)
+
+    return read
+
+
+def _summary(session: Session, due: Due, sample: int) -> PreviewSummary:
+    # One row per planned moment, zone, channel and state: as many as the plan has slots,
+    # however many people each reaches.
+    rows = _rows(due).subquery()
+    counted = session.execute(
+        select(
+            rows.c.due_at,
+            rows.c.timezone,
+            rows.c.channel,
+            rows.c.state,
+            rows.c.state_reason.is_not(None),
+            func.count(),
+        ).group_by(
+            rows.c.due_at,
+            rows.c.timezone,
+            rows.c.channel,
+            rows.c.state,
+            rows.c.state_reason.is_not(None),
+        )
+    ).all()
+    people = session.scalar(
+        select(func.count(func.distinct(rows.c.participant_id))).where(
+            rows.c.state == OutboxState.QUEUED
+        )
+    )
+    hours: dict[tuple[str, str], dict[str, Any]] = {}
+    totals = dict.fromkeys(("texts", "calls", "moved", "right_away", "expiring"), 0)
+    for due_at, zone, channel, state, with_reason, number in counted:
+        local = due_at.astimezone(ZoneInfo(zone))
+        hour = hours.setdefault(
+            (zone, f"{local:%a %Y-%m-%d %H}:00"),
+            dict.fromkeys(("texts", "calls", "moved", "expiring"), 0) | {"starts_at": due_at},
+        )
+        hour["starts_at"] = min(hour["starts_at"], due_at)
+        if state is OutboxState.EXPIRED:
+            names = ["expiring"]
+        else:
+            names = ["texts" if channel is Channel.SMS else "calls"]
+            names += ["moved"] if with_reason else []
+            names += ["right_away"] if due_at < due.now else []
+        for name in names:
+            totals[name] += number
+            if name in hour:
+                hour[name] += number
+    return PreviewSummary(
+        start=due.now,
+        end=due.end,
+        people=people or 0,
+        sends=totals["texts"] + totals["calls"] + totals["expiring"],
+        hours=[
+            HourCount(local=local, timezone=zone, **counts)
+            for (zone, local), counts in sorted(
+                hours.items(), key=lambda item: (item[1]["starts_at"], item[0])
+            )
+        ],
+        sample=_worded(session, due.now, _in_order(due).limit(sample)) if sample else [],
+        **totals,
+    )
+
+
+def _rows(
+    due: Due,
+) -> Select[int, datetime, Channel, OutboxState, str | None, int | None, str]:
+    """The rows a preview shows, each with the zone its group has for the person."""
     # An inner join: the rows of someone erased since they were planned go to nobody.
     query = (
-        select(OutboxMessage, Membership)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.due_at,
+            OutboxMessage.channel,
+            OutboxMessage.state,
+            OutboxMessage.state_reason,
+            OutboxMessage.participant_id,
+            Membership.timezone,
+        )
         .join(
             Membership,
             (Membership.participant_id == OutboxMessage.participant_id)
             & (Membership.group_id == OutboxMessage.group_id),
         )
         .where(
-            OutboxMessage.group_id == group_id,
+            OutboxMessage.group_id == due.group_id,
             OutboxMessage.campaign_id.is_not(None),
-            _still_due(now),
-            OutboxMessage.due_at < end,
+            _still_due(due.now),
+            OutboxMessage.due_at < due.end,
         )
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
     )
-    if campaign_id is not None:
-        query = query.where(OutboxMessage.campaign_id == campaign_id)
-    # People who get the same words at the same moment in the same zone make one line.
+    if due.campaign_id is not None:
+        query = query.where(OutboxMessage.campaign_id == due.campaign_id)
+    return query
+
+
+def _in_order(due: Due) -> Select[OutboxMessage, Membership]:
+    """The rows with their memberships, in time order, those of one line side by side; the
+    same order on every request (new rows' ids are not: PostgreSQL's come from a sequence)."""
+    return (
+        _rows(due)
+        .with_only_columns(OutboxMessage, Membership)
+        .order_by(
+            OutboxMessage.due_at,
+            Membership.timezone,
+            OutboxMessage.campaign_id,
+            OutboxMessage.kind,
+            OutboxMessage.state,
+            OutboxMessage.participant_id,
+            OutboxMessage.send_key,
+        )
+    )
+
+
+def _worded(
+    session: Session, now: datetime, query: Select[OutboxMessage, Membership]
+) -> list[PreviewLine]:
+    """The rows the query finds, worded; people who get the same words at the same moment in
+    the same zone make one line."""
     same: dict[tuple[datetime, str, str, int | None, str, str], list[str]] = {}
     found = session.execute(query).all()
     # Each meeting found, and each person's membership read, once for the whole preview.
