@@ -39,6 +39,7 @@ from service.models import (
     Group,
     MeetingChange,
     MeetingSchedule,
+    OutboxKind,
     OutboxMessage,
     OutboxState,
 )
@@ -737,3 +738,37 @@ def test_a_preview_pages_through_every_send_and_its_pages_make_the_whole_list(
     assert [line.names for line in first] == [["Person0 Rivera"], ["Person1 Rivera"],
                                               ["Person2 Rivera"]]  # fmt: skip
     assert preview_as(summary(sample=3), session, meeting_circle, clock.now, 8).sample == first
+
+
+def test_the_preview_meets_a_row_it_did_not_copy_as_the_planner_would(
+    session: Session, meeting_circle: Group, clock: Clock
+) -> None:
+    """A preview copies only the rows near its window; a row further off that the planner meets
+    (tonight's reminder, already sent, its due time days ago) is met, and left, all the same."""
+    sam = make_participant(session, SAM, meeting_circle, name="Sam Rivera")
+    make_participant(session, LUCIA, meeting_circle, name="Lucia Gomez")
+    reminders = make_campaign(session, meeting_circle, CampaignKind.REMINDER, offsets=["2h"])
+    long_ago = clock.now - timedelta(days=3)
+    session.add(
+        OutboxMessage(
+            send_key=f"r{reminders.id}:{sam.id}:{TONIGHT}:0", kind=OutboxKind.REMINDER,
+            participant_id=sam.id, group_id=meeting_circle.id, campaign_id=reminders.id,
+            occurrence_key=TONIGHT, body="Sent early.", state=OutboxState.SENT,
+            due_at=long_ago, sent_at=long_ago, created_at=long_ago, updated_at=long_ago,
+        )
+    )  # fmt: skip
+    session.commit()
+
+    lines = preview(session, meeting_circle, clock.now, 8)
+    plan(session, clock.now, horizon=timedelta(days=8))
+    session.commit()
+
+    assert [(line.local, line.names) for line in lines] == [
+        ("Tue 2026-03-03 16:30", ["Lucia Gomez"]),  # Sam's went: the planner leaves it
+        ("Tue 2026-03-10 16:30", ["Sam Rivera"]),
+        ("Tue 2026-03-10 16:30", ["Lucia Gomez"]),
+    ]
+    queued = session.scalars(
+        select(OutboxMessage.send_key).where(OutboxMessage.state == OutboxState.QUEUED)
+    ).all()
+    assert len(queued) == 3 and f"r{reminders.id}:{sam.id}:{TONIGHT}:0" not in queued
