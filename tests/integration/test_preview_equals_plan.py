@@ -86,25 +86,41 @@ campaigns = st.one_of(
 )
 
 
-@pytest.mark.slow  # 25 examples of up to a dozen previews each: about 13 s per database
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    people=members,
-    chosen=campaigns,
-    rule=st.sampled_from(RULES),
-    meets_at=st.sampled_from([time(7, 0), time(18, 30), time(23, 45)]),
-    quiet=st.sampled_from(
-        [(time(21, 0), time(8, 0)), (time(13, 0), time(19, 0)), (time(0, 0), time(0, 0))]
-    ),
-    hours_later=st.integers(0, 24 * 30),
-    planned_before=st.one_of(st.none(), st.integers(1, 72)),
-    days=st.integers(1, 10),
+@pytest.mark.parametrize(
+    "examples",
+    [
+        pytest.param(5, id="quick"),
+        # Up to a dozen previews an example: about 13 s per database.
+        pytest.param(25, id="full", marks=pytest.mark.slow),
+    ],
 )
 def test_a_preview_counts_pages_and_words_what_the_planner_writes(
+    session: Session, clock: Clock, examples: int
+) -> None:
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        people=members,
+        chosen=campaigns,
+        rule=st.sampled_from(RULES),
+        meets_at=st.sampled_from([time(7, 0), time(18, 30), time(23, 45)]),
+        quiet=st.sampled_from(
+            [(time(21, 0), time(8, 0)), (time(13, 0), time(19, 0)), (time(0, 0), time(0, 0))]
+        ),
+        hours_later=st.integers(0, 24 * 30),
+        planned_before=st.one_of(st.none(), st.integers(1, 72)),
+        days=st.integers(1, 10),
+    )
+    def example(**drawn: Any) -> None:
+        preview_is_the_plan(session, clock, **drawn)
+
+    example()
+
+
+def preview_is_the_plan(
     session: Session,
     clock: Clock,
     people: list[dict[str, Any]],
