@@ -246,7 +246,9 @@ class PreviewSummarySchema(Schema):
     )
     sample = fields.List(
         fields.Nested(PreviewSchema),
-        metadata={"description": "The first `sample` sends, worded: the full list's first lines."},
+        metadata={
+            "description": "The first `sample` sends, worded and made lines as the full list's."
+        },
     )
 
 
