@@ -23,7 +23,9 @@ from service.campaigns.campaigns import (
     update_campaign,
 )
 from service.campaigns.preview import MAX_DAYS as MAX_PREVIEW_DAYS
+from service.campaigns.preview import PreviewLine, PreviewSummary, preview_as
 from service.campaigns.preview import preview as preview_of
+from service.campaigns.preview import summary as counts
 from service.cli.common import fail, find_group, now, option_of, parse_local
 from service.db import get_session
 from service.models import Campaign, CampaignKind, CampaignStatus, Group
@@ -303,14 +305,44 @@ def campaigns_resume(campaign_id: int) -> None:
     type=click.IntRange(1, MAX_PREVIEW_DAYS),
     help=f"How far ahead: 1 to {MAX_PREVIEW_DAYS} days.",
 )
+@click.option(
+    "--summary",
+    "counted",
+    is_flag=True,
+    help="Only the counts, hour by hour, and the first texts (quick for a large group).",
+)
 @with_appcontext
-def preview(code: str, days: int) -> None:
+def preview(code: str, days: int, counted: bool) -> None:
     session = get_session()
     group = find_group(session, code)
+    if counted:
+        _summarise(preview_as(counts(), session, group, now(), days), group, days)
+        return
     lines = preview_of(session, group, now(), days)
     if not lines:
         click.echo(f"nothing planned for {group.join_code} in the next {days} day(s)")
         return
+    _echo(lines)
+
+
+def _summarise(counted: PreviewSummary, group: Group, days: int) -> None:
+    if not counted.sends:
+        click.echo(f"nothing planned for {group.join_code} in the next {days} day(s)")
+        return
+    click.echo(
+        f"{counted.texts} texts and {counted.calls} calls to {counted.people} people in the "
+        f"next {days} day(s); {counted.moved} moved by quiet hours, {counted.right_away} going "
+        f"at once, {counted.expiring} expiring unsent"
+    )
+    for hour in counted.hours:
+        click.echo(f"  {hour.local} {hour.timezone}: {hour.texts} texts, {hour.calls} calls"
+                   + (f", {hour.moved} moved" if hour.moved else "")
+                   + (f", {hour.expiring} expiring" if hour.expiring else ""))  # fmt: skip
+    click.echo("The first:")
+    _echo(counted.sample)
+
+
+def _echo(lines: list[PreviewLine]) -> None:
     for line in lines:
         plural = "s" if line.segments != 1 else ""
         click.echo(f"{line.local} {line.timezone} ({line.due_at:%H:%M} UTC) {line.kind} "

@@ -147,6 +147,13 @@ def valid_bodies(theirs: Theirs, my_group: int) -> dict[tuple[str, str], dict[st
             "wording": {"en": "Hello"},
         },
         ("POST", "/api/v1/campaigns/<id:campaign_id>/preview"): {"name": "Changed"},
+        ("POST", "/api/v1/campaigns/preview/summary"): {
+            "group_id": theirs.group_id,
+            "kind": "broadcast",
+            "name": "x",
+            "wording": {"en": "Hello"},
+        },
+        ("POST", "/api/v1/campaigns/<id:campaign_id>/preview/summary"): {"name": "Changed"},
         ("POST", "/api/v1/campaigns/wording-check"): {
             "group_id": theirs.group_id,
             "kind": "broadcast",

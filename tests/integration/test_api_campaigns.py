@@ -19,7 +19,7 @@ from service.models import (
     Participant,
 )
 from tests.api import call, get, post, two_coordinators
-from tests.support import Clock, make_history, make_schedule
+from tests.support import Clock, make_history, make_participant, make_schedule
 
 
 def put(client: FlaskClient, path: str, token: str, body: object) -> tuple[int, object]:
@@ -215,6 +215,71 @@ def test_a_campaigns_preview_is_what_is_still_due_not_its_history(
         ("Mon 2026-03-09 18:00", ""),
     ]
     assert lines == before
+
+
+def test_a_campaigns_preview_summary_counts_and_samples_and_its_lines_are_paged_by_send(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    """Five members: a summary counts them and words the first sends; the full list, paged
+    by send, holds the same sends page after page."""
+    mine, _, robin, kim = two_coordinators(session, clock)
+    for n in range(4):
+        make_participant(session, f"+1202555{n:04d}", mine, name=f"Person{n} Rivera")
+    make_schedule(session, mine)
+    clock.now -= timedelta(days=1)  # Monday noon in New York: tomorrow's meeting ahead
+    status, campaign = post(client, "/api/v1/campaigns", robin, {**REMINDER, "group_id": mine.id})
+    assert status == 201
+    base = f"/api/v1/campaigns/{campaign['id']}/preview"
+
+    status, counted = get(client, f"{base}/summary?days=2&sample=3", robin)
+
+    assert status == 200, counted
+    assert (counted["texts"], counted["calls"], counted["people"], counted["sends"]) == (
+        10,
+        0,
+        5,
+        10,
+    )
+    assert (counted["moved"], counted["expiring"], counted["right_away"]) == (0, 0, 0)
+    assert [(h["local"], h["texts"]) for h in counted["hours"]] == [
+        ("Mon 2026-03-02 18:00", 5),
+        ("Tue 2026-03-03 16:00", 5),
+    ]
+    assert [line["recipients"] for line in counted["sample"]] == [1, 1, 1]
+    assert counted["sample"][0]["local"] == "Mon 2026-03-02 18:00"
+    assert "+1202" not in json.dumps(counted)  # names, never numbers
+
+    pages = [client.get(f"{base}?days=2&page_size=4&page={n}", headers={
+        "Authorization": f"Bearer {robin}"}) for n in (1, 2, 3)]  # fmt: skip
+    assert [json.loads(p.headers["X-Pagination"])["total"] for p in pages] == [10] * 3
+    listed = [line for p in pages for line in p.get_json()]
+    assert sum(line["recipients"] for line in listed) == 10
+    assert listed[:3] == counted["sample"]
+    assert get(client, f"{base}?days=2&page_size=4&page=4", robin)[1] == []
+
+    draft = post(client, "/api/v1/campaigns/preview/summary?days=2&sample=0", robin,
+                 {**REMINDER, "group_id": mine.id, "offsets": ["2h"]})  # fmt: skip
+    changed = post(client, f"{base}/summary?days=2", robin, {"offsets": ["1d@18:00"]})
+    assert draft[0] == 200 and (draft[1]["texts"], draft[1]["sample"]) == (5, [])
+    assert changed[0] == 200 and [h["local"] for h in changed[1]["hours"]] == [
+        "Mon 2026-03-02 18:00"
+    ]
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert session.get_one(Campaign, campaign["id"]).offsets == ["1d@18:00", "2h"]
+
+    for bad in ("days=0", "days=1000", "sample=101", "sample=-1", "days=x"):
+        assert get(client, f"{base}/summary?{bad}", robin)[0] == 422, bad
+    assert get(client, f"{base}?days=32", robin)[0] == 422
+    assert get(client, f"{base}/summary", kim)[0] == 404  # another coordinator's campaign
+    assert post(client, f"{base}/summary", kim, {"name": "x"})[0] == 404
+    assert get(client, "/api/v1/campaigns/999999/preview/summary", robin)[0] == 404
+    assert post(client, "/api/v1/campaigns/preview/summary", kim,
+                {**REMINDER, "group_id": mine.id})[0] == 404  # fmt: skip
+    refused = post(client, f"{base}/summary", robin, {"offsets": ["soon"]})
+    assert refused[0] == 422 and "offsets" in refused[1]["details"]["json"]
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
 def test_encouragement_and_broadcast_campaigns(

@@ -221,6 +221,33 @@ def test_a_preview_of_an_unsaved_reminder_says_when_in_whose_zone_and_saves_noth
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
+def test_the_preview_of_a_large_group_counts_every_send_and_words_only_the_first(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    """Thirty people, two meetings in the fortnight: sixty texts counted, hour by hour, and
+    only the first twenty worded, not every one."""
+    circle, token = _signed_in(client, session, clock)
+    for n in range(29):
+        make_participant(session, f"+1202555{n:04d}", circle, name=f"Person{n} Rivera")
+
+    shown = client.post(
+        f"/groups/{circle.id}/campaigns/new/reminder",
+        data={"csrf_token": token, "name": "Before meetings", "offset_number_0": "2",
+              "offset_unit_0": "h", "action": "preview"},
+    )  # fmt: skip
+
+    assert shown.status_code == 200
+    assert "60 texts, 0 calls, to 30 people." in shown.text
+    assert "The first 20 texts and calls, when, and to how many people" in shown.text
+    hours = shown.text.split("Hour by hour, where they live")[1].split("</table>")[0]
+    assert hours.count("<tr>") == 3  # the heading, tonight's hour and next week's
+    assert "Tue 2026-03-03 16:00 (America/New_York time)</td>\n      <td>30</td>" in hours
+    sample = shown.text.split("The first 20 texts and calls")[1].split("</table>")[0]
+    assert sample.count("1 person") == 20  # each person's own name in their words
+    assert "Hi Person28," not in sample and "Hi Sam," in sample
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
 def test_an_encouragement_is_weekly_on_a_weekday_with_a_pool_one_per_line(
     client: FlaskClient, session: Session, clock: Clock
 ) -> None:

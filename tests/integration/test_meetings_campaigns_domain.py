@@ -27,16 +27,19 @@ from service.campaigns.meetings import (
     upcoming,
 )
 from service.campaigns.planner import plan
-from service.campaigns.preview import preview
+from service.campaigns.preview import PreviewLine, page_of_lines, preview, preview_as, summary
 from service.campaigns.recurrence import occurrences
 from service.models import (
     AuditEntry,
     Campaign,
     CampaignKind,
     CampaignStatus,
+    Channel,
+    ConsentState,
     Group,
     MeetingChange,
     MeetingSchedule,
+    OutboxKind,
     OutboxMessage,
     OutboxState,
 )
@@ -654,3 +657,118 @@ def test_the_preview_leaves_out_someone_erased_after_planning(
     lines = preview(session, meeting_circle, clock.now, 8)
 
     assert lines and all(line.names == ["Lucia Gomez"] for line in lines)
+
+
+def _one_per_person(lines: list[PreviewLine]) -> list[tuple[datetime, str, str, str, str]]:
+    return sorted(
+        (line.due_at, line.timezone, line.text, line.note, name)
+        for line in lines
+        for name in line.names
+    )
+
+
+def test_a_preview_summary_counts_texts_calls_people_moves_and_expiries_hour_by_hour(
+    session: Session, meeting_circle: Group, clock: Clock
+) -> None:
+    """Quiet hours 13:00-19:00 where each person lives, the meeting at 18:30 New York time:
+    "6h40m" before passed ten minutes ago (it goes at once), "5h" falls at 13:30 in New York
+    (moved ahead to 12:59) but 10:30 in Los Angeles, and "30m" has no useful time left
+    anywhere (it expires at the meeting's start)."""
+    make_participant(session, SAM, meeting_circle, name="Sam Rivera")
+    make_participant(session, LUCIA, meeting_circle, name="Lucia Gomez", language="es")
+    make_participant(session, "+12025550147", meeting_circle, name="Kim Lee",
+                     timezone="America/Los_Angeles", channel=Channel.VOICE)  # fmt: skip
+    make_participant(session, "+12025550148", meeting_circle, name="Ana Ruiz",
+                     consent=ConsentState.UNKNOWN)  # fmt: skip
+    meeting_circle.quiet_start, meeting_circle.quiet_end = time(13, 0), time(19, 0)
+    session.commit()
+    make_campaign(session, meeting_circle, CampaignKind.REMINDER, offsets=["6h40m", "5h", "30m"])
+
+    counted = preview_as(summary(sample=4), session, meeting_circle, clock.now, 1)
+
+    assert (counted.texts, counted.calls, counted.people) == (4, 2, 3)
+    assert (counted.moved, counted.right_away, counted.expiring, counted.sends) == (2, 3, 3, 9)
+    assert (counted.start, counted.end) == (clock.now, clock.now + timedelta(days=1))
+    la, ny = "America/Los_Angeles", "America/New_York"
+    assert [
+        (h.timezone, h.local, h.texts, h.calls, h.moved, h.expiring) for h in counted.hours
+    ] == [
+        (la, "Tue 2026-03-03 08:00", 0, 1, 0, 0),
+        (ny, "Tue 2026-03-03 11:00", 2, 0, 0, 0),
+        (ny, "Tue 2026-03-03 12:00", 2, 0, 2, 0),
+        (la, "Tue 2026-03-03 10:00", 0, 1, 0, 0),
+        (la, "Tue 2026-03-03 15:00", 0, 0, 0, 1),
+        (ny, "Tue 2026-03-03 18:00", 0, 0, 0, 2),
+    ]
+    assert counted.hours[2].starts_at == datetime(2026, 3, 3, 17, 59, tzinfo=UTC)
+    every = preview(session, meeting_circle, clock.now, 1)
+    assert sum(line.recipients for line in every) == counted.sends
+    # The sample is the first four sends, worded as the full list words them.
+    late = "its time has passed: it goes out right away"
+    assert [(line.local, line.names, line.note) for line in counted.sample] == [
+        ("Tue 2026-03-03 08:50", ["Kim Lee"], late),
+        ("Tue 2026-03-03 11:50", ["Sam Rivera"], late),
+        ("Tue 2026-03-03 11:50", ["Lucia Gomez"], late),
+        ("Tue 2026-03-03 12:59", ["Sam Rivera"], "moved ahead of quiet hours (13:00-19:00 "
+         "America/New_York)"),
+    ]  # fmt: skip
+    assert all(line in every for line in counted.sample)
+    assert count(session, OutboxMessage) == 0
+
+
+def test_a_preview_pages_through_every_send_and_its_pages_make_the_whole_list(
+    session: Session, meeting_circle: Group, clock: Clock
+) -> None:
+    for n in range(5):
+        make_participant(session, f"+1202555{n:04d}", meeting_circle, name=f"Person{n} Rivera")
+    make_campaign(session, meeting_circle, CampaignKind.REMINDER, offsets=["1d@18:00", "2h"])
+    every = preview(session, meeting_circle, clock.now, 8)
+
+    pages = [
+        preview_as(page_of_lines(first, 3), session, meeting_circle, clock.now, 8)
+        for first in range(0, 18, 3)
+    ]
+
+    assert {page.total for page in pages} == {15}  # tonight's, and next week's two, for five
+    assert [sum(line.recipients for line in page.lines) for page in pages] == [3] * 5 + [0]
+    assert _one_per_person([line for page in pages for line in page.lines]) == _one_per_person(
+        every
+    )
+    first = pages[0].lines
+    assert [line.names for line in first] == [["Person0 Rivera"], ["Person1 Rivera"],
+                                              ["Person2 Rivera"]]  # fmt: skip
+    assert preview_as(summary(sample=3), session, meeting_circle, clock.now, 8).sample == first
+
+
+def test_the_preview_meets_a_row_it_did_not_copy_as_the_planner_would(
+    session: Session, meeting_circle: Group, clock: Clock
+) -> None:
+    """A preview copies only the rows near its window; a row further off that the planner meets
+    (tonight's reminder, already sent, its due time days ago) is met, and left, all the same."""
+    sam = make_participant(session, SAM, meeting_circle, name="Sam Rivera")
+    make_participant(session, LUCIA, meeting_circle, name="Lucia Gomez")
+    reminders = make_campaign(session, meeting_circle, CampaignKind.REMINDER, offsets=["2h"])
+    long_ago = clock.now - timedelta(days=3)
+    session.add(
+        OutboxMessage(
+            send_key=f"r{reminders.id}:{sam.id}:{TONIGHT}:0", kind=OutboxKind.REMINDER,
+            participant_id=sam.id, group_id=meeting_circle.id, campaign_id=reminders.id,
+            occurrence_key=TONIGHT, body="Sent early.", state=OutboxState.SENT,
+            due_at=long_ago, sent_at=long_ago, created_at=long_ago, updated_at=long_ago,
+        )
+    )  # fmt: skip
+    session.commit()
+
+    lines = preview(session, meeting_circle, clock.now, 8)
+    plan(session, clock.now, horizon=timedelta(days=8))
+    session.commit()
+
+    assert [(line.local, line.names) for line in lines] == [
+        ("Tue 2026-03-03 16:30", ["Lucia Gomez"]),  # Sam's went: the planner leaves it
+        ("Tue 2026-03-10 16:30", ["Sam Rivera"]),
+        ("Tue 2026-03-10 16:30", ["Lucia Gomez"]),
+    ]
+    queued = session.scalars(
+        select(OutboxMessage.send_key).where(OutboxMessage.state == OutboxState.QUEUED)
+    ).all()
+    assert len(queued) == 3 and f"r{reminders.id}:{sam.id}:{TONIGHT}:0" not in queued

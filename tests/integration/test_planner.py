@@ -501,6 +501,34 @@ def test_preview_shows_what_goes_when_with_moves_and_expiries_and_sends_nothing(
     assert rows(session) == []  # a preview plans nothing for real
 
 
+def test_preview_summary_counts_hour_by_hour_and_shows_the_first_texts(
+    runner: FlaskCliRunner, session: Session, circle: Group, gateway: RecordingGateway
+) -> None:
+    from service.cli.campaigns import preview
+
+    make_participant(session, SAM, circle, name="Sam Rivera")
+    make_participant(session, LUCIA, circle, name="Lucia Gomez", language="es")
+    circle.quiet_start = time(20, 0)
+    session.commit()
+    make_campaign(session, circle, CampaignKind.REMINDER, offsets=["2h", "1d@21:00"])
+
+    result = runner.invoke(preview, ["--group", "CIRCLE", "--days", "8", "--summary"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:5] == [
+        "6 texts and 0 calls to 2 people in the next 8 day(s); 2 moved by quiet hours, "
+        "0 going at once, 0 expiring unsent",
+        "  Tue 2026-03-03 16:00 America/New_York: 2 texts, 0 calls",
+        "  Tue 2026-03-10 08:00 America/New_York: 2 texts, 0 calls, 2 moved",
+        "  Tue 2026-03-10 16:00 America/New_York: 2 texts, 0 calls",
+        "The first:",
+    ]
+    assert lines[5].startswith("Tue 2026-03-03 16:30 America/New_York (21:30 UTC) reminder to 1")
+    assert gateway.sent == []
+    assert rows(session) == []
+
+
 def test_a_broadcast_goes_once_to_every_member_and_waits_out_quiet_hours(
     app: Flask,
     runner: FlaskCliRunner,

@@ -2,7 +2,7 @@
 
 A thin shell: the form's plain durations and days become the offsets, cadence and times that
 `peerline campaigns` and the API take, and the same domain functions check and save them
-(create_campaign, update_campaign, set_campaign_status, delete_campaign, preview_draft).
+(create_campaign, update_campaign, set_campaign_status, delete_campaign, preview_draft_as).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from service.campaigns.campaigns import (
     set_campaign_status,
     update_campaign,
 )
-from service.campaigns.preview import PreviewLine, preview_draft
+from service.campaigns.preview import PreviewSummary, preview_draft_as, summary
 from service.campaigns.wording import (
     WordingError,
     check_template,
@@ -53,6 +53,7 @@ from service.web.dashboard.views import bp
 OFFSET_ROWS = 3  # "number unit before" rows on the form
 AT_ROWS = 2  # "days before at a time" rows
 PREVIEW_DAYS = 14
+PREVIEW_SAMPLE = 20  # the preview's first sends, worded; the rest are counted
 UNITS = {"m": _l("minutes"), "h": _l("hours"), "d": _l("days")}
 WEEKDAYS = {
     "MO": _l("Monday"),
@@ -340,7 +341,7 @@ def _render_form(
     *,
     campaign: Campaign | None = None,
     errors: dict[str | None, str] | None = None,
-    lines: list[PreviewLine] | None = None,
+    shown: PreviewSummary | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     return render_template(
@@ -349,7 +350,7 @@ def _render_form(
         draft=draft,
         campaign=campaign,
         errors=errors or {},
-        lines=lines,
+        shown=shown,
         preview_days=PREVIEW_DAYS,
         offset_rows=OFFSET_ROWS,
         at_rows=AT_ROWS,
@@ -371,10 +372,14 @@ def _save_or_preview(
     topic_words = split_topic_words(draft.get("topic_words"))
     try:
         if request.form.get("action") == "preview":
+            counted = summary(PREVIEW_SAMPLE)
             if campaign is None:
-                lines = preview_draft(db, group, now, PREVIEW_DAYS, spec=_spec(draft, group))
+                shown = preview_draft_as(
+                    counted, db, group, now, PREVIEW_DAYS, spec=_spec(draft, group)
+                )
             else:
-                lines = preview_draft(
+                shown = preview_draft_as(
+                    counted,
                     db,
                     group,
                     now,
@@ -382,7 +387,7 @@ def _save_or_preview(
                     campaign_id=campaign.id,
                     changes=_changes(draft, group, campaign),
                 )
-            return _render_form(group, draft, campaign=campaign, lines=lines)
+            return _render_form(group, draft, campaign=campaign, shown=shown)
         actor = f"web:{login.me().email}"
         if campaign is None:
             campaign, warnings, _words = create_campaign(
