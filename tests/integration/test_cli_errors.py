@@ -45,6 +45,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     yield request.getfixturevalue("empty_postgres")  # skips when PostgreSQL is not reachable
 
 
+@pytest.mark.slow
 def test_a_command_before_db_upgrade_says_which_command_to_run(
     empty_database_url: str, tmp_path: Path
 ) -> None:
@@ -62,6 +63,7 @@ def test_a_command_before_db_upgrade_says_which_command_to_run(
     assert after.stdout.startswith("CODE")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["serve", "web", "worker"])
 def test_a_server_before_db_upgrade_refuses_to_start_saying_which_command_to_run(
     command: str, tmp_path: Path
@@ -82,6 +84,7 @@ def test_a_server_before_db_upgrade_refuses_to_start_saying_which_command_to_run
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_a_database_that_does_not_exist_is_named_by_its_setting(
     postgres_url: str, tmp_path: Path
@@ -99,6 +102,7 @@ def test_a_database_that_does_not_exist_is_named_by_its_setting(
     assert "hunter2" not in line and ":***@" in line
 
 
+@pytest.mark.slow
 def test_a_database_server_that_is_not_there_is_named_by_its_setting(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/peerline"
 
@@ -111,6 +115,7 @@ def test_a_database_server_that_is_not_there_is_named_by_its_setting(tmp_path: P
         assert "Connection refused" in line
 
 
+@pytest.mark.slow
 def test_a_database_file_where_no_folder_can_be_made_is_named_by_its_setting(
     tmp_path: Path,
 ) -> None:
@@ -126,6 +131,7 @@ def test_a_database_file_where_no_folder_can_be_made_is_named_by_its_setting(
     )
 
 
+@pytest.mark.slow
 def test_a_command_prints_its_answer_without_log_lines_unless_verbose(tmp_path: Path) -> None:
     quiet = peerline(
         "db", "upgrade", cwd=tmp_path, PEERLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'a.sqlite3'}"

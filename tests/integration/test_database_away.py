@@ -119,6 +119,7 @@ def away_app(app_factory: Callable[[Settings], Flask], host: AwayHost) -> Flask:
     return app_factory(make_settings(url))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("away", ["silent_server", "refused_port"])
 def test_readiness_says_unavailable_without_hanging(
     app_factory: Callable[[Settings], Flask], request: pytest.FixtureRequest, away: str
@@ -133,6 +134,7 @@ def test_readiness_says_unavailable_without_hanging(
     assert response.json == {"status": "unavailable", "database": "unreachable"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("away", ["silent_server", "refused_port"])
 def test_the_api_answers_503_with_a_time_to_try_again(
     app_factory: Callable[[Settings], Flask], request: pytest.FixtureRequest, away: str
@@ -174,6 +176,7 @@ def events(session: Session, phone: str) -> list[ConsentChange]:
     return [change for change, _ in ledger(session, person)]
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("how", ["refuse", "silent"])
 def test_texts_that_arrive_while_the_database_is_away_are_answered_kept_and_replayed_once(

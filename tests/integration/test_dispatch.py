@@ -205,6 +205,7 @@ def test_a_burst_of_429_is_retried_with_backoff_and_sent_once(
     assert set(states(session).values()) == {OutboxState.SENT}
 
 
+@pytest.mark.slow
 def test_a_500_is_never_resent_and_is_settled_from_the_message_list(
     app: Flask, session: Session, clock: Clock, twilio_server: TwilioFakeServer
 ) -> None:
@@ -409,6 +410,7 @@ def test_stopping_mid_batch_gives_unsent_rows_back_and_leaves_none_sending(
     assert len(twilio_server.messages) == 1
 
 
+@pytest.mark.slow
 def test_everything_ends_terminal_under_mixed_faults(
     build: Callable[..., Flask],
     session: Session,
@@ -492,6 +494,7 @@ def test_the_sender_settings_are_checked(database_url: str) -> None:
     assert Settings.from_env({"PEERLINE_MODE": "test"}).send_rate == 1.0
 
 
+@pytest.mark.slow
 def test_claiming_reads_the_due_index_however_much_history_the_outbox_holds(
     database_url: str, session: Session, clock: Clock
 ) -> None:

@@ -289,6 +289,7 @@ def test_requests_are_counted_and_timed_by_route_never_by_the_path_asked_for(
     assert "48213" not in labels and "wp-admin" not in labels and "555" not in labels
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_under_gunicorn_a_scrape_counts_every_workers_deliveries(
     pg_url: str, twilio_server: TwilioFakeServer, tmp_path: Path, clock: Clock

@@ -133,6 +133,7 @@ def test_a_status_callback_before_the_record_keeps_sent_at(
     assert settled_total(client, "delivered") == (1 if reported == "delivered" else 0)
 
 
+@pytest.mark.slow
 def test_callbacks_before_during_and_after_the_record_all_keep_the_story(
     app: Flask,
     database_url: str,
@@ -234,6 +235,7 @@ def test_callbacks_before_during_and_after_the_record_all_keep_the_story(
     assert settled_total(client, "sent") == total
 
 
+@pytest.mark.slow
 def test_a_busy_line_reported_before_the_record_still_counts_the_call(
     app: Flask,
     session: Session,

@@ -502,6 +502,7 @@ def twilio_app(database_url: str, twilio_server: TwilioFakeServer, clock: Clock)
     sessions(app).kw["bind"].dispose()
 
 
+@pytest.mark.slow
 def test_a_reminder_call_through_twilio_python_to_the_local_twilio(
     twilio_app: Flask, session: Session, clock: Clock, twilio_server: TwilioFakeServer
 ) -> None:

@@ -363,6 +363,7 @@ def valid_requests(session: Session) -> dict[str, tuple[dict[str, str], dict[str
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow
 @given(data=st.data())
 def test_no_signed_request_gets_a_server_error_and_a_refused_one_changes_nothing(
     client: FlaskClient, session: Session, caplog: pytest.LogCaptureFixture, data: st.DataObject

@@ -46,6 +46,7 @@ def test_peerline_help_lists_every_command_and_loads_none_of_the_application() -
     assert "Support groups." in printed
 
 
+@pytest.mark.slow
 def test_a_commands_own_help_loads_that_command_only() -> None:
     printed, heavy = _loaded_after("groups", "--help")
 

@@ -88,6 +88,7 @@ def run_peerline(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Compl
     )
 
 
+@pytest.mark.slow
 def test_the_command_line_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
     result = run_peerline(
         "groups", "list", env={**GOOD, "TWILIO_ACCOUNT_SID": "AC-nope"}, cwd=tmp_path
@@ -98,6 +99,7 @@ def test_the_command_line_reports_a_bad_setting_in_one_line(tmp_path: Path) -> N
     ]
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
     result = run_peerline("serve", env={}, cwd=tmp_path)
     assert result.returncode == 2

@@ -111,6 +111,7 @@ def _commands_listed(*words: str) -> set[str]:
     return set(re.findall(r"^  (\S+)", listing, re.MULTILINE))
 
 
+@pytest.mark.slow
 def test_every_peerline_command_the_deployment_files_run_exists() -> None:
     named = list(_peerline_commands())
     assert {" ".join(words) for _, words in named} >= {"db upgrade", "web", "worker"}
