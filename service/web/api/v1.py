@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, Flask
 from flask_smorest import Api
-from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import Schema, fields
 
 from service.web.api import (
@@ -28,7 +27,7 @@ from service.web.api import (
     outbox,
     participants,
 )
-from service.web.api.auth import MAX_ID, IdConverter, LocalDateTime
+from service.web.api.auth import MAX_ID, IdConverter, LocalDateTime, PagingSchema
 
 
 class ErrorSchema(Schema):
@@ -51,7 +50,7 @@ class PeerlineApi(Api):  # type: ignore[misc]
             "PAGINATION",
             {
                 "description": "Pagination metadata, as JSON.",
-                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+                "content": {"application/json": {"schema": PagingSchema}},
             },
             lazy=True,
         )
