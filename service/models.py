@@ -511,8 +511,14 @@ class OutboxMessage(Base):
         Index("ix_outbox_messages_latest", "due_at", "id"),
         # Today's last 30 days read only a group's rows of the period, not its whole history.
         Index("ix_outbox_messages_group_sent", "group_id", "sent_at"),
-        # Sends counts the rows of a state (of some groups) from the index alone.
-        Index("ix_outbox_messages_state_group", "state", "group_id"),
+        # A group's sends, latest due first, and since or until a time (the API's outbox, a
+        # cursor's next page) read only that group's rows of the period, in order.
+        Index("ix_outbox_messages_group_due", "group_id", "due_at", "id"),
+        # Sends counts the rows of a state (of some groups) from the index alone; a state's rows
+        # of a group (state=failed, stats' held back) come in due order from it too.
+        Index("ix_outbox_messages_state_group_due", "state", "group_id", "due_at", "id"),
+        # /metrics' lateness reads the last minutes' sends of every group.
+        Index("ix_outbox_messages_sent", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
