@@ -8,12 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from service.models import Group, OutboxKind, OutboxMessage, OutboxState, Role
+from service.web.api.auth import encode_cursor
 from tests.api import get, token_for, two_coordinators
-from tests.support import Clock, make_participant
+from tests.integration.test_metrics import Statement, outbox_rows_read, statements_run
+from tests.support import Clock, make_group, make_participant
 
 
 def _outbox(session: Session, group: Group, count: int, clock: Clock, shift: int = 0) -> None:
@@ -197,3 +199,78 @@ def test_a_cursor_from_another_coordinators_list_reaches_only_the_callers_rows(
     assert {r["group_id"] for r in rows} == {theirs.id}
     assert [r["id"] for r in rows] == list(kims_after)
     assert 0 < len(kims_after) < 12
+
+
+def _plan(engine: Engine, statement: Statement) -> list[str]:
+    """SQLite's plan of statement, a line per step."""
+    with engine.connect() as conn:
+        found = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement.sql, statement.parameters)
+        return [str(row[3]) for row in found]
+
+
+def test_a_deep_page_of_a_filtered_outbox_reads_only_its_own_rows(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, _ = two_coordinators(session, clock)
+    start = clock.now - timedelta(days=300)
+
+    def rows(group: Group, count: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "send_key": f"history:{group.id}:{n}",
+                "kind": OutboxKind.ONE_OFF,
+                "group_id": group.id,
+                "to_phone": "+12025550199",
+                "body": "See you Tuesday.",
+                "state": OutboxState.FAILED if n % 4 == 0 else OutboxState.DELIVERED,
+                "due_at": start + timedelta(minutes=7 * n + group.id % 7),
+                "sent_at": start + timedelta(minutes=7 * n + group.id % 7),
+                "created_at": clock.now,
+                "updated_at": clock.now,
+            }
+            for n in range(count)
+        ]
+
+    # Forty other groups' sends, as many as the caller's each, over the same days.
+    others = [theirs] + [
+        make_group(session, f"OTHER{n}", coordinator_email="kim@example.org") for n in range(39)
+    ]
+    history = [row for group in [*others, mine] for row in rows(group, 600)]
+    session.execute(insert(OutboxMessage), history)
+    session.commit()
+    session.execute(text("ANALYZE"))
+    session.commit()
+    deep = session.execute(
+        select(OutboxMessage.due_at, OutboxMessage.id)
+        .where(OutboxMessage.group_id == mine.id)
+        .order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
+        .offset(300)
+        .limit(1)
+    ).one()
+    after = encode_cursor(tuple(deep))
+    since = (start + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+
+    for path in (
+        f"/api/v1/outbox?page_size=50&after={after}",
+        f"/api/v1/outbox?page_size=50&state=failed&after={after}",
+        f"/api/v1/outbox?page_size=50&since={since}&after={after}",
+    ):
+        with statements_run(engine) as seen:
+            reply = client.get(path, headers={"Authorization": f"Bearer {robin}"})
+        assert reply.status_code == 200, reply.get_json()
+        assert len(reply.get_json()) == 50
+        assert {row["group_id"] for row in reply.get_json()} == {mine.id}
+        listing = [s for s in seen if "FROM outbox_messages" in s.sql]
+        assert len(listing) == 1, listing
+        assert "count(" not in listing[0].sql.lower()
+        # SQLAlchemy writes SQLite's LIMIT with an OFFSET, given as 0.
+        assert "OFFSET" not in listing[0].sql or listing[0].parameters[-1] == 0, listing[0]
+        if engine.dialect.name == "postgresql":
+            read = outbox_rows_read(engine, listing[0])
+            assert read is not None and read <= 200, (path, read)  # of 24,000
+        else:
+            plan = _plan(engine, listing[0])
+            assert all(step.startswith("SEARCH") for step in plan), (path, plan)
+            assert not any("TEMP B-TREE" in step for step in plan), (path, plan)
