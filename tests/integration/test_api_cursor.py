@@ -274,3 +274,15 @@ def test_a_deep_page_of_a_filtered_outbox_reads_only_its_own_rows(
             plan = _plan(engine, listing[0])
             assert all(step.startswith("SEARCH") for step in plan), (path, plan)
             assert not any("TEMP B-TREE" in step for step in plan), (path, plan)
+
+
+def test_the_openapi_document_describes_the_cursor(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    outbox = document["paths"]["/api/v1/outbox"]["get"]
+    after = next(p for p in outbox["parameters"] if p["name"] == "after")
+    paging = document["components"]["schemas"]["Paging"]["properties"]
+
+    assert after["schema"] == {"type": "string"}
+    assert "next_after" in after["description"]
+    assert paging["next_after"]["type"] == "string"
+    assert set(outbox["responses"]["200"]["headers"]) == {"X-Pagination", "Link"}

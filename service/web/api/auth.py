@@ -176,6 +176,14 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]
         headers[self.PAGINATION_HEADER_NAME] = json.dumps(PagingSchema().dump(paging))
         return result, headers
 
+    def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
+        super()._document_pagination_metadata(spec, resp_doc)
+        resp_doc["headers"]["Link"] = {
+            "description": 'The next page\'s URL, by cursor: <...>; rel="next" (lists that '
+            "take after, while there is a next page).",
+            "schema": {"type": "string"},
+        }
+
 
 def api_blueprint(name: str, description: str) -> Blueprint:
     """A blueprint whose every route needs a valid bearer token."""

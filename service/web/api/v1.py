@@ -27,7 +27,7 @@ from service.web.api import (
     outbox,
     participants,
 )
-from service.web.api.auth import MAX_ID, IdConverter, LocalDateTime, PagingSchema
+from service.web.api.auth import MAX_ID, Cursor, IdConverter, LocalDateTime, PagingSchema
 
 
 class ErrorSchema(Schema):
@@ -82,6 +82,7 @@ def init_app(app: Flask) -> list[Blueprint]:
     api = PeerlineApi(app)
     api.register_converter(IdConverter, _id_parameter)
     api.register_field(LocalDateTime, "string", None)
+    api.register_field(Cursor, "string", None)
     blueprints = [
         (groups.blp, "/api/v1/groups"),
         (meetings.blp, "/api/v1/groups"),
