@@ -517,8 +517,6 @@ class OutboxMessage(Base):
         # Sends counts the rows of a state (of some groups) from the index alone; a state's rows
         # of a group (state=failed, stats' held back) come in due order from it too.
         Index("ix_outbox_messages_state_group_due", "state", "group_id", "due_at", "id"),
-        # /metrics' lateness reads the last minutes' sends of every group.
-        Index("ix_outbox_messages_sent", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,6 +1,6 @@
-"""outbox filters from indexes: a group's sends by due time, a state's by group and due time, and
-the last minutes' sends by when they went, each read through an index and in the lists' order;
-the index of group_id alone goes, as the first column of the group's index serves it
+"""outbox filters from indexes: a group's sends by due time and a state's by group and due time,
+each read through an index in the lists' order; the index of group_id alone goes, as the first
+column of the group's index serves it
 
 Revision ID: 0017
 Revises: 0016
@@ -25,14 +25,12 @@ def upgrade() -> None:
             "ix_outbox_messages_state_group_due", ["state", "group_id", "due_at", "id"]
         )
         batch.create_index("ix_outbox_messages_group_due", ["group_id", "due_at", "id"])
-        batch.create_index("ix_outbox_messages_sent", ["sent_at"])
         batch.drop_index("ix_outbox_messages_group_id")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox_messages") as batch:
         batch.create_index("ix_outbox_messages_group_id", ["group_id"])
-        batch.drop_index("ix_outbox_messages_sent")
         batch.drop_index("ix_outbox_messages_group_due")
         batch.drop_index("ix_outbox_messages_state_group_due")
         batch.create_index("ix_outbox_messages_state_group", ["state", "group_id"])
