@@ -511,8 +511,12 @@ class OutboxMessage(Base):
         Index("ix_outbox_messages_latest", "due_at", "id"),
         # Today's last 30 days read only a group's rows of the period, not its whole history.
         Index("ix_outbox_messages_group_sent", "group_id", "sent_at"),
-        # Sends counts the rows of a state (of some groups) from the index alone.
-        Index("ix_outbox_messages_state_group", "state", "group_id"),
+        # A group's sends, latest due first, and since or until a time (the API's outbox, a
+        # cursor's next page) read only that group's rows of the period, in order.
+        Index("ix_outbox_messages_group_due", "group_id", "due_at", "id"),
+        # Sends counts the rows of a state (of some groups) from the index alone; a state's rows
+        # of a group (state=failed, stats' held back) come in due order from it too.
+        Index("ix_outbox_messages_state_group_due", "state", "group_id", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -522,9 +526,8 @@ class OutboxMessage(Base):
     participant_id: Mapped[int | None] = mapped_column(
         ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
-    group_id: Mapped[int | None] = mapped_column(
-        ForeignKey("groups.id", ondelete="SET NULL"), index=True
-    )
+    # Found by group through ix_outbox_messages_group_due, whose first column it is.
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
     campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
     )

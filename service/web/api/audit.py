@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask.views import MethodView
@@ -11,7 +12,9 @@ from marshmallow import Schema, fields, validate
 from service.models import AuditEntry
 from service.people import audit
 from service.web.api.auth import (
+    Cursor,
     Input,
+    Keyset,
     api_blueprint,
     id_field,
     page_of,
@@ -19,6 +22,8 @@ from service.web.api.auth import (
 )
 
 blp = api_blueprint("audit", "Who did what, when: admins only.")
+
+NEWEST_FIRST = Keyset((AuditEntry.created_at, AuditEntry.id), descending=True)
 
 
 class AuditSchema(Schema):
@@ -38,6 +43,7 @@ class AuditQuery(Input):
     target_id = id_field()
     since = fields.AwareDateTime()
     until = fields.AwareDateTime()
+    after = Cursor(datetime, int)
 
 
 @blp.route("")
@@ -51,4 +57,6 @@ class AuditLog(MethodView):
     ) -> list[AuditEntry]:
         """The audit log, newest first, filtered as asked."""
         require_admin()
-        return list(page_of(audit.entries(**query), pagination_parameters))
+        after = query.pop("after", None)
+        entries = audit.entries(**query).order_by(None)
+        return list(page_of(entries, pagination_parameters, NEWEST_FIRST, after))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
-from flask import Request, g, request
+from flask import Request, g, request, url_for
 from flask_smorest import Blueprint, abort
-from flask_smorest.pagination import PaginationParameters
+from flask_smorest.pagination import PaginationMetadataSchema, PaginationParameters
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
-from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy import ColumnElement, Select, func, select, true, tuple_
 from sqlalchemy.orm import QueryableAttribute
 from webargs.flaskparser import FlaskParser, is_json_request
 from webargs.flaskparser import abort as webargs_abort
@@ -135,8 +140,49 @@ class Parser(FlaskParser):
         return super()._raw_load_json(req)
 
 
+class PagingSchema(PaginationMetadataSchema):  # type: ignore[misc]
+    """The X-Pagination header: flask-smorest's page numbers, and a cursor to go on from."""
+
+    next_after = fields.String(
+        metadata={
+            "description": "Give it as `after` for the next page (absent on the last page). "
+            "A page reached by `after` has no totals: it is read from an index, not counted."
+        }
+    )
+
+
 class ApiBlueprint(Blueprint):  # type: ignore[misc]
     ARGUMENTS_PARSER = Parser()
+
+    def _set_pagination_metadata(
+        self, page_params: PaginationParameters, result: Any, headers: Any
+    ) -> tuple[Any, Any]:
+        keyset: KeysetPage | None = getattr(page_params, "keyset", None)
+        if keyset is None:
+            return super()._set_pagination_metadata(page_params, result, headers)  # type: ignore[no-any-return]
+        if keyset.counted:
+            paging = self._make_pagination_metadata(
+                page_params.page, page_params.page_size, page_params.item_count
+            )
+        else:
+            paging = {}
+        headers = dict(headers or {})
+        if keyset.next_after is not None:
+            paging["next_after"] = keyset.next_after
+            arguments: dict[str, Any] = {k: v for k, v in request.args.lists() if k != "page"}
+            arguments["after"] = [keyset.next_after]
+            url = url_for(request.endpoint or "", **(request.view_args or {}), **arguments)
+            headers["Link"] = f'<{url}>; rel="next"'
+        headers[self.PAGINATION_HEADER_NAME] = json.dumps(PagingSchema().dump(paging))
+        return result, headers
+
+    def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
+        super()._document_pagination_metadata(spec, resp_doc)
+        resp_doc["headers"]["Link"] = {
+            "description": 'The next page\'s URL, by cursor: <...>; rel="next" (lists that '
+            "take after, while there is a next page).",
+            "schema": {"type": "string"},
+        }
 
 
 def api_blueprint(name: str, description: str) -> Blueprint:
@@ -297,15 +343,124 @@ def my_participant(participant_id: int) -> Participant:
     return found
 
 
-def page_of(query: Select[T], pages: PaginationParameters) -> Sequence[T]:
-    """One page of query's rows; the total goes to the X-Pagination header."""
+class Cursor(fields.Field):  # type: ignore[type-arg]
+    """A position in a list, opaque to the caller: the key of the last row of the page before,
+    as `next_after` gave it. kinds are the key's types, datetime or int, in order."""
+
+    def __init__(self, *kinds: type, **options: Any) -> None:
+        self.kinds = kinds
+        metadata = {
+            "description": "Go on after this position: the `next_after` of the X-Pagination "
+            "header of the page before. Then `page` is not given (a deep page costs no more "
+            "than the first)."
+        }
+        metadata.update(options.pop("metadata", {}))
+        super().__init__(metadata=metadata, **options)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **_: Any) -> str | None:
+        return None if value is None else encode_cursor(value)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **_: Any
+    ) -> tuple[Any, ...]:
+        problem = ValidationError("Not a position this list gave: use its next_after as it is.")
+        try:
+            padded = str(value) + "=" * (-len(str(value)) % 4)
+            parts = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        except (UnicodeError, ValueError, binascii.Error) as error:
+            raise problem from error
+        if not isinstance(parts, list) or len(parts) != len(self.kinds):
+            raise problem
+        key: list[Any] = []
+        for kind, part in zip(self.kinds, parts, strict=True):
+            if kind is int and type(part) is int and 0 < part <= MAX_ID:
+                key.append(part)
+            elif kind is datetime and isinstance(part, str):
+                try:
+                    moment = datetime.fromisoformat(part)
+                except ValueError as error:
+                    raise problem from error
+                if moment.tzinfo is None:
+                    raise problem
+                key.append(moment.astimezone(UTC))
+            else:
+                raise problem
+        return tuple(key)
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    """The opaque text of a position: base64 of its key as JSON, times in ISO 8601."""
+    parts = [part.isoformat() if isinstance(part, datetime) else part for part in key]
+    packed = json.dumps(parts, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A list's order by columns that together are unique, so a page can go on after a row."""
+
+    columns: tuple[QueryableAttribute[Any], ...]
+    descending: bool = False
+
+    def ordered(self, query: Select[T]) -> Select[T]:
+        return query.order_by(*(c.desc() if self.descending else c.asc() for c in self.columns))
+
+    def after(self, query: Select[T], position: tuple[Any, ...]) -> Select[T]:
+        key = tuple_(*self.columns)
+        return query.where(key < position if self.descending else key > position)
+
+    def position(self, row: Any) -> tuple[Any, ...]:
+        return tuple(getattr(row, column.key) for column in self.columns)
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """What the X-Pagination header says of a page of a keyset list."""
+
+    counted: bool
+    next_after: str | None
+
+
+def page_of(
+    query: Select[T],
+    pages: PaginationParameters,
+    keyset: Keyset | None = None,
+    after: tuple[Any, ...] | None = None,
+) -> Sequence[T]:
+    """One page of query's rows; the total goes to the X-Pagination header.
+
+    With a keyset, query is put in its order and the header carries `next_after`; after such a
+    position, the page is read from there on, neither counted nor offset.
+    """
     session = get_session()
+    if keyset is not None:
+        return _keyset_page(keyset.ordered(query), pages, keyset, after)
     pages.item_count = session.scalar(
         select(func.count()).select_from(query.order_by(None).subquery())
     )
     if pages.first_item >= (pages.item_count or 0):
         return []  # past the last page (and no offset too large for the database to take)
     return session.scalars(query.offset(pages.first_item).limit(pages.page_size)).all()
+
+
+def _keyset_page(
+    query: Select[T], pages: PaginationParameters, keyset: Keyset, after: tuple[Any, ...] | None
+) -> Sequence[T]:
+    if after is None:
+        rows = page_of(query, pages)
+        more = pages.last_item + 1 < (pages.item_count or 0)
+    else:
+        if pages.page != 1:
+            get_session().rollback()
+            message = "Give page or after, not both."
+            abort(422, message=message, errors={"query": {"page": [message]}})
+        found = get_session().scalars(keyset.after(query, after).limit(pages.page_size + 1)).all()
+        rows, more = found[: pages.page_size], len(found) > pages.page_size
+        # flask-smorest writes the header only once item_count is set; this page counts its own.
+        pages.item_count = len(rows)
+    next_after = encode_cursor(keyset.position(rows[-1])) if more and rows else None
+    pages.keyset = KeysetPage(counted=after is None, next_after=next_after)
+    return rows
 
 
 def refuse(status: int, message: str, field: str | None = None) -> NoReturn:

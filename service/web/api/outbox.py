@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, stream_with_context
@@ -15,7 +16,9 @@ from service.models import Channel, OutboxKind, OutboxMessage, OutboxState, Part
 from service.phones import mask
 from service.web import sends
 from service.web.api.auth import (
+    Cursor,
     Input,
+    Keyset,
     api_blueprint,
     attributes,
     filtered,
@@ -25,6 +28,9 @@ from service.web.api.auth import (
 )
 
 blp = api_blueprint("outbox", "Every planned, sent or held-back text and call.")
+
+# Latest due first, read backwards through ix_outbox_messages_latest.
+LATEST_FIRST = Keyset((OutboxMessage.due_at, OutboxMessage.id), descending=True)
 
 
 class OutboxSchema(Schema):
@@ -61,6 +67,7 @@ class OutboxQuery(Input):
     kind = fields.String(validate=validate.OneOf([k.value for k in OutboxKind]))
     since = fields.AwareDateTime(metadata={"description": "Due at or after (ISO 8601, with zone)."})
     until = fields.AwareDateTime(metadata={"description": "Due before."})
+    after = Cursor(datetime, int)
     format = fields.String(
         load_default="json",
         validate=validate.OneOf(["json", "csv"]),
@@ -104,9 +111,10 @@ class Outbox(MethodView):
     ) -> list[dict[str, Any]]:
         """Texts and calls of the caller's groups, latest due first, filtered as asked."""
         as_csv = query.pop("format") == "csv"
+        after = query.pop("after", None)
         rows = filtered(OutboxMessage, query, when=OutboxMessage.due_at)
-        rows = rows.order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
         if as_csv:
+            rows = LATEST_FIRST.ordered(rows)
             pagination_parameters.item_count = get_session().scalar(
                 select(func.count()).select_from(rows.order_by(None).subquery())
             )
@@ -117,7 +125,7 @@ class Outbox(MethodView):
                 mimetype="text/csv",
                 headers={"Content-Disposition": 'attachment; filename="peerline-sends.csv"'},
             )
-        return _dump(list(page_of(rows, pagination_parameters)))
+        return _dump(list(page_of(rows, pagination_parameters, LATEST_FIRST, after)))
 
 
 @blp.route("/<id:message_id>")

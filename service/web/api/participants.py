@@ -38,7 +38,9 @@ from service.people.participants import (
 )
 from service.phones import InvalidPhone, mask, normalize
 from service.web.api.auth import (
+    Cursor,
     Input,
+    Keyset,
     actor,
     api_blueprint,
     attributes,
@@ -58,6 +60,9 @@ participants_blp = api_blueprint(
     "participants", "People in the caller's groups: enrol, read, update, erase."
 )
 memberships_blp = api_blueprint("memberships", "Who belongs to which of the caller's groups.")
+
+BY_PARTICIPANT = Keyset((Participant.id,))
+BY_MEMBERSHIP = Keyset((Membership.id,))
 
 
 class MembershipSchema(Schema):
@@ -148,6 +153,7 @@ class ParticipantQuery(Input):
     group_id = id_field(metadata={"description": "Only members of this group."})
     status = fields.String(validate=validate.OneOf([s.value for s in MembershipStatus]))
     consent = fields.String(validate=validate.OneOf([c.value for c in ConsentState]))
+    after = Cursor(int)
 
 
 class ConsentEventSchema(Schema):
@@ -187,6 +193,7 @@ class MembershipQuery(Input):
     group_id = id_field()
     participant_id = id_field()
     status = fields.String(validate=validate.OneOf([s.value for s in MembershipStatus]))
+    after = Cursor(int)
 
 
 class RemovedSchema(MembershipSchema):
@@ -294,7 +301,8 @@ class Participants(MethodView):
         )
         if "consent" in query:
             people = people.where(_consent_seen_as(ConsentState(query["consent"])))
-        return _dump(list(page_of(people.order_by(Participant.id), pagination_parameters)))
+        found = page_of(people, pagination_parameters, BY_PARTICIPANT, query.get("after"))
+        return _dump(list(found))
 
     @participants_blp.arguments(NewParticipantSchema)
     @participants_blp.response(201, EnrolledSchema)
@@ -426,8 +434,9 @@ class Memberships(MethodView):
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[Membership]:
         """Memberships in the caller's groups, filtered by group, person or status."""
+        after = query.pop("after", None)
         rows = filtered(Membership, query)
-        return list(page_of(rows.order_by(Membership.id), pagination_parameters))
+        return list(page_of(rows, pagination_parameters, BY_MEMBERSHIP, after))
 
     @memberships_blp.arguments(NewMembershipSchema)
     @memberships_blp.response(201, EnrolledSchema)

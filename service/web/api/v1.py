@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, Flask
 from flask_smorest import Api
-from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import Schema, fields
 
 from service.web.api import (
@@ -28,7 +27,7 @@ from service.web.api import (
     outbox,
     participants,
 )
-from service.web.api.auth import MAX_ID, IdConverter, LocalDateTime
+from service.web.api.auth import MAX_ID, Cursor, IdConverter, LocalDateTime, PagingSchema
 
 
 class ErrorSchema(Schema):
@@ -51,7 +50,7 @@ class PeerlineApi(Api):  # type: ignore[misc]
             "PAGINATION",
             {
                 "description": "Pagination metadata, as JSON.",
-                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+                "content": {"application/json": {"schema": PagingSchema}},
             },
             lazy=True,
         )
@@ -83,6 +82,7 @@ def init_app(app: Flask) -> list[Blueprint]:
     api = PeerlineApi(app)
     api.register_converter(IdConverter, _id_parameter)
     api.register_field(LocalDateTime, "string", None)
+    api.register_field(Cursor, "string", None)
     blueprints = [
         (groups.blp, "/api/v1/groups"),
         (meetings.blp, "/api/v1/groups"),
