@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
@@ -27,9 +27,10 @@ from service.campaigns.preview import (
     SAMPLE,
     PreviewLine,
     PreviewSummary,
+    Reader,
+    every_line,
     page_of_lines,
     preview_as,
-    preview_draft,
     preview_draft_as,
     summary,
 )
@@ -57,6 +58,8 @@ blp = api_blueprint("campaigns", "Reminders, encouragement and broadcasts, with 
 
 _kinds = validate.OneOf([k.value for k in CampaignKind])
 _languages = validate.OneOf(LANGUAGES)
+
+T = TypeVar("T")
 
 
 class CampaignFields(Input):
@@ -404,20 +407,7 @@ class Preview(MethodView):
 
         The change is made and planned as a save would, then rolled back: nothing changes.
         """
-        session = get_session()
-        campaign = _my_campaign(campaign_id)
-        group = session.get_one(Group, campaign.group_id)
-        try:
-            return preview_draft(
-                session,
-                group,
-                app_clock()(),
-                query["days"],
-                campaign_id=campaign.id,
-                changes=_changes(body),
-            )
-        except CampaignError as error:
-            refuse(422, f"{str(error).rstrip('.')}.", error.field)
+        return _with_changes(every_line, campaign_id, body, query["days"])
 
 
 @blp.route("/preview")
@@ -431,12 +421,7 @@ class DraftPreview(MethodView):
 
         It is created and planned as a save would, then rolled back.
         """
-        session = get_session()
-        group: Group = my_group(body["group_id"])
-        try:
-            return preview_draft(session, group, app_clock()(), query["days"], spec=_spec(body))
-        except CampaignError as error:
-            refuse(422, f"{str(error).rstrip('.')}.", error.field)
+        return _draft(every_line, my_group(body["group_id"]), query["days"], spec=_spec(body))
 
 
 @blp.route("/<id:campaign_id>/preview/summary")
@@ -469,21 +454,7 @@ class PreviewSummaryOf(MethodView):
 
         The change is made and planned as a save would, then rolled back: nothing changes.
         """
-        session = get_session()
-        campaign = _my_campaign(campaign_id)
-        group = session.get_one(Group, campaign.group_id)
-        try:
-            return preview_draft_as(
-                summary(query["sample"]),
-                session,
-                group,
-                app_clock()(),
-                query["days"],
-                campaign_id=campaign.id,
-                changes=_changes(body),
-            )
-        except CampaignError as error:
-            refuse(422, f"{str(error).rstrip('.')}.", error.field)
+        return _with_changes(summary(query["sample"]), campaign_id, body, query["days"])
 
 
 @blp.route("/preview/summary")
@@ -495,19 +466,39 @@ class DraftPreviewSummary(MethodView):
     def post(self, body: dict[str, Any], query: dict[str, Any]) -> PreviewSummary:
         """What a campaign not yet created would send in the next `days` days, counted; saves
         nothing. It is created and planned as a save would, then rolled back."""
-        session = get_session()
-        group: Group = my_group(body["group_id"])
-        try:
-            return preview_draft_as(
-                summary(query["sample"]),
-                session,
-                group,
-                app_clock()(),
-                query["days"],
-                spec=_spec(body),
-            )
-        except CampaignError as error:
-            refuse(422, f"{str(error).rstrip('.')}.", error.field)
+        group = my_group(body["group_id"])
+        return _draft(summary(query["sample"]), group, query["days"], spec=_spec(body))
+
+
+def _with_changes(read: Reader[T], campaign_id: int, body: dict[str, Any], days: int) -> T:
+    """read of what this campaign would send with body's changes, saved and rolled back."""
+    group = get_session().get_one(Group, _my_campaign(campaign_id).group_id)
+    return _draft(read, group, days, campaign_id=campaign_id, changes=_changes(body))
+
+
+def _draft(
+    read: Reader[T],
+    group: Group,
+    days: int,
+    *,
+    spec: CampaignSpec | None = None,
+    campaign_id: int | None = None,
+    changes: CampaignChanges | None = None,
+) -> T:
+    """read of a draft's preview (see preview_draft_as); a draft the save would refuse, 422."""
+    try:
+        return preview_draft_as(
+            read,
+            get_session(),
+            group,
+            app_clock()(),
+            days,
+            spec=spec,
+            campaign_id=campaign_id,
+            changes=changes,
+        )
+    except CampaignError as error:
+        refuse(422, f"{str(error).rstrip('.')}.", error.field)
 
 
 class WordingCheckSchema(Input):
