@@ -418,10 +418,14 @@ def _upsert(
             expires_at=literal(placement.expires_at, UTCDateTime()),
             now=now_value,
         )
-        keys = members.with_only_columns(key)
+        # A join, not IN (subquery): with IN, statistics that call the outbox empty (all its
+        # rows deleted since the last ANALYZE) choose a nested loop that scans the members once
+        # per outbox row, which at 250,000 members outlasts the statement timeout; a join hashes
+        # one side and stays linear however wrong the estimate.
+        keys = members.with_only_columns(key.label("send_key")).subquery()
         moved = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.send_key.in_(keys), wanted)
+            .where(OutboxMessage.send_key == keys.c.send_key, wanted)
             .values(
                 due_at=due,
                 expires_at=placement.expires_at,
