@@ -174,13 +174,9 @@ def next_meeting_for(
     """The person's next meeting across their active groups (the one that meets first)."""
     found = []
     meetings = Meetings(session)
-    memberships = session.scalars(
-        select(Membership).where(
-            Membership.participant_id == participant.id,
-            Membership.status == MembershipStatus.ACTIVE,
-        )
-    )
-    for membership in memberships:
+    # Their memberships as the session holds them (a text's handler loaded them with the person).
+    active = (m for m in participant.memberships if m.status is MembershipStatus.ACTIVE)
+    for membership in active:
         occurrence = meetings.next(membership.group, now)
         if occurrence is not None:
             found.append((occurrence.starts_at, membership.group, occurrence))

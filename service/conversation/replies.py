@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from service.campaigns.composer import next_meeting_for, when_words
 from service.campaigns.headcount import record_answer
@@ -75,12 +75,14 @@ class Conversation:
     crisis_words: tuple[str, ...] | None = None  # None: the keyword engine's own list
     public_url: str | None = None  # the dashboard's address, for the link in an on-call alert
 
-    def handle(self, text: IncomingText) -> Outcome:
-        """Act on one incoming text and decide the replies; the caller commits."""
-        seen = self.session.scalar(
-            select(InboundMessage.id).where(InboundMessage.message_sid == text.message_sid)
-        )
-        if seen is not None:
+    def handle(self, text: IncomingText, *, seen_before: bool = True) -> Outcome:
+        """Act on one incoming text and decide the replies; the caller commits.
+
+        seen_before=False skips asking whether the MessageSid was handled already: the caller
+        then relies on the unique MessageSid, rolling back and asking again (with True) when
+        the commit clashes. A text is nearly always new, so the usual text costs one query less.
+        """
+        if seen_before and self._seen(text.message_sid):
             log.info("message %s was handled already; ignoring the replay", text.message_sid)
             return Outcome()
 
@@ -88,8 +90,16 @@ class Conversation:
         managed = _ADVANCED_OPT_OUT.get((text.opt_out_type or "").upper())
         if managed is not None:
             reading = Reading(managed, language=reading.language, crisis=reading.crisis)
-        participant = self.session.scalar(
-            select(Participant).where(Participant.phone == text.from_phone)
+        # The person with their memberships and groups, in one query: every branch below reads
+        # them, and reading them one by one costs a round trip each.
+        participant = (
+            self.session.scalars(
+                select(Participant)
+                .where(Participant.phone == text.from_phone)
+                .options(joinedload(Participant.memberships).joinedload(Membership.group))
+            )
+            .unique()
+            .one_or_none()
         )
         language = participant.language if participant else (reading.language or "en")
         inbound = InboundMessage(
@@ -103,13 +113,14 @@ class Conversation:
             urgent=reading.crisis,
             received_at=self.now,
         )
-        self.session.add(inbound)
 
         outcome = Outcome()
         if participant is None:
             participant = self._from_stranger(text, reading, language, inbound, outcome)
         else:
             self._from_participant(participant, text, reading, inbound, outcome)
+        # Added once what it records is decided, so that it is written by one INSERT.
+        self.session.add(inbound)
         if managed is not None:
             # Twilio already answered; a second reply would be a duplicate confirmation.
             outcome.replies.clear()
@@ -131,6 +142,7 @@ class Conversation:
                 to_phone=text.from_phone,
                 now=self.now,
                 state=OutboxState.SENT,
+                new_key=True,  # the MessageSid is unique: no other text's replies share it
             )
         log.info(
             "text %s from %s read as %s%s",
@@ -276,7 +288,8 @@ class Conversation:
         group, occurrence = upcoming
         record_answer(self.session, participant.id, group.id, occurrence.key, coming, self.now)
         # Said as the group's reminder said it: its language, its zone for the person.
-        reach = membership_of(self.session, participant.id, group.id) or participant
+        mine = {(m.participant_id, m.group_id): m for m in participant.memberships}
+        reach = membership_of(self.session, participant.id, group.id, mine) or participant
         when = when_words(reach, reach.language, occurrence.starts_at, self.now)
         name = "rsvp_confirmed" if coming else "rsvp_declined"
         outcome.replies.append(self._say(name, reach.language, group=group.public_name, when=when))
@@ -404,6 +417,12 @@ class Conversation:
 
     def _say(self, name: str, language: str, **variables: object) -> str:
         return self.wording.render(name, language, **variables)
+
+    def _seen(self, message_sid: str) -> bool:
+        found = self.session.scalar(
+            select(InboundMessage.id).where(InboundMessage.message_sid == message_sid)
+        )
+        return found is not None
 
     def _group_for_join(self, reading: Reading) -> Group | None:
         if reading.code is None or reading.intent not in (Intent.JOIN, Intent.MESSAGE):

@@ -75,9 +75,15 @@ def enqueue(
     due_at: datetime | None = None,
     expires_at: datetime | None = None,
     channel: Channel = Channel.SMS,
+    new_key: bool = False,
 ) -> OutboxMessage | None:
     """Add a row under send_key, due now unless due_at says later; return None when that key
-    was planned already."""
+    was planned already.
+
+    new_key: the caller knows no row can hold send_key yet (it is made of something unique
+    the same transaction writes), so the row is added without a savepoint (two round trips
+    on PostgreSQL); a clash is then the caller's IntegrityError.
+    """
     row = OutboxMessage(
         send_key=send_key,
         kind=kind,
@@ -94,6 +100,9 @@ def enqueue(
         updated_at=now,
         sent_at=now if state is OutboxState.SENT else None,
     )
+    if new_key:
+        session.add(row)
+        return row
     try:
         with session.begin_nested():
             session.add(row)

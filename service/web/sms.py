@@ -102,12 +102,15 @@ def _handle(session: Session, text: IncomingText) -> list[str]:
             public_url=config.public_url,
         )
         try:
-            outcome = conversation.handle(text)
+            # The first try does not ask whether the MessageSid was seen: a retry of a text
+            # already handled clashes on its unique MessageSid, and the second try asks.
+            outcome = conversation.handle(text, seen_before=attempt == 2)
             session.commit()
             return outcome.replies
         except IntegrityError:
-            # Another request got there first: the same MessageSid (a retry racing the
-            # original) or the same new number joining twice at once. Read again what it wrote.
+            # Another request got there first: the same MessageSid (Twilio's retry of a text
+            # handled already, or racing the original) or the same new number joining twice at
+            # once. Read again what it wrote.
             session.rollback()
             if attempt == 2:
                 raise
