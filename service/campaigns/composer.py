@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from service.campaigns.campaigns import rotation_pick
 from service.campaigns.recurrence import Change, Occurrence, Schedule, next_occurrence, occurrences
@@ -64,8 +64,14 @@ class Meetings:
     def schedule(self, group: Group) -> tuple[Schedule, list[Change]] | None:
         """The group's schedule and its changes, or None if it has no meetings."""
         if group.id not in self._schedules:
-            meeting = self.session.scalar(
-                select(MeetingSchedule).where(MeetingSchedule.group_id == group.id)
+            meeting = (
+                self.session.scalars(
+                    select(MeetingSchedule)
+                    .where(MeetingSchedule.group_id == group.id)
+                    .options(joinedload(MeetingSchedule.changes))  # one query, not two
+                )
+                .unique()
+                .one_or_none()
             )
             self._schedules[group.id] = None if meeting is None else schedule_of(group, meeting)
         return self._schedules[group.id]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from service.campaigns.composer import schedule_of
@@ -27,19 +28,27 @@ class Headcount:
 def record_answer(
     session: Session, participant_id: int, group_id: int, key: str, coming: bool, now: datetime
 ) -> None:
-    """The person's answer for one meeting (by text or keypad), replacing an earlier one."""
-    rsvp = session.scalar(
-        select(Rsvp).where(
-            Rsvp.participant_id == participant_id,
-            Rsvp.group_id == group_id,
-            Rsvp.occurrence_key == key,
+    """The person's answer for one meeting (by text or keypad), replacing an earlier one.
+
+    One statement, an upsert on the answer's unique key, instead of a read and a write.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(Rsvp).values(
+        participant_id=participant_id,
+        group_id=group_id,
+        occurrence_key=key,
+        answer=Attendance.YES if coming else Attendance.NO,
+        answered_at=now,
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Rsvp.participant_id, Rsvp.group_id, Rsvp.occurrence_key],
+            set_={
+                "answer": statement.excluded.answer,
+                "answered_at": statement.excluded.answered_at,
+            },
         )
     )
-    if rsvp is None:
-        rsvp = Rsvp(participant_id=participant_id, group_id=group_id, occurrence_key=key)
-        session.add(rsvp)
-    rsvp.answer = Attendance.YES if coming else Attendance.NO
-    rsvp.answered_at = now
 
 
 def answers_by_meeting(session: Session, group_id: int) -> dict[str, tuple[int, int]]:
