@@ -33,20 +33,19 @@ def record_answer(
     One statement, an upsert on the answer's unique key, instead of a read and a write.
     """
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(Rsvp).values(
-        participant_id=participant_id,
-        group_id=group_id,
-        occurrence_key=key,
-        answer=Attendance.YES if coming else Attendance.NO,
-        answered_at=now,
-    )
+    answer = Attendance.YES if coming else Attendance.NO
     session.execute(
-        statement.on_conflict_do_update(
+        dialect.insert(Rsvp)
+        .values(
+            participant_id=participant_id,
+            group_id=group_id,
+            occurrence_key=key,
+            answer=answer,
+            answered_at=now,
+        )
+        .on_conflict_do_update(
             index_elements=[Rsvp.participant_id, Rsvp.group_id, Rsvp.occurrence_key],
-            set_={
-                "answer": statement.excluded.answer,
-                "answered_at": statement.excluded.answered_at,
-            },
+            set_={"answer": answer, "answered_at": now},
         )
     )
 

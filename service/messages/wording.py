@@ -30,6 +30,9 @@ class Wording:
             undefined=StrictUndefined,
             autoescape=False,  # noqa: S701 - plain-text SMS, never HTML
             keep_trailing_newline=False,
+            # Read once per process, like every setting: asking the disk on each text whether
+            # a file changed was a tenth of wording one. A changed folder takes effect at start.
+            auto_reload=False,
         )
         self.defaults = defaults
 
