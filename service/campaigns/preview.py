@@ -38,12 +38,23 @@ from service.campaigns.campaigns import (
     CampaignChanges,
     CampaignSpec,
     create_campaign,
+    live_campaigns,
     update_campaign,
 )
 from service.campaigns.composer import Meetings, compose
-from service.campaigns.planner import plan
+from service.campaigns.planner import HORIZON, fingerprint, plan
 from service.messages.segments import count_segments
-from service.models import Campaign, Channel, Group, Membership, OutboxMessage, OutboxState
+from service.models import (
+    Campaign,
+    CampaignPlan,
+    Channel,
+    Group,
+    MeetingSchedule,
+    Membership,
+    OutboxMessage,
+    OutboxState,
+    PlanChange,
+)
 
 MAX_DAYS = 31  # the longest preview, from the command line and the API alike
 SAMPLE = 10  # a summary's sample: the first planned sends, worded
@@ -141,11 +152,48 @@ def preview_as(
     """What the group's campaigns (or one of them) will send in the next days, as read says.
 
     The planner itself plans, so the preview is its own answer, not a second opinion that could
-    disagree with it; but it plans into a private copy of the group's outbox rows, on a
-    connection of the preview's own, so a preview never locks a row the live planner or the
-    dispatcher needs, however long it takes. It reads what is saved: commit first.
+    disagree with it. When the live planner's last plan of the group is current (no campaign,
+    schedule, member or consent changed since, and it reaches the preview's end), the preview
+    reads that plan where it lies, in the outbox; otherwise it plans into a private copy of the
+    group's outbox rows, on a connection of the preview's own, so a preview never locks a row
+    the live planner or the dispatcher needs, however long it takes. It reads what is saved:
+    commit first.
     """
+    end = _end(session, now, days)
+    if _plan_is_current(session, group, end, campaign_id):
+        return read(session, Due(group.id, now, end, campaign_id))
     return _planned(session, group, now, days, lambda private: campaign_id, read)
+
+
+def _plan_is_current(
+    session: Session, group: Group, end: datetime, campaign_id: int | None
+) -> bool:
+    """Whether the outbox holds what the planner would write now for the group's campaigns (or
+    one of them) until end: each planned by the live planner from the inputs it has now, up to
+    end or later, and no note of a member's or consent's change waiting for the next tick."""
+    waiting = select(PlanChange.id).where(PlanChange.group_id == group.id).limit(1)
+    if session.scalar(waiting) is not None:
+        return False
+    campaigns = live_campaigns().where(Campaign.group_id == group.id)
+    if campaign_id is not None:
+        campaigns = campaigns.where(Campaign.id == campaign_id)
+    found = session.scalars(campaigns).all()
+    plans = {
+        p.campaign_id: p
+        for p in session.scalars(
+            select(CampaignPlan).where(CampaignPlan.campaign_id.in_([c.id for c in found]))
+        )
+    }
+    meeting = session.scalar(select(MeetingSchedule).where(MeetingSchedule.group_id == group.id))
+    for campaign in found:
+        last = plans.get(campaign.id)
+        if (
+            last is None
+            or last.planned_until < end
+            or last.fingerprint != fingerprint(campaign, group, meeting, HORIZON)
+        ):
+            return False
+    return True
 
 
 def preview_draft(
@@ -205,12 +253,8 @@ def _planned(
     read: Reader[T],
 ) -> T:
     """Plan the group in a private outbox, after prepare (which names the campaign to show)."""
-    if not 1 <= days <= MAX_DAYS:
-        raise ValueError(f"a preview covers 1 to {MAX_DAYS} days")
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("a preview reads what is saved; commit or discard its changes first")
+    end = _end(session, now, days)
     group_id = group.id
-    end = now + timedelta(days=days)
     with session.get_bind().engine.connect() as connection:
         # First with a copy of only the rows near the window (a group's history stays out);
         # should the planner write a key the copy left out, again with every row.
@@ -226,6 +270,14 @@ def _planned(
             finally:
                 _drop_private_outbox(connection)
     raise AssertionError("the whole outbox was copied")
+
+
+def _end(session: Session, now: datetime, days: int) -> datetime:
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"a preview covers 1 to {MAX_DAYS} days")
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a preview reads what is saved; commit or discard its changes first")
+    return now + timedelta(days=days)
 
 
 def _private_outbox(

@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.campaigns.composer import compose
-from service.campaigns.planner import plan
+from service.campaigns.planner import plan, plan_changed
 from service.campaigns.preview import (
     PreviewLine,
     page_of_lines,
@@ -112,6 +112,7 @@ def test_a_preview_counts_pages_and_words_what_the_planner_writes(
         ),
         hours_later=st.integers(0, 24 * 30),
         planned_before=st.one_of(st.none(), st.integers(1, 72)),
+        ticked=st.booleans(),
         days=st.integers(1, 10),
     )
     def example(**drawn: Any) -> None:
@@ -130,10 +131,13 @@ def preview_is_the_plan(
     quiet: tuple[time, time],
     hours_later: int,
     planned_before: int | None,
+    ticked: bool,
     days: int,
 ) -> None:
     """A fresh group each example, its clock up to a month on (across the spring's clock
-    changes); sometimes planned for real some hours before, as a running service would have."""
+    changes); sometimes planned for real some hours before, as a running service would have:
+    by plan() alone, or by the scheduler's tick (plan_changed), whose record of what it planned
+    lets a preview whose end that plan reaches read it in place instead of planning again."""
     now = clock.now + timedelta(hours=hours_later)
     group = make_group(session, f"PV{next(codes):04d}")
     group.quiet_start, group.quiet_end = quiet
@@ -153,7 +157,11 @@ def preview_is_the_plan(
     if "send_in_hours" in fields:
         fields["send_at"] = now + timedelta(hours=fields.pop("send_in_hours"))
     campaign = make_campaign(session, group, created_at=now - timedelta(days=3), **fields)
-    if planned_before is not None:
+    if planned_before is not None and ticked:
+        session.commit()
+        with session.get_bind().engine.connect() as connection:
+            plan_changed(connection, now - timedelta(hours=planned_before))
+    elif planned_before is not None:
         plan(session, now - timedelta(hours=planned_before), group_id=group.id)
         session.commit()
 
