@@ -6,14 +6,16 @@ members, in the same run.
     .venv/bin/python bench/preview_bench.py sqlite --participants 10000 --every-line
 
 One group meeting Tuesdays at 18:30 in New York, a two-offset campaign (2h, 30m), N consenting
-members, and the live planner's 8-day plan already in the outbox (as a running service has it).
-The clock is Tuesday noon in New York, so a 7-day preview holds tonight's two reminders for
-everyone: 2 x N sends. Each round measures, in turn: the baseline (`SELECT count(*)` of the
-group's consenting members, the least any preview must read), the planner itself planning the
-same 7 days over the real outbox and rolled back (what any preview that lets the planner decide
-must pay), the summary (counts and a sample of ten), the first page of 50 lines, and with
---every-line the old full listing, which words every send. Medians of the rounds are reported,
-with each one's ratio to the baseline.
+members, and the live planner's 8-day plan already in the outbox, made by the scheduler's tick
+(plan_changed), as a running service has it. The clock is Tuesday noon in New York, so a 7-day
+preview holds tonight's two reminders for everyone: 2 x N sends. Each round measures, in turn:
+the baseline (`SELECT count(*)` of the group's consenting members, the least any preview must
+read), the planner itself planning the same 7 days over the real outbox and rolled back; the
+saved campaign's summary (counts and a sample of ten) and first page of 50 lines, which read the
+tick's plan in place while it is current; the same summary for a draft of the campaign with its
+changes not yet saved (here, a new name), which the planner plans privately; and with --every-line the
+old full listing, which words every send. Medians of the rounds are reported, with each one's
+ratio to the baseline.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from plan_bench import NOW, populate  # the same group, meeting, campaign and members
 
-from service.campaigns.planner import plan
+from service.campaigns.campaigns import CampaignChanges
+from service.campaigns.planner import plan, plan_changed
 from service.campaigns.preview import (
     LinePage,
     PreviewSummary,
@@ -43,6 +46,7 @@ from service.campaigns.preview import (
     every_line,
     page_of_lines,
     preview_as,
+    preview_draft_as,
     summary,
 )
 from service.cli.database import upgrade_database
@@ -50,6 +54,7 @@ from service.db import make_engine
 from service.models import Group
 
 DAYS = 7
+RENAMED = CampaignChanges(name="Bench, renamed")  # a draft's change that plans nothing new
 MEMBERS = (
     "SELECT count(*) FROM memberships m JOIN participants p ON p.id = m.participant_id "
     "WHERE m.group_id = 1 AND m.status = 'active' AND p.consent = 'granted'"
@@ -86,9 +91,10 @@ def main() -> None:
         upgrade_database(url)
         engine = make_engine(url)
         populate(engine, args.participants)
-        with Session(engine) as session:
-            planned = plan(session, NOW).written  # the live plan, as a running service has it
-            session.commit()
+        with engine.connect() as connection:  # the live plan, as a running service has it
+            report = plan_changed(connection, NOW)
+            assert report is not None
+            planned = report.written
         if engine.dialect.name == "postgresql":
             with engine.begin() as conn:
                 conn.execute(text("ANALYZE"))
@@ -121,12 +127,23 @@ def measure(engine: Engine, rounds: int, every: bool) -> dict[str, tuple[list[fl
             group = session.get_one(Group, 1)
             return preview_as(reader, session, group, NOW, DAYS, campaign_id=1)
 
-    def summarised() -> str:
-        counted: PreviewSummary = read(summary())
+    def summarised(counted: PreviewSummary) -> str:
         return (
             f"{counted.texts:,} texts to {counted.people:,} people, "
             f"{len(counted.hours)} hours, {len(counted.sample)} sample lines"
         )
+
+    def saved() -> str:
+        return summarised(read(summary()))
+
+    def draft() -> str:
+        with Session(engine) as session:
+            group = session.get_one(Group, 1)
+            return summarised(
+                preview_draft_as(
+                    summary(), session, group, NOW, DAYS, campaign_id=1, changes=RENAMED
+                )
+            )
 
     def first_page() -> str:
         page: LinePage = read(page_of_lines(0, 50))
@@ -138,8 +155,9 @@ def measure(engine: Engine, rounds: int, every: bool) -> dict[str, tuple[list[fl
     runs: dict[str, Callable[[], object]] = {
         "baseline": baseline,
         "planner, same horizon": replan,
-        "summary": summarised,
+        "summary": saved,
         "first page of 50": first_page,
+        "summary of a draft": draft,
     }
     if every:
         runs["every line (old)"] = listed
