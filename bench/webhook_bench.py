@@ -442,6 +442,25 @@ def _wait_ready(server: Server) -> None:
     raise RuntimeError(f"{server.name} did not answer in 60 s; see {server.log}")
 
 
+def smoke(servers: Servers) -> None:
+    """One signed C to each server before anything is timed: each must answer 200 with TwiML,
+    and peerline's answer must be a reply (a 403 here would mean a signature for the wrong URL)."""
+    validator = RequestValidator(AUTH_TOKEN)
+    for server in servers.running.values():
+        sid = new_sid(uuid.uuid4().hex[:8], 0)
+        signature, body = signed_line(sid, phone(MIX_MEMBERS.start), "C", validator).split("\t")
+        ask = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/twilio/sms",
+            data=body.encode(),
+            headers={"X-Twilio-Signature": signature},
+            method="POST",
+        )
+        with urllib.request.urlopen(ask, timeout=30) as answer:  # noqa: S310
+            words = answer.read().decode()
+        if answer.status != 200 or "<Message>" not in words:
+            raise RuntimeError(f"{server.name} answered {answer.status}: {words[:200]}")
+
+
 # -- wrk ---------------------------------------------------------------------------------------
 
 
@@ -480,7 +499,7 @@ def wrk(
     figures: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
     figures["server_cpu_s"] = used
     figures["cpu_ms_per_request"] = 1000 * used / max(1, figures["requests"])
-    if figures["wrapped"]:
+    if figures["wrapped"] and server.name != "bare":  # the bare route keeps nothing: no matter
         print(f"  ! {server.name}: the bodies ran out and repeated ({figures['wrapped']} wraps)")
     return figures
 
@@ -670,6 +689,7 @@ def main() -> None:
 
     # A Ctrl-C or a kill stops the servers and drops the database on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
     results: list[Run] = []
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average {loads()}")
     with contextlib.ExitStack() as stack:
@@ -685,6 +705,7 @@ def main() -> None:
         for setting in args.settings:
             print(f"\n== gunicorn {setting} (load average {loads()})")
             with Servers(setting, url, folder) as servers:
+                smoke(servers)
                 for mode in modes:
                     print(f"-- {mode} (load average before {loads()})")
                     if mode == "throughput":
