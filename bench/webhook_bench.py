@@ -621,6 +621,7 @@ def burst(
         seconds=(args.burst_seconds or 20) + 5, rate=rate, limit=len(texts),
     )  # fmt: skip
     path.unlink()
+    time.sleep(2)  # a request wrk gave up on at the end may still be finishing in a worker
     with engine.connect() as conn:
         inbound = conn.scalar(
             text("SELECT count(*) FROM inbound_messages WHERE message_sid LIKE :p"),
@@ -640,8 +641,9 @@ def burst(
     figures.update(inbound=inbound, answers=answers, replies=replies, answered=answered)
     results.append(Run("peerline", str(servers.setting), "burst", figures))
     # Lost: answered with a 2xx but not all of it in the database. Requests wrk never sent
-    # within the run (the server too slow for the pace) are not lost, but the target is missed.
-    kept = inbound == answers == replies == answered
+    # within the run (the server too slow for the pace) are not lost, but the target is missed;
+    # one in flight as wrk stopped may be recorded without being counted as answered.
+    kept = inbound == answers == replies and inbound >= answered
     met = figures["max_ms"] < 2000 and figures["errors"] == 0 and answered == len(texts)
     print(
         f"  burst {len(texts)} C over {args.burst_seconds:g} s: {fmt(figures)}  "
