@@ -35,8 +35,8 @@ Modes:
 - throughput: wrk as fast as it goes (`-t1 -c16 -d15s` by default) against each server in
   turn, rounds alternating peerline, bare, floor (`--rounds`, 3), after a short warm-up of
   each; figures are the medians of the rounds. The mix, per 100 requests: 20 HELP from
-  strangers, 30 C and 20 N from members 5,000-6,999, 20 free texts from them, and 5 STOPs
-  each followed later by a START from the same person. Ratios: peerline / floor (the issue's
+  strangers, 30 C and 20 N from members 5,000-6,999, 20 free texts from them, 5 STOPs, and
+  5 STARTs from the people who sent the previous block's STOPs. Ratios: peerline / floor (the issue's
   target: at least 0.8) and floor / bare.
 - fixed: 200 requests a second for 30 s against peerline (the same mix): p99 (target under
   50 ms), max, errors.
@@ -244,12 +244,18 @@ def new_sid(tag: str, n: int) -> str:
 
 
 def mix(count: int) -> list[tuple[str, str]]:
-    """(sender, body) for the throughput and fixed-rate runs, in blocks of 100 (see the top)."""
+    """(sender, body) for the throughput and fixed-rate runs, in blocks of 100 (see the top).
+
+    A block's 5 STOPs (in its first half) are taken back by 5 STARTs from the same people in
+    the next block's second half, at least 100 requests later, so that wrk's connections never
+    carry a STOP and its START at once (nobody takes back a STOP within a few milliseconds).
+    """
     rng = random.Random(count)
     out: list[tuple[str, str]] = []
     members = list(MIX_MEMBERS)
     strangers = list(range(MEMBERS, MEMBERS + STRANGERS))
     m = s = 0
+    starting: list[str] = []  # the previous block's STOPs
     while len(out) < count:
         first: list[tuple[str, str]] = []
         second: list[tuple[str, str]] = []
@@ -264,13 +270,17 @@ def mix(count: int) -> list[tuple[str, str]]:
             for _ in range(10):
                 block.append((phone(members[m % len(members)]), rng.choice(FREE_TEXTS)))
                 m += 1
-        stoppers = [phone(members[(m + k) % len(members)]) for k in range(5)]
+        stopping = [phone(members[(m + k) % len(members)]) for k in range(5)]
         m += 5
-        first.extend((who, "STOP") for who in stoppers)
-        second.extend((who, "START") for who in stoppers)
+        first.extend((who, "STOP") for who in stopping)
+        second.extend((who, "START") for who in starting)
+        if not starting:  # the first block: 100 requests all the same
+            second.extend((phone(members[(m + k) % len(members)]), "C") for k in range(5))
+            m += 5
+        starting = stopping
         rng.shuffle(first)
         rng.shuffle(second)
-        out.extend(first + second)  # each START is at least 5 requests after its STOP
+        out.extend(first + second)
     return out[:count]
 
 
