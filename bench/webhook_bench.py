@@ -36,8 +36,8 @@ Modes:
   turn, rounds alternating peerline, bare, floor (`--rounds`, 3), after a short warm-up of
   each; figures are the medians of the rounds. The mix, per 100 requests: 20 HELP from
   strangers, 30 C and 20 N from members 5,000-6,999, 20 free texts from them, 5 STOPs, and
-  5 STARTs from the people who sent the previous block's STOPs. Ratios: peerline / floor (the issue's
-  target: at least 0.8) and floor / bare.
+  5 STARTs from the people who sent the previous block's STOPs. Ratios: peerline / floor (the
+  issue's target: at least 0.8) and floor / bare.
 - fixed: 200 requests a second for 30 s against peerline (the same mix): p99 (target under
   50 ms), max, errors.
 - burst: 5,000 signed `C` from 5,000 distinct members (0-4,999), paced evenly over 30 s
