@@ -5,7 +5,8 @@
 
 Needs `wrk` (4.x, with LuaJIT) and PostgreSQL (`--postgres-url`, trust auth as a developer's
 machine has it). Everything is started and stopped here: one fresh database
-(`peerline_webbench`, the app's migrations, dropped at the end), and for each gunicorn setting
+(`peerline_webbench`, or `--database peerline_webbench_NAME` to run two at once; the app's
+migrations; dropped at the end), and for each gunicorn setting
 (`--settings`: `sync:W` is W sync workers, `gthread:WxT` W workers of T threads; the default is
 both `sync:2` and `gthread:2x4`, what `peerline web` runs without options) three servers on
 local ports, all under the same gunicorn settings (`service/web/gunicorn_conf.py`: its access
@@ -90,7 +91,6 @@ from service.models import Participant
 from service.phones import mask, phone_hash
 
 ROOT = Path(__file__).resolve().parents[1]
-DATABASE = "peerline_webbench"
 ACCOUNT_SID = "AC" + "be" * 16
 AUTH_TOKEN = "webbench-auth-token"  # noqa: S105 - a stand-in, never a real one
 SECRET_KEY = "webbench-secret-key-not-for-production"  # noqa: S105
@@ -120,21 +120,21 @@ def phone(n: int) -> str:
 # -- the database ------------------------------------------------------------------------------
 
 
-def create_database(postgres_url: str) -> str:
+def create_database(postgres_url: str, name: str) -> str:
     admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
-    url = postgres_url.rsplit("/", 1)[0] + "/" + DATABASE
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
     upgrade_database(url)
     return url
 
 
-def drop_database(postgres_url: str) -> None:
+def drop_database(postgres_url: str, name: str) -> None:
     admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 
@@ -151,7 +151,7 @@ def populate(engine: Engine) -> str:
         conn.execute(text(
             "INSERT INTO groups (id, coordinator_id, name, public_name, join_code, timezone, "
             "language, quiet_start, quiet_end, created_at) VALUES (1, 1, 'Bench circle', "
-            "'Thursday group', 'BENCH', 'America/New_York', 'en', '21:00:00', '08:00:00', :now)"),
+            "'Evening group', 'BENCH', 'America/New_York', 'en', '21:00:00', '08:00:00', :now)"),
             {"now": now})  # fmt: skip
         conn.execute(text(
             "INSERT INTO meeting_schedules (id, group_id, rrule, first_start, duration_minutes, "
@@ -179,9 +179,10 @@ def populate(engine: Engine) -> str:
         conn.execute(text(
             "INSERT INTO memberships (participant_id, group_id, status, language, timezone, "
             "channel, created_at, updated_at) SELECT id, 1, 'active', language, timezone, "
-            "channel, :now, :now FROM participants"), {"now": now - timedelta(days=30)})  # fmt: skip
-        conn.execute(text(
-            "SELECT setval(pg_get_serial_sequence('participants', 'id'), :n)"), {"n": MEMBERS})  # fmt: skip
+            "channel, :joined, :joined FROM participants"),
+            {"joined": now - timedelta(days=30)})  # fmt: skip
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('participants', 'id'), :n)"),
+                     {"n": MEMBERS})  # fmt: skip
     with Session(engine) as session:
         someone = session.get(Participant, 1)
         assert someone is not None
@@ -195,7 +196,7 @@ def populate(engine: Engine) -> str:
             "campaign_id, occurrence_key, to_phone, body, segments, state, attempts, "
             "provider_sid, due_at, sent_at, expires_at, created_at, updated_at) "
             "SELECT 'c1:' || CAST(p.id AS TEXT) || ':' || :key, 'reminder', 'sms', p.id, "
-            "1, 1, :key, p.phone, 'Thursday group tomorrow at 6:30 PM. Reply C to confirm or N "
+            "1, 1, :key, p.phone, 'Evening group tomorrow at 6:30 PM. Reply C to confirm or N "
             "if you cannot come. Reply STOP to opt out.', 1, 'delivered', 1, "
             "'SM' || md5(CAST(p.id AS TEXT)), :sent, :sent, :expires, :sent, :sent "
             "FROM participants p"),
@@ -415,8 +416,9 @@ class Servers:
         if name == "peerline":
             argv = [sys.executable, "-c", "from scheduler.cli import main; main()", "web", *flags]
         else:
-            argv = [sys.executable, "-m", "gunicorn", "--config", "python:service.web.gunicorn_conf",
-                    *flags, f"bench.floor_apps:{name}()"]  # fmt: skip
+            config = "python:service.web.gunicorn_conf"  # the very settings peerline web reads
+            argv = [sys.executable, "-m", "gunicorn", "--config", config, *flags,
+                    f"bench.floor_apps:{name}()"]  # fmt: skip
         log = self.folder / f"{name}-{s.worker_class}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
@@ -573,7 +575,7 @@ def summary(results: list[Run], setting: str) -> None:
     runs = [r for r in results if r.setting == setting and r.mode == "throughput"]
     by = {name: [r for r in runs if r.server == name] for name in ("peerline", "bare", "floor")}
     rounds = sorted({r["round"] for r in runs})
-    ratios = {"peerline/floor": [], "floor/bare": [], "peerline/bare": []}  # type: dict[str, list[float]]
+    ratios: dict[str, list[float]] = {"peerline/floor": [], "floor/bare": [], "peerline/bare": []}
     for n in rounds:
         rps = {name: next(r["rps"] for r in by[name] if r["round"] == n) for name in by}
         ratios["peerline/floor"].append(rps["peerline"] / rps["floor"])
@@ -676,10 +678,12 @@ def main() -> None:
     parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1/postgres"
     )
+    parser.add_argument("--database", default="peerline_webbench", type=_database_name,
+                        help="made afresh, and dropped at the end")  # fmt: skip
     parser.add_argument("--modes", default="throughput,fixed,burst",
                         help="comma-separated: throughput, fixed, burst")  # fmt: skip
     parser.add_argument("--settings", type=Setting.parse, nargs="+",
-                        default=[Setting.parse("sync:2"), Setting.parse("gthread:2x4")])  # fmt: skip
+                        default=[Setting("sync", 2, 1), Setting("gthread", 2, 4)])  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=15, help="each throughput run")
     parser.add_argument("--connections", type=int, default=16)
@@ -706,12 +710,12 @@ def main() -> None:
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average {loads()}")
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="webbench-")))
-        stack.callback(drop_database, args.postgres_url)
-        url = create_database(args.postgres_url)
+        stack.callback(drop_database, args.postgres_url, args.database)
+        url = create_database(args.postgres_url, args.database)
         engine = make_engine(url)
         stack.callback(engine.dispose)
         key = populate(engine)
-        print(f"database {DATABASE}: {MEMBERS} members reminded of meeting {key}, "
+        print(f"database {args.database}: {MEMBERS} members reminded of meeting {key}, "
               f"{STRANGERS} strangers")  # fmt: skip
         bodies = Bodies(folder)
         for setting in args.settings:
@@ -733,6 +737,12 @@ def main() -> None:
                 [{"server": r.server, "setting": r.setting, "mode": r.mode, **r.figures}
                  for r in results], indent=2) + "\n")  # fmt: skip
     print(f"\nload average at the end {loads()}")
+
+
+def _database_name(value: str) -> str:
+    if not re.fullmatch(r"peerline_webbench\w*", value):
+        raise argparse.ArgumentTypeError("a name starting peerline_webbench (it is dropped)")
+    return value
 
 
 def _report_server_errors(servers: Servers) -> None:
