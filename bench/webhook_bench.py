@@ -23,7 +23,7 @@ log, timeouts and keep-alive; bind, workers, threads and worker class given alik
 
 The database holds one group (America/New_York) with a weekly meeting tomorrow evening and a
 reminder campaign that asks for C/N, 7,000 consenting members (+1202555 0000-6999) who were
-each texted that reminder (a sent outbox row), and 3,000 strangers (+1202555 7000-9999) who
+each texted that reminder (a sent outbox row), and 2,999 strangers (+1202555 7000-9998) who
 are nobody yet. A C or N from a member answers their next meeting (the app reads it from their
 active groups' schedules: `service.campaigns.composer.next_meeting_for`).
 
@@ -94,12 +94,12 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT_SID = "AC" + "be" * 16
 AUTH_TOKEN = "webbench-auth-token"  # noqa: S105 - a stand-in, never a real one
 SECRET_KEY = "webbench-secret-key-not-for-production"  # noqa: S105
-FROM_NUMBER = "+15005550006"  # Twilio's magic test number: ours, the texts' To
+FROM_NUMBER = "+12025559999"  # Peerline's own number: the texts' To
 PUBLIC_URL = "https://peerline.example.org"
 SMS_URL = PUBLIC_URL + "/twilio/sms"
 ZONE = ZoneInfo("America/New_York")
 MEMBERS = 7_000  # +1202555 0000 to 6999
-STRANGERS = 3_000  # +1202555 7000 to 9999
+STRANGERS = 2_999  # +1202555 7000 to 9998
 BURST_MEMBERS = range(0, 5_000)  # the burst's C replies
 MIX_MEMBERS = range(5_000, MEMBERS)  # the throughput and fixed-rate mixes' members
 LUA = ROOT / "bench" / "wrk_signed.lua"
