@@ -17,8 +17,9 @@ from babel.dates import format_date, format_time
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from service.campaigns.composer import next_meeting_for, when_words
+from service.campaigns.composer import Meetings, next_meeting_for, when_words
 from service.campaigns.headcount import record_answer
+from service.campaigns.recurrence import Occurrence
 from service.conversation.keywords import DEFAULT_CRISIS_WORDS, Intent, Reading, read_message
 from service.messages.outbox import enqueue, membership_of, withdraw
 from service.messages.wording import Wording
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # A PAUSE without a number lasts until RESUME.
 INDEFINITELY = timedelta(days=365 * 100)
+# A C or N answers the last reminder sent this recently (its meeting not yet over).
+REMINDED_WITHIN = timedelta(days=8)
 
 # Twilio's Advanced Opt-Out already answered these; we only record what changed.
 _ADVANCED_OPT_OUT = {"STOP": Intent.OPT_OUT, "START": Intent.OPT_IN, "HELP": Intent.HELP}
@@ -280,8 +283,11 @@ class Conversation:
         self._to_inbox(participant, inbound, outcome)
 
     def _rsvp(self, participant: Participant, coming: bool, outcome: Outcome) -> None:
-        """Record attendance for the person's next meeting, in whichever group meets first."""
-        upcoming = next_meeting_for(self.session, participant, self.now)
+        """Record attendance for the meeting the person was last reminded of, if it is not over;
+        else for their next meeting, in whichever group meets first."""
+        upcoming = self._reminded_of(participant) or next_meeting_for(
+            self.session, participant, self.now
+        )
         if upcoming is None:
             outcome.replies.append(self._say("no_meeting", participant.language))
             return
@@ -293,6 +299,36 @@ class Conversation:
         when = when_words(reach, reach.language, occurrence.starts_at, self.now)
         name = "rsvp_confirmed" if coming else "rsvp_declined"
         outcome.replies.append(self._say(name, reach.language, group=group.public_name, when=when))
+
+    def _reminded_of(self, participant: Participant) -> tuple[Group, Occurrence] | None:
+        """The meeting of the last reminder that went to someone in several groups, if it is not
+        over: a C to one group's reminder answers that group, whichever meets first. Someone in
+        one group has one next meeting, and costs no query."""
+        active = {
+            m.group_id: m.group
+            for m in participant.memberships
+            if m.status is MembershipStatus.ACTIVE
+        }
+        if len(active) < 2:
+            return None
+        last = self.session.execute(
+            select(OutboxMessage.group_id, OutboxMessage.occurrence_key)
+            .where(
+                OutboxMessage.participant_id == participant.id,
+                OutboxMessage.kind == OutboxKind.REMINDER,
+                OutboxMessage.sent_at.is_not(None),
+                OutboxMessage.sent_at > self.now - REMINDED_WITHIN,
+            )
+            .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+            .limit(1)
+        ).first()
+        if last is None or last.group_id not in active or last.occurrence_key is None:
+            return None
+        group = active[last.group_id]
+        occurrence = Meetings(self.session).find(group, last.occurrence_key)
+        if occurrence is None or occurrence.cancelled or occurrence.ends_at <= self.now:
+            return None
+        return group, occurrence
 
     def _pause(self, participant: Participant, weeks: int | None, outcome: Outcome) -> None:
         """Stop encouragement (never reminders) for some weeks, or until RESUME."""
