@@ -242,6 +242,8 @@ class Group(Base):
 
     coordinator: Mapped[Coordinator] = relationship(back_populates="groups")
     memberships: Mapped[list[Membership]] = relationship(back_populates="group")
+    # Read only: a reply about a meeting loads it with the person, in the same query.
+    schedule: Mapped[MeetingSchedule | None] = relationship(viewonly=True, uselist=False)
 
 
 class Participant(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, joinedload
 
 from service.campaigns.campaigns import rotation_pick
@@ -64,15 +64,18 @@ class Meetings:
     def schedule(self, group: Group) -> tuple[Schedule, list[Change]] | None:
         """The group's schedule and its changes, or None if it has no meetings."""
         if group.id not in self._schedules:
-            meeting = (
-                self.session.scalars(
-                    select(MeetingSchedule)
-                    .where(MeetingSchedule.group_id == group.id)
-                    .options(joinedload(MeetingSchedule.changes))  # one query, not two
+            if "schedule" not in inspect(group).unloaded:
+                meeting = group.schedule  # loaded with the group (a reply's one query)
+            else:
+                meeting = (
+                    self.session.scalars(
+                        select(MeetingSchedule)
+                        .where(MeetingSchedule.group_id == group.id)
+                        .options(joinedload(MeetingSchedule.changes))  # one query, not two
+                    )
+                    .unique()
+                    .one_or_none()
                 )
-                .unique()
-                .one_or_none()
-            )
             self._schedules[group.id] = None if meeting is None else schedule_of(group, meeting)
         return self._schedules[group.id]
 

@@ -28,6 +28,7 @@ from service.models import (
     ConsentState,
     Group,
     InboundMessage,
+    MeetingSchedule,
     Membership,
     MembershipStatus,
     OutboxKind,
@@ -94,12 +95,14 @@ class Conversation:
         if managed is not None:
             reading = Reading(managed, language=reading.language, crisis=reading.crisis)
         # The person with their memberships and groups, in one query: every branch below reads
-        # them, and reading them one by one costs a round trip each.
+        # them, and reading them one by one costs a round trip each; an answer about a meeting
+        # reads the groups' schedules and their changes too.
+        groups = joinedload(Participant.memberships).joinedload(Membership.group)
+        if reading.intent in (Intent.CONFIRM, Intent.DECLINE):
+            groups = groups.joinedload(Group.schedule).joinedload(MeetingSchedule.changes)
         participant = (
             self.session.scalars(
-                select(Participant)
-                .where(Participant.phone == text.from_phone)
-                .options(joinedload(Participant.memberships).joinedload(Membership.group))
+                select(Participant).where(Participant.phone == text.from_phone).options(groups)
             )
             .unique()
             .one_or_none()
