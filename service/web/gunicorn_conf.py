@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 
+from service.conversation.keywords import read_message
 from service.web.journal import Journal
 
 _port = os.environ.get("PORT", "").strip()
@@ -55,5 +56,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
 def post_worker_init(worker: Any) -> None:
     app: Flask = worker.wsgi
+    # The keyword engine's patterns are compiled once per process: here, not on the first text.
+    read_message("please stop texting me")
     journal: Journal = app.extensions["peerline.journal"]
     journal.replay_leftovers(app)
