@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from service.models import Base, Coordinator, Group, Role
 from service.people import accounts
@@ -17,37 +17,6 @@ from service.people.accounts import AccountError, LoginRefused
 
 NOW = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
 PASSWORD = "tuesday circle 2026"
-
-
-# set_password hashes at werkzeug's full scrypt cost (n=2**15), some 100 ms, and every sign-in
-# checks at the cost its hash carries: the lockout, token and group tests below, a dozen hashes
-# and checks each, would spend seconds on it. The tests of the hash itself ask for full_cost;
-# the others hash at n=2**10 by the same code (as tests/dashboard.py does).
-QUICK_SCRYPT = "scrypt:1024:8:1"
-
-
-@pytest.fixture
-def full_cost() -> None:
-    """Hash at the cost the service uses (the tests that look at the hash or its cost)."""
-
-
-@pytest.fixture(autouse=True)
-def _quick_hashes(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    if "full_cost" in request.fixturenames:
-        yield
-        return
-
-    def quick(password: str, method: str) -> str:
-        assert method == "scrypt", method  # what set_password and the dummy hash ask for
-        return generate_password_hash(password, method=QUICK_SCRYPT)
-
-    monkeypatch.setattr(accounts, "generate_password_hash", quick)
-    accounts._dummy_hash.cache_clear()  # made again at this test's cost, and again after it
-    yield
-    monkeypatch.undo()
-    accounts._dummy_hash.cache_clear()
 
 
 @pytest.fixture
