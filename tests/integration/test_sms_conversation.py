@@ -14,7 +14,11 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from scheduler.dispatcher import dispatch_due
-from service.conversation.keywords import OPT_OUT_KEYWORDS
+from service.conversation.keywords import (
+    OPT_OUT_KEYWORDS,
+    OPT_OUT_KEYWORDS_EN,
+    OPT_OUT_KEYWORDS_ES,
+)
 from service.conversation.replies import Conversation, IncomingText, answer_without_database
 from service.conversation.revocation import RULES, Kind
 from service.models import (
@@ -68,11 +72,39 @@ OPT_OUTS = [v for w in (*OPT_OUT_KEYWORDS, *REQUESTS) for v in variants(w)]
 # wording is asserted on its own (a subtest names it).
 BATCH = 24
 STARTS = range(0, len(OPT_OUTS), BATCH)
+# What a wording reads as is settled before the database is asked anything (read_message, and
+# tests/unit/test_keywords*.py); from there every opt-out takes the same statements. So every
+# wording is tried on SQLite, and PostgreSQL has those statements from one batch: the first
+# keyword of each language and the first example of each kind of request in each language.
+FIRSTS = [
+    OPT_OUT_KEYWORDS_EN[0],
+    OPT_OUT_KEYWORDS_ES[0],
+    *{
+        (rule.kind, rule.language): rule.examples[0]
+        for rule in reversed(RULES)
+        if rule.kind in (Kind.REVOKE, Kind.ALONE) and rule.examples
+    }.values(),
+]
+BATCHES = [
+    pytest.param("sqlite", OPT_OUTS[n : n + BATCH], id=f"sqlite-{n + 1}-{n + BATCH}")
+    for n in STARTS
+] + [
+    pytest.param(database, FIRSTS, id=f"{database}-firsts", marks=marks)
+    for database, marks in (("sqlite", ()), ("postgresql", pytest.mark.postgres))
+]
 
 
-@pytest.mark.parametrize(
-    "batch", [OPT_OUTS[n : n + BATCH] for n in STARTS], ids=[f"{n + 1}-{n + BATCH}" for n in STARTS]
-)
+def test_postgresql_has_a_keyword_and_each_kind_of_request_in_each_language() -> None:
+    kinds = {
+        (rule.kind, rule.language): rule.examples[0]
+        for rule in RULES
+        if rule.kind in (Kind.REVOKE, Kind.ALONE) and rule.examples
+    }
+    assert set(kinds) == {(k, lang) for k in (Kind.REVOKE, Kind.ALONE) for lang in ("en", "es")}
+    assert {w.lower() for w in FIRSTS} <= {w.lower() for w in OPT_OUTS}
+
+
+@pytest.mark.parametrize(("database_url", "batch"), BATCHES, indirect=["database_url"])
 def test_every_opt_out_word_stops_everything_with_one_confirmation(
     client: FlaskClient,
     session: Session,
