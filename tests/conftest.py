@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from service.app import create_app
 from service.cli.database import upgrade_database
@@ -25,6 +26,7 @@ from service.config import Settings
 from service.db import sessions
 from service.metrics import ProcessMetrics
 from service.models import Base
+from service.people import accounts
 from service.web.journal import Journal
 from tests.support import Clock, RecordingGateway, make_settings
 from tests.twilio_fake import twilio_server as twilio_server  # a fixture for every test
@@ -58,6 +60,38 @@ def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+# -- password hashes ----------------------------------------------------------------------------
+
+# set_password hashes at werkzeug's full scrypt cost (n=2**15), some 100 ms, and every sign-in
+# checks at the cost its hash carries; a test that makes a coordinator or two and signs in a few
+# times would spend most of its time there. The tests of the hash itself ask for full_cost
+# (tests/unit/test_accounts.py); every other test hashes at n=2**10 by the same code, as
+# tests/dashboard.py's stored hashes do.
+QUICK_SCRYPT = "scrypt:1024:8:1"
+
+
+@pytest.fixture
+def full_cost() -> None:
+    """Passwords hashed at the cost the service uses, for the tests of the hash and its cost."""
+
+
+@pytest.fixture(autouse=True)
+def _quick_hashes(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "full_cost" in request.fixturenames:
+        yield
+        return
+
+    def quick(password: str, method: str) -> str:
+        assert method == "scrypt", method  # what set_password and the dummy hash ask for
+        return generate_password_hash(password, method=QUICK_SCRYPT)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "generate_password_hash", quick)
+        accounts._dummy_hash.cache_clear()  # made at this test's cost, and again after it
+        yield
+    accounts._dummy_hash.cache_clear()
 
 
 # -- databases ----------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def refusal(session: Session, email: str, password: str, now: datetime = NOW) ->
 # -- passwords ----------------------------------------------------------------------------------
 
 
-def test_a_password_is_kept_only_as_a_scrypt_hash(session: Session) -> None:
+def test_a_password_is_kept_only_as_a_scrypt_hash(session: Session, full_cost: None) -> None:
     robin = coordinator(session)
 
     assert robin.password_hash is not None
@@ -82,7 +82,7 @@ def test_a_password_is_kept_only_as_a_scrypt_hash(session: Session) -> None:
     assert sign_in(session, "robin@example.org", PASSWORD, NOW) is robin
 
 
-def test_the_same_password_hashes_differently_each_time(session: Session) -> None:
+def test_the_same_password_hashes_differently_each_time(session: Session, full_cost: None) -> None:
     robin = coordinator(session)
     first = robin.password_hash
     accounts.set_password(robin, PASSWORD)
@@ -147,7 +147,7 @@ def test_unknown_email_and_wrong_password_are_refused_alike(session: Session) ->
 
 
 def test_an_unknown_email_costs_a_password_check_all_the_same(
-    session: Session, monkeypatch: pytest.MonkeyPatch
+    session: Session, monkeypatch: pytest.MonkeyPatch, full_cost: None
 ) -> None:
     checked: list[str] = []
 
