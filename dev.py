@@ -84,6 +84,11 @@ def main() -> None:
         arg == "no:xdist" or arg.startswith(("-n", "--numprocesses")) for arg in args
     ):
         args = [*PARALLEL, *args]
+    if command == "test":
+        # Each of the suite's processes imports some 375 modules: with bytecode kept (in .venv,
+        # not beside the sources), only the first compiles them, about 5 s of CPU saved in each.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ.setdefault("PYTHONPYCACHEPREFIX", str(VENV / "pycache"))
     argv = [program, "demo", *args] if command == "demo" else [program, *args]
     os.chdir(ROOT)
     if os.name == "nt":
