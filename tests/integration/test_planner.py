@@ -470,12 +470,14 @@ def test_pause_stops_encouragement_but_not_reminders_and_resume_restarts_it(
         "Peerline: Encouragement messages are paused until March 17, 2026. Meeting reminders "
         "continue. Reply RESUME to restart them."
     ]
-    quarter = timedelta(minutes=15)
-    advance(app, session, clock, datetime(2026, 3, 5, 19, 0, tzinfo=UTC), quarter)
+    # Days go by a tick each half hour: the reminder (21:30 UTC) and the daily encouragement
+    # (13:00 in New York, 18:00 UTC) fall on ticks, as they would a tick a minute.
+    half_hour = timedelta(minutes=30)
+    advance(app, session, clock, datetime(2026, 3, 5, 19, 0, tzinfo=UTC), half_hour)
     assert sent_kinds(session) == ["reminder"]
 
     assert "back on" in replies(text_in(client, SAM, "RESUME"))[0]
-    advance(app, session, clock, datetime(2026, 3, 6, 19, 0, tzinfo=UTC), quarter)
+    advance(app, session, clock, datetime(2026, 3, 6, 19, 0, tzinfo=UTC), half_hour)
     assert sent_kinds(session) == ["reminder", "encouragement"]  # Friday 13:00 New York time
 
 
