@@ -68,9 +68,15 @@ def advance(
     session: Session,
     clock: Clock,
     until: datetime,
-    step: timedelta = timedelta(minutes=1),
+    step: timedelta = timedelta(minutes=5),
 ) -> None:
-    """Tick every step until `until`, as the scheduler would."""
+    """Tick every step until `until`, as the scheduler would, and once at `until` itself.
+
+    What a tick does depends only on the clock, and every moment these tests look at (a
+    reminder's due time, a meeting, `until`) lies on the five-minute grid from the clock's
+    start: a tick a minute would reach each of them at the same tick, only with four more
+    ticks in between that find nothing new (a full plan() each, some 25 ms).
+    """
     while clock.now < until:
         clock.now = min(until, clock.now + step)
         run(app, session, clock)
@@ -277,6 +283,8 @@ def test_a_meeting_moved_after_planning_reminds_at_the_new_time_only(
     assert len(gateway.sent) == 1
     assert "8:00 PM at Room 7" in gateway.sent[0].body
     sent = [r for r in rows(session) if r.state is OutboxState.SENT]
+    # Due two hours before the new time, to the minute, and sent at the tick that reached it.
+    assert [r.due_at for r in sent] == [datetime(2026, 3, 3, 23, 0, tzinfo=UTC)]
     assert [r.sent_at for r in sent] == [datetime(2026, 3, 3, 23, 0, tzinfo=UTC)]
 
 
@@ -465,12 +473,14 @@ def test_pause_stops_encouragement_but_not_reminders_and_resume_restarts_it(
         "Peerline: Encouragement messages are paused until March 17, 2026. Meeting reminders "
         "continue. Reply RESUME to restart them."
     ]
-    quarter = timedelta(minutes=15)
-    advance(app, session, clock, datetime(2026, 3, 5, 19, 0, tzinfo=UTC), quarter)
+    # Days go by a tick each half hour: the reminder (21:30 UTC) and the daily encouragement
+    # (13:00 in New York, 18:00 UTC) fall on ticks, as they would a tick a minute.
+    half_hour = timedelta(minutes=30)
+    advance(app, session, clock, datetime(2026, 3, 5, 19, 0, tzinfo=UTC), half_hour)
     assert sent_kinds(session) == ["reminder"]
 
     assert "back on" in replies(text_in(client, SAM, "RESUME"))[0]
-    advance(app, session, clock, datetime(2026, 3, 6, 19, 0, tzinfo=UTC), quarter)
+    advance(app, session, clock, datetime(2026, 3, 6, 19, 0, tzinfo=UTC), half_hour)
     assert sent_kinds(session) == ["reminder", "encouragement"]  # Friday 13:00 New York time
 
 
