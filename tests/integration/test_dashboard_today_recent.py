@@ -238,6 +238,25 @@ def test_the_api_gives_the_counts_day_by_day_in_the_groups_zone(
     assert sum(day["sent"] for day in days) == 4
 
 
+def test_a_day_by_day_count_covers_at_most_400_days(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    circle = _circle(session, clock)
+    auth = {"Authorization": f"Bearer {token_for(session, clock, 'robin@example.org')}"}
+    url = f"/api/v1/groups/{circle.id}/stats/daily"
+
+    a_year = client.get(url, headers=auth, query_string={"since": "2025-02-01T00:00:00Z"})
+    millennia = client.get(
+        url,
+        headers=auth,
+        query_string={"since": "1000-01-01T00:00:00Z", "until": "3000-01-01T00:00:00Z"},
+    )
+
+    assert a_year.status_code == 200 and len(a_year.get_json()) > 365
+    assert millennia.status_code == 422
+    assert "at most 400 days" in millennia.get_json()["message"]
+
+
 def test_peerline_quiet_lists_the_quiet_members_with_masked_numbers(
     runner: FlaskCliRunner, session: Session, clock: Clock
 ) -> None:

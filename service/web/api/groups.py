@@ -416,6 +416,10 @@ class GroupStatistics(MethodView):
         return group_stats(get_session(), group.id, since, until)
 
 
+# A day-by-day count is a row a day: a year and a month of them at most (the retention's 400).
+MAX_DAILY = timedelta(days=400)
+
+
 class DaySchema(Schema):
     day = fields.Date(metadata={"description": "A calendar day in the group's time zone."})
     sent = fields.Integer()
@@ -429,12 +433,15 @@ class GroupDailyStatistics(MethodView):
     @blp.arguments(StatsQuery, location="query")
     @blp.response(200, DaySchema(many=True))
     def get(self, query: dict[str, Any], group_id: int) -> list[DayStats]:
-        """The same counts per day in the group's zone (the last 30 days by default)."""
+        """The same counts per day in the group's zone (the last 30 days by default), for at
+        most 400 days: a row a day, so a longer period is refused (422)."""
         group = my_group(group_id)
         until = query.get("until") or app_clock()()
         since = query.get("since") or until - timedelta(days=30)
         if since >= until:
             refuse(422, "since must be before until", "since")
+        if until - since > MAX_DAILY:
+            refuse(422, f"a day-by-day count covers at most {MAX_DAILY.days} days", "since")
         return daily_stats(get_session(), group.id, since, until, group.timezone)
 
 
