@@ -343,6 +343,7 @@ def run_dispatcher(
     work = dispatcher(app)
     with sessions(app)() as session:
         session.execute(text("SELECT 1"))  # connected before the clock starts
+    clock.freeze_startup()  # as `peerline worker` does before its first tick
     ready.wait()
     go.wait()
     cpu, started = _cpu_seconds(), time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -94,10 +95,23 @@ class _DispatchOverlap(logging.Filter):
 _OVERLAP = _DispatchOverlap()
 
 
+def freeze_startup() -> None:
+    """Keep what start-up made (modules, the app, its wording) out of the collector's passes.
+
+    A worker holds some 200,000 objects once started, and each full collection walked them
+    all, holding the GIL: in a 5,000-text drain on a busy machine, four full collections held
+    it 0.76 s of the drain's 10.8 s. Frozen, they are never walked again (a cycle among them is
+    never freed: they live as long as the process anyway), and a full pass costs milliseconds.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def start(
     app: Flask, *, dispatch_every: float = 1.0, plan_every: float = 60.0
 ) -> BackgroundScheduler:
     """Start ticking in background threads; the caller stops it with shutdown()."""
+    freeze_startup()
     for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
         logging.getLogger(name).addFilter(_OVERLAP)  # once: the same filter is not added twice
     clock = BackgroundScheduler(timezone="UTC")

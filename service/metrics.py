@@ -36,8 +36,10 @@ from prometheus_client import Counter, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction, sessionmaker
+from sqlalchemy.orm.attributes import get_history
+from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
 from service.models import (
     IN_FLIGHT_ROWS,
@@ -215,7 +217,9 @@ def count_settled(sessions: sessionmaker[Session], counter: Callable[[], Counter
 
     def flushed(session: Session, _flush: UOWTransaction) -> None:
         for row in _outbox_rows(session.new, session.dirty):
-            history = inspect(row).attrs.state.history
+            # The one attribute's history: inspect(row).attrs builds all of the row's (a few
+            # dozen), for each of a batch's rows at each flush.
+            history = get_history(row, "state", PASSIVE_NO_INITIALIZE)
             if not history.added or history.added[0] in (history.deleted or ()):
                 continue
             if history.added[0] is OutboxState.SENT and OutboxState.SENDING in (

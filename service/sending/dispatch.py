@@ -7,6 +7,7 @@ The steps themselves, and why each is where it is, are in `service.sending.steps
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import uuid
@@ -56,8 +57,8 @@ MAX_BATCH = 200
 # A claim is given back rather than sent when less than this, beyond the time a gateway call
 # may take, is left of its lease: a worker never sends on a lease that may lapse mid-call.
 LEASE_MARGIN = timedelta(seconds=2)
-# A batch's last look at consent serves its rows for this long; a row that waited longer (for
-# its rate slot, say) is looked at again just before its call.
+# A batch's last look at consent serves its rows for this long; older, it is read again (for
+# all the rows still waiting) before the next call.
 FRESH_LOOK = 0.25
 # Slots a send may miss (a slow last look, a busy machine) before it goes back to the queue.
 SLOT_TRIES = 3
@@ -109,9 +110,8 @@ class Dispatcher:
             ready, settled = prepare(session, claimed, claim_id, self.clock())
             session.commit()
         tally.update(settled)
-        looked_at = self.limiter.wall_clock()
-        refusals = self.last_look(ready)
-        attempts = self._pool_map(lambda row: self.send(row, refusals, looked_at), ready)
+        look = LastLook(self.last_look, ready, self.limiter.wall_clock)
+        attempts = self._pool_map(lambda row: self.send(row, look), ready)
         # An error may mean telling a coordinator, in words from the app's wording.
         with self.app.app_context(), self.sessions() as session:
             record(session, attempts, claim_id, self.clock(), self.retry_at, self.lease)
@@ -143,15 +143,19 @@ class Dispatcher:
 
     # -- one send ------------------------------------------------------------------------------
 
-    def send(
-        self, ready: Ready, refusals: dict[int, str | None] | None = None, looked_at: float = 0.0
-    ) -> Attempt:
+    def send(self, ready: Ready, look: LastLook | None = None) -> Attempt:
         """Hand one ready row to the gateway, unless something says it must not go now.
 
-        refusals is the batch's last look, taken at looked_at (the limiter's clock); without
-        one, or when it is older than FRESH_LOOK, the row is looked at again on its own.
+        look is the batch's last look at consent, shared by its send threads; without one the
+        row is looked at on its own.
         """
-        refusals = refusals or {}
+        look = look or LastLook(self.last_look, [ready], self.limiter.wall_clock)
+        try:
+            return self._send(ready, look)
+        finally:
+            look.done(ready)
+
+    def _send(self, ready: Ready, look: LastLook) -> Attempt:
         if self.stopping.is_set():
             return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
         calling = ready.channel is Channel.VOICE
@@ -163,8 +167,7 @@ class Dispatcher:
                 return Attempt(ready, Outcome.RELEASED, reason="sender's rate limit is full")
             if self.stopping.is_set():
                 return Attempt(ready, Outcome.RELEASED, reason="worker stopping")
-            if limiter.wall_clock() - looked_at > FRESH_LOOK:
-                refusals, looked_at = self.last_look([ready]), limiter.wall_clock()
+            reason = look.refusal(ready)
             if limiter.on_time(slot):
                 break
         else:
@@ -176,7 +179,7 @@ class Dispatcher:
         ):
             log.warning("outbox %s: too little of its lease is left to send; given back", ready.id)
             return Attempt(ready, Outcome.RELEASED, reason="lease too short to send safely")
-        if reason := refusals.get(ready.id):
+        if reason is not None:
             return Attempt(ready, Outcome.SUPPRESSED, reason=reason)
         try:
             receipt = self.place_call(ready) if calling else self.send_text(ready, moment)
@@ -230,12 +233,11 @@ class Dispatcher:
     def last_look(self, rows: list[Ready]) -> dict[int, str | None]:
         """Why each row may no longer go (a STOP or a leave since it was prepared), or None.
 
-        One query for the lot: it runs as the batch starts sending and again, for one row,
-        when that row waited for its rate slot longer than FRESH_LOOK.
+        One query for the lot (a batch's rows not yet handed over, by way of LastLook).
         """
         people = {r.participant_id for r in rows if r.participant_id is not None}
         if not people:
-            return {}
+            return dict.fromkeys((r.id for r in rows), None)
         with self.sessions() as session:
             found = session.execute(
                 select(Participant.id, Participant.consent, Membership.group_id, Membership.status)
@@ -280,6 +282,45 @@ class Dispatcher:
                     self.metrics.outcomes.labels(outcome.value).inc()
                 session.commit()
         return tally
+
+
+class LastLook:
+    """A batch's last look at consent, shared by its send threads.
+
+    A row asks just before its call; when the look is older than FRESH_LOOK, whoever asks
+    first reads it again for every row of the batch still waiting, in one query, while the
+    others wait for it. However slow the batch, no text leaves more than FRESH_LOOK after its
+    person's consent was read, and a batch reads at most one look per FRESH_LOOK it lasts
+    (plus the first), not one per row.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[list[Ready]], dict[int, str | None]],
+        rows: list[Ready],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self._read = read
+        self._wall_clock = wall_clock
+        self._waiting = {row.id: row for row in rows}
+        self._refusals: dict[int, str | None] = {}
+        self._taken = -math.inf
+        self._lock = threading.Lock()
+
+    def refusal(self, row: Ready) -> str | None:
+        """Why row may not go now (a STOP, a leave), or None, from a look under FRESH_LOOK old."""
+        with self._lock:
+            if self._wall_clock() - self._taken > FRESH_LOOK or row.id not in self._refusals:
+                # The time before the read: the look is at least this fresh.
+                taken = self._wall_clock()
+                self._refusals = self._read([*{**self._waiting, row.id: row}.values()])
+                self._taken = taken
+            return self._refusals.get(row.id)
+
+    def done(self, row: Ready) -> None:
+        """row has left (or will not go): later looks need not read its person."""
+        with self._lock:
+            self._waiting.pop(row.id, None)
 
 
 def dispatcher(app: Flask) -> Dispatcher:

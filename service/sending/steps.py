@@ -275,9 +275,10 @@ def _check(
         wanted = _between_meetings(session, membership, participant)
     elif row.kind is OutboxKind.INVITATION:
         wanted = row.channel
-    if wanted is not row.channel and row.campaign_id is not None:
-        row.body = None  # worded for the other channel: word it again for this one
-    row.channel = wanted
+    if wanted is not row.channel:
+        if row.campaign_id is not None:
+            row.body = None  # worded for the other channel: word it again for this one
+        row.channel = wanted  # only when it changes: a row set at all is flushed and counted
     withdrawn = _campaign_withdrawn(session, row)
     if withdrawn is not None:
         # Paused or deleted while a planner, elsewhere, was writing this row: not sent. Cancelled,

@@ -7,6 +7,7 @@ because that, not the outbox, is what a participant's phone would show.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -14,7 +15,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.dispatcher import dispatch_due
@@ -30,7 +31,7 @@ from service.models import (
     Participant,
     SendBudget,
 )
-from service.sending.dispatch import dispatcher
+from service.sending.dispatch import FRESH_LOOK, dispatcher
 from service.sending.rate_limit import RateLimiter
 from service.sending.steps import Outcome, claim, due_rows, prepare
 from tests.support import (
@@ -185,6 +186,56 @@ def test_a_stop_while_the_text_waits_for_its_rate_slot_is_honoured(
     session.expire_all()
     row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.ONE_OFF))
     assert [(r.state, r.state_reason) for r in row] == [(OutboxState.SUPPRESSED, "opted out")]
+
+
+def test_a_stop_while_a_long_batch_sends_stops_its_later_texts_in_few_consent_reads(
+    build: Callable[..., Flask],
+    session: Session,
+    clock: Clock,
+    twilio_server: TwilioFakeServer,
+) -> None:
+    """A batch that takes 1.2 s reads consent again only when its look is FRESH_LOOK old, for
+    all its waiting rows at once: a STOP in the middle stops the rows after the next read, and
+    the reads number at most one per FRESH_LOOK the batch lasts (plus the first), not one per
+    row."""
+    app = build(PEERLINE_SEND_THREADS="1")
+    phones = [f"+1202555{n:04d}" for n in range(2000, 2012)]
+    queue_texts(session, clock, *phones)
+    work = dispatcher(app)
+    wall = [1000.0]
+    work.limiter = RateLimiter(sessions(app), None, wall_clock=lambda: wall[0])
+    engine = sessions(app).kw["bind"]
+    reads: list[str] = []
+    counting = [True]
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if counting[0] and "LEFT OUTER JOIN memberships" in statement:
+            reads.append(statement)
+
+    real_send = work.gateway.send_text
+    calls = [0]
+
+    def slow_send(text):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        if calls[0] == 4:  # the ninth person texts STOP while the fourth text is in flight
+            counting[0] = False
+            text_in(app.test_client(), phones[8], "STOP")
+            counting[0] = True
+        wall[0] += 0.1
+        return real_send(text)
+
+    work.gateway.send_text = slow_send  # type: ignore[method-assign]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        dispatch_due(app)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    lasted = wall[0] - 1000.0
+    assert received(twilio_server) == sorted(phones[:8] + phones[9:])
+    final = states(session)
+    assert final[phones[8]] is OutboxState.SUPPRESSED
+    assert 2 <= len(reads) <= math.ceil(lasted / FRESH_LOOK) + 1 < len(phones)
 
 
 def test_a_burst_of_429_is_retried_with_backoff_and_sent_once(
