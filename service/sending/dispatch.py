@@ -269,13 +269,20 @@ class Dispatcher:
         with self.app.app_context(), self.sessions() as session:
             ids = claim_in_flight(session, now, claim_id, self.lease)
             session.commit()
-            if not ids:
-                return tally
-            for row in session.scalars(
-                select(OutboxMessage).where(
-                    OutboxMessage.id.in_(ids), OutboxMessage.attempt_id == claim_id
+            for row_id in ids:
+                # Each row read again, and locked, as it is settled: a lookup can outlast the
+                # lease, and a row another worker has taken over since is no longer ours to
+                # write (settling it from what was read at the start could queue again a text
+                # that worker has just sent).
+                row = session.scalar(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id == row_id, OutboxMessage.attempt_id == claim_id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
                 )
-            ):
+                if row is None:
+                    session.rollback()
+                    continue
                 outcome = settle(session, row, self.gateway, self.clock())
                 if outcome is not None:
                     tally[outcome] += 1
