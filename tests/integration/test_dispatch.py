@@ -589,3 +589,57 @@ def test_claiming_reads_the_due_index_however_much_history_the_outbox_holds(
 
     assert "ix_outbox_messages_due" in plan, plan
     assert "Seq Scan" not in plan and "SCAN outbox_messages\n" not in plan + "\n", plan
+
+
+class HeldLookups:
+    """A gateway whose lookups answer late: Twilio's answer as it was when asked, given only
+    once let go (a slow network)."""
+
+    def __init__(self, gateway: object) -> None:
+        self.gateway, self.asked, self.go = gateway, threading.Event(), threading.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.gateway, name)
+
+    def lookup(self, *args: object) -> object:
+        found = self.gateway.lookup(*args)  # type: ignore[attr-defined]
+        self.asked.set()
+        self.go.wait(30)
+        return found
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_lookup_that_outlasts_its_lease_is_not_undone_by_another_worker(
+    build: Callable[..., Flask],
+    session: Session,
+    clock: Clock,
+    twilio_server: TwilioFakeServer,
+) -> None:
+    """A dead worker's worded row, never sent: one worker's lookup (nothing found) answers
+    after its lease ran out, while another worker reconciles and sends what it may; the row is
+    settled by one of them, and the text goes once."""
+    first, second = build(), build()
+    queue_texts(session, clock, SAM)
+    dead = "dead-worker-claim"
+    ids = claim(session, clock.now, dead, dispatcher(first).lease, limit=10)
+    session.commit()
+    prepare(session, ids, dead, clock.now)  # worded, then the worker died before its call
+    session.commit()
+    clock.now += dispatcher(first).lease + timedelta(seconds=1)
+    slow = HeldLookups(dispatcher(first).gateway)
+    dispatcher(first).gateway = slow  # type: ignore[assignment]
+
+    looking = threading.Thread(target=dispatcher(first).reconcile)
+    looking.start()
+    assert slow.asked.wait(30)
+    clock.now += dispatcher(first).lease + timedelta(seconds=1)  # its lease runs out meanwhile
+    dispatch_due(second)  # the other worker reconciles and sends what it may
+    slow.go.set()
+    looking.join()
+    dispatch_due(first)
+    dispatch_due(second)
+
+    assert received(twilio_server) == [SAM]
+    assert states(session) == {SAM: OutboxState.SENT}
