@@ -8,8 +8,8 @@ machine has it). Everything is started and stopped here: one fresh database
 (`peerline_webbench`, or `--database peerline_webbench_NAME` to run two at once; the app's
 migrations; dropped at the end), and for each gunicorn setting
 (`--settings`: `sync:W` is W sync workers, `gthread:WxT` W workers of T threads; the default is
-both `sync:2` and `gthread:2x4`, what `peerline web` runs without options) three servers on
-local ports, all under the same gunicorn settings (`service/web/gunicorn_conf.py`: its access
+`sync:4`, what `peerline web` runs without options, and `gthread:2x4`, its default before)
+three servers on local ports, all under the same gunicorn settings (`service/web/gunicorn_conf.py`: its access
 log, timeouts and keep-alive; bind, workers, threads and worker class given alike to all three):
 
 - peerline: `peerline web`, the real app with a production configuration from the environment:
@@ -683,7 +683,7 @@ def main() -> None:
     parser.add_argument("--modes", default="throughput,fixed,burst",
                         help="comma-separated: throughput, fixed, burst")  # fmt: skip
     parser.add_argument("--settings", type=Setting.parse, nargs="+",
-                        default=[Setting("sync", 2, 1), Setting("gthread", 2, 4)])  # fmt: skip
+                        default=[Setting("sync", 4, 1), Setting("gthread", 2, 4)])  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=15, help="each throughput run")
     parser.add_argument("--connections", type=int, default=16)

@@ -15,7 +15,7 @@ from service.config import Settings
 @click.command(
     help="Serve the web app with gunicorn (no scheduler: run `peerline worker` beside it). "
     "Without options it listens on 0.0.0.0:$PORT when PORT is set (else 127.0.0.1:8000) with "
-    "$WEB_CONCURRENCY processes (2) of $WEB_THREADS threads (4)."
+    "$WEB_CONCURRENCY processes (4) of $WEB_THREADS threads (1)."
 )
 @click.option("--bind", help="HOST:PORT to listen on.")
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes.")
