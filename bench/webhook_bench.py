@@ -9,8 +9,9 @@ machine has it). Everything is started and stopped here: one fresh database
 migrations; dropped at the end), and for each gunicorn setting
 (`--settings`: `sync:W` is W sync workers, `gthread:WxT` W workers of T threads; the default is
 `sync:4`, what `peerline web` runs without options, and `gthread:2x4`, its default before)
-three servers on local ports, all under the same gunicorn settings (`service/web/gunicorn_conf.py`: its access
-log, timeouts and keep-alive; bind, workers, threads and worker class given alike to all three):
+three servers on local ports, all under the same gunicorn settings
+(`service/web/gunicorn_conf.py`: its access log, timeouts and keep-alive; bind, workers, threads
+and worker class given alike to all three):
 
 - peerline: `peerline web`, the real app with a production configuration from the environment:
   PostgreSQL, a secret key, PEERLINE_PUBLIC_URL (signatures are checked against it), Twilio
