@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from service.models import Group, OutboxKind, OutboxMessage, OutboxState, Role
+from service.models import Group, InboundMessage, OutboxKind, OutboxMessage, OutboxState, Role
 from service.web.api.auth import encode_cursor
 from tests.api import get, token_for, two_coordinators
 from tests.integration.test_metrics import Statement, outbox_rows_read, statements_run
@@ -286,3 +286,45 @@ def test_the_openapi_document_describes_the_cursor(client: FlaskClient) -> None:
     assert "next_after" in after["description"]
     assert paging["next_after"]["type"] == "string"
     assert set(outbox["responses"]["200"]["headers"]) == {"X-Pagination", "Link"}
+
+
+def test_walking_the_inbox_by_cursor_keeps_its_order_urgent_first(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    mine, theirs, robin, _ = two_coordinators(session, clock)
+    sam = make_participant(session, "+12025550177", mine)
+    kinds = [  # (urgent, intent, read): urgent, may ask to stop, unread and read, mixed
+        (True, "message", False), (False, "maybe_opt_out", False), (False, "message", True),
+        (False, "message", False), (True, "maybe_opt_out", True), (False, "maybe_opt_out", True),
+    ]  # fmt: skip
+    session.execute(
+        insert(InboundMessage),
+        [
+            {
+                "message_sid": f"SM{n:032x}",
+                "participant_id": sam.id,
+                "group_id": (mine if n % 5 else theirs).id,
+                "from_phone": sam.phone,
+                "body": f"text {n}",
+                "intent": intent,
+                "needs_reply": True,
+                "urgent": urgent,
+                "read": read,
+                "received_at": clock.now - timedelta(minutes=n % 4),
+            }
+            for n, (urgent, intent, read) in enumerate(kinds * 4)
+        ],
+    )
+    session.commit()
+
+    for query in ("", "&state=unread", "&unread=true", "&state=read"):
+        walked, pagings = _walk(client, f"/api/v1/inbox?page_size=3{query}", robin)
+        status, whole = get(client, f"/api/v1/inbox?page_size=100{query}", robin)
+
+        assert status == 200
+        assert [m["id"] for m in walked] == [m["id"] for m in whole], query
+        assert len({m["id"] for m in walked}) == len(walked) > 3
+        assert {m["group_id"] for m in walked} == {mine.id}
+        assert all("total" not in paging for paging in pagings[1:])  # read on, not counted
+    urgent_first = [m["urgent"] for m in whole]
+    assert urgent_first == sorted(urgent_first, reverse=True)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
@@ -345,7 +345,7 @@ def my_participant(participant_id: int) -> Participant:
 
 class Cursor(fields.Field):  # type: ignore[type-arg]
     """A position in a list, opaque to the caller: the key of the last row of the page before,
-    as `next_after` gave it. kinds are the key's types, datetime or int, in order."""
+    as `next_after` gave it. kinds are the key's types, datetime, int or bool, in order."""
 
     def __init__(self, *kinds: type, **options: Any) -> None:
         self.kinds = kinds
@@ -373,7 +373,8 @@ class Cursor(fields.Field):  # type: ignore[type-arg]
             raise problem
         key: list[Any] = []
         for kind, part in zip(self.kinds, parts, strict=True):
-            if kind is int and type(part) is int and 0 < part <= MAX_ID:
+            whole = kind is int and type(part) is int and 0 < part <= MAX_ID
+            if whole or (kind is bool and type(part) is bool):
                 key.append(part)
             elif kind is datetime and isinstance(part, str):
                 try:
@@ -397,10 +398,15 @@ def encode_cursor(key: Sequence[Any]) -> str:
 
 @dataclass(frozen=True)
 class Keyset:
-    """A list's order by columns that together are unique, so a page can go on after a row."""
+    """A list's order by columns that together are unique, so a page can go on after a row.
 
-    columns: tuple[QueryableAttribute[Any], ...]
+    A column may be an expression (the inbox's "may ask to stop"); then values gives a row's
+    key in the columns' order.
+    """
+
+    columns: tuple[Any, ...]
     descending: bool = False
+    values: Callable[[Any], tuple[Any, ...]] | None = None
 
     def ordered(self, query: Select[T]) -> Select[T]:
         return query.order_by(*(c.desc() if self.descending else c.asc() for c in self.columns))
@@ -410,6 +416,8 @@ class Keyset:
         return query.where(key < position if self.descending else key > position)
 
     def position(self, row: Any) -> tuple[Any, ...]:
+        if self.values is not None:
+            return self.values(row)
         return tuple(getattr(row, column.key) for column in self.columns)
 
 

@@ -3,6 +3,7 @@ replies go by text."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask.views import MethodView
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from service.campaigns.wording import WordingError
 from service.clock import app_clock
 from service.conversation import inbox
+from service.conversation.keywords import Intent
 from service.db import get_session
 from service.messages.segments import count_segments
 from service.models import Coordinator, InboundMessage, Participant
@@ -21,7 +23,9 @@ from service.people.accounts import AccountError, set_daily_text
 from service.people.participants import names_in
 from service.phones import mask
 from service.web.api.auth import (
+    Cursor,
     Input,
+    Keyset,
     WordsSchema,
     api_blueprint,
     audited,
@@ -35,6 +39,26 @@ from service.web.api.auth import (
 )
 
 blp = api_blueprint("inbox", "Messages that need a human, and the coordinator's replies.")
+
+_MAY_ASK_TO_STOP = InboundMessage.intent == Intent.MAYBE_OPT_OUT.value
+# The inbox's order (inbox.listing's): urgent, may ask to stop, unread, newest, all descending.
+INBOX_ORDER = Keyset(
+    (
+        InboundMessage.urgent,
+        _MAY_ASK_TO_STOP,
+        ~InboundMessage.read,
+        InboundMessage.received_at,
+        InboundMessage.id,
+    ),
+    descending=True,
+    values=lambda m: (
+        m.urgent,
+        m.intent == Intent.MAYBE_OPT_OUT.value,
+        not m.read,
+        m.received_at,
+        m.id,
+    ),
+)
 
 
 class MessageSchema(Schema):
@@ -61,6 +85,7 @@ class MessageSchema(Schema):
 
 class InboxQuery(Input):
     group_id = id_field(metadata={"description": "Only this group's messages."})
+    after = Cursor(bool, bool, bool, datetime, int)
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
     state = fields.Enum(
         inbox.InboxState,
@@ -129,18 +154,16 @@ class Inbox(MethodView):
         self, query: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
         """Messages needing a human in the caller's groups: urgent first, then what may ask to
-        stop, then newest."""
+        stop, then unread before read, then newest."""
         visible = my_group_ids()
         groups: set[int] | None = visible
         if "group_id" in query:
             if visible is not None and query["group_id"] not in visible:
                 not_found(f"group {query['group_id']}")
             groups = {query["group_id"]}
-        if "state" in query:
-            found = inbox.listing(groups, query["state"])
-        else:
-            found = inbox.needing_a_human(groups, unread_only=query["unread"])
-        return _dump(list(page_of(found, pagination_parameters)))
+        state = query.get("state") or (inbox.InboxState.UNREAD if query["unread"] else None)
+        found = inbox.listing(groups, state).order_by(None)
+        return _dump(list(page_of(found, pagination_parameters, INBOX_ORDER, query.get("after"))))
 
 
 class DailyTextSchema(Schema):
