@@ -301,10 +301,8 @@ def app(
         }
     )
     yield built
-    replayer = built.extensions["peerline.journal"]._replayer
     shutil.rmtree(journal, ignore_errors=True)  # nothing waits: a replayer still going stops
-    if replayer is not None:
-        replayer.join(timeout=30)
+    built.extensions["peerline.journal"].join(timeout=30)
     built.config.clear()
     built.config.update(config)
     built.extensions.clear()

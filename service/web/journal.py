@@ -158,6 +158,13 @@ class Journal:
             )
             self._replayer.start()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for this process's replayer, if one runs, to stop (it stops once nothing waits)."""
+        with self._lock:
+            replayer = self._replayer
+        if replayer is not None:
+            replayer.join(timeout)
+
     def replay_leftovers(self, app: Flask) -> None:
         """Once a process: replay what a process before this one (killed, say) left waiting."""
         if self._looked_for_leftovers:
