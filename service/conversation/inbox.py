@@ -85,6 +85,27 @@ def _replied() -> ColumnElement[bool]:
     return exists().where(OutboxMessage.send_key.like(key))
 
 
+# The inbox's order, every column descending: urgent first, then what may ask to stop, then
+# unread before read, then newest; order_key is a message's place in it (for a cursor).
+ORDER = (
+    InboundMessage.urgent,
+    InboundMessage.intent == Intent.MAYBE_OPT_OUT.value,
+    ~InboundMessage.read,
+    InboundMessage.received_at,
+    InboundMessage.id,
+)
+
+
+def order_key(message: InboundMessage) -> tuple[bool, bool, bool, datetime, int]:
+    return (
+        message.urgent,
+        may_ask_to_stop(message),
+        not message.read,
+        message.received_at,
+        message.id,
+    )
+
+
 def listing(
     group_ids: Collection[int] | None, state: InboxState | None = None
 ) -> Select[InboundMessage]:
@@ -106,13 +127,7 @@ def listing(
         query = query.where(and_(InboundMessage.read.is_(True), ~_replied()))
     elif state is InboxState.REPLIED:
         query = query.where(_replied())
-    return query.order_by(
-        InboundMessage.urgent.desc(),
-        (InboundMessage.intent == Intent.MAYBE_OPT_OUT.value).desc(),
-        InboundMessage.read.asc(),
-        InboundMessage.received_at.desc(),
-        InboundMessage.id.desc(),
-    )
+    return query.order_by(*(column.desc() for column in ORDER))
 
 
 def states_of(session: Session, found: Collection[InboundMessage]) -> dict[int, InboxState]:

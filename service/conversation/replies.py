@@ -21,7 +21,7 @@ from service.campaigns.composer import Meetings, next_meeting_for, when_words
 from service.campaigns.headcount import record_answer
 from service.campaigns.recurrence import Occurrence
 from service.conversation.keywords import DEFAULT_CRISIS_WORDS, Intent, Reading, read_message
-from service.messages.outbox import enqueue, membership_of, withdraw
+from service.messages.outbox import enqueue, withdraw
 from service.messages.wording import Wording
 from service.models import (
     ConsentSource,
@@ -297,8 +297,7 @@ class Conversation:
         group, occurrence = upcoming
         record_answer(self.session, participant.id, group.id, occurrence.key, coming, self.now)
         # Said as the group's reminder said it: its language, its zone for the person.
-        mine = {(m.participant_id, m.group_id): m for m in participant.memberships}
-        reach = membership_of(self.session, participant.id, group.id, mine) or participant
+        reach = next((m for m in participant.memberships if m.group_id == group.id), participant)
         when = when_words(reach, reach.language, occurrence.starts_at, self.now)
         name = "rsvp_confirmed" if coming else "rsvp_declined"
         outcome.replies.append(self._say(name, reach.language, group=group.public_name, when=when))

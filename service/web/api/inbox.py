@@ -15,7 +15,6 @@ from sqlalchemy import select
 from service.campaigns.wording import WordingError
 from service.clock import app_clock
 from service.conversation import inbox
-from service.conversation.keywords import Intent
 from service.db import get_session
 from service.messages.segments import count_segments
 from service.models import Coordinator, InboundMessage, Participant
@@ -40,25 +39,7 @@ from service.web.api.auth import (
 
 blp = api_blueprint("inbox", "Messages that need a human, and the coordinator's replies.")
 
-_MAY_ASK_TO_STOP = InboundMessage.intent == Intent.MAYBE_OPT_OUT.value
-# The inbox's order (inbox.listing's): urgent, may ask to stop, unread, newest, all descending.
-INBOX_ORDER = Keyset(
-    (
-        InboundMessage.urgent,
-        _MAY_ASK_TO_STOP,
-        ~InboundMessage.read,
-        InboundMessage.received_at,
-        InboundMessage.id,
-    ),
-    descending=True,
-    values=lambda m: (
-        m.urgent,
-        m.intent == Intent.MAYBE_OPT_OUT.value,
-        not m.read,
-        m.received_at,
-        m.id,
-    ),
-)
+INBOX_ORDER = Keyset(inbox.ORDER, descending=True, values=inbox.order_key)
 
 
 class MessageSchema(Schema):
