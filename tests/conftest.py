@@ -41,6 +41,54 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 RUN = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
+# -- the order of the tests ---------------------------------------------------------------------
+
+# The slow tests' modules whose tests take longest, longest first (seconds a test on the idle
+# 2-core machine, both processes busy): the fuzzing of the API (40-70), the browser's week (15-30),
+# the worker processes (3-20), the database away (3-12), the other browser journeys (2-10).
+# Only the order at the start of a run depends on this list: a slow test not named here starts
+# after these and before every quick one.
+LONGEST_FIRST = (
+    "tests/integration/test_api_schemathesis.py",
+    "tests/browser/test_a_coordinators_week_in_a_browser.py",
+    "tests/integration/test_workers.py",
+    "tests/integration/test_database_away.py",
+    "tests/browser/",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after the selection (-m, -k) and the browser tests' markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, each process's share of the tests starts with its part of the slow ones.
+
+    xdist's worksteal gives the first process the first half of the list and the second the
+    rest, in order, and a process that runs out takes the back half of another's queue. In the
+    order of the files, one process could be left running a minute-long test alone at the end
+    (the API's fuzzing did, some 60 s); with the slow tests first in both halves, longest first,
+    what is left to share at the end is quick tests.
+    """
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if processes < 2:
+        return
+
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    slow = sorted((item for item in items if item.get_closest_marker("slow")), key=rank)
+    quick = iter([item for item in items if not item.get_closest_marker("slow")])
+    ordered: list[pytest.Item] = []
+    for share in range(processes):
+        # The sizes of xdist's first shares: what is left, divided among the processes left.
+        size = (len(items) - len(ordered)) // (processes - share)
+        mine = slow[share::processes]
+        ordered += mine + [next(quick) for _ in range(max(0, size - len(mine)))]
+    ordered += quick  # the last share's remainder
+    items[:] = ordered
+
+
 class NetworkGuard(BaseException):
     """Raised when a test reaches for the real network; no `except Exception` can swallow it."""
 
