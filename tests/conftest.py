@@ -309,55 +309,76 @@ def app_factory(gateway: RecordingGateway, clock: Clock) -> Iterator[Callable[[S
         sessions(app).kw["bind"].dispose()
 
 
+AppKey = tuple[str, tuple[tuple[str, str], ...]]  # a database URL, make_settings' overrides
+
+
 @pytest.fixture(scope="session")
-def _built_apps() -> Iterator[dict[str, Flask]]:
-    """The process's apps on its databases, by database URL, built once and reused."""
-    apps: dict[str, Flask] = {}
+def _built_apps() -> Iterator[dict[AppKey, Flask]]:
+    """The process's apps, by database URL and settings, built once and reused."""
+    apps: dict[AppKey, Flask] = {}
     yield apps
     for built in apps.values():
         sessions(built).kw["bind"].dispose()
 
 
 @pytest.fixture
-def app(
-    database_url: str, gateway: RecordingGateway, clock: Clock, _built_apps: dict[str, Flask]
-) -> Iterator[Flask]:
-    """The app on the test's database, with the test's gateway and clock and new counters.
+def lend_app(
+    database_url: str, gateway: RecordingGateway, clock: Clock, _built_apps: dict[AppKey, Flask]
+) -> Iterator[Callable[..., Flask]]:
+    """Lends the app on the test's database with make_settings' overrides, as new as a built one.
 
     Building an app costs some 90 ms (the API's OpenAPI document, every route compiled), more
-    than most tests; so each process builds one per database and hands it to every test, as
-    new as a built one: its config, extensions, counters and journal put back after each test.
-    Setting it up further (a route, a hook) fails, as on any app that has served a request; a
-    test that needs other settings builds its own with app_factory.
+    than most tests; so each process builds one per database and settings and lends it to every
+    test that asks for them, with the test's gateway, clock, new counters and a new journal,
+    and its config and extensions put back after the test. Setting it up further (a route, a
+    hook) fails, as on any app that has served a request; a test that needs that builds its
+    own with app_factory.
     """
-    built = _built_apps.get(database_url)
-    if built is None:
-        built = _built_apps[database_url] = create_app(make_settings(database_url))
-        built.config["TESTING"] = True
-        built.test_client().get("/healthz")  # served a request: no more setting up
-    config, extensions = dict(built.config), dict(built.extensions)
-    settings: Settings = built.extensions["peerline.settings"]
-    journal = settings.instance_dir / "journal"
-    registry = CollectorRegistry()
-    built.extensions.update(
-        {
-            "peerline.gateway": gateway,
-            "peerline.clock": clock,
-            "peerline.registry": registry,
-            "peerline.metrics": ProcessMetrics(registry),
-            "peerline.journal": Journal(journal),
-        }
-    )
-    yield built
-    shutil.rmtree(journal, ignore_errors=True)  # nothing waits: a replayer still going stops
-    built.extensions["peerline.journal"].join(timeout=30)
-    built.config.clear()
-    built.config.update(config)
-    built.extensions.clear()
-    built.extensions.update(extensions)
-    engine = sessions(built).kw["bind"]
-    if engine.dialect.name == "sqlite":
-        engine.dispose()  # the next test has a new file; PostgreSQL's connections carry on
+    lent: list[tuple[Flask, dict[str, Any], dict[str, Any]]] = []
+
+    def lend(**overrides: str) -> Flask:
+        key = (database_url, tuple(sorted(overrides.items())))
+        built = _built_apps.get(key)
+        if built is None:
+            built = _built_apps[key] = create_app(make_settings(database_url, **overrides))
+            built.config["TESTING"] = True
+            built.test_client().get("/healthz")  # served a request: no more setting up
+        lent.append((built, dict(built.config), dict(built.extensions)))
+        registry = CollectorRegistry()
+        built.extensions.update(
+            {
+                "peerline.gateway": gateway,
+                "peerline.clock": clock,
+                "peerline.registry": registry,
+                "peerline.metrics": ProcessMetrics(registry),
+                "peerline.journal": Journal(_journal_folder(built)),
+            }
+        )
+        return built
+
+    yield lend
+    for built, config, extensions in reversed(lent):
+        # Nothing waits: a replayer still going stops.
+        shutil.rmtree(_journal_folder(built), ignore_errors=True)
+        built.extensions["peerline.journal"].join(timeout=30)
+        built.config.clear()
+        built.config.update(config)
+        built.extensions.clear()
+        built.extensions.update(extensions)
+        engine = sessions(built).kw["bind"]
+        if engine.dialect.name == "sqlite":
+            engine.dispose()  # the next test has a new file; PostgreSQL's connections carry on
+
+
+def _journal_folder(app: Flask) -> Path:
+    settings: Settings = app.extensions["peerline.settings"]
+    return settings.instance_dir / "journal"
+
+
+@pytest.fixture
+def app(lend_app: Callable[..., Flask]) -> Flask:
+    """The app on the test's database, with the test's gateway and clock (lend_app)."""
+    return lend_app()
 
 
 @pytest.fixture
