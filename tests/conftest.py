@@ -358,6 +358,9 @@ def lend_app(
 
     yield lend
     for built, config, extensions in reversed(lent):
+        made = built.extensions.get("peerline.dispatcher")
+        if made is not None and made is not extensions.get("peerline.dispatcher"):
+            made.close()  # its sending threads, as a worker's at its end
         # Nothing waits: a replayer still going stops.
         shutil.rmtree(_journal_folder(built), ignore_errors=True)
         built.extensions["peerline.journal"].join(timeout=30)
