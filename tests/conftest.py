@@ -43,29 +43,27 @@ RUN = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 # -- the order of the tests ---------------------------------------------------------------------
 
-# The slow tests' modules whose tests take longest, longest first (seconds a test on the idle
-# 2-core machine, both processes busy): the fuzzing of the API (40-70), the browser's week (15-30),
-# the worker processes (3-20), the database away (3-12), the other browser journeys (2-10).
-# Only the order at the start of a run depends on this list: a slow test not named here starts
-# after these and before every quick one.
+# The tests that take longest, longest first (seconds on the idle 2-core machine, both
+# processes busy): the fuzzing of the API (30-60), the browser's week (25-30), the kill -9
+# loop (20-30). Only these move: every other test keeps its place in the order of the files,
+# where the slow ones that start processes (workers, browsers, the demo) sit among quick tests
+# that leave them the other core.
 LONGEST_FIRST = (
-    "tests/integration/test_api_schemathesis.py",
-    "tests/browser/test_a_coordinators_week_in_a_browser.py",
-    "tests/integration/test_workers.py",
-    "tests/integration/test_database_away.py",
-    "tests/browser/",
+    "tests/integration/test_api_schemathesis.py::test_no_server_errors",
+    "tests/browser/test_a_coordinators_week_in_a_browser.py::",
+    "tests/integration/test_workers.py::test_kill_9_mid_batch",
 )
 
 
-@pytest.hookimpl(trylast=True)  # after the selection (-m, -k) and the browser tests' markers
+@pytest.hookimpl(trylast=True)  # after the selection (-m, -k)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, each process's share of the tests starts with its part of the slow ones.
+    """Under pytest-xdist, each process's share of the tests starts with its part of the longest.
 
     xdist's worksteal gives the first process the first half of the list and the second the
     rest, in order, and a process that runs out takes the back half of another's queue. In the
     order of the files, one process could be left running a minute-long test alone at the end
-    (the API's fuzzing did, some 60 s); with the slow tests first in both halves, longest first,
-    what is left to share at the end is quick tests.
+    (the API's fuzzing did, some 60 s); dealt out first, the longest tests run while both
+    processes have plenty left to do.
     """
     processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if processes < 2:
@@ -77,15 +75,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             len(LONGEST_FIRST),
         )
 
-    slow = sorted((item for item in items if item.get_closest_marker("slow")), key=rank)
-    quick = iter([item for item in items if not item.get_closest_marker("slow")])
+    longest = sorted((item for item in items if rank(item) < len(LONGEST_FIRST)), key=rank)
+    rest = iter([item for item in items if rank(item) == len(LONGEST_FIRST)])
     ordered: list[pytest.Item] = []
     for share in range(processes):
         # The sizes of xdist's first shares: what is left, divided among the processes left.
         size = (len(items) - len(ordered)) // (processes - share)
-        mine = slow[share::processes]
-        ordered += mine + [next(quick) for _ in range(max(0, size - len(mine)))]
-    ordered += quick  # the last share's remainder
+        mine = longest[share::processes]
+        ordered += mine + [next(rest) for _ in range(max(0, size - len(mine)))]
+    ordered += rest  # the last share's remainder
     items[:] = ordered
 
 
