@@ -413,7 +413,7 @@ class GroupStatistics(MethodView):
         since = query.get("since") or until - timedelta(days=30)
         if since >= until:
             refuse(422, "since must be before until", "since")
-        return group_stats(get_session(), group.id, since, until)
+        return group_stats(get_session(), group, since, until)
 
 
 # A day-by-day count is a row a day: a year and a month of them at most (the retention's 400).
@@ -442,7 +442,7 @@ class GroupDailyStatistics(MethodView):
             refuse(422, "since must be before until", "since")
         if until - since > MAX_DAILY:
             refuse(422, f"a day-by-day count covers at most {MAX_DAILY.days} days", "since")
-        return daily_stats(get_session(), group.id, since, until, group.timezone)
+        return daily_stats(get_session(), group, since, until)
 
 
 class QuietQuery(Input):
