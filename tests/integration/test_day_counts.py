@@ -175,8 +175,8 @@ def test_counts_stay_exact_through_every_kind_of_write_fold_and_new_zone(
     zones = {group.id: group.timezone for group in groups}
     everything = oracle(session, zones, NEAR - timedelta(days=60), NEAR + timedelta(days=60))
     filed: dict[int, dict[date, Counter[OutboxState]]] = {group_id: {} for group_id in zones}
-    for row in session.scalars(select(OutboxDayCount).where(OutboxDayCount.n != 0)):
-        filed[row.group_id].setdefault(row.day, Counter())[row.state] = row.n
+    for day_row in session.scalars(select(OutboxDayCount).where(OutboxDayCount.n != 0)):
+        filed[day_row.group_id].setdefault(day_row.day, Counter())[day_row.state] = day_row.n
     assert filed == everything
 
 
@@ -378,7 +378,7 @@ def test_writers_and_folds_side_by_side_lose_no_count(
         period = (NEAR - timedelta(days=3), NEAR + timedelta(days=1))
         found = counted(check, zones, *period)
         assert found == oracle(check, zones, *period)
-        total = sum(found[group_id].values(), Counter())
+        total: Counter[OutboxState] = sum(found[group_id].values(), Counter())
         # Three of every five were delivered, the other two are still only sent.
         assert total == Counter({OutboxState.SENT: 80, OutboxState.DELIVERED: 120})
         assert check.scalar(select(func.count()).select_from(OutboxCountChange)) == 0
