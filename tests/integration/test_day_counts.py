@@ -267,7 +267,6 @@ def test_a_new_zone_waits_for_a_fold_in_progress_and_counts_again_after_it(
         setup.commit()
         group_id = group.id
     folding = Session_()
-    assert counts.fold(folding) == 60  # holds the lock; its day rows are not committed yet
     moved = threading.Event()
 
     def move() -> None:
@@ -279,9 +278,11 @@ def test_a_new_zone_waits_for_a_fold_in_progress_and_counts_again_after_it(
         moved.set()
 
     mover = threading.Thread(target=move)
-    mover.start()
     watcher = create_engine(pg_url)
     try:
+        assert counts.fold(folding) == 60  # holds the lock; its day rows are not committed yet
+        mover.start()
+        waiting = 0
         with watcher.connect() as conn:  # the mover's statement waits on the fold's lock
             for _ in range(600):
                 waiting = conn.execute(
@@ -289,18 +290,20 @@ def test_a_new_zone_waits_for_a_fold_in_progress_and_counts_again_after_it(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                         "AND query LIKE 'UPDATE groups%'"
                     )
-                ).scalar()
+                ).scalar_one()
+                conn.rollback()  # the server keeps one view of its activity per transaction
                 if waiting:
                     break
                 threading.Event().wait(0.05)
-            assert waiting == 1
+        assert waiting == 1
         assert not moved.is_set()
         folding.commit()
-        folding.close()
-        mover.join(30)
-        assert moved.is_set()
     finally:
+        folding.close()  # a failure above gives the lock back, or the mover would wait on
+        if mover.ident is not None:  # started
+            mover.join(60)
         watcher.dispose()
+    assert moved.is_set()
     with Session_() as check:
         zones = {group_id: "Asia/Kathmandu"}
         period = (NEAR - timedelta(days=5), NEAR)
