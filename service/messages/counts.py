@@ -140,13 +140,18 @@ def day_start(day: date, zone: ZoneInfo) -> datetime:
 
 
 def _span(zone: ZoneInfo, since: datetime, until: datetime) -> _Span:
-    first = since.astimezone(zone).date()
-    if day_start(first, zone) < since:
-        first += timedelta(days=1)
-    last = until.astimezone(zone).date() - timedelta(days=1)
-    if first > last:  # no whole day: it is all ends, read from the outbox
-        return _Span(zone, first, last, since, since)
-    return _Span(zone, first, last, day_start(first, zone), day_start(last + timedelta(1), zone))
+    try:
+        first = since.astimezone(zone).date()
+        if day_start(first, zone) < since:
+            first += timedelta(days=1)
+        last = until.astimezone(zone).date() - timedelta(days=1)
+        if first <= last:
+            start, end = day_start(first, zone), day_start(last + timedelta(days=1), zone)
+            return _Span(zone, first, last, start, end)
+    except OverflowError:  # a day at the very end of the calendar: no day to read whole
+        pass
+    # No whole day: it is all ends, read from the outbox.
+    return _Span(zone, date.max, date.min, since, since)
 
 
 def by_day(

@@ -385,3 +385,36 @@ def test_writers_and_folds_side_by_side_lose_no_count(
         # Three of every five were delivered, the other two are still only sent.
         assert total == Counter({OutboxState.SENT: 80, OutboxState.DELIVERED: 120})
         assert check.scalar(select(func.count()).select_from(OutboxCountChange)) == 0
+
+
+def test_a_period_at_the_ends_of_the_calendar_is_counted_from_the_outbox(session: Session) -> None:
+    """Days whose neighbours fall outside the years 1 to 9999 are still counted."""
+    group = make_group(session, timezone="America/New_York")
+    zones = {group.id: group.timezone}
+    edges = [datetime(9999, 12, 31, 15, tzinfo=UTC), datetime(1, 1, 2, tzinfo=UTC)]
+    session.execute(
+        insert(OutboxMessage),
+        [
+            {
+                "send_key": f"edge:{n}",
+                "kind": OutboxKind.REMINDER,
+                "group_id": group.id,
+                "body": "See you Tuesday",
+                "state": OutboxState.DELIVERED,
+                "due_at": at,
+                "sent_at": at,
+                "created_at": at,
+                "updated_at": at,
+            }
+            for n, at in enumerate(edges)
+        ],
+    )
+    session.commit()
+    for since, until in (
+        (datetime(9999, 12, 31, 12, tzinfo=UTC), datetime(9999, 12, 31, 23, tzinfo=UTC)),
+        (datetime(9999, 12, 30, 12, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)),
+        (datetime(1, 1, 1, 6, tzinfo=UTC), datetime(1, 1, 3, tzinfo=UTC)),
+    ):
+        found = counted(session, zones, since, until)
+        assert found == oracle(session, zones, since, until)
+        assert sum(day.total() for day in found[group.id].values()) == 1
