@@ -78,16 +78,8 @@ def retention_tick(app: Flask) -> None:
 def count_tick(app: Flask) -> None:
     """File the notes of texts counted since the last tick by their group's day, a batch per
     transaction, until none is left; one worker at a time folds, the others skip the tick."""
-    filed = 0
     with sessions(app)() as session:
-        while True:
-            taken = counts.fold(session)
-            session.commit()
-            if taken is None:
-                return  # another worker is folding
-            filed += taken
-            if taken < counts.FOLD_BATCH:
-                break
+        filed = counts.fold_all(session)
     if filed:
         log.debug("filed %d count change(s) by day", filed)
 

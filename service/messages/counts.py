@@ -121,6 +121,20 @@ def fold(session: Session, batch: int = FOLD_BATCH) -> int | None:
     return len(taken)
 
 
+def fold_all(session: Session) -> int | None:
+    """fold() a batch per transaction, committing each, until no note is left; how many it
+    filed, or None when another process is folding."""
+    filed = 0
+    while True:
+        taken = fold(session, FOLD_BATCH)
+        session.commit()
+        if taken is None:
+            return None
+        filed += taken
+        if taken < FOLD_BATCH:
+            return filed
+
+
 @dataclass(frozen=True)
 class _Span:
     """A period as one group's days see it: its whole local days, first to last (none when
