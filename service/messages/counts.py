@@ -171,8 +171,9 @@ def _span(zone: ZoneInfo, since: datetime, until: datetime) -> _Span:
 def by_day(
     session: Session, zones: Mapping[int, str], since: datetime, until: datetime
 ) -> dict[int, DayCounts]:
-    """Each group's (its id: its time zone) counted texts between since (included) and until
-    (excluded), by local day and state: the days with none are left out."""
+    """Each group's counted texts between since (included) and until (excluded), by local day
+    and state: the days with none are left out. zones gives each group's own time zone, as
+    saved (the days are filed in it): a group's id and Group.timezone."""
     spans = {group_id: _span(ZoneInfo(zone), since, until) for group_id, zone in zones.items()}
     found: dict[int, DayCounts] = {group_id: {} for group_id in zones}
     if not spans:
