@@ -18,7 +18,7 @@ from service.clock import app_clock
 from service.config import Settings
 from service.conversation.inbox import daily_texts
 from service.db import sessions
-from service.messages import retention
+from service.messages import counts, retention
 from service.metrics import ProcessMetrics
 from service.sending.dispatch import dispatcher
 from service.web.journal import Journal, database_reachable
@@ -73,6 +73,15 @@ def retention_tick(app: Flask) -> None:
             inbound,
             settings.retention_days,
         )
+
+
+def count_tick(app: Flask) -> None:
+    """File the notes of texts counted since the last tick by their group's day, a batch per
+    transaction, until none is left; one worker at a time folds, the others skip the tick."""
+    with sessions(app)() as session:
+        filed = counts.fold_all(session)
+    if filed:
+        log.debug("filed %d count change(s) by day", filed)
 
 
 def journal_tick(app: Flask) -> None:
@@ -152,6 +161,15 @@ def start(
         args=[app],
         seconds=plan_every * 5,
         id="daily_text",
+        max_instances=1,
+        coalesce=True,
+    )
+    clock.add_job(
+        count_tick,
+        "interval",
+        args=[app],
+        seconds=plan_every,
+        id="count",
         max_instances=1,
         coalesce=True,
     )

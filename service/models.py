@@ -10,6 +10,7 @@ from uuid import uuid4
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Enum,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -562,6 +564,40 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     # Set when the retention period blanked its words (the row, and what it counts for, stay).
     body_removed_at: Mapped[datetime | None]
+
+
+class OutboxCountChange(Base):
+    """One move of a text to a group's members into or out of a counted state: +1 as it is
+    handed to Twilio (counted on its sent_at) or held back or expired (on its due_at), -1 as it
+    leaves that state or time. Written by database triggers on outbox_messages and groups
+    (migration 0018), never by the application, so no writer can forget one; a fold a minute
+    later moves them into OutboxDayCount. Until then the stats read them as they are.
+
+    A sequence's key: a writer takes the next number without waiting for another's commit.
+    """
+
+    __tablename__ = "outbox_count_changes"
+    __table_args__ = (Index("ix_outbox_count_changes_group_at", "group_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    group_id: Mapped[int]
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "outbox_state"))
+    at: Mapped[datetime]
+    n: Mapped[int] = mapped_column(SmallInteger)
+
+
+class OutboxDayCount(Base):
+    """How many of a group's texts to its members reached a state on one day of the group's time
+    zone: what a group's stats read instead of its whole history in the outbox."""
+
+    __tablename__ = "outbox_day_counts"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(primary_key=True)
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "outbox_state"), primary_key=True)
+    n: Mapped[int]
 
 
 class SendBudget(Base):

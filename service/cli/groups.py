@@ -345,7 +345,7 @@ def stats(code: str, days: int) -> None:
     session = get_session()
     group = find_group(session, code)
     until = now()
-    counts = group_stats(session, group.id, until - timedelta(days=days), until)
+    counts = group_stats(session, group, until - timedelta(days=days), until)
     click.echo(f"{group.join_code}, the last {days} day(s):")
     for label, n in (
         ("sent", counts.sent),

@@ -17,20 +17,12 @@ from service.config import Settings
 from service.db import get_session
 from service.demo import simulator
 from service.demo.seed import NEWCOMER
+from service.messages.counts import HANDED_OVER
 from service.models import InboundMessage, OutboxMessage, OutboxState, Participant
 from service.phones import InvalidPhone, normalize
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 
-# Texts that left for the phone, whatever became of them after.
-WENT = (
-    OutboxState.SENT,
-    OutboxState.DELIVERED,
-    OutboxState.UNDELIVERED,
-    OutboxState.FAILED,
-    OutboxState.UNKNOWN,
-    OutboxState.RECONCILED,
-)
 # How a state reads under a bubble; a delivered text needs no word.
 STATE_WORDS = {
     OutboxState.SENT: "sent",
@@ -63,7 +55,7 @@ def _thread(number: str, participant: Participant | None) -> list[Bubble]:
     if participant is not None:
         to_it.append(OutboxMessage.participant_id == participant.id)
     for m in session.scalars(select(OutboxMessage).where(or_(*to_it))):
-        if m.state in WENT:
+        if m.state in HANDED_OVER:  # it left for the phone, whatever became of it after
             body = m.body or f"(a {m.kind.value})"
             bubbles.append(Bubble("out", m.sent_at or m.created_at, body, STATE_WORDS.get(m.state)))
         elif m.state in (OutboxState.QUEUED, OutboxState.SENDING):

@@ -140,9 +140,10 @@ def test_a_group_without_an_on_call_phone_is_warned_of_on_its_page_its_form_and_
     pages = [client.get(f"/groups/{circle.id}"), client.get(f"/groups/{circle.id}/edit")]
     today = client.get("/")
 
-    for page in pages:
+    for page in pages:  # once on each: the group's page used to say it twice
         assert "No on-call phone." in page.text
         assert "alerts nobody by text" in page.text
+        assert page.text.lower().count("no on-call phone") == 1
     assert "No on-call phone:" in today.text and "urgent messages alert nobody" in today.text
     assert f"/groups/{circle.id}/edit" in today.text
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from service.cli.database import alembic_config
-from service.models import Base
+from service.messages import counts
+from service.models import Base, OutboxState
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -149,4 +153,65 @@ def test_each_group_reaches_a_person_as_they_were_reached_before(empty_database:
     for column, value in (("language", "fr"), ("channel", "fax")):
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(text(f"UPDATE memberships SET {column} = '{value}'"))  # noqa: S608
+    engine.dispose()
+
+
+def test_the_day_counts_begin_with_the_history_before_them(empty_database: str) -> None:
+    """Migration 0018 counts the texts already sent: the stats read the same after it."""
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0017")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO coordinators (email, name, created_at) "
+                "VALUES ('robin@example.org', 'Robin', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO groups (coordinator_id, name, public_name, join_code, timezone, "
+                "language, quiet_start, quiet_end, created_at, voice_fallback, voicemail_details, "
+                "texts_between_meetings_to_callers, topic_words) VALUES (1, 'Tuesday circle', "
+                "'Tuesday group', 'CIRCLE', 'Asia/Kolkata', 'en', '21:00:00', '08:00:00', "
+                "CURRENT_TIMESTAMP, false, false, false, '[]')"
+            )
+        )
+        # Sent at 20:00 UTC on 1 and 2 December: 01:30 the next day in Kolkata. One reply and
+        # one still queued, which no stat counts.
+        for n, (kind, state, sent) in enumerate(
+            [
+                ("reminder", "delivered", "2026-12-01 20:00:00+00:00"),
+                ("broadcast", "failed", "2026-12-02 20:00:00+00:00"),
+                ("reply", "delivered", "2026-12-02 20:00:00+00:00"),
+                ("reminder", "queued", None),
+            ]
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO outbox_messages (send_key, kind, channel, group_id, body, "
+                    "segments, state, attempts, due_at, created_at, updated_at, sent_at, "
+                    "voicemail_left) VALUES (:key, :kind, 'sms', 1, 'See you', 1, :state, 0, "
+                    ":due, :due, :due, :sent, false)"
+                ),
+                {
+                    "key": f"old:{n}",
+                    "kind": kind,
+                    "state": state,
+                    "due": "2026-12-01 19:00:00+00:00",
+                    "sent": sent,
+                },
+            )
+    command.upgrade(config, "head")
+    period = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    expected = {
+        date(2026, 12, 2): Counter({OutboxState.DELIVERED: 1}),
+        date(2026, 12, 3): Counter({OutboxState.FAILED: 1}),
+    }
+    with Session(engine) as session:
+        assert counts.by_day(session, {1: "Asia/Kolkata"}, *period)[1] == expected
+        while counts.fold(session):
+            session.commit()
+        session.commit()
+        assert counts.by_day(session, {1: "Asia/Kolkata"}, *period)[1] == expected
     engine.dispose()

@@ -132,8 +132,8 @@ def _what_counts(session: Session, group: Group, now: datetime) -> object:
         ).order_by(ConsentEvent.id)
     ).all()
     return (
-        group_stats(session, group.id, since, now),
-        daily_stats(session, group.id, since, now, group.timezone),
+        group_stats(session, group, since, now),
+        daily_stats(session, group, since, now),
         totals(session),
         session.execute(
             select(InboundMessage.id, InboundMessage.received_at).order_by(InboundMessage.id)

@@ -553,7 +553,7 @@ def test_call_settings_default_to_one_call_a_second_and_two_retries(
     database_url: str, session: Session
 ) -> None:
     """One call a second by default, whatever the text limit is."""
-    settings = make_settings(database_url, PEERLINE_SEND_RATE="off")
+    settings = make_settings(database_url, PEERLINE_SEND_RATE="off", PEERLINE_CALL_RATE=None)
     assert settings.call_rate == 1.0 and settings.send_rate is None
     assert make_settings(database_url, PEERLINE_CALL_RATE="off").call_rate is None
     assert make_settings(database_url, PEERLINE_CALL_RETRIES="0").call_retries == 0

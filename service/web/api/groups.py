@@ -411,7 +411,7 @@ class GroupStatistics(MethodView):
         """What the group's messages came to over a period (the last 30 days by default)."""
         group = my_group(group_id)
         since, until = _period(query, group.timezone)
-        return group_stats(get_session(), group.id, since, until)
+        return group_stats(get_session(), group, since, until)
 
 
 def _period(query: dict[str, Any], zone: str) -> tuple[datetime, datetime]:
@@ -452,7 +452,7 @@ class GroupDailyStatistics(MethodView):
         since, until = _period(query, group.timezone)
         if until - since > MAX_DAILY:
             refuse(422, f"a day-by-day count covers at most {MAX_DAILY.days} days", "since")
-        return daily_stats(get_session(), group.id, since, until, group.timezone)
+        return daily_stats(get_session(), group, since, until)
 
 
 class QuietQuery(Input):

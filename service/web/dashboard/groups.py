@@ -32,7 +32,6 @@ from service.conversation.groups import (
     parse_quiet_hours,
     shown,
     update_group,
-    warnings,
     zone_names,
 )
 from service.db import get_session
@@ -262,7 +261,6 @@ def group_page(group_id: int) -> str:
         group=group,
         rows=rows,
         members=active_member_counts(session, [group.id]).get(group.id, 0),
-        warnings=warnings(group),
     )
 
 

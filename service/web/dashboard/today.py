@@ -161,9 +161,8 @@ def recent(
 ) -> dict[int, Recent]:
     """Each group's last 30 days, day by day, and its members who have gone quiet; day_words
     names a day as the page does."""
-    zones = {group.id: group.timezone for group in groups}
-    by_day = daily_stats_by_group(session, zones, now - RECENT, now)
-    quiet = gone_quiet_by_group(session, list(zones), quiet_weeks, now)
+    by_day = daily_stats_by_group(session, groups, now - RECENT, now)
+    quiet = gone_quiet_by_group(session, [group.id for group in groups], quiet_weeks, now)
     return {
         group_id: Recent(days=days, rows=_rows(days, day_words), quiet=quiet[group_id])
         for group_id, days in by_day.items()
