@@ -41,6 +41,52 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 RUN = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
+# -- the order of the tests ---------------------------------------------------------------------
+
+# The tests that take longest, longest first (seconds on the idle 2-core machine, both
+# processes busy): the fuzzing of the API (30-60), the browser's week (25-30), the kill -9
+# loop (20-30). Only these move: every other test keeps its place in the order of the files,
+# where the slow ones that start processes (workers, browsers, the demo) sit among quick tests
+# that leave them the other core.
+LONGEST_FIRST = (
+    "tests/integration/test_api_schemathesis.py::test_no_server_errors",
+    "tests/browser/test_a_coordinators_week_in_a_browser.py::",
+    "tests/integration/test_workers.py::test_kill_9_mid_batch",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after the selection (-m, -k)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, each process's share of the tests starts with its part of the longest.
+
+    xdist's worksteal gives the first process the first half of the list and the second the
+    rest, in order, and a process that runs out takes the back half of another's queue. In the
+    order of the files, one process could be left running a minute-long test alone at the end
+    (the API's fuzzing did, some 60 s); dealt out first, the longest tests run while both
+    processes have plenty left to do.
+    """
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if processes < 2:
+        return
+
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    longest = sorted((item for item in items if rank(item) < len(LONGEST_FIRST)), key=rank)
+    rest = iter([item for item in items if rank(item) == len(LONGEST_FIRST)])
+    ordered: list[pytest.Item] = []
+    for share in range(processes):
+        # The sizes of xdist's first shares: what is left, divided among the processes left.
+        size = (len(items) - len(ordered)) // (processes - share)
+        mine = longest[share::processes]
+        ordered += mine + [next(rest) for _ in range(max(0, size - len(mine)))]
+    ordered += rest  # the last share's remainder
+    items[:] = ordered
+
+
 class NetworkGuard(BaseException):
     """Raised when a test reaches for the real network; no `except Exception` can swallow it."""
 
@@ -261,55 +307,79 @@ def app_factory(gateway: RecordingGateway, clock: Clock) -> Iterator[Callable[[S
         sessions(app).kw["bind"].dispose()
 
 
+AppKey = tuple[str, tuple[tuple[str, str], ...]]  # a database URL, make_settings' overrides
+
+
 @pytest.fixture(scope="session")
-def _built_apps() -> Iterator[dict[str, Flask]]:
-    """The process's apps on its databases, by database URL, built once and reused."""
-    apps: dict[str, Flask] = {}
+def _built_apps() -> Iterator[dict[AppKey, Flask]]:
+    """The process's apps, by database URL and settings, built once and reused."""
+    apps: dict[AppKey, Flask] = {}
     yield apps
     for built in apps.values():
         sessions(built).kw["bind"].dispose()
 
 
 @pytest.fixture
-def app(
-    database_url: str, gateway: RecordingGateway, clock: Clock, _built_apps: dict[str, Flask]
-) -> Iterator[Flask]:
-    """The app on the test's database, with the test's gateway and clock and new counters.
+def lend_app(
+    database_url: str, gateway: RecordingGateway, clock: Clock, _built_apps: dict[AppKey, Flask]
+) -> Iterator[Callable[..., Flask]]:
+    """Lends the app on the test's database with make_settings' overrides, as new as a built one.
 
     Building an app costs some 90 ms (the API's OpenAPI document, every route compiled), more
-    than most tests; so each process builds one per database and hands it to every test, as
-    new as a built one: its config, extensions, counters and journal put back after each test.
-    Setting it up further (a route, a hook) fails, as on any app that has served a request; a
-    test that needs other settings builds its own with app_factory.
+    than most tests; so each process builds one per database and settings and lends it to every
+    test that asks for them, with the test's gateway, clock, new counters and a new journal,
+    and its config and extensions put back after the test. Setting it up further (a route, a
+    hook) fails, as on any app that has served a request; a test that needs that builds its
+    own with app_factory.
     """
-    built = _built_apps.get(database_url)
-    if built is None:
-        built = _built_apps[database_url] = create_app(make_settings(database_url))
-        built.config["TESTING"] = True
-        built.test_client().get("/healthz")  # served a request: no more setting up
-    config, extensions = dict(built.config), dict(built.extensions)
-    settings: Settings = built.extensions["peerline.settings"]
-    journal = settings.instance_dir / "journal"
-    registry = CollectorRegistry()
-    built.extensions.update(
-        {
-            "peerline.gateway": gateway,
-            "peerline.clock": clock,
-            "peerline.registry": registry,
-            "peerline.metrics": ProcessMetrics(registry),
-            "peerline.journal": Journal(journal),
-        }
-    )
-    yield built
-    shutil.rmtree(journal, ignore_errors=True)  # nothing waits: a replayer still going stops
-    built.extensions["peerline.journal"].join(timeout=30)
-    built.config.clear()
-    built.config.update(config)
-    built.extensions.clear()
-    built.extensions.update(extensions)
-    engine = sessions(built).kw["bind"]
-    if engine.dialect.name == "sqlite":
-        engine.dispose()  # the next test has a new file; PostgreSQL's connections carry on
+    lent: list[tuple[Flask, dict[str, Any], dict[str, Any]]] = []
+
+    def lend(**overrides: str) -> Flask:
+        key = (database_url, tuple(sorted(overrides.items())))
+        built = _built_apps.get(key)
+        if built is None:
+            built = _built_apps[key] = create_app(make_settings(database_url, **overrides))
+            built.config["TESTING"] = True
+            built.test_client().get("/healthz")  # served a request: no more setting up
+        lent.append((built, dict(built.config), dict(built.extensions)))
+        registry = CollectorRegistry()
+        built.extensions.update(
+            {
+                "peerline.gateway": gateway,
+                "peerline.clock": clock,
+                "peerline.registry": registry,
+                "peerline.metrics": ProcessMetrics(registry),
+                "peerline.journal": Journal(_journal_folder(built)),
+            }
+        )
+        return built
+
+    yield lend
+    for built, config, extensions in reversed(lent):
+        made = built.extensions.get("peerline.dispatcher")
+        if made is not None and made is not extensions.get("peerline.dispatcher"):
+            made.close()  # its sending threads, as a worker's at its end
+        # Nothing waits: a replayer still going stops.
+        shutil.rmtree(_journal_folder(built), ignore_errors=True)
+        built.extensions["peerline.journal"].join(timeout=30)
+        built.config.clear()
+        built.config.update(config)
+        built.extensions.clear()
+        built.extensions.update(extensions)
+        engine = sessions(built).kw["bind"]
+        if engine.dialect.name == "sqlite":
+            engine.dispose()  # the next test has a new file; PostgreSQL's connections carry on
+
+
+def _journal_folder(app: Flask) -> Path:
+    settings: Settings = app.extensions["peerline.settings"]
+    return settings.instance_dir / "journal"
+
+
+@pytest.fixture
+def app(lend_app: Callable[..., Flask]) -> Flask:
+    """The app on the test's database, with the test's gateway and clock (lend_app)."""
+    return lend_app()
 
 
 @pytest.fixture

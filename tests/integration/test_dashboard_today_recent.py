@@ -257,6 +257,27 @@ def test_a_day_by_day_count_covers_at_most_400_days(
     assert "at most 400 days" in millennia.get_json()["message"]
 
 
+def test_a_period_whose_days_fall_outside_the_calendar_is_refused_not_an_error(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    """Found by the API's fuzzing: the first hour of 1 AD is still 1 BC in Chicago."""
+    circle = _circle(session, clock)
+    auth = {"Authorization": f"Bearer {token_for(session, clock, 'robin@example.org')}"}
+    first_hours = {"since": "0001-01-01T01:00:01Z", "until": "0001-01-01T13:00:28Z"}
+    thirty_days_before_1_ad = {"until": "0001-01-05T00:00:00Z"}
+
+    answers = [
+        client.get(f"/api/v1/groups/{circle.id}/{path}", headers=auth, query_string=query)
+        for path in ("stats", "stats/daily")
+        for query in (first_hours, thirty_days_before_1_ad)
+    ]
+
+    assert [a.status_code for a in answers] == [422] * 4
+    assert {a.get_json()["message"] for a in answers} == {
+        "the period's days must fall within the years 1 to 9999"
+    }
+
+
 def test_peerline_quiet_lists_the_quiet_members_with_masked_numbers(
     runner: FlaskCliRunner, session: Session, clock: Clock
 ) -> None:

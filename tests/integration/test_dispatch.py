@@ -6,6 +6,7 @@ because that, not the outbox, is what a participant's phone would show.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import threading
@@ -32,6 +33,7 @@ from service.models import (
     SendBudget,
 )
 from service.sending.dispatch import FRESH_LOOK, dispatcher
+from service.sending.gateway import TwilioGateway
 from service.sending.rate_limit import RateLimiter
 from service.sending.steps import Outcome, claim, due_rows, prepare
 from tests.support import (
@@ -85,8 +87,14 @@ def build(
 
 
 @pytest.fixture
-def app(build: Callable[..., Flask]) -> Flask:
-    return build()
+def app(lend_app: Callable[..., Flask], twilio_server: TwilioFakeServer) -> Flask:
+    """The process's app with build()'s settings (lend_app), talking HTTP to this test's Twilio."""
+    app = lend_app(TWILIO_TIMEOUT="0.5", PEERLINE_SEND_LEASE="60")
+    settings: Settings = app.extensions["peerline.settings"]
+    app.extensions["peerline.gateway"] = TwilioGateway(
+        dataclasses.replace(settings, twilio_api_base_url=twilio_server.base_url)
+    )
+    return app
 
 
 def queue_texts(session: Session, clock: Clock, *phones: str, body: str = "Circle at 7") -> None:

@@ -32,15 +32,15 @@ from service.models import (
     Participant,
 )
 from tests.dashboard import sign_in, with_password
-from tests.support import Clock, invoke, make_group, make_participant, make_settings, new_sid
+from tests.support import Clock, invoke, make_group, make_participant, new_sid
 
 DAYS = 30
 REMOVED = f"(removed after {DAYS} days)"
 
 
 @pytest.fixture
-def app(database_url: str, app_factory: Callable[[Settings], Flask]) -> Flask:
-    return app_factory(make_settings(database_url, PEERLINE_RETENTION_DAYS=str(DAYS)))
+def app(lend_app: Callable[..., Flask]) -> Flask:
+    return lend_app(PEERLINE_RETENTION_DAYS=str(DAYS))
 
 
 @dataclass

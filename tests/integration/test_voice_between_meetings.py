@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from scheduler.dispatcher import dispatch_due
 from service.campaigns.planner import plan
 from service.campaigns.wording import default_pool
-from service.config import Settings
 from service.models import (
     Campaign,
     CampaignKind,
@@ -45,7 +44,6 @@ from tests.support import (
     make_campaign,
     make_group,
     make_participant,
-    make_settings,
     new_sid,
     post_signed,
     reloaded,
@@ -65,10 +63,10 @@ NEUTRAL = (
 
 
 @pytest.fixture
-def app(database_url: str, app_factory: Callable[[Settings], Flask]) -> Flask:
+def app(lend_app: Callable[..., Flask]) -> Flask:
     """Calls placed as fast as the test asks: the call rate limit has tests of its own, and a
     busy machine could make a call here miss its slot."""
-    return app_factory(make_settings(database_url, PEERLINE_CALL_RATE="off"))
+    return lend_app(PEERLINE_CALL_RATE="off")
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from scheduler.dispatcher import dispatch_due
 from service.app import create_app
 from service.campaigns.planner import plan
-from service.config import Settings
 from service.db import sessions
 from service.models import (
     Attendance,
@@ -59,10 +58,10 @@ TONIGHT = "20260303T1830"  # the occurrence key of tonight's meeting
 
 
 @pytest.fixture
-def app(database_url: str, app_factory: Callable[[Settings], Flask]) -> Flask:
+def app(lend_app: Callable[..., Flask]) -> Flask:
     """Calls placed as fast as the test asks: pacing has tests of its own (test_rate_limit),
     and on a loaded machine a call here could miss its one-second slot and be given back."""
-    return app_factory(make_settings(database_url, PEERLINE_CALL_RATE="off"))
+    return lend_app(PEERLINE_CALL_RATE="off")
 
 
 @pytest.fixture

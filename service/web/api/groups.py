@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask.views import MethodView
@@ -409,11 +410,23 @@ class GroupStatistics(MethodView):
     def get(self, query: dict[str, Any], group_id: int) -> GroupStats:
         """What the group's messages came to over a period (the last 30 days by default)."""
         group = my_group(group_id)
+        since, until = _period(query, group.timezone)
+        return group_stats(get_session(), group, since, until)
+
+
+def _period(query: dict[str, Any], zone: str) -> tuple[datetime, datetime]:
+    """The period a query asks for, the last 30 days by default; refused (422) if since is not
+    before until, or if the period's days in the group's zone fall outside the calendar."""
+    try:
         until = query.get("until") or app_clock()()
         since = query.get("since") or until - timedelta(days=30)
-        if since >= until:
-            refuse(422, "since must be before until", "since")
-        return group_stats(get_session(), group, since, until)
+        for moment in (since, until):
+            moment.astimezone(ZoneInfo(zone))
+    except OverflowError:
+        refuse(422, "the period's days must fall within the years 1 to 9999", "since")
+    if since >= until:
+        refuse(422, "since must be before until", "since")
+    return since, until
 
 
 # A day-by-day count is a row a day: a year and a month of them at most (the retention's 400).
@@ -436,10 +449,7 @@ class GroupDailyStatistics(MethodView):
         """The same counts per day in the group's zone (the last 30 days by default), for at
         most 400 days: a row a day, so a longer period is refused (422)."""
         group = my_group(group_id)
-        until = query.get("until") or app_clock()()
-        since = query.get("since") or until - timedelta(days=30)
-        if since >= until:
-            refuse(422, "since must be before until", "since")
+        since, until = _period(query, group.timezone)
         if until - since > MAX_DAILY:
             refuse(422, f"a day-by-day count covers at most {MAX_DAILY.days} days", "since")
         return daily_stats(get_session(), group, since, until)
