@@ -180,7 +180,7 @@ def by_day(
         return found
     for group_id, day, at, state, n in session.execute(_counting(spans, since, until)):
         when = day if day is not None else at.astimezone(spans[group_id].zone).date()
-        found[group_id].setdefault(_as_date(when), Counter())[OutboxState(state)] += int(n)
+        found[group_id].setdefault(when, Counter())[OutboxState(state)] += int(n)
     return found
 
 
@@ -232,7 +232,3 @@ def _counting(spans: Mapping[int, _Span], since: datetime, until: datetime) -> A
             .group_by(OutboxMessage.group_id, column, OutboxMessage.state)
         )
     return union_all(*parts)
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -249,7 +249,7 @@ def test_the_tick_files_every_note_in_batches(
     assert session.scalar(select(func.count()).select_from(OutboxCountChange)) == 0
     filed = session.scalar(select(func.sum(OutboxDayCount.n)))
     assert filed == 30
-    zones = {group.id: group.timezone for group in [group]}
+    zones = {group.id: group.timezone}
     assert counted(session, zones, NEAR - timedelta(days=5), NEAR) == oracle(
         session, zones, NEAR - timedelta(days=5), NEAR
     )
